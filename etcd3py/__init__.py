@@ -1,0 +1,1 @@
+"""etcd3py: an etcd v3 client for Python."""
