@@ -1,0 +1,135 @@
+"""EmbeddedServer: a reference etcd member running in a background thread.
+
+The server gets its own thread and asyncio event loop, so both synchronous and
+asynchronous callers (and callers on other event loops) can use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import Any, TypeVar
+
+from ._member import Member
+from ._node import DEFAULT_MAX_REQUEST_BYTES, Node, NodeConfig
+
+_T = TypeVar("_T")
+START_TIMEOUT = 30.0
+
+
+class EmbeddedServer:
+    """An in-memory etcd v3 server on a free loopback port.
+
+    >>> with EmbeddedServer() as server:
+    ...     server.endpoint          # "127.0.0.1:<port>"
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "default",
+        min_lease_ttl: int = 2,
+        max_txn_ops: int = 128,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        progress_notify_interval: float = 600.0,
+    ) -> None:
+        self._config = NodeConfig(
+            name=name,
+            min_lease_ttl=min_lease_ttl,
+            max_txn_ops=max_txn_ops,
+            max_request_bytes=max_request_bytes,
+            progress_notify_interval=progress_notify_interval,
+        )
+        self._listen = f"http://{host}:{port}"
+        self._host = host
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._member: Member | None = None
+
+    @property
+    def port(self) -> int:
+        if self._member is None:
+            raise RuntimeError("the server is not running")
+        return self._member.ports[0]
+
+    @property
+    def endpoint(self) -> str:
+        """``host:port`` to give a client."""
+        return f"{self._host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint}"
+
+    def start(self) -> EmbeddedServer:
+        if self._thread is not None:
+            raise RuntimeError("the server is already running")
+        loop = asyncio.new_event_loop()
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._loop = loop
+        self._thread = threading.Thread(
+            target=self._run, args=(loop, ready), name="etcd3py-server-ref", daemon=True
+        )
+        self._thread.start()
+        try:
+            ready.result(START_TIMEOUT)
+        except BaseException:
+            self._shutdown_thread()
+            raise
+        return self
+
+    def _run(self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future[None]) -> None:
+        asyncio.set_event_loop(loop)
+
+        async def boot() -> None:
+            member = Member(Node(self._config), [self._listen])
+            await member.start()
+            self._member = member
+
+        try:
+            loop.run_until_complete(boot())
+        except BaseException as err:
+            ready.set_exception(err)
+            loop.close()
+            return
+        ready.set_result(None)
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def call(self, coro: Coroutine[Any, Any, _T], timeout: float = 30.0) -> _T:
+        """Run ``coro`` on the server's event loop (where its state may be touched)."""
+        if self._loop is None:
+            raise RuntimeError("the server is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def stop(self) -> None:
+        member, self._member = self._member, None
+        if member is not None and self._loop is not None:
+            self.call(member.stop(grace=None))
+        self._shutdown_thread()
+
+    def _shutdown_thread(self) -> None:
+        loop, thread = self._loop, self._thread
+        self._loop = self._thread = None
+        if loop is not None and thread is not None and thread.is_alive():
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(START_TIMEOUT)
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

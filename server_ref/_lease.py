@@ -1,0 +1,121 @@
+"""Leases: grant, renew, revoke, expiry, and which keys each lease holds.
+
+Follows etcd's lessor: a TTL below the minimum is raised to it (etcd derives the
+minimum from its election timeout: 2 s with default settings), a TTL above
+9,000,000,000 s is refused, and an expired lease is revoked like an explicit revoke,
+deleting its keys in one revision.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable
+
+from etcd3py import _etcd_errors as E
+
+from ._errors import ServerError
+
+MAX_LEASE_TTL = 9_000_000_000
+
+
+class Lease:
+    __slots__ = ("expiry", "id", "keys", "ttl")
+
+    def __init__(self, lease_id: int, ttl: int, expiry: float) -> None:
+        self.id = lease_id
+        self.ttl = ttl  # granted TTL in seconds
+        self.expiry = expiry  # time.monotonic() deadline
+        self.keys: set[bytes] = set()
+
+    def remaining(self, now: float) -> float:
+        return self.expiry - now
+
+
+class Lessor:
+    """The lease table; also the store's LeaseIndex (key attachments)."""
+
+    def __init__(self, min_ttl: int = 2, clock: Callable[[], float] = time.monotonic) -> None:
+        self.min_ttl = min_ttl
+        self._clock = clock
+        self._leases: dict[int, Lease] = {}
+        self._expiries: list[tuple[float, int]] = []  # heap; stale entries are skipped
+
+    # ---- LeaseIndex ----
+
+    def attach(self, lease_id: int, key: bytes) -> None:
+        lease = self._leases.get(lease_id)
+        if lease is not None:
+            lease.keys.add(key)
+
+    def detach(self, lease_id: int, key: bytes) -> None:
+        lease = self._leases.get(lease_id)
+        if lease is not None:
+            lease.keys.discard(key)
+
+    # ---- table ----
+
+    def lookup(self, lease_id: int) -> Lease | None:
+        return self._leases.get(lease_id)
+
+    def grant(self, lease_id: int, ttl: int) -> Lease:
+        if lease_id == 0:
+            raise ServerError(E.LEASE_NOT_FOUND)
+        if ttl > MAX_LEASE_TTL:
+            raise ServerError(E.LEASE_TTL_TOO_LARGE)
+        if lease_id in self._leases:
+            raise ServerError(E.LEASE_EXIST)
+        ttl = max(ttl, self.min_ttl)
+        lease = Lease(lease_id, ttl, self._clock() + ttl)
+        self._leases[lease_id] = lease
+        heapq.heappush(self._expiries, (lease.expiry, lease_id))
+        return lease
+
+    def renew(self, lease_id: int) -> int:
+        """Restart the lease's TTL; return it. An expired lease is not found."""
+        lease = self._leases.get(lease_id)
+        now = self._clock()
+        if lease is None or lease.expiry <= now:
+            raise ServerError(E.LEASE_NOT_FOUND)
+        lease.expiry = now + lease.ttl
+        heapq.heappush(self._expiries, (lease.expiry, lease_id))
+        return lease.ttl
+
+    def remove(self, lease_id: int) -> Lease:
+        """Drop the lease from the table (the caller deletes its keys)."""
+        lease = self._leases.pop(lease_id, None)
+        if lease is None:
+            raise ServerError(E.LEASE_NOT_FOUND)
+        return lease
+
+    def ids(self) -> list[int]:
+        return list(self._leases)
+
+    def remaining_seconds(self, lease: Lease) -> int:
+        """Whole seconds left, truncated as etcd reports them."""
+        return int(lease.remaining(self._clock()))
+
+    # ---- expiry ----
+
+    def expired(self) -> list[int]:
+        """Ids of leases whose deadline has passed (they stay in the table)."""
+        now = self._clock()
+        found: list[int] = []
+        heap = self._expiries
+        while heap and heap[0][0] <= now:
+            expiry, lease_id = heapq.heappop(heap)
+            lease = self._leases.get(lease_id)
+            if lease is not None and lease.expiry == expiry:
+                found.append(lease_id)
+        return found
+
+    def next_expiry_in(self) -> float | None:
+        """Seconds until the earliest deadline, or None when there is no lease."""
+        heap = self._expiries
+        while heap:
+            expiry, lease_id = heap[0]
+            lease = self._leases.get(lease_id)
+            if lease is not None and lease.expiry == expiry:
+                return max(0.0, expiry - self._clock())
+            heapq.heappop(heap)
+        return None

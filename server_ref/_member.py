@@ -1,0 +1,87 @@
+"""One member: a gRPC server (grpc.aio) serving a Node on its client URLs."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import grpc
+
+from etcd3py._proto import rpc_pb2
+
+from ._node import Node
+from ._services import add_services
+
+GRPC_OVERHEAD_BYTES = 512 * 1024  # etcd lets gRPC take this much beyond max-request-bytes
+
+
+def listen_address(url: str) -> str:
+    """gRPC bind address for an etcd client URL (``http://host:port`` or ``host:port``)."""
+    if url.startswith("unix://"):
+        return "unix:" + url[len("unix://") :]
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme not in ("http", ""):
+        raise ValueError(f"unsupported client URL scheme {parts.scheme!r} in {url!r}")
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"client URL {url!r} needs a host and a port")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{host}:{parts.port}"
+
+
+class Member:
+    """Serves ``node`` over gRPC; must be started and stopped on one event loop."""
+
+    def __init__(self, node: Node, listen_urls: list[str]) -> None:
+        self.node = node
+        self.info = node.members[0]
+        self.member_id = self.info.id
+        self._listen_urls = listen_urls
+        self._server: grpc.aio.Server | None = None
+        self.ports: list[int] = []
+
+    def header(self, revision: int = 0) -> rpc_pb2.ResponseHeader:
+        return rpc_pb2.ResponseHeader(
+            cluster_id=self.node.cluster_id,
+            member_id=self.member_id,
+            revision=revision,
+            raft_term=self.node.raft_term,
+        )
+
+    async def start(self) -> None:
+        max_request = self.node.config.max_request_bytes
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", max_request + GRPC_OVERHEAD_BYTES),
+                ("grpc.max_send_message_length", -1),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        add_services(server, self)
+        self.ports = []
+        for url in self._listen_urls:
+            try:
+                port = server.add_insecure_port(listen_address(url))
+            except RuntimeError as err:  # grpc reports a failed bind this way
+                raise OSError(f"cannot listen on {url}: {err}") from None
+            if port == 0 and not url.startswith("unix://"):
+                raise OSError(f"cannot listen on {url}")
+            self.ports.append(port)
+        self.node.start()
+        await server.start()
+        self._server = server
+        if not self.info.client_urls:
+            self.info.client_urls = [self.url_for(i) for i in range(len(self.ports))]
+
+    def url_for(self, index: int) -> str:
+        """The client URL actually bound (port 0 resolved) for listen URL ``index``."""
+        url = self._listen_urls[index]
+        if url.startswith("unix://"):
+            return url
+        address = listen_address(url)
+        host = address.rsplit(":", 1)[0]
+        return f"http://{host}:{self.ports[index]}"
+
+    async def stop(self, grace: float | None = None) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop(grace)
+        await self.node.stop()

@@ -1,0 +1,339 @@
+"""The multi-version key-value store: revisions, history, ranges and compaction.
+
+Follows etcd's mvcc package. Every write transaction that changes something creates
+one new main revision; the changes inside it are numbered by a sub-revision. Each key
+keeps its versions (tombstones included) until compaction, so reads at a past
+revision and watch replays are answered from history. Keys are also kept in a sorted
+index, so a range visits only the keys inside it.
+
+The store is not thread-safe: the server runs it on one asyncio event loop, where a
+write transaction runs without yielding and is therefore atomic.
+"""
+
+from __future__ import annotations
+
+import zlib
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Protocol
+
+from etcd3py import _etcd_errors as E
+
+from ._errors import ServerError
+from ._sorted_keys import SortedKeys
+
+_mod_rev = attrgetter("mod_revision")
+
+
+class Version:
+    """One version of a key: a value written at ``mod_revision``, or a tombstone."""
+
+    __slots__ = (
+        "create_revision",
+        "key",
+        "lease",
+        "mod_revision",
+        "sub",
+        "tombstone",
+        "value",
+        "version",
+    )
+
+    def __init__(
+        self,
+        key: bytes,
+        value: bytes,
+        create_revision: int,
+        mod_revision: int,
+        version: int,
+        lease: int,
+        sub: int,
+        tombstone: bool = False,
+    ) -> None:
+        self.key = key
+        self.value = value
+        self.create_revision = create_revision
+        self.mod_revision = mod_revision
+        self.version = version
+        self.lease = lease
+        self.sub = sub
+        self.tombstone = tombstone
+
+    def __repr__(self) -> str:
+        kind = "tombstone" if self.tombstone else f"v{self.version}"
+        return f"<Version {self.key!r} {kind} @{self.mod_revision}.{self.sub}>"
+
+
+@dataclass(frozen=True, slots=True)
+class RangeResult:
+    kvs: list[Version]
+    count: int  # keys in the range at the revision, whatever the limit
+    rev: int  # the store revision the read was made against
+
+
+class LeaseIndex(Protocol):
+    """What the store tells the lessor: which key is attached to which lease."""
+
+    def attach(self, lease_id: int, key: bytes) -> None: ...
+    def detach(self, lease_id: int, key: bytes) -> None: ...
+
+
+def in_range(key: bytes, begin: bytes, range_end: bytes) -> bool:
+    """Whether ``key`` is in etcd's range (begin, range_end).
+
+    An empty range_end means the single key ``begin``; ``b"\\0"`` means every key
+    >= begin; anything else the half-open interval [begin, range_end).
+    """
+    if not range_end:
+        return key == begin
+    if range_end == b"\x00":
+        return key >= begin
+    return begin <= key < range_end
+
+
+class Store:
+    """MVCC key-value store (see the module docstring)."""
+
+    def __init__(self, lease_index: LeaseIndex) -> None:
+        self.rev = 1  # a new etcd store starts at revision 1
+        self.compact_rev = -1  # etcd's compactMainRev before any compaction
+        self._keys = SortedKeys()
+        self._history: dict[bytes, list[Version]] = {}
+        self._log: list[Version] = []  # every kept version in (revision, sub) order
+        self._bytes = 0
+        self._lease_index = lease_index
+        self._listeners: list[Callable[[], None]] = []
+
+    # ---- notifications ----
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every commit that changed something, and compaction."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        self._listeners.remove(listener)
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    # ---- reads ----
+
+    def _keys_in(self, begin: bytes, range_end: bytes) -> Iterator[bytes]:
+        if not range_end:
+            if begin in self._history:
+                yield begin
+        elif range_end == b"\x00":
+            yield from self._keys.scan(begin, None)
+        elif begin < range_end:
+            yield from self._keys.scan(begin, range_end)
+
+    def get(self, key: bytes, rev: int) -> Version | None:
+        """The live version of ``key`` at ``rev``, or None."""
+        history = self._history.get(key)
+        if not history:
+            return None
+        last = history[-1]
+        if last.mod_revision <= rev:
+            return None if last.tombstone else last
+        i = bisect_right(history, rev, key=_mod_rev)
+        if i == 0:
+            return None
+        found = history[i - 1]
+        return None if found.tombstone else found
+
+    def check_revision(self, rev: int, current: int | None = None) -> int:
+        """Resolve a read revision as etcd does: <= 0 means current."""
+        cur = self.rev if current is None else current
+        if rev > cur:
+            raise ServerError(E.FUTURE_REV)
+        if rev <= 0:
+            rev = cur
+        if rev < self.compact_rev:
+            raise ServerError(E.COMPACTED)
+        return rev
+
+    def range(
+        self,
+        key: bytes,
+        range_end: bytes,
+        rev: int = 0,
+        limit: int = 0,
+        count_only: bool = False,
+        _current: int | None = None,
+    ) -> RangeResult:
+        """Live versions of the keys in the range at ``rev`` (0: current), in key order."""
+        current = self.rev if _current is None else _current
+        at = self.check_revision(rev, current)
+        kvs: list[Version] = []
+        count = 0
+        get = self.get
+        for k in self._keys_in(key, range_end):
+            found = get(k, at)
+            if found is None:
+                continue
+            count += 1
+            if not count_only and (limit <= 0 or len(kvs) < limit):
+                kvs.append(found)
+        return RangeResult(kvs, count, current)
+
+    def events(self, start_rev: int, end_rev: int, key: bytes, range_end: bytes) -> list[Version]:
+        """Versions (tombstones are DELETE events) with start_rev <= revision <= end_rev."""
+        if not range_end:
+            source = self._history.get(key, [])
+            lo = bisect_left(source, start_rev, key=_mod_rev)
+            hi = bisect_right(source, end_rev, lo=lo, key=_mod_rev)
+            return source[lo:hi]
+        log = self._log
+        lo = bisect_left(log, start_rev, key=_mod_rev)
+        hi = bisect_right(log, end_rev, lo=lo, key=_mod_rev)
+        if range_end == b"\x00":
+            return [v for v in log[lo:hi] if v.key >= key]
+        return [v for v in log[lo:hi] if key <= v.key < range_end]
+
+    # ---- writes ----
+
+    def write(self) -> WriteTxn:
+        """Start a write transaction; call ``end()`` to commit it."""
+        return WriteTxn(self)
+
+    def compact(self, rev: int) -> None:
+        """Forget history before ``rev``: reads at revisions < rev fail from now on."""
+        if rev <= self.compact_rev:
+            raise ServerError(E.COMPACTED)
+        if rev > self.rev:
+            raise ServerError(E.FUTURE_REV)
+        self.compact_rev = rev
+        dropped: set[int] = set()
+        for key in list(self._history):
+            history = self._history[key]
+            i = bisect_right(history, rev, key=_mod_rev)  # versions [0, i) are <= rev
+            if i == 0:
+                continue
+            # keep the version live at rev, unless it is a tombstone
+            cut = i if history[i - 1].tombstone else i - 1
+            if cut == 0:
+                continue
+            for old in history[:cut]:
+                dropped.add(id(old))
+                self._bytes -= len(old.key) + len(old.value)
+            del history[:cut]
+            if not history:
+                del self._history[key]
+                self._keys.discard(key)
+        if dropped:
+            self._log = [v for v in self._log if id(v) not in dropped]
+        self._notify()
+
+    # ---- figures for Status and HashKV ----
+
+    @property
+    def size_bytes(self) -> int:
+        """Approximate bytes held by keys and values of every kept version."""
+        return self._bytes
+
+    def hash_kv(self, rev: int) -> int:
+        """CRC-32 of the kept history up to ``rev``; equal stores give equal hashes."""
+        crc = 0
+        for v in self._log:
+            if v.mod_revision > rev:
+                break
+            head = b"%d.%d.%d:" % (v.mod_revision, v.sub, v.tombstone)
+            crc = zlib.crc32(v.value, zlib.crc32(v.key, zlib.crc32(head, crc)))
+        return crc
+
+
+class WriteTxn:
+    """Changes applied under one new revision; reads inside see the earlier changes."""
+
+    __slots__ = ("_store", "_undo", "begin_rev", "changes")
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.begin_rev = store.rev
+        self.changes: list[Version] = []
+        self._undo: list[Callable[[], None]] = []
+
+    @property
+    def read_rev(self) -> int:
+        return self.begin_rev + 1 if self.changes else self.begin_rev
+
+    def range(
+        self, key: bytes, range_end: bytes, rev: int = 0, limit: int = 0, count_only: bool = False
+    ) -> RangeResult:
+        return self._store.range(key, range_end, rev, limit, count_only, _current=self.read_rev)
+
+    def get(self, key: bytes) -> Version | None:
+        return self._store.get(key, self.read_rev)
+
+    def _append(self, version: Version) -> None:
+        store = self._store
+        history = store._history.get(version.key)
+        if history is None:
+            history = store._history[version.key] = []
+            store._keys.add(version.key)
+        history.append(version)
+        store._bytes += len(version.key) + len(version.value)
+        self.changes.append(version)
+
+        def undo() -> None:
+            history.pop()
+            store._bytes -= len(version.key) + len(version.value)
+            if not history:
+                del store._history[version.key]
+                store._keys.discard(version.key)
+
+        self._undo.append(undo)
+
+    def _attach(self, lease_id: int, key: bytes, attach: bool) -> None:
+        index = self._store._lease_index
+        if attach:
+            index.attach(lease_id, key)
+            self._undo.append(lambda: index.detach(lease_id, key))
+        else:
+            index.detach(lease_id, key)
+            self._undo.append(lambda: index.attach(lease_id, key))
+
+    def put(self, key: bytes, value: bytes, lease: int) -> Version:
+        rev = self.begin_rev + 1
+        prev = self.get(key)
+        if prev is None:
+            version = Version(key, value, rev, rev, 1, lease, len(self.changes))
+        else:
+            version = Version(
+                key, value, prev.create_revision, rev, prev.version + 1, lease, len(self.changes)
+            )
+            if prev.lease:
+                self._attach(prev.lease, key, attach=False)
+        self._append(version)
+        if lease:
+            self._attach(lease, key, attach=True)
+        return version
+
+    def delete_range(self, key: bytes, range_end: bytes) -> list[Version]:
+        """Delete the live keys of the range; return their last versions."""
+        deleted = self.range(key, range_end).kvs
+        rev = self.begin_rev + 1
+        for prev in deleted:
+            self._append(Version(prev.key, b"", 0, rev, 0, 0, len(self.changes), tombstone=True))
+            if prev.lease:
+                self._attach(prev.lease, prev.key, attach=False)
+        return deleted
+
+    def abort(self) -> None:
+        """Undo every change of this transaction (used when applying it failed)."""
+        while self._undo:
+            self._undo.pop()()
+        self.changes.clear()
+
+    def end(self) -> int:
+        """Commit; return the store revision after the commit."""
+        store = self._store
+        if self.changes:
+            store.rev = self.begin_rev + 1
+            store._log.extend(self.changes)
+            self._undo.clear()
+            store._notify()
+        return store.rev
