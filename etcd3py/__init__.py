@@ -1,1 +1,128 @@
-"""etcd3py: an etcd v3 client for Python."""
+"""etcd3py: an etcd v3 client for Python, with a sync and an async face.
+
+from etcd3py import Client
+with Client("127.0.0.1:2379") as client:
+    client.put("greeting", "hello")
+    client.get("greeting").value      # b"hello"
+"""
+
+from ._async._client import AsyncClient
+from ._async._lease import AsyncLease
+from ._async._watch import AsyncWatch
+from ._errors import (
+    AuthFailedError,
+    ClientClosedError,
+    CompactedError,
+    ConnectionFailedError,
+    DeadlineExceededError,
+    DuplicateKeyError,
+    ElectionNotLeaderError,
+    EmptyKeyError,
+    EtcdError,
+    FailedPreconditionError,
+    FutureRevisionError,
+    InvalidArgumentError,
+    InvalidAuthTokenError,
+    KeyNotFoundError,
+    LeaseLostError,
+    LeaseNotFoundError,
+    LeaseTTLTooLargeError,
+    LockNotHeldError,
+    NoLeaderError,
+    NoSpaceError,
+    NotFoundError,
+    OutOfRangeError,
+    PermissionDeniedError,
+    RequestTooLargeError,
+    TooManyOpsError,
+    UnauthenticatedError,
+    UnavailableError,
+    WatchClosedError,
+)
+from ._sync._client import Client
+from ._sync._lease import Lease
+from ._sync._watch import Watch
+from ._txn import CreateRevision, Delete, Get, LeaseId, ModRevision, Put, Txn, Value, Version
+from ._types import (
+    Alarm,
+    AlarmType,
+    DeleteResponse,
+    Event,
+    EventType,
+    GetResponse,
+    Header,
+    KeyPermission,
+    KeyValue,
+    LeaseInfo,
+    Member,
+    Permission,
+    PutResponse,
+    Status,
+    TxnResponse,
+    WatchResponse,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Alarm",
+    "AlarmType",
+    "AsyncClient",
+    "AsyncLease",
+    "AsyncWatch",
+    "AuthFailedError",
+    "Client",
+    "ClientClosedError",
+    "CompactedError",
+    "ConnectionFailedError",
+    "CreateRevision",
+    "DeadlineExceededError",
+    "Delete",
+    "DeleteResponse",
+    "DuplicateKeyError",
+    "ElectionNotLeaderError",
+    "EmptyKeyError",
+    "EtcdError",
+    "Event",
+    "EventType",
+    "FailedPreconditionError",
+    "FutureRevisionError",
+    "Get",
+    "GetResponse",
+    "Header",
+    "InvalidArgumentError",
+    "InvalidAuthTokenError",
+    "KeyNotFoundError",
+    "KeyPermission",
+    "KeyValue",
+    "Lease",
+    "LeaseId",
+    "LeaseInfo",
+    "LeaseLostError",
+    "LeaseNotFoundError",
+    "LeaseTTLTooLargeError",
+    "LockNotHeldError",
+    "Member",
+    "ModRevision",
+    "NoLeaderError",
+    "NoSpaceError",
+    "NotFoundError",
+    "OutOfRangeError",
+    "Permission",
+    "PermissionDeniedError",
+    "Put",
+    "PutResponse",
+    "RequestTooLargeError",
+    "Status",
+    "TooManyOpsError",
+    "Txn",
+    "TxnResponse",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "Value",
+    "Version",
+    "Watch",
+    "WatchClosedError",
+    "WatchResponse",
+    "__version__",
+]

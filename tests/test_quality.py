@@ -47,6 +47,11 @@ def test_generated_protobuf_code_is_fresh() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_sync_face_is_generated_from_the_async_source() -> None:
+    result = run("scripts/unasync.py", "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_ci_runs_the_readme_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
     commands = re.findall(r"^    (python3 .+)$", readme, flags=re.MULTILINE)

@@ -1,0 +1,531 @@
+"""The client: the whole etcd v3 API.
+
+The async face (AsyncClient, on grpc.aio) is the source; the sync face (Client, on
+grpc's sync stubs, no thread hop per call) is generated from it by scripts/unasync.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, cast
+
+from .. import _methods as M
+from .._config import DEFAULT_TIMEOUT, make_config, parse_endpoint
+from .._errors import InvalidArgumentError, WatchClosedError
+from .._keys import KeyLike, key_range
+from .._proto import auth_pb2, rpc_pb2
+from .._requests import LeaseArg, delete_request, put_request, range_request
+from .._txn import Compare, Operation, txn_request
+from .._types import (
+    Alarm,
+    AlarmType,
+    DeleteResponse,
+    Event,
+    GetResponse,
+    KeyPermission,
+    LeaseInfo,
+    Member,
+    Permission,
+    PutResponse,
+    Status,
+    TxnResponse,
+)
+from ._lease import AsyncKeepAliveManager, AsyncLease
+from ._primitives import AsyncTask, sleep, spawn
+from ._transport import AsyncTransport
+from ._watch import DEFAULT_BUFFER, AsyncWatch, AsyncWatchManager, watch_create_request
+
+log = logging.getLogger("etcd3py")
+
+
+class AsyncClient:
+    """A client of an etcd v3 cluster.
+
+    ``endpoints`` is one endpoint or a list (``host:port``, ``http://``, ``https://``,
+    ``unix://``). Calls go to the endpoints by ``lb_policy`` (``round_robin`` or
+    ``pick_first``) and fail over when one dies. ``timeout`` is the default deadline
+    of a call, in seconds; every method takes ``timeout=`` to override it.
+    """
+
+    def __init__(
+        self,
+        endpoints: str | list[str] | tuple[str, ...] = "127.0.0.1:2379",
+        *,
+        lb_policy: str = "round_robin",
+        timeout: float = DEFAULT_TIMEOUT,
+        username: str | None = None,
+        password: str | None = None,
+        ca_cert: str | Path | None = None,
+        cert_cert: str | Path | None = None,
+        cert_key: str | Path | None = None,
+        keepalive_time: float | None = None,
+        keepalive_timeout: float | None = None,
+        auto_sync_interval: float | None = None,
+        require_leader: bool = False,
+        watch_buffer: int = DEFAULT_BUFFER,
+    ) -> None:
+        self.config = make_config(
+            endpoints,
+            lb_policy=lb_policy,
+            timeout=timeout,
+            username=username,
+            password=password,
+            ca_cert=ca_cert,
+            cert_cert=cert_cert,
+            cert_key=cert_key,
+            keepalive_time=keepalive_time,
+            keepalive_timeout=keepalive_timeout,
+            auto_sync_interval=auto_sync_interval,
+            require_leader=require_leader,
+        )
+        if watch_buffer < 2:
+            raise InvalidArgumentError(f"watch_buffer must be at least 2, not {watch_buffer}")
+        self._transport = AsyncTransport(self.config)
+        self._keepalive = AsyncKeepAliveManager(self._transport)
+        self._watches = AsyncWatchManager(self._transport, watch_buffer)
+        self._sync_task: AsyncTask | None = None
+
+    def __repr__(self) -> str:
+        shown = ",".join(e.display for e in self.config.endpoints)
+        return f"<{type(self).__name__} {shown}>"
+
+    @property
+    def endpoints(self) -> list[str]:
+        """The endpoints in use (auto-sync may change them)."""
+        return [c.endpoint.display for c in self._transport.connections]
+
+    async def __aenter__(self) -> AsyncClient:
+        self._start_auto_sync()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop keep-alives and watches, and close the connections."""
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+        await self._watches.close()
+        await self._keepalive.close()
+        await self._transport.close()
+
+    # ---- KV ----
+
+    async def get(
+        self,
+        key: KeyLike,
+        *,
+        prefix: bool = False,
+        range_end: KeyLike | None = None,
+        from_key: bool = False,
+        revision: int = 0,
+        limit: int = 0,
+        sort_target: str | int | None = None,
+        sort_order: str | int | None = None,
+        serializable: bool = False,
+        keys_only: bool = False,
+        count_only: bool = False,
+        min_mod_revision: int = 0,
+        max_mod_revision: int = 0,
+        min_create_revision: int = 0,
+        max_create_revision: int = 0,
+        timeout: float | None = None,
+    ) -> GetResponse:
+        """Read a key, a prefix (``prefix=True``), a range or every key from one on.
+
+        ``sort_target`` is "key", "version", "create", "mod" or "value";
+        ``sort_order`` "ascend" or "descend".
+        """
+        request = range_request(
+            key,
+            prefix=prefix,
+            range_end=range_end,
+            from_key=from_key,
+            revision=revision,
+            limit=limit,
+            sort_target=sort_target,
+            sort_order=sort_order,
+            serializable=serializable,
+            keys_only=keys_only,
+            count_only=count_only,
+            min_mod_revision=min_mod_revision,
+            max_mod_revision=max_mod_revision,
+            min_create_revision=min_create_revision,
+            max_create_revision=max_create_revision,
+        )
+        return GetResponse(await self._transport.call(M.RANGE, request, timeout))
+
+    async def put(
+        self,
+        key: KeyLike,
+        value: KeyLike,
+        *,
+        lease: LeaseArg = None,
+        prev_kv: bool = False,
+        ignore_value: bool = False,
+        ignore_lease: bool = False,
+        timeout: float | None = None,
+    ) -> PutResponse:
+        """Write a key. ``lease`` is a lease id or a Lease; a lost Lease raises LeaseLostError."""
+        request = put_request(
+            key,
+            value,
+            lease=lease,
+            prev_kv=prev_kv,
+            ignore_value=ignore_value,
+            ignore_lease=ignore_lease,
+        )
+        return PutResponse(await self._transport.call(M.PUT, request, timeout))
+
+    async def delete(
+        self,
+        key: KeyLike,
+        *,
+        prefix: bool = False,
+        range_end: KeyLike | None = None,
+        from_key: bool = False,
+        prev_kv: bool = False,
+        timeout: float | None = None,
+    ) -> DeleteResponse:
+        request = delete_request(
+            key, prefix=prefix, range_end=range_end, from_key=from_key, prev_kv=prev_kv
+        )
+        return DeleteResponse(await self._transport.call(M.DELETE_RANGE, request, timeout))
+
+    async def txn(
+        self,
+        compare: list[Compare] | tuple[Compare, ...] = (),
+        success: list[Operation] | tuple[Operation, ...] = (),
+        failure: list[Operation] | tuple[Operation, ...] = (),
+        *,
+        timeout: float | None = None,
+    ) -> TxnResponse:
+        """Apply ``success`` if every comparison holds, else ``failure``, atomically."""
+        request = txn_request(compare, success, failure)
+        read_only = all(
+            op.WhichOneof("request") == "request_range" for op in request.success
+        ) and all(op.WhichOneof("request") == "request_range" for op in request.failure)
+        method = M.TXN_READ if read_only else M.TXN
+        return TxnResponse(await self._transport.call(method, request, timeout))
+
+    async def compact(
+        self, revision: int, *, physical: bool = False, timeout: float | None = None
+    ) -> None:
+        """Discard history before ``revision``; ``physical`` waits until it is reclaimed."""
+        request = rpc_pb2.CompactionRequest(revision=revision, physical=physical)
+        await self._transport.call(M.COMPACT, request, timeout)
+
+    # ---- leases ----
+
+    async def grant(
+        self, ttl: int, *, lease_id: int = 0, timeout: float | None = None
+    ) -> AsyncLease:
+        """Grant a lease of ``ttl`` seconds (etcd raises it to its minimum, 2 s by default).
+
+        The lease is not kept alive: see ``lease()`` or ``keep_alive()``.
+        """
+        request = rpc_pb2.LeaseGrantRequest(TTL=ttl, ID=lease_id)
+        response = await self._transport.call(M.LEASE_GRANT, request, timeout)
+        return AsyncLease(response.ID, response.TTL, self._transport)
+
+    def keep_alive(self, lease: AsyncLease) -> None:
+        """Renew ``lease`` in the background (every TTL/3) until it is revoked or lost."""
+        self._keepalive.add(lease)
+
+    @contextlib.asynccontextmanager
+    async def lease(self, ttl: int, *, lease_id: int = 0) -> AsyncIterator[AsyncLease]:
+        """A lease granted, kept alive while the block runs, and revoked after it."""
+        granted = await self.grant(ttl, lease_id=lease_id)
+        self._keepalive.add(granted)
+        try:
+            yield granted
+        finally:
+            self._keepalive.remove(granted)
+            if not granted.lost:
+                await granted.revoke()
+
+    async def revoke(self, lease_id: int, *, timeout: float | None = None) -> None:
+        """Revoke a lease by id; its keys are deleted."""
+        request = rpc_pb2.LeaseRevokeRequest(ID=lease_id)
+        await self._transport.call(M.LEASE_REVOKE, request, timeout)
+
+    async def time_to_live(
+        self, lease_id: int, *, keys: bool = False, timeout: float | None = None
+    ) -> LeaseInfo:
+        request = rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys)
+        return LeaseInfo(await self._transport.call(M.LEASE_TIME_TO_LIVE, request, timeout))
+
+    async def leases(self, *, timeout: float | None = None) -> list[int]:
+        """Ids of every lease the cluster holds."""
+        request = rpc_pb2.LeaseLeasesRequest()
+        response = await self._transport.call(M.LEASE_LEASES, request, timeout)
+        return [s.ID for s in response.leases]
+
+    # ---- watch ----
+
+    def watch(
+        self,
+        key: KeyLike,
+        *,
+        prefix: bool = False,
+        range_end: KeyLike | None = None,
+        from_key: bool = False,
+        start_revision: int = 0,
+        prev_kv: bool = False,
+        progress_notify: bool = False,
+        filters: tuple[str, ...] | list[str] = (),
+        fragment: bool = False,
+    ) -> AsyncWatch:
+        """A watch on a key or range, from ``start_revision`` (0: from now on).
+
+        ``async with client.watch(key) as watch: async for response in watch: ...``
+        ``filters`` may hold "noput" and "nodelete".
+        """
+        create = watch_create_request(
+            key,
+            prefix=prefix,
+            range_end=range_end,
+            from_key=from_key,
+            start_revision=start_revision,
+            prev_kv=prev_kv,
+            progress_notify=progress_notify,
+            filters=filters,
+            fragment=fragment,
+        )
+        return self._watches.watch(create)
+
+    async def watch_once(
+        self, key: KeyLike, *, timeout: float | None = None, **options: Any
+    ) -> Event:
+        """Wait for the next event on a key or range (``options`` as for ``watch``)."""
+        async with self.watch(key, **options) as watch:
+            events = await watch.events(timeout)
+        if not events:
+            raise WatchClosedError("the watch ended before any event")
+        return events[0]
+
+    async def request_progress(self) -> None:
+        """Ask etcd for a progress notification on every watch of this client."""
+        await self._watches.request_progress()
+
+    # ---- cluster ----
+
+    async def member_list(self, *, timeout: float | None = None) -> list[Member]:
+        response = await self._transport.call(M.MEMBER_LIST, rpc_pb2.MemberListRequest(), timeout)
+        return [Member(m) for m in response.members]
+
+    async def member_add(
+        self, peer_urls: list[str], *, learner: bool = False, timeout: float | None = None
+    ) -> Member:
+        request = rpc_pb2.MemberAddRequest(peerURLs=peer_urls, isLearner=learner)
+        return Member((await self._transport.call(M.MEMBER_ADD, request, timeout)).member)
+
+    async def member_remove(self, member_id: int, *, timeout: float | None = None) -> None:
+        request = rpc_pb2.MemberRemoveRequest(ID=member_id)
+        await self._transport.call(M.MEMBER_REMOVE, request, timeout)
+
+    async def member_update(
+        self, member_id: int, peer_urls: list[str], *, timeout: float | None = None
+    ) -> None:
+        request = rpc_pb2.MemberUpdateRequest(ID=member_id, peerURLs=peer_urls)
+        await self._transport.call(M.MEMBER_UPDATE, request, timeout)
+
+    async def member_promote(self, member_id: int, *, timeout: float | None = None) -> None:
+        request = rpc_pb2.MemberPromoteRequest(ID=member_id)
+        await self._transport.call(M.MEMBER_PROMOTE, request, timeout)
+
+    async def sync_endpoints(self, *, timeout: float | None = None) -> list[str]:
+        """Use the client URLs of the current members as endpoints; return them."""
+        members = await self.member_list(timeout=timeout)
+        tls = self.config.tls
+        urls = [u for m in members if not m.is_learner for u in m.client_urls]
+        if urls:
+            await self._transport.set_endpoints([parse_endpoint(u, tls) for u in urls])
+        return self.endpoints
+
+    def _start_auto_sync(self) -> None:
+        if self.config.auto_sync_interval and self._sync_task is None:
+            self._sync_task = spawn(self._auto_sync, name="etcd3py-auto-sync")
+
+    async def _auto_sync(self) -> None:
+        interval = self.config.auto_sync_interval or 0.0
+        while not self._transport.closed:
+            await sleep(interval)
+            try:
+                await self.sync_endpoints()
+            except Exception as err:
+                log.debug("endpoint auto-sync failed: %s", err)
+
+    # ---- maintenance ----
+
+    async def status(self, endpoint: str | None = None, *, timeout: float | None = None) -> Status:
+        """Status of one member (``endpoint``, or the next one)."""
+        request = rpc_pb2.StatusRequest()
+        return Status(await self._transport.call(M.STATUS, request, timeout, endpoint))
+
+    async def alarms(self, *, timeout: float | None = None) -> list[Alarm]:
+        request = rpc_pb2.AlarmRequest(action=rpc_pb2.AlarmRequest.GET, alarm=rpc_pb2.NONE)
+        response = await self._transport.call(M.ALARM, request, timeout)
+        return [Alarm(a.memberID, AlarmType(a.alarm)) for a in response.alarms]
+
+    async def disarm(
+        self,
+        alarm: AlarmType | int = AlarmType.NOSPACE,
+        member_id: int = 0,
+        *,
+        timeout: float | None = None,
+    ) -> list[Alarm]:
+        """Clear an alarm raised on ``member_id`` (0: every member that has it)."""
+        cleared: list[Alarm] = []
+        targets = [a for a in await self.alarms(timeout=timeout) if a.alarm == alarm]
+        for raised in targets:
+            if member_id and raised.member_id != member_id:
+                continue
+            request = rpc_pb2.AlarmRequest(
+                action=rpc_pb2.AlarmRequest.DEACTIVATE,
+                memberID=raised.member_id,
+                alarm=cast(Any, int(alarm)),
+            )
+            response = await self._transport.call(M.ALARM, request, timeout)
+            cleared.extend(Alarm(a.memberID, AlarmType(a.alarm)) for a in response.alarms)
+        return cleared
+
+    async def defragment(
+        self, endpoint: str | None = None, *, timeout: float | None = None
+    ) -> None:
+        request = rpc_pb2.DefragmentRequest()
+        await self._transport.call(M.DEFRAGMENT, request, timeout, endpoint)
+
+    async def hash_kv(
+        self, revision: int = 0, endpoint: str | None = None, *, timeout: float | None = None
+    ) -> int:
+        request = rpc_pb2.HashKVRequest(revision=revision)
+        return int((await self._transport.call(M.HASH_KV, request, timeout, endpoint)).hash)
+
+    async def snapshot(self, fileobj: IO[bytes], *, endpoint: str | None = None) -> int:
+        """Stream a snapshot of the backend into ``fileobj``; return the bytes written."""
+        written = 0
+        call = self._transport.server_stream(M.SNAPSHOT, rpc_pb2.SnapshotRequest(), endpoint)
+        async for chunk in call:
+            fileobj.write(chunk.blob)
+            written += len(chunk.blob)
+        return written
+
+    async def move_leader(self, member_id: int, *, timeout: float | None = None) -> None:
+        """Hand leadership to ``member_id`` (must be sent to the current leader)."""
+        leader = None
+        for conn in self._transport.connections:
+            with contextlib.suppress(Exception):
+                status = await self.status(conn.endpoint.display, timeout=timeout)
+                if status.leader == status.member_id:
+                    leader = conn.endpoint.display
+                    break
+        request = rpc_pb2.MoveLeaderRequest(targetID=member_id)
+        await self._transport.call(M.MOVE_LEADER, request, timeout, leader)
+
+    # ---- auth ----
+
+    async def auth_enable(self, *, timeout: float | None = None) -> None:
+        await self._transport.call(M.AUTH_ENABLE, rpc_pb2.AuthEnableRequest(), timeout)
+
+    async def auth_disable(self, *, timeout: float | None = None) -> None:
+        await self._transport.call(M.AUTH_DISABLE, rpc_pb2.AuthDisableRequest(), timeout)
+
+    async def auth_status(self, *, timeout: float | None = None) -> bool:
+        """Whether authentication is enabled."""
+        response = await self._transport.call(M.AUTH_STATUS, rpc_pb2.AuthStatusRequest(), timeout)
+        return bool(response.enabled)
+
+    async def user_add(
+        self, name: str, password: str | None, *, timeout: float | None = None
+    ) -> None:
+        """Add a user; ``password=None`` makes a user that can only use certificates."""
+        request = rpc_pb2.AuthUserAddRequest(
+            name=name,
+            password=password or "",
+            options=auth_pb2.UserAddOptions(no_password=password is None),
+        )
+        await self._transport.call(M.USER_ADD, request, timeout)
+
+    async def user_get(self, name: str, *, timeout: float | None = None) -> list[str]:
+        """The roles of a user."""
+        request = rpc_pb2.AuthUserGetRequest(name=name)
+        return list((await self._transport.call(M.USER_GET, request, timeout)).roles)
+
+    async def user_list(self, *, timeout: float | None = None) -> list[str]:
+        response = await self._transport.call(M.USER_LIST, rpc_pb2.AuthUserListRequest(), timeout)
+        return list(response.users)
+
+    async def user_delete(self, name: str, *, timeout: float | None = None) -> None:
+        request = rpc_pb2.AuthUserDeleteRequest(name=name)
+        await self._transport.call(M.USER_DELETE, request, timeout)
+
+    async def user_change_password(
+        self, name: str, password: str, *, timeout: float | None = None
+    ) -> None:
+        request = rpc_pb2.AuthUserChangePasswordRequest(name=name, password=password)
+        await self._transport.call(M.USER_CHANGE_PASSWORD, request, timeout)
+
+    async def user_grant_role(self, user: str, role: str, *, timeout: float | None = None) -> None:
+        request = rpc_pb2.AuthUserGrantRoleRequest(user=user, role=role)
+        await self._transport.call(M.USER_GRANT_ROLE, request, timeout)
+
+    async def user_revoke_role(self, user: str, role: str, *, timeout: float | None = None) -> None:
+        request = rpc_pb2.AuthUserRevokeRoleRequest(name=user, role=role)
+        await self._transport.call(M.USER_REVOKE_ROLE, request, timeout)
+
+    async def role_add(self, name: str, *, timeout: float | None = None) -> None:
+        await self._transport.call(M.ROLE_ADD, rpc_pb2.AuthRoleAddRequest(name=name), timeout)
+
+    async def role_get(self, name: str, *, timeout: float | None = None) -> list[KeyPermission]:
+        """The permissions of a role."""
+        response = await self._transport.call(
+            M.ROLE_GET, rpc_pb2.AuthRoleGetRequest(role=name), timeout
+        )
+        return [KeyPermission(Permission(p.permType), p.key, p.range_end) for p in response.perm]
+
+    async def role_list(self, *, timeout: float | None = None) -> list[str]:
+        response = await self._transport.call(M.ROLE_LIST, rpc_pb2.AuthRoleListRequest(), timeout)
+        return list(response.roles)
+
+    async def role_delete(self, name: str, *, timeout: float | None = None) -> None:
+        await self._transport.call(M.ROLE_DELETE, rpc_pb2.AuthRoleDeleteRequest(role=name), timeout)
+
+    async def role_grant_permission(
+        self,
+        role: str,
+        key: KeyLike,
+        *,
+        range_end: KeyLike | None = None,
+        prefix: bool = False,
+        perm: Permission | int = Permission.READWRITE,
+        timeout: float | None = None,
+    ) -> None:
+        begin, end = key_range(key, prefix=prefix, range_end=range_end)
+        request = rpc_pb2.AuthRoleGrantPermissionRequest(
+            name=role,
+            perm=auth_pb2.Permission(permType=cast(Any, int(perm)), key=begin, range_end=end),
+        )
+        await self._transport.call(M.ROLE_GRANT_PERMISSION, request, timeout)
+
+    async def role_revoke_permission(
+        self,
+        role: str,
+        key: KeyLike,
+        *,
+        range_end: KeyLike | None = None,
+        prefix: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        begin, end = key_range(key, prefix=prefix, range_end=range_end)
+        request = rpc_pb2.AuthRoleRevokePermissionRequest(role=role, key=begin, range_end=end)
+        await self._transport.call(M.ROLE_REVOKE_PERMISSION, request, timeout)

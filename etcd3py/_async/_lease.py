@@ -1,0 +1,304 @@
+"""Leases, and the background work that keeps them alive.
+
+All kept-alive leases of a client share one LeaseKeepAlive stream. Each is renewed
+every TTL/3. When the stream breaks it is opened again (on another endpoint if
+needed) and every lease renewed at once. A lease is declared lost -- ``lost`` set,
+callbacks run, every later use raising ``LeaseLostError`` -- when etcd answers that
+it does not exist (TTL 0: revoked, or expired), or when no renewal has been
+confirmed for a whole TTL (counted from the request that was last confirmed, so the
+client never believes in a lease that etcd may already have expired).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .._errors import LeaseLostError, LeaseNotFoundError
+from .._methods import LEASE_KEEP_ALIVE, LEASE_REVOKE, LEASE_TIME_TO_LIVE
+from .._proto import rpc_pb2
+from .._types import LeaseInfo
+from ._primitives import AsyncFlag, AsyncQueue, AsyncTask, Empty, sleep, spawn
+
+if TYPE_CHECKING:
+    from ._transport import AsyncConnection, AsyncTransport
+
+log = logging.getLogger("etcd3py")
+
+
+class AsyncLease:
+    """A granted lease: ``id`` and ``ttl``; ``lost`` once etcd no longer holds it."""
+
+    def __init__(self, lease_id: int, ttl: int, transport: AsyncTransport) -> None:
+        self.id = lease_id
+        self.ttl = ttl
+        self._transport = transport
+        self._lost_event = AsyncFlag()
+        self.lost_reason: str | None = None
+        self._callbacks: list[Callable[[AsyncLease], Any]] = []
+        # keep-alive bookkeeping (owned by the manager)
+        self.expires_at = time.monotonic() + ttl  # etcd holds it at least until then
+        self.next_renewal = 0.0
+        self.last_sent = 0.0
+        self._manager: AsyncKeepAliveManager | None = None
+
+    def __repr__(self) -> str:
+        state = f" lost: {self.lost_reason}" if self.lost else ""
+        return f"<Lease {self.id:x} ttl={self.ttl}{state}>"
+
+    @property
+    def lost(self) -> bool:
+        return self._lost_event.is_set()
+
+    def check_alive(self) -> None:
+        if self.lost:
+            raise LeaseLostError(self.id, self.lost_reason or "lost")
+
+    def on_lost(self, callback: Callable[[AsyncLease], Any]) -> None:
+        """Call ``callback(lease)`` when the lease is lost (at once if it already is).
+
+        Callbacks run on the client's background task or thread: keep them short.
+        """
+        if self.lost:
+            _run_callback(callback, self)
+        else:
+            self._callbacks.append(callback)
+
+    async def wait_lost(self, timeout: float | None = None) -> bool:
+        """Wait until the lease is lost; False when ``timeout`` passed first."""
+        return await self._lost_event.wait(timeout)
+
+    def mark_lost(self, reason: str) -> None:
+        if self.lost:
+            return
+        self.lost_reason = reason
+        self._lost_event.set()
+        if self._manager is not None:
+            self._manager.remove(self)
+        log.warning("etcd lease %x lost: %s", self.id, reason)
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            _run_callback(callback, self)
+
+    async def refresh(self, timeout: float | None = None) -> int:
+        """Renew the lease once, now; return its TTL. Raises LeaseLostError if it is gone."""
+        self.check_alive()
+        conn, stream = await self._transport.open_stream(LEASE_KEEP_ALIVE)
+        try:
+            sent = time.monotonic()
+            await stream.send(rpc_pb2.LeaseKeepAliveRequest(ID=self.id))
+            response = await _recv_within(stream, timeout or self._transport.config.timeout)
+        except Exception:
+            await self._transport.stream_failed(conn, None)
+            raise
+        finally:
+            stream.cancel()
+        if response is None or response.TTL <= 0:
+            self.mark_lost("etcd does not know the lease (revoked or expired)")
+            self.check_alive()
+        self.expires_at = max(self.expires_at, sent + response.TTL)
+        return int(response.TTL)
+
+    async def revoke(self, timeout: float | None = None) -> None:
+        """Revoke the lease: etcd deletes every key attached to it."""
+        if self._manager is not None:
+            self._manager.remove(self)
+        with contextlib.suppress(LeaseNotFoundError):  # already gone is what we want
+            await self._transport.call(
+                LEASE_REVOKE, rpc_pb2.LeaseRevokeRequest(ID=self.id), timeout
+            )
+        self.lost_reason = "revoked"
+        self._lost_event.set()
+
+    async def time_to_live(self, keys: bool = False, timeout: float | None = None) -> LeaseInfo:
+        self.check_alive()
+        response = await self._transport.call(
+            LEASE_TIME_TO_LIVE, rpc_pb2.LeaseTimeToLiveRequest(ID=self.id, keys=keys), timeout
+        )
+        if response.TTL < 0:
+            self.mark_lost("etcd does not know the lease (revoked or expired)")
+            self.check_alive()
+        return LeaseInfo(response)
+
+    async def __aenter__(self) -> AsyncLease:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self.lost:
+            await self.revoke()
+
+
+def _run_callback(callback: Callable[[Any], Any], lease: Any) -> None:
+    try:
+        callback(lease)
+    except Exception:
+        log.exception("lease-lost callback %r failed", callback)
+
+
+async def _recv_within(stream: Any, timeout: float) -> Any:
+    """One response from a keep-alive stream, or None when it ended or timed out."""
+    box: AsyncQueue[Any] = AsyncQueue()
+
+    async def read() -> None:
+        try:
+            box.put_nowait(await stream.recv())
+        except BaseException as err:
+            box.put_nowait(err)
+
+    reader = spawn(read, name="etcd3py-lease-refresh")
+    try:
+        item = await box.get(timeout)
+    except Empty:
+        return None
+    finally:
+        reader.cancel()
+    if isinstance(item, BaseException):
+        raise item
+    return item
+
+
+class AsyncKeepAliveManager:
+    """Keeps a client's leases alive over one shared LeaseKeepAlive stream."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._transport = transport
+        self._leases: dict[int, AsyncLease] = {}
+        self._wake = AsyncFlag()
+        self._task: AsyncTask | None = None
+        self._stream: Any = None
+        self._conn: AsyncConnection | None = None
+        self._reader: AsyncTask | None = None
+        self._stream_broken = AsyncFlag()
+        self._received = False  # the current stream delivered something
+        self._closed = False
+
+    def add(self, lease: AsyncLease) -> None:
+        lease.check_alive()
+        lease._manager = self
+        lease.next_renewal = time.monotonic() + lease.ttl / 3
+        self._leases[lease.id] = lease
+        if self._task is None or self._task.done():
+            self._task = spawn(self._run, name="etcd3py-keepalive")
+        self._wake.set()
+
+    def remove(self, lease: AsyncLease) -> None:
+        if self._leases.get(lease.id) is lease:
+            del self._leases[lease.id]
+            lease._manager = None
+            self._wake.set()
+
+    @property
+    def kept(self) -> list[AsyncLease]:
+        return list(self._leases.values())
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._closed:
+            self._wake.clear()  # before looking at the state: no wake-up can be missed
+            if not self._leases:
+                self._close_stream()
+                await self._wake.wait()
+                continue
+            if self._stream is None:
+                try:
+                    await self._open()
+                except Exception as err:  # no endpoint now: try again, leases may expire
+                    log.debug("keep-alive stream failed to open: %s", err)
+                    self._expire_overdue()
+                    failures += 1
+                    await sleep(min(1.0, 0.05 * 2**failures))
+                    continue
+            try:
+                await self._renew_due()
+            except Exception as err:
+                log.debug("keep-alive send failed: %s", err)
+                self._stream_broken.set()
+            self._expire_overdue()
+            if self._stream_broken.is_set():
+                failures = 1 if self._received else failures + 1
+                if self._conn is not None:
+                    await self._transport.stream_failed(self._conn, None)
+                self._close_stream()
+                await sleep(min(1.0, 0.05 * 2**failures))
+                continue
+            await self._wait_until_due()
+
+    async def _open(self) -> None:
+        conn, stream = await self._transport.open_stream(LEASE_KEEP_ALIVE)
+        self._conn, self._stream = conn, stream
+        self._received = False
+        self._stream_broken.clear()
+        self._reader = spawn(self._read, stream, name="etcd3py-keepalive-reader")
+        for lease in self._leases.values():
+            lease.next_renewal = 0.0  # a new stream: renew everything now
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.cancel()
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
+
+    async def _renew_due(self) -> None:
+        now = time.monotonic()
+        for lease in list(self._leases.values()):
+            if lease.next_renewal <= now and self._stream is not None:
+                lease.last_sent = now
+                lease.next_renewal = now + max(lease.ttl / 3, 0.5)
+                await self._stream.send(rpc_pb2.LeaseKeepAliveRequest(ID=lease.id))
+
+    def _expire_overdue(self) -> None:
+        now = time.monotonic()
+        for lease in list(self._leases.values()):
+            if now >= lease.expires_at:
+                lease.mark_lost(
+                    f"no keep-alive confirmed within its {lease.ttl}s TTL (etcd unreachable)"
+                )
+
+    async def _wait_until_due(self) -> None:
+        if not self._leases:
+            return
+        now = time.monotonic()
+        soonest = min(min(lz.next_renewal, lz.expires_at) for lz in self._leases.values())
+        if self._stream_broken.is_set():
+            return
+        await self._wake.wait(max(0.0, soonest - now))
+
+    async def _read(self, stream: Any) -> None:
+        try:
+            while True:
+                response = await stream.recv()
+                if response is None:
+                    break
+                self._received = True
+                lease = self._leases.get(response.ID)
+                if lease is None:
+                    continue
+                if response.TTL <= 0:
+                    lease.mark_lost("etcd does not know the lease (revoked or expired)")
+                    continue
+                lease.expires_at = max(lease.expires_at, lease.last_sent + response.TTL)
+        except Exception as err:
+            if not self._closed:
+                log.debug("keep-alive stream broke: %s", err)
+        if stream is self._stream:
+            self._stream_broken.set()
+            self._wake.set()
+
+    async def close(self) -> None:
+        self._closed = True
+        self._close_stream()
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            await self._task.join(1.0)

@@ -1,0 +1,152 @@
+"""Concurrency primitives of the async face (hand-written; the sync twin is too).
+
+Everything the client does that cannot be rewritten token by token from async to
+sync lives here and in ``etcd3py/_sync/_primitives.py``, with the same names minus
+the ``Async`` prefix: events, queues, locks, background tasks, sleeping, and the
+bidirectional gRPC stream. The async side runs on asyncio (grpc.aio needs it) and
+uses anyio for events, locks and deadlines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+import anyio
+import grpc
+
+T = TypeVar("T")
+Empty = queue.Empty  # raised by AsyncQueue.get on timeout, as by queue.Queue.get
+Full = queue.Full
+
+
+async def sleep(seconds: float) -> None:
+    await anyio.sleep(seconds)
+
+
+class AsyncFlag:
+    """An event flag that can be waited for with a timeout (threading.Event's twin)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """True when set; False when ``timeout`` seconds passed first."""
+        if timeout is None:
+            await self._event.wait()
+            return True
+        with anyio.move_on_after(timeout):
+            await self._event.wait()
+        return self._event.is_set()
+
+
+class AsyncLock:
+    def __init__(self) -> None:
+        self._lock = anyio.Lock()
+
+    async def __aenter__(self) -> None:
+        await self._lock.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+class AsyncQueue(Generic[T]):
+    """A FIFO with an optional bound; ``put_nowait`` raises Full past it."""
+
+    def __init__(self, maxsize: int = 0) -> None:
+        self._items: deque[T] = deque()
+        self._maxsize = maxsize
+        self._ready = asyncio.Event()
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def full(self) -> bool:
+        return self._maxsize > 0 and len(self._items) >= self._maxsize
+
+    def put_nowait(self, item: T, force: bool = False) -> None:
+        """Append ``item``; past the bound raise Full, unless ``force``."""
+        if self.full() and not force:
+            raise Full
+        self._items.append(item)
+        self._ready.set()
+
+    def get_nowait(self) -> T:
+        if not self._items:
+            raise Empty
+        item = self._items.popleft()
+        if not self._items:
+            self._ready.clear()
+        return item
+
+    async def get(self, timeout: float | None = None) -> T:
+        """The next item; raises Empty when ``timeout`` seconds pass first."""
+        while not self._items:
+            if timeout is None:
+                await self._ready.wait()
+                continue
+            with anyio.move_on_after(timeout):
+                await self._ready.wait()
+            if not self._items:
+                raise Empty
+        return self.get_nowait()
+
+
+class AsyncTask:
+    """A background task owned by the client; ``cancel`` stops it."""
+
+    def __init__(self, fn: Callable[..., Awaitable[Any]], *args: Any, name: str) -> None:
+        self._task = asyncio.ensure_future(fn(*args))
+        self._task.set_name(name)
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+    def done(self) -> bool:
+        return self._task.done()
+
+    async def join(self, timeout: float | None = None) -> None:
+        """Wait for the task to end (after ``cancel``, it ends at its next await)."""
+        with anyio.move_on_after(timeout), contextlib.suppress(BaseException):
+            await asyncio.shield(self._task)
+
+
+def spawn(fn: Callable[..., Awaitable[Any]], *args: Any, name: str) -> AsyncTask:
+    return AsyncTask(fn, *args, name=name)
+
+
+class AsyncBidiStream:
+    """One bidirectional gRPC call: ``send`` requests, ``recv`` responses (None at the end)."""
+
+    def __init__(
+        self,
+        multicallable: grpc.aio.StreamStreamMultiCallable[Any, Any],
+        metadata: tuple[tuple[str, str], ...],
+    ) -> None:
+        self._call = multicallable(metadata=metadata)
+
+    async def send(self, request: Any) -> None:
+        await self._call.write(request)
+
+    async def recv(self) -> Any:
+        response = await self._call.read()
+        if response is grpc.aio.EOF:
+            return None
+        return response
+
+    def cancel(self) -> None:
+        self._call.cancel()

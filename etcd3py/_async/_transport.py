@@ -1,0 +1,361 @@
+"""Connections to the etcd endpoints, and calls over them.
+
+One gRPC channel per endpoint. ``round_robin`` spreads calls over the endpoints
+that have not failed lately; ``pick_first`` stays on one endpoint until it fails.
+A failed call is repeated (tenacity, exponential backoff with full jitter, within
+the call's deadline, on the next endpoint) only when that cannot apply a write
+twice -- see ``etcd3py/_retry.py``. An expired auth token is renewed once and the
+call repeated: etcd refuses such a call before doing anything.
+
+The successful path does no more than pick an endpoint and call the cached stub.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import grpc
+import grpc.aio
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
+
+from .. import _retry, _tracing
+from .._config import ClientConfig, Endpoint
+from .._errors import ClientClosedError, ConnectionFailedError, EtcdError, from_rpc_error
+from .._methods import AUTHENTICATE, Method
+from .._proto import rpc_pb2
+from ._primitives import AsyncBidiStream, AsyncLock
+
+# Reconnect quickly after a member comes back (gRPC's defaults wait up to 2 minutes).
+_CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.max_send_message_length", -1),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
+_DOWN_FOR = 1.0  # seconds a failed endpoint is skipped by round_robin (doubling, capped)
+_DOWN_MAX = 30.0
+
+
+class AsyncConnection:
+    """One endpoint: its channel (created on first use) and its cached stubs."""
+
+    def __init__(self, endpoint: Endpoint, config: ClientConfig) -> None:
+        self.endpoint = endpoint
+        self._config = config
+        self._channel: Any = None
+        self._unary: dict[Method, Any] = {}
+        self._streams: dict[Method, Any] = {}
+        self.failures = 0
+        self.down_until = 0.0
+
+    def channel(self) -> Any:
+        if self._channel is None:
+            options = _CHANNEL_OPTIONS + _keepalive_options(self._config)
+            if self.endpoint.secure:
+                credentials = grpc.ssl_channel_credentials(
+                    root_certificates=self._config.ca_cert,
+                    private_key=self._config.cert_key,
+                    certificate_chain=self._config.cert_cert,
+                )
+                self._channel = grpc.aio.secure_channel(
+                    self.endpoint.target, credentials, options=options
+                )
+            else:
+                self._channel = grpc.aio.insecure_channel(self.endpoint.target, options=options)
+        return self._channel
+
+    def unary(self, method: Method) -> Any:
+        stub = self._unary.get(method)
+        if stub is None:
+            stub = self._unary[method] = self.channel().unary_unary(
+                method.path,
+                request_serializer=method.request.SerializeToString,
+                response_deserializer=method.response.FromString,
+            )
+        return stub
+
+    def unary_stream(self, method: Method) -> Any:
+        return self.channel().unary_stream(
+            method.path,
+            request_serializer=method.request.SerializeToString,
+            response_deserializer=method.response.FromString,
+        )
+
+    def stream(self, method: Method) -> Any:
+        stub = self._streams.get(method)
+        if stub is None:
+            stub = self._streams[method] = self.channel().stream_stream(
+                method.path,
+                request_serializer=method.request.SerializeToString,
+                response_deserializer=method.response.FromString,
+            )
+        return stub
+
+    def failed(self) -> None:
+        self.failures += 1
+        pause = min(_DOWN_MAX, _DOWN_FOR * 2 ** (self.failures - 1))
+        self.down_until = time.monotonic() + pause
+
+    def recovered(self) -> None:
+        self.failures = 0
+        self.down_until = 0.0
+
+    async def close(self) -> None:
+        channel, self._channel = self._channel, None
+        self._unary.clear()
+        self._streams.clear()
+        if channel is not None:
+            await channel.close()
+
+
+def _keepalive_options(config: ClientConfig) -> tuple[tuple[str, Any], ...]:
+    if config.keepalive_time is None:
+        return ()
+    options: list[tuple[str, Any]] = [
+        ("grpc.keepalive_time_ms", int(config.keepalive_time * 1000)),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
+    if config.keepalive_timeout is not None:
+        options.append(("grpc.keepalive_timeout_ms", int(config.keepalive_timeout * 1000)))
+    return tuple(options)
+
+
+class AsyncTransport:
+    """Endpoints, balancing, retries and credentials shared by all client calls."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        self.connections = [AsyncConnection(e, config) for e in config.endpoints]
+        self._round_robin = config.lb_policy == "round_robin"
+        self._next = 0
+        self._base_metadata: tuple[tuple[str, str], ...] = (
+            (("hasleader", "true"),) if config.require_leader else ()
+        )
+        self.metadata: tuple[tuple[str, str], ...] = self._base_metadata
+        self._token: str | None = None
+        self._token_generation = 0
+        self._auth_lock = AsyncLock()
+        self.closed = False
+
+    # ---- endpoints ----
+
+    def pick(self) -> AsyncConnection:
+        conns = self.connections
+        if len(conns) == 1:
+            return conns[0]
+        if not self._round_robin:
+            return conns[self._next % len(conns)]
+        now = time.monotonic()
+        for _ in range(len(conns)):
+            conn = conns[self._next % len(conns)]
+            self._next += 1
+            if conn.down_until <= now:
+                return conn
+        return min(conns, key=lambda c: c.down_until)  # all failed lately: the first back
+
+    def connection_for(self, endpoint: str) -> AsyncConnection:
+        for conn in self.connections:
+            if endpoint in (conn.endpoint.display, conn.endpoint.target):
+                return conn
+        known = [c.endpoint.display for c in self.connections]
+        raise EtcdError(f"endpoint {endpoint!r} is not one of the client's endpoints {known}")
+
+    def failed(self, conn: AsyncConnection) -> None:
+        """Note that ``conn`` failed: round_robin skips it a while, pick_first moves on."""
+        conn.failed()
+        if not self._round_robin and self.connections[self._next % len(self.connections)] is conn:
+            self._next += 1
+
+    async def set_endpoints(self, endpoints: list[Endpoint]) -> None:
+        """Replace the endpoint set (auto-sync), keeping connections that stay."""
+        if not endpoints:
+            return
+        current = {c.endpoint.target: c for c in self.connections}
+        kept = [
+            current.pop(e.target) if e.target in current else AsyncConnection(e, self.config)
+            for e in endpoints
+        ]
+        self.connections = kept
+        for gone in current.values():
+            await gone.close()
+
+    # ---- calls ----
+
+    async def call(
+        self,
+        method: Method,
+        request: Any,
+        timeout: float | None = None,
+        endpoint: str | None = None,
+    ) -> Any:
+        """Call ``method``; on failure, retry when that is safe, else raise typed."""
+        if self.closed:
+            raise ClientClosedError("the client is closed")
+        if self._token is None and self.config.username is not None and method is not AUTHENTICATE:
+            await self.authenticate()
+        seconds = self.config.timeout if timeout is None else timeout
+        deadline = time.monotonic() + seconds
+        conn = self.pick() if endpoint is None else self.connection_for(endpoint)
+        if _tracing.enabled():
+            return await self._traced_attempts(method, request, deadline, conn, endpoint)
+        try:
+            response = await conn.unary(method)(request, timeout=seconds, metadata=self.metadata)
+        except grpc.RpcError as err:
+            return await self._recover(method, request, deadline, conn, err, endpoint)
+        if conn.failures:
+            conn.recovered()
+        return response
+
+    async def _attempt(self, method: Method, request: Any, deadline: float, conn: Any) -> Any:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _DeadlinePassed
+        if _tracing.enabled():
+            with _tracing.rpc_span(method, conn.endpoint):
+                response = await conn.unary(method)(
+                    request, timeout=remaining, metadata=self.metadata
+                )
+        else:
+            response = await conn.unary(method)(request, timeout=remaining, metadata=self.metadata)
+        if conn.failures:
+            conn.recovered()
+        return response
+
+    async def _traced_attempts(
+        self, method: Method, request: Any, deadline: float, conn: Any, endpoint: str | None
+    ) -> Any:
+        try:
+            return await self._attempt(method, request, deadline, conn)
+        except grpc.RpcError as err:
+            return await self._recover(method, request, deadline, conn, err, endpoint)
+
+    async def _recover(
+        self,
+        method: Method,
+        request: Any,
+        deadline: float,
+        conn: AsyncConnection,
+        err: grpc.RpcError,
+        endpoint: str | None,
+    ) -> Any:
+        """The slow path: decide whether and where to repeat a failed call."""
+        state = _Failure(conn, err, self._token_generation)
+        if not await self._should_repeat(method, state):
+            raise self._typed(err, conn) from None
+        jitter = wait_random_exponential(multiplier=0.025, max=1.0)
+
+        def wait(retry_state: RetryCallState) -> float:
+            return max(0.0, min(jitter(retry_state), deadline - time.monotonic()))
+
+        def stop(retry_state: RetryCallState) -> bool:
+            return time.monotonic() >= deadline
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda exc: isinstance(exc, grpc.RpcError)),
+            stop=stop,
+            wait=wait,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    if endpoint is None:
+                        state.conn = self.pick()
+                    try:
+                        return await self._attempt(method, request, deadline, state.conn)
+                    except grpc.RpcError as failure:
+                        state.error = failure
+                        if not await self._should_repeat(method, state):
+                            raise self._typed(failure, state.conn) from None
+                        raise
+        except (_DeadlinePassed, grpc.RpcError):
+            pass
+        error = self._typed(state.error, state.conn)
+        if isinstance(error, ConnectionFailedError):
+            error = ConnectionFailedError(
+                f"no endpoint could be reached before the deadline: {error.message}"
+            )
+            error.__cause__ = state.error
+        raise error from None
+
+    async def _should_repeat(self, method: Method, state: _Failure) -> bool:
+        err = state.error
+        if _retry.is_invalid_token(err) and self.config.username is not None:
+            await self.authenticate(stale=state.token)
+            state.token = self._token_generation
+            return True
+        if err.code() == grpc.StatusCode.UNAVAILABLE:
+            self.failed(state.conn)
+        return _retry.may_retry(err, method.retry)
+
+    def _typed(self, err: grpc.RpcError, conn: AsyncConnection) -> EtcdError:
+        error = from_rpc_error(err, conn.endpoint.display if len(self.connections) > 1 else None)
+        if _retry.never_sent(err):
+            wrapped = ConnectionFailedError(error.message)
+            wrapped.__cause__ = err
+            return wrapped
+        return error
+
+    # ---- streams ----
+
+    async def open_stream(self, method: Method) -> tuple[AsyncConnection, AsyncBidiStream]:
+        """Open a bidirectional stream on the next endpoint (failures surface on use)."""
+        if self.closed:
+            raise ClientClosedError("the client is closed")
+        if self._token is None and self.config.username is not None:
+            await self.authenticate()
+        conn = self.pick()
+        return conn, AsyncBidiStream(conn.stream(method), self.metadata)
+
+    async def stream_failed(self, conn: AsyncConnection, err: BaseException | None) -> None:
+        """Bookkeeping after a stream broke: skip the endpoint, renew a stale token."""
+        if isinstance(err, grpc.RpcError):
+            if _retry.is_invalid_token(err) and self.config.username is not None:
+                await self.authenticate(stale=self._token_generation)
+                return
+            if err.code() == grpc.StatusCode.UNAVAILABLE:
+                self.failed(conn)
+
+    def server_stream(self, method: Method, request: Any, endpoint: str | None = None) -> Any:
+        conn = self.pick() if endpoint is None else self.connection_for(endpoint)
+        return conn.unary_stream(method)(request, metadata=self.metadata)
+
+    # ---- auth ----
+
+    async def authenticate(self, stale: int | None = None) -> None:
+        """Fetch a token (again, when the one of generation ``stale`` was refused)."""
+        async with self._auth_lock:
+            if self._token is not None and stale != self._token_generation:
+                return  # someone else renewed it meanwhile
+            request = rpc_pb2.AuthenticateRequest(
+                name=self.config.username or "", password=self.config.password or ""
+            )
+            self._token = None
+            self.metadata = self._base_metadata
+            response = await self.call(AUTHENTICATE, request)
+            self._token = response.token
+            self._token_generation += 1
+            self.metadata = (*self._base_metadata, ("token", response.token))
+
+    async def close(self) -> None:
+        self.closed = True
+        for conn in self.connections:
+            await conn.close()
+
+
+class _DeadlinePassed(Exception):
+    """The call's deadline passed between attempts."""
+
+
+class _Failure:
+    """Where a call stands while it is being retried."""
+
+    __slots__ = ("conn", "error", "token")
+
+    def __init__(self, conn: AsyncConnection, error: grpc.RpcError, token: int) -> None:
+        self.conn = conn
+        self.error = error
+        self.token = token  # the auth token generation the call was made with

@@ -1,0 +1,450 @@
+"""Watches: many per client over one Watch stream, resumed without loss or repetition.
+
+Every watch remembers the revision it must deliver next: the revision after its
+last delivered event (or after the revision a progress notification confirmed).
+When the stream breaks -- a member killed, a connection cut -- the stream is opened
+again, on another endpoint if need be, and every watch is created again from that
+revision. Watch ids are chosen by the client and never reused on a client, so an
+answer to an old incarnation of a watch can never be taken for a new one.
+
+Each watch buffers at most ``buffer_size`` responses. When its consumer falls that
+far behind, the watch is canceled on the server and created again from its next
+revision once the consumer has caught up: memory stays bounded, other watches on
+the stream are not held up, and the events in between come from etcd's history
+(if that history was compacted meanwhile, the consumer gets CompactedError).
+
+Responses are delivered whole: all events of a revision come together, and
+fragments are joined before delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .._errors import (
+    ClientClosedError,
+    CompactedError,
+    DeadlineExceededError,
+    EtcdError,
+    WatchClosedError,
+    error_for_message,
+)
+from .._keys import KeyLike, key_range
+from .._methods import WATCH
+from .._proto import kv_pb2, rpc_pb2
+from .._types import Event, WatchResponse
+from ._primitives import AsyncFlag, AsyncLock, AsyncQueue, AsyncTask, Empty, sleep, spawn
+
+if TYPE_CHECKING:
+    from ._transport import AsyncConnection, AsyncTransport
+
+log = logging.getLogger("etcd3py")
+
+DEFAULT_BUFFER = 1024  # responses a watch holds for a slow consumer
+_FILTERS = {
+    "noput": rpc_pb2.WatchCreateRequest.NOPUT,
+    "nodelete": rpc_pb2.WatchCreateRequest.NODELETE,
+}
+_END = object()
+
+
+def watch_create_request(
+    key: KeyLike,
+    *,
+    prefix: bool = False,
+    range_end: KeyLike | None = None,
+    from_key: bool = False,
+    start_revision: int = 0,
+    prev_kv: bool = False,
+    progress_notify: bool = False,
+    filters: tuple[str, ...] | list[str] = (),
+    fragment: bool = False,
+) -> rpc_pb2.WatchCreateRequest:
+    begin, end = key_range(key, prefix=prefix, range_end=range_end, from_key=from_key)
+    codes = []
+    for f in filters:
+        try:
+            codes.append(_FILTERS[str(f).lower()])
+        except KeyError:
+            raise EtcdError(f"watch filters are 'noput' and 'nodelete', not {f!r}") from None
+    if not isinstance(start_revision, int) or start_revision < 0:
+        raise EtcdError(f"start_revision must be an int >= 0, not {start_revision!r}")
+    return rpc_pb2.WatchCreateRequest(
+        key=begin,
+        range_end=end,
+        start_revision=start_revision,
+        prev_kv=prev_kv,
+        progress_notify=progress_notify,
+        filters=codes,
+        fragment=fragment,
+    )
+
+
+class AsyncWatch:
+    """A watch on a key or range; iterate it for ``WatchResponse`` objects.
+
+    Use it as a context manager (``async with client.watch(...) as watch``), or
+    iterate it directly; ``cancel()`` ends it.
+    """
+
+    def __init__(
+        self,
+        manager: AsyncWatchManager,
+        create: rpc_pb2.WatchCreateRequest,
+        buffer_size: int,
+    ) -> None:
+        self._manager = manager
+        self._create = create
+        self._queue: AsyncQueue[Any] = AsyncQueue(buffer_size)
+        self._low_water = buffer_size // 2
+        self.watch_id = 0  # the server-side id of the current incarnation
+        self.next_revision = create.start_revision  # 0 until created, then always set
+        self._created = AsyncFlag()  # set when confirmed, or when it failed first
+        self.confirmed = False
+        self._failure: BaseException | None = None
+        self._fragments: list[kv_pb2.Event] = []
+        self.started = False
+        self.closed = False
+        self.paused = False  # canceled on the server while the consumer catches up
+        self.needs_create = False
+
+    def __repr__(self) -> str:
+        return f"<Watch {self._create.key!r} next_revision={self.next_revision}>"
+
+    # ---- lifecycle ----
+
+    async def start(self, timeout: float | None = None) -> AsyncWatch:
+        """Create the watch on the server; return once etcd confirmed it."""
+        if self.closed:
+            raise WatchClosedError("the watch was canceled")
+        if not self.started:
+            self.started = True
+            self._manager.add(self)
+        wait = self._manager.timeout if timeout is None else timeout
+        if not await self._created.wait(wait):
+            await self.cancel()
+            raise DeadlineExceededError(f"the watch was not created within {wait}s")
+        if not self.confirmed and self._failure is not None:
+            raise self._failure
+        return self
+
+    async def cancel(self) -> None:
+        """End the watch; iteration stops after what was already delivered."""
+        if self.closed:
+            return
+        self.closed = True
+        await self._manager.cancel(self)
+        self._queue.put_nowait(_END, force=True)
+
+    async def __aenter__(self) -> AsyncWatch:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.cancel()
+
+    # ---- consuming ----
+
+    def __aiter__(self) -> AsyncWatch:
+        return self
+
+    async def __anext__(self) -> WatchResponse:
+        response = await self.get()
+        if response is None:
+            raise StopAsyncIteration
+        return response
+
+    async def get(self, timeout: float | None = None) -> WatchResponse | None:
+        """The next response; None once the watch ended. Raises on failure or timeout."""
+        if not self.started:
+            await self.start()
+        try:
+            item = await self._queue.get(timeout)
+        except Empty:
+            raise DeadlineExceededError(f"no watch response within {timeout}s") from None
+        if item is _END:
+            self._queue.put_nowait(_END, force=True)  # keep answering "ended"
+            return None
+        if isinstance(item, BaseException):
+            self._queue.put_nowait(_END, force=True)
+            raise item
+        if self.paused and self._queue.qsize() <= self._low_water:
+            self._manager.resume(self)
+        return item  # type: ignore[no-any-return]
+
+    async def events(self, timeout: float | None = None) -> list[Event]:
+        """The events of the next response that has any (progress notifications skipped)."""
+        while True:
+            response = await self.get(timeout)
+            if response is None:
+                return []
+            if response.events:
+                return response.events
+
+    # ---- called by the manager ----
+
+    def create_request(self, watch_id: int) -> rpc_pb2.WatchRequest:
+        create = rpc_pb2.WatchCreateRequest()
+        create.CopyFrom(self._create)
+        create.watch_id = watch_id
+        create.start_revision = self.next_revision
+        self.watch_id = watch_id
+        self._fragments.clear()
+        return rpc_pb2.WatchRequest(create_request=create)
+
+    def on_created(self, header: rpc_pb2.ResponseHeader) -> None:
+        if not self.next_revision:
+            self.next_revision = header.revision + 1
+        self.confirmed = True
+        self._created.set()
+
+    def deliver(self, response: rpc_pb2.WatchResponse) -> bool:
+        """Take a response with events or a progress notice; False when the buffer is full."""
+        if response.fragment:
+            self._fragments.extend(response.events)
+            return True
+        events: Any = response.events
+        if self._fragments:
+            events = [*self._fragments, *events]
+            self._fragments.clear()
+        # never hand out a revision twice (an answer racing a resume would)
+        if events and events[0].kv.mod_revision < self.next_revision:
+            events = [e for e in events if e.kv.mod_revision >= self.next_revision]
+            if not events:
+                return True
+        progress = not events
+        if self._queue.full():
+            return False
+        self._queue.put_nowait(WatchResponse(response.header, events, 0, progress))
+        if events:
+            self.next_revision = events[-1].kv.mod_revision + 1
+        elif response.watch_id != -1:
+            self.next_revision = max(self.next_revision, response.header.revision + 1)
+        return True
+
+    def fail(self, error: BaseException) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._failure = error
+        self._queue.put_nowait(error, force=True)
+        self._created.set()
+
+
+class AsyncWatchManager:
+    """Runs a client's watches over one Watch stream, re-opening it when it breaks."""
+
+    def __init__(self, transport: AsyncTransport, buffer_size: int = DEFAULT_BUFFER) -> None:
+        self._transport = transport
+        self.buffer_size = buffer_size
+        self._watches: dict[int, AsyncWatch] = {}  # by current watch id
+        self._active: list[AsyncWatch] = []
+        self._next_id = 1
+        self._wake = AsyncFlag()
+        self._send_lock = AsyncLock()
+        self._stream: Any = None
+        self._conn: AsyncConnection | None = None
+        self._reader: AsyncTask | None = None
+        self._broken = AsyncFlag()
+        self._task: AsyncTask | None = None
+        self._cancels: list[int] = []
+        self._progress_requested = False
+        self._stream_error: BaseException | None = None
+        self._received = False  # the current stream delivered something
+        self._closed = False
+
+    @property
+    def timeout(self) -> float:
+        return self._transport.config.timeout
+
+    def watch(self, create: rpc_pb2.WatchCreateRequest) -> AsyncWatch:
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+        return AsyncWatch(self, create, self.buffer_size)
+
+    def add(self, watch: AsyncWatch) -> None:
+        watch.needs_create = True
+        self._active.append(watch)
+        if self._task is None or self._task.done():
+            self._task = spawn(self._run, name="etcd3py-watch")
+        self._wake.set()
+
+    def resume(self, watch: AsyncWatch) -> None:
+        if watch.paused and not watch.closed:
+            watch.paused = False
+            watch.needs_create = True
+            self._wake.set()
+
+    async def cancel(self, watch: AsyncWatch) -> None:
+        if watch in self._active:
+            self._active.remove(watch)
+        if self._watches.pop(watch.watch_id, None) is not None:
+            self._cancels.append(watch.watch_id)
+            self._wake.set()
+
+    async def request_progress(self) -> None:
+        self._progress_requested = True
+        self._wake.set()
+
+    # ---- the background loop ----
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._closed:
+            self._wake.clear()  # before looking at the state: no wake-up can be missed
+            if not self._active:
+                await self._flush_cancels()
+                self._close_stream()
+                await self._wake.wait()
+                continue
+            if self._stream is None:
+                try:
+                    await self._open()
+                except Exception as err:
+                    failures += 1
+                    log.debug("watch stream failed to open: %s", err)
+                    await sleep(min(1.0, 0.05 * 2**failures))
+                    continue
+            try:
+                await self._flush_cancels()
+                await self._send_creates()
+                if self._progress_requested:
+                    self._progress_requested = False
+                    await self._send(
+                        rpc_pb2.WatchRequest(progress_request=rpc_pb2.WatchProgressRequest())
+                    )
+            except Exception as err:
+                log.debug("watch stream send failed: %s", err)
+                self._broken.set()
+            if self._broken.is_set():
+                failures = 1 if self._received else failures + 1
+                if self._conn is not None:
+                    await self._transport.stream_failed(self._conn, self._stream_error)
+                self._close_stream()
+                await sleep(min(1.0, 0.05 * 2**failures))
+                continue
+            await self._wake.wait()
+
+    async def _open(self) -> None:
+        conn, stream = await self._transport.open_stream(WATCH)
+        self._conn, self._stream = conn, stream
+        self._stream_error = None
+        self._received = False
+        self._broken.clear()
+        self._watches.clear()
+        self._cancels.clear()
+        for watch in self._active:
+            if not watch.paused:
+                watch.needs_create = True
+        self._reader = spawn(self._read, stream, name="etcd3py-watch-reader")
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.cancel()
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
+        self._watches.clear()
+
+    async def _send(self, request: rpc_pb2.WatchRequest) -> None:
+        async with self._send_lock:
+            if self._stream is not None:
+                await self._stream.send(request)
+
+    async def _send_creates(self) -> None:
+        for watch in list(self._active):
+            if watch.needs_create and not watch.closed and not watch.paused:
+                watch.needs_create = False
+                watch_id = self._next_id
+                self._next_id += 1
+                self._watches[watch_id] = watch
+                await self._send(watch.create_request(watch_id))
+
+    async def _flush_cancels(self) -> None:
+        cancels, self._cancels = self._cancels, []
+        for watch_id in cancels:
+            await self._send(
+                rpc_pb2.WatchRequest(cancel_request=rpc_pb2.WatchCancelRequest(watch_id=watch_id))
+            )
+
+    def _pause(self, watch: AsyncWatch) -> None:
+        """The consumer is too far behind: stop the server watch until it catches up."""
+        watch.paused = True
+        if self._watches.pop(watch.watch_id, None) is not None:
+            self._cancels.append(watch.watch_id)
+            self._wake.set()
+
+    async def _read(self, stream: Any) -> None:
+        error: BaseException | None = None
+        try:
+            while True:
+                response = await stream.recv()
+                if response is None:
+                    break
+                self._received = True
+                self._dispatch(response)
+        except Exception as err:
+            error = err
+        if stream is self._stream and not self._closed:
+            log.debug("watch stream ended: %s", error)
+            self._stream_error = error
+            self._broken.set()
+            self._wake.set()
+
+    def _dispatch(self, response: rpc_pb2.WatchResponse) -> None:
+        if response.watch_id == -1 and not response.created:
+            # answer to request_progress(): every watch is up to date to this revision
+            for watch in list(self._watches.values()):
+                if not watch.deliver(response):
+                    self._pause(watch)
+            return
+        found = self._watches.get(response.watch_id)
+        if found is None:
+            return  # an answer to an incarnation we no longer track
+        watch = found
+        if response.created:
+            if response.canceled:
+                self._watches.pop(response.watch_id, None)
+                reason = response.cancel_reason or "the server refused the watch"
+                self._finish(watch, error_for_message(reason, WatchClosedError))
+                return
+            watch.on_created(response.header)
+            if not response.events:
+                return
+        if response.canceled:
+            self._watches.pop(response.watch_id, None)
+            if response.compact_revision:
+                error: EtcdError = CompactedError(
+                    f"watch start revision {watch.next_revision} has been compacted "
+                    f"(compact revision {response.compact_revision})",
+                    compact_revision=response.compact_revision,
+                )
+            else:
+                reason = response.cancel_reason or "the server canceled the watch"
+                error = error_for_message(reason, WatchClosedError)
+            self._finish(watch, error)
+            return
+        if not watch.deliver(response):
+            self._pause(watch)
+
+    def _finish(self, watch: AsyncWatch, error: BaseException) -> None:
+        if watch in self._active:
+            self._active.remove(watch)
+        watch.fail(error)
+
+    async def close(self) -> None:
+        self._closed = True
+        for watch in list(self._active):
+            self._finish(watch, ClientClosedError("the client was closed"))
+        self._close_stream()
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            await self._task.join(1.0)

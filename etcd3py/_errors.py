@@ -1,0 +1,499 @@
+"""The exception hierarchy: one class per etcd error, grouped by gRPC status code.
+
+``EtcdError`` is the root. Under it, one base class per gRPC status code
+(``InvalidArgumentError``, ``UnavailableError`` ...), and under those one class per
+row of etcd's error table (``CompactedError``, ``LeaseNotFoundError`` ...). An error
+that etcd reports with a message we do not know still gets its code's class. The
+original ``grpc.RpcError`` is kept as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import grpc
+
+from . import _etcd_errors as E
+
+
+class EtcdError(Exception):
+    """Root of every error etcd3py raises."""
+
+    code: grpc.StatusCode | None = None
+    spec: E.ErrorSpec | None = None  # the row of etcd's error table, for server errors
+
+    def __init__(self, message: str = "", *, code: grpc.StatusCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+# ---- one class per gRPC status code ----
+
+
+class CancelledError(EtcdError):
+    code = grpc.StatusCode.CANCELLED
+
+
+class UnknownError(EtcdError):
+    code = grpc.StatusCode.UNKNOWN
+
+
+class InvalidArgumentError(EtcdError, ValueError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class DeadlineExceededError(EtcdError, TimeoutError):
+    """The call's deadline passed before an answer came (client or server side)."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class NotFoundError(EtcdError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExistsError(EtcdError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class PermissionDeniedError(EtcdError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class ResourceExhaustedError(EtcdError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class FailedPreconditionError(EtcdError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class AbortedError(EtcdError):
+    code = grpc.StatusCode.ABORTED
+
+
+class OutOfRangeError(EtcdError):
+    code = grpc.StatusCode.OUT_OF_RANGE
+
+
+class UnimplementedError(EtcdError):
+    code = grpc.StatusCode.UNIMPLEMENTED
+
+
+class InternalError(EtcdError):
+    code = grpc.StatusCode.INTERNAL
+
+
+class UnavailableError(EtcdError):
+    """The cluster or the connection cannot serve the call now."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class DataLossError(EtcdError):
+    code = grpc.StatusCode.DATA_LOSS
+
+
+class UnauthenticatedError(EtcdError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+_BY_CODE: dict[grpc.StatusCode, type[EtcdError]] = {
+    cls.code: cls
+    for cls in (
+        CancelledError,
+        UnknownError,
+        InvalidArgumentError,
+        DeadlineExceededError,
+        NotFoundError,
+        AlreadyExistsError,
+        PermissionDeniedError,
+        ResourceExhaustedError,
+        FailedPreconditionError,
+        AbortedError,
+        OutOfRangeError,
+        UnimplementedError,
+        InternalError,
+        UnavailableError,
+        DataLossError,
+        UnauthenticatedError,
+    )
+    if cls.code is not None
+}
+
+# ---- client-side conditions ----
+
+
+class ConnectionFailedError(UnavailableError):
+    """No endpoint could be reached (the request never left the client)."""
+
+
+class ClientClosedError(EtcdError):
+    """The client was closed; nothing more can be done with it."""
+
+
+class LeaseLostError(EtcdError):
+    """A lease expired, was revoked or vanished: what it protected is gone."""
+
+    def __init__(self, lease_id: int, reason: str) -> None:
+        super().__init__(f"lease {lease_id:x} lost: {reason}")
+        self.lease_id = lease_id
+        self.reason = reason
+
+
+class WatchClosedError(EtcdError):
+    """The watch was canceled (by the caller or the server) and delivers nothing more."""
+
+
+class LockNotHeldError(EtcdError):
+    """The mutex is not held (any more) by this holder."""
+
+
+class ElectionNotLeaderError(EtcdError):
+    """This candidate does not (any more) lead the election."""
+
+
+# ---- one class per row of etcd's error table ----
+
+_BY_MESSAGE: dict[str, type[EtcdError]] = {}
+_E = TypeVar("_E", bound=type[EtcdError])
+
+
+def _row(spec: E.ErrorSpec) -> Callable[[_E], _E]:
+    """Register a class as the one raised for ``spec``."""
+
+    def register(cls: _E) -> _E:
+        assert issubclass(cls, _BY_CODE[spec.code]), (cls, spec)
+        cls.spec = spec
+        _BY_MESSAGE[spec.message] = cls
+        return cls
+
+    return register
+
+
+@_row(E.EMPTY_KEY)
+class EmptyKeyError(InvalidArgumentError):
+    """The request has an empty key."""
+
+
+@_row(E.KEY_NOT_FOUND)
+class KeyNotFoundError(InvalidArgumentError):
+    """ignore_value or ignore_lease on a key that does not exist."""
+
+
+@_row(E.VALUE_PROVIDED)
+class ValueProvidedError(InvalidArgumentError):
+    """A value was given together with ignore_value."""
+
+
+@_row(E.LEASE_PROVIDED)
+class LeaseProvidedError(InvalidArgumentError):
+    """A lease was given together with ignore_lease."""
+
+
+@_row(E.TOO_MANY_OPS)
+class TooManyOpsError(InvalidArgumentError):
+    """The transaction has more operations than the server allows."""
+
+
+@_row(E.DUPLICATE_KEY)
+class DuplicateKeyError(InvalidArgumentError):
+    """The transaction writes one key twice."""
+
+
+@_row(E.FUTURE_REV)
+class FutureRevisionError(OutOfRangeError):
+    """The revision asked for does not exist yet."""
+
+
+@_row(E.NO_SPACE)
+class NoSpaceError(ResourceExhaustedError):
+    """The database is full (NOSPACE alarm): writes that add data are refused."""
+
+
+@_row(E.LEASE_NOT_FOUND)
+class LeaseNotFoundError(NotFoundError):
+    """The lease does not exist (any more)."""
+
+
+@_row(E.LEASE_EXIST)
+class LeaseExistsError(FailedPreconditionError):
+    """That lease id is taken."""
+
+
+@_row(E.LEASE_TTL_TOO_LARGE)
+class LeaseTTLTooLargeError(OutOfRangeError):
+    """The lease TTL is above etcd's maximum."""
+
+
+@_row(E.WATCH_CANCELED)
+class WatchCanceledError(CancelledError):
+    """The server canceled the watch stream."""
+
+
+@_row(E.MEMBER_EXIST)
+class MemberExistError(FailedPreconditionError):
+    """The member id exists."""
+
+
+@_row(E.PEER_URL_EXIST)
+class PeerURLExistError(FailedPreconditionError):
+    """Another member has these peer URLs."""
+
+
+@_row(E.MEMBER_NOT_ENOUGH_STARTED)
+class MemberNotEnoughStartedError(FailedPreconditionError):
+    """Reconfiguring now would lose quorum."""
+
+
+@_row(E.MEMBER_BAD_URLS)
+class MemberBadURLsError(InvalidArgumentError):
+    """The member URLs are invalid."""
+
+
+@_row(E.MEMBER_NOT_FOUND)
+class MemberNotFoundError(NotFoundError):
+    """No member has that id."""
+
+
+@_row(E.MEMBER_NOT_LEARNER)
+class MemberNotLearnerError(FailedPreconditionError):
+    """Only a learner can be promoted."""
+
+
+@_row(E.LEARNER_NOT_READY)
+class LearnerNotReadyError(FailedPreconditionError):
+    """The learner has not caught up with the leader yet."""
+
+
+@_row(E.TOO_MANY_LEARNERS)
+class TooManyLearnersError(FailedPreconditionError):
+    """The cluster has as many learners as it may."""
+
+
+@_row(E.REQUEST_TOO_LARGE)
+class RequestTooLargeError(InvalidArgumentError):
+    """The request is larger than the server's --max-request-bytes."""
+
+
+@_row(E.TOO_MANY_REQUESTS)
+class TooManyRequestsError(ResourceExhaustedError):
+    """The server has too many proposals pending."""
+
+
+@_row(E.ROOT_USER_NOT_EXIST)
+class RootUserNotExistError(FailedPreconditionError):
+    """Enabling auth needs a root user."""
+
+
+@_row(E.ROOT_ROLE_NOT_EXIST)
+class RootRoleNotExistError(FailedPreconditionError):
+    """The root user lacks the root role."""
+
+
+@_row(E.USER_ALREADY_EXIST)
+class UserAlreadyExistError(FailedPreconditionError):
+    """The user exists."""
+
+
+@_row(E.USER_EMPTY)
+class UserEmptyError(InvalidArgumentError):
+    """The user name is empty."""
+
+
+@_row(E.USER_NOT_FOUND)
+class UserNotFoundError(FailedPreconditionError):
+    """No such user."""
+
+
+@_row(E.ROLE_ALREADY_EXIST)
+class RoleAlreadyExistError(FailedPreconditionError):
+    """The role exists."""
+
+
+@_row(E.ROLE_NOT_FOUND)
+class RoleNotFoundError(FailedPreconditionError):
+    """No such role."""
+
+
+@_row(E.ROLE_EMPTY)
+class RoleEmptyError(InvalidArgumentError):
+    """The role name is empty."""
+
+
+@_row(E.AUTH_FAILED)
+class AuthFailedError(InvalidArgumentError):
+    """Wrong user name or password."""
+
+
+@_row(E.PERMISSION_NOT_GIVEN)
+class PermissionNotGivenError(InvalidArgumentError):
+    """No permission was given."""
+
+
+@_row(E.ROLE_NOT_GRANTED)
+class RoleNotGrantedError(FailedPreconditionError):
+    """The user does not have that role."""
+
+
+@_row(E.PERMISSION_NOT_GRANTED)
+class PermissionNotGrantedError(FailedPreconditionError):
+    """The role lacks that permission."""
+
+
+@_row(E.AUTH_NOT_ENABLED)
+class AuthNotEnabledError(FailedPreconditionError):
+    """Authentication is not enabled."""
+
+
+@_row(E.INVALID_AUTH_TOKEN)
+class InvalidAuthTokenError(UnauthenticatedError):
+    """The auth token expired or is unknown."""
+
+
+@_row(E.INVALID_AUTH_MGMT)
+class InvalidAuthMgmtError(InvalidArgumentError):
+    """That change to auth is not allowed."""
+
+
+@_row(E.NO_LEADER)
+class NoLeaderError(UnavailableError):
+    """The cluster has no leader."""
+
+
+@_row(E.NOT_LEADER)
+class NotLeaderError(FailedPreconditionError):
+    """The member is not the leader."""
+
+
+@_row(E.LEADER_CHANGED)
+class LeaderChangedError(UnavailableError):
+    """The leader changed while the request was served."""
+
+
+@_row(E.NOT_CAPABLE)
+class NotCapableError(UnavailableError):
+    """The cluster version cannot do this."""
+
+
+@_row(E.STOPPED)
+class StoppedError(UnavailableError):
+    """The member is stopping."""
+
+
+@_row(E.TIMEOUT)
+class ServerTimeoutError(UnavailableError):
+    """The server timed out: the request may or may not have been applied."""
+
+
+@_row(E.TIMEOUT_DUE_TO_LEADER_FAIL)
+class ServerTimeoutDueToLeaderFailError(ServerTimeoutError):
+    """Timed out after a leader failure: the outcome is unknown."""
+
+
+@_row(E.TIMEOUT_DUE_TO_CONNECTION_LOST)
+class ServerTimeoutDueToConnectionLostError(ServerTimeoutError):
+    """Timed out after a lost peer connection: the outcome is unknown."""
+
+
+@_row(E.UNHEALTHY)
+class UnhealthyClusterError(UnavailableError):
+    """Too few healthy members for this change."""
+
+
+@_row(E.CORRUPT)
+class CorruptError(DataLossError):
+    """Data corruption was detected (CORRUPT alarm)."""
+
+
+@_row(E.NOT_SUPPORTED_FOR_LEARNER)
+class NotSupportedForLearnerError(UnavailableError):
+    """Learners do not serve this request."""
+
+
+@_row(E.BAD_LEADER_TRANSFEREE)
+class BadLeaderTransfereeError(FailedPreconditionError):
+    """That member cannot become the leader."""
+
+
+@_row(E.CLUSTER_VERSION_UNAVAILABLE)
+class ClusterVersionUnavailableError(UnavailableError):
+    """The cluster version is not known yet."""
+
+
+@_row(E.WRONG_DOWNGRADE_VERSION_FORMAT)
+class WrongDowngradeVersionFormatError(InvalidArgumentError):
+    """The downgrade version is malformed."""
+
+
+@_row(E.INVALID_DOWNGRADE_TARGET_VERSION)
+class InvalidDowngradeTargetVersionError(InvalidArgumentError):
+    """The cluster cannot be downgraded to that version."""
+
+
+@_row(E.DOWNGRADE_IN_PROCESS)
+class DowngradeInProcessError(FailedPreconditionError):
+    """A downgrade is running."""
+
+
+@_row(E.NO_INFLIGHT_DOWNGRADE)
+class NoInflightDowngradeError(FailedPreconditionError):
+    """No downgrade is running."""
+
+
+@_row(E.CANCELED)
+class RequestCanceledError(CancelledError):
+    """The server canceled the request."""
+
+
+@_row(E.DEADLINE_EXCEEDED)
+class ServerDeadlineExceededError(DeadlineExceededError):
+    """The server's deadline for the request passed."""
+
+
+@_row(E.COMPACTED)
+class CompactedError(OutOfRangeError):
+    """The revision asked for was compacted away.
+
+    ``compact_revision`` is the oldest revision still kept, when the server said
+    (a watch does; a read does not, and then it is 0).
+    """
+
+    def __init__(
+        self, message: str = E.COMPACTED.message, *, compact_revision: int = 0, **_: object
+    ) -> None:
+        super().__init__(message)
+        self.compact_revision = compact_revision
+
+
+# etcd's "permission denied" is its own code's class
+_BY_MESSAGE[E.PERMISSION_DENIED.message] = PermissionDeniedError
+
+
+def from_rpc_error(err: grpc.RpcError, endpoint: str | None = None) -> EtcdError:
+    """The typed error for a failed call; ``err`` becomes its ``__cause__``."""
+    code = err.code() if hasattr(err, "code") else None
+    details = (err.details() if hasattr(err, "details") else None) or ""
+    cls = _BY_MESSAGE.get(details)
+    if cls is None or (code is not None and cls.code is not None and code != cls.code):
+        cls = _BY_CODE.get(code, EtcdError) if code is not None else EtcdError
+    message = details or (code.name if code is not None else "unknown error")
+    if endpoint:
+        message = f"{message} (endpoint {endpoint})"
+    error = cls(message, code=code)
+    error.__cause__ = err
+    return error
+
+
+def error_for_message(message: str, default: type[EtcdError]) -> EtcdError:
+    """The typed error for an etcd message that came without a gRPC status."""
+    cls = _BY_MESSAGE.get(message) or _BY_MESSAGE.get(f"etcdserver: {message}") or default
+    return cls(message)
+
+
+def error_class_for(spec: E.ErrorSpec) -> type[EtcdError]:
+    """The class raised for a row of etcd's error table."""
+    return _BY_MESSAGE[spec.message]

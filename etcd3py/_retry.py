@@ -1,0 +1,49 @@
+"""Which failed calls may be repeated, and how long to wait before trying again.
+
+The rule that keeps writes at-most-once: a write is repeated only when gRPC says the
+request never left the client (no connection could be made, the name did not
+resolve). Any other failure of a write -- a reset connection, a server-side timeout
+-- may hide an applied write, so it is raised, typed, for the caller to decide.
+Reads and other side-effect-free calls are repeated on any UNAVAILABLE failure,
+on another endpoint.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from . import _etcd_errors as E
+from ._methods import Retry
+
+# What gRPC says when a call could not be sent at all (verified against grpcio's
+# C core: refused connections, channels in TRANSIENT_FAILURE, failed name lookups).
+_NEVER_SENT = (
+    "failed to connect to all addresses",
+    "errors resolving",
+    "DNS resolution failed",
+    "Connection refused",
+    "no connection available",
+)
+
+
+def never_sent(err: grpc.RpcError) -> bool:
+    """True when gRPC reports that the request never reached a server."""
+    if err.code() != grpc.StatusCode.UNAVAILABLE:
+        return False
+    details = err.details() or ""
+    return any(marker in details for marker in _NEVER_SENT)
+
+
+def is_invalid_token(err: grpc.RpcError) -> bool:
+    return err.code() == E.INVALID_AUTH_TOKEN.code and err.details() == E.INVALID_AUTH_TOKEN.message
+
+
+def may_retry(err: grpc.RpcError, retry: Retry) -> bool:
+    """Whether repeating the call cannot apply a write twice."""
+    if retry is Retry.NEVER:
+        return False
+    if never_sent(err):
+        return True
+    if retry is Retry.WRITE:
+        return False
+    return err.code() == grpc.StatusCode.UNAVAILABLE

@@ -1,0 +1,149 @@
+"""Concurrency primitives of the sync face (hand-written twin of _async/_primitives.py).
+
+Threads stand in for tasks; blocking calls stand in for awaits. Background threads
+are daemons and stop when their loop sees the client closing (every blocking call
+they make has a timeout or is unblocked by cancelling its gRPC call).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+import grpc
+
+T = TypeVar("T")
+Empty = queue.Empty
+Full = queue.Full
+_END = object()
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+class Flag:
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+
+class Lock:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+class Queue(Generic[T]):
+    """A FIFO with an optional bound; ``put_nowait`` raises Full past it."""
+
+    def __init__(self, maxsize: int = 0) -> None:
+        self._items: deque[T] = deque()
+        self._maxsize = maxsize
+        self._cond = threading.Condition()
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def full(self) -> bool:
+        return self._maxsize > 0 and len(self._items) >= self._maxsize
+
+    def put_nowait(self, item: T, force: bool = False) -> None:
+        with self._cond:
+            if self.full() and not force:
+                raise Full
+            self._items.append(item)
+            self._cond.notify()
+
+    def get_nowait(self) -> T:
+        with self._cond:
+            if not self._items:
+                raise Empty
+            return self._items.popleft()
+
+    def get(self, timeout: float | None = None) -> T:
+        with self._cond:
+            if not self._cond.wait_for(lambda: bool(self._items), timeout):
+                raise Empty
+            return self._items.popleft()
+
+
+class Task:
+    """A background thread owned by the client."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, name: str) -> None:
+        self._cancelled = False
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            fn(*args)
+        except BaseException:
+            if not self._cancelled:
+                raise
+
+    def cancel(self) -> None:
+        """Mark the task cancelled; its loop must notice (the client closes its streams)."""
+        self._cancelled = True
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+
+def spawn(fn: Callable[..., Any], *args: Any, name: str) -> Task:
+    return Task(fn, *args, name=name)
+
+
+class BidiStream:
+    """One bidirectional gRPC call fed from a queue: ``send``, ``recv`` (None at the end)."""
+
+    def __init__(
+        self,
+        multicallable: grpc.StreamStreamMultiCallable[Any, Any],
+        metadata: tuple[tuple[str, str], ...],
+    ) -> None:
+        self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._call = multicallable(self._request_iter(), metadata=metadata)
+        self._responses: Iterator[Any] = iter(self._call)
+
+    def _request_iter(self) -> Iterator[Any]:
+        while (request := self._requests.get()) is not _END:
+            yield request
+
+    def send(self, request: Any) -> None:
+        self._requests.put(request)
+
+    def recv(self) -> Any:
+        try:
+            return next(self._responses)
+        except StopIteration:
+            return None
+
+    def cancel(self) -> None:
+        self._requests.put(_END)
+        self._call.cancel()

@@ -1,0 +1,456 @@
+"""Response types: thin read-only views over the protobuf messages.
+
+Nothing is copied when a response arrives; fields are read from the message when
+asked for, and lists of wrappers are built once, on first use.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ._proto import auth_pb2, kv_pb2, rpc_pb2
+
+
+class KeyValue:
+    """One version of a key."""
+
+    __slots__ = ("_pb",)
+
+    def __init__(self, pb: kv_pb2.KeyValue) -> None:
+        self._pb = pb
+
+    @property
+    def key(self) -> bytes:
+        return self._pb.key
+
+    @property
+    def value(self) -> bytes:
+        return self._pb.value
+
+    @property
+    def create_revision(self) -> int:
+        return self._pb.create_revision
+
+    @property
+    def mod_revision(self) -> int:
+        return self._pb.mod_revision
+
+    @property
+    def version(self) -> int:
+        return self._pb.version
+
+    @property
+    def lease(self) -> int:
+        """Id of the lease attached to the key; 0 when none."""
+        return self._pb.lease
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KeyValue) and self._pb == other._pb
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        pb = self._pb
+        return (
+            f"KeyValue(key={pb.key!r}, value={pb.value!r}, create_revision="
+            f"{pb.create_revision}, mod_revision={pb.mod_revision}, version={pb.version}, "
+            f"lease={pb.lease})"
+        )
+
+
+class Header:
+    """Who answered, and the store revision the answer reflects."""
+
+    __slots__ = ("_pb",)
+
+    def __init__(self, pb: rpc_pb2.ResponseHeader) -> None:
+        self._pb = pb
+
+    @property
+    def cluster_id(self) -> int:
+        return self._pb.cluster_id
+
+    @property
+    def member_id(self) -> int:
+        return self._pb.member_id
+
+    @property
+    def revision(self) -> int:
+        return self._pb.revision
+
+    @property
+    def raft_term(self) -> int:
+        return self._pb.raft_term
+
+    def __repr__(self) -> str:
+        pb = self._pb
+        return (
+            f"Header(cluster_id={pb.cluster_id:x}, member_id={pb.member_id:x}, "
+            f"revision={pb.revision}, raft_term={pb.raft_term})"
+        )
+
+
+def _kv_or_none(message: Any, field: str) -> KeyValue | None:
+    return KeyValue(getattr(message, field)) if message.HasField(field) else None
+
+
+class GetResponse:
+    """The answer to ``get``: the key-values, how many matched, whether more remain."""
+
+    __slots__ = ("_kvs", "_pb")
+
+    def __init__(self, pb: rpc_pb2.RangeResponse) -> None:
+        self._pb = pb
+        self._kvs: list[KeyValue] | None = None
+
+    @property
+    def header(self) -> Header:
+        return Header(self._pb.header)
+
+    @property
+    def kvs(self) -> list[KeyValue]:
+        if self._kvs is None:
+            self._kvs = [KeyValue(kv) for kv in self._pb.kvs]
+        return self._kvs
+
+    @property
+    def count(self) -> int:
+        """Keys in the range, regardless of the limit."""
+        return self._pb.count
+
+    @property
+    def more(self) -> bool:
+        """True when the limit left keys out."""
+        return self._pb.more
+
+    @property
+    def value(self) -> bytes | None:
+        """The value of the first key-value, or None when nothing matched."""
+        kvs = self._pb.kvs
+        return kvs[0].value if kvs else None
+
+    def __iter__(self) -> Iterator[KeyValue]:
+        return iter(self.kvs)
+
+    def __len__(self) -> int:
+        return len(self._pb.kvs)
+
+    def __repr__(self) -> str:
+        return f"GetResponse(count={self.count}, more={self.more}, kvs={self.kvs!r})"
+
+
+class PutResponse:
+    __slots__ = ("_pb",)
+
+    def __init__(self, pb: rpc_pb2.PutResponse) -> None:
+        self._pb = pb
+
+    @property
+    def header(self) -> Header:
+        return Header(self._pb.header)
+
+    @property
+    def prev_kv(self) -> KeyValue | None:
+        """The version replaced, when asked for with ``prev_kv=True`` and there was one."""
+        return _kv_or_none(self._pb, "prev_kv")
+
+    def __repr__(self) -> str:
+        return f"PutResponse(revision={self._pb.header.revision}, prev_kv={self.prev_kv!r})"
+
+
+class DeleteResponse:
+    __slots__ = ("_pb",)
+
+    def __init__(self, pb: rpc_pb2.DeleteRangeResponse) -> None:
+        self._pb = pb
+
+    @property
+    def header(self) -> Header:
+        return Header(self._pb.header)
+
+    @property
+    def deleted(self) -> int:
+        return self._pb.deleted
+
+    @property
+    def prev_kvs(self) -> list[KeyValue]:
+        return [KeyValue(kv) for kv in self._pb.prev_kvs]
+
+    def __repr__(self) -> str:
+        return f"DeleteResponse(deleted={self.deleted}, revision={self._pb.header.revision})"
+
+
+class TxnResponse:
+    """``succeeded`` tells which branch ran; ``responses`` holds one answer per operation."""
+
+    __slots__ = ("_pb",)
+
+    def __init__(self, pb: rpc_pb2.TxnResponse) -> None:
+        self._pb = pb
+
+    @property
+    def header(self) -> Header:
+        return Header(self._pb.header)
+
+    @property
+    def succeeded(self) -> bool:
+        return self._pb.succeeded
+
+    @property
+    def responses(self) -> list[GetResponse | PutResponse | DeleteResponse | TxnResponse]:
+        return [op_response(r) for r in self._pb.responses]
+
+    def __repr__(self) -> str:
+        return f"TxnResponse(succeeded={self.succeeded}, responses={self.responses!r})"
+
+
+def op_response(r: rpc_pb2.ResponseOp) -> GetResponse | PutResponse | DeleteResponse | TxnResponse:
+    kind = r.WhichOneof("response")
+    if kind == "response_range":
+        return GetResponse(r.response_range)
+    if kind == "response_put":
+        return PutResponse(r.response_put)
+    if kind == "response_delete_range":
+        return DeleteResponse(r.response_delete_range)
+    return TxnResponse(r.response_txn)
+
+
+class EventType(enum.IntEnum):
+    PUT = kv_pb2.Event.PUT
+    DELETE = kv_pb2.Event.DELETE
+
+
+class Event:
+    """A change seen by a watch. For a DELETE, ``kv`` holds the key and revision only."""
+
+    __slots__ = ("_pb",)
+
+    def __init__(self, pb: kv_pb2.Event) -> None:
+        self._pb = pb
+
+    @property
+    def type(self) -> EventType:
+        return EventType(self._pb.type)
+
+    @property
+    def kv(self) -> KeyValue:
+        return KeyValue(self._pb.kv)
+
+    @property
+    def prev_kv(self) -> KeyValue | None:
+        """The version before the change, when the watch asked for it (``prev_kv=True``)."""
+        return _kv_or_none(self._pb, "prev_kv")
+
+    @property
+    def key(self) -> bytes:
+        return self._pb.kv.key
+
+    @property
+    def value(self) -> bytes:
+        return self._pb.kv.value
+
+    @property
+    def revision(self) -> int:
+        return self._pb.kv.mod_revision
+
+    def __repr__(self) -> str:
+        kv = self._pb.kv
+        return f"Event({self.type.name} {kv.key!r}={kv.value!r} @{kv.mod_revision})"
+
+
+class WatchResponse:
+    """One delivery of a watch: the events of one or more whole revisions."""
+
+    __slots__ = ("_events", "_header", "compact_revision", "is_progress_notify")
+
+    def __init__(
+        self,
+        header: rpc_pb2.ResponseHeader,
+        events: Sequence[kv_pb2.Event],
+        compact_revision: int = 0,
+        is_progress_notify: bool = False,
+    ) -> None:
+        self._header = header
+        self._events = events
+        self.compact_revision = compact_revision
+        self.is_progress_notify = is_progress_notify
+
+    @property
+    def header(self) -> Header:
+        return Header(self._header)
+
+    @property
+    def events(self) -> list[Event]:
+        return [Event(e) for e in self._events]
+
+    def __repr__(self) -> str:
+        kind = " progress" if self.is_progress_notify else ""
+        return f"WatchResponse(revision={self._header.revision}{kind}, events={self.events!r})"
+
+
+class LeaseInfo:
+    """What ``time_to_live`` reports: remaining and granted TTL, attached keys."""
+
+    __slots__ = ("_pb",)
+
+    def __init__(self, pb: rpc_pb2.LeaseTimeToLiveResponse) -> None:
+        self._pb = pb
+
+    @property
+    def id(self) -> int:
+        return self._pb.ID
+
+    @property
+    def ttl(self) -> int:
+        """Seconds left; -1 when the lease does not exist."""
+        return self._pb.TTL
+
+    @property
+    def granted_ttl(self) -> int:
+        return self._pb.grantedTTL
+
+    @property
+    def keys(self) -> list[bytes]:
+        return list(self._pb.keys)
+
+    @property
+    def header(self) -> Header:
+        return Header(self._pb.header)
+
+    def __repr__(self) -> str:
+        return f"LeaseInfo(id={self.id:x}, ttl={self.ttl}, granted_ttl={self.granted_ttl})"
+
+
+class Member:
+    __slots__ = ("_pb",)
+
+    def __init__(self, pb: rpc_pb2.Member) -> None:
+        self._pb = pb
+
+    @property
+    def id(self) -> int:
+        return self._pb.ID
+
+    @property
+    def name(self) -> str:
+        """Empty until the member has started."""
+        return self._pb.name
+
+    @property
+    def peer_urls(self) -> list[str]:
+        return list(self._pb.peerURLs)
+
+    @property
+    def client_urls(self) -> list[str]:
+        return list(self._pb.clientURLs)
+
+    @property
+    def is_learner(self) -> bool:
+        return self._pb.isLearner
+
+    def __repr__(self) -> str:
+        return f"Member(id={self.id:x}, name={self.name!r}, client_urls={self.client_urls})"
+
+
+class Status:
+    __slots__ = ("_pb",)
+
+    def __init__(self, pb: rpc_pb2.StatusResponse) -> None:
+        self._pb = pb
+
+    @property
+    def header(self) -> Header:
+        return Header(self._pb.header)
+
+    @property
+    def version(self) -> str:
+        return self._pb.version
+
+    @property
+    def db_size(self) -> int:
+        return self._pb.dbSize
+
+    @property
+    def db_size_in_use(self) -> int:
+        return self._pb.dbSizeInUse
+
+    @property
+    def leader(self) -> int:
+        return self._pb.leader
+
+    @property
+    def raft_index(self) -> int:
+        return self._pb.raftIndex
+
+    @property
+    def raft_applied_index(self) -> int:
+        return self._pb.raftAppliedIndex
+
+    @property
+    def raft_term(self) -> int:
+        return self._pb.raftTerm
+
+    @property
+    def member_id(self) -> int:
+        return self._pb.header.member_id
+
+    @property
+    def is_learner(self) -> bool:
+        return self._pb.isLearner
+
+    @property
+    def errors(self) -> list[str]:
+        return list(self._pb.errors)
+
+    def __repr__(self) -> str:
+        return (
+            f"Status(version={self.version!r}, member_id={self.member_id:x}, "
+            f"leader={self.leader:x}, raft_term={self.raft_term})"
+        )
+
+
+class AlarmType(enum.IntEnum):
+    NONE = rpc_pb2.NONE
+    NOSPACE = rpc_pb2.NOSPACE
+    CORRUPT = rpc_pb2.CORRUPT
+
+
+class Alarm:
+    __slots__ = ("alarm", "member_id")
+
+    def __init__(self, member_id: int, alarm: AlarmType) -> None:
+        self.member_id = member_id
+        self.alarm = alarm
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Alarm) and (self.member_id, self.alarm) == (
+            other.member_id,
+            other.alarm,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Alarm(member_id={self.member_id:x}, alarm={self.alarm.name})"
+
+
+class Permission(enum.IntEnum):
+    READ = auth_pb2.Permission.READ
+    WRITE = auth_pb2.Permission.WRITE
+    READWRITE = auth_pb2.Permission.READWRITE
+
+
+class KeyPermission:
+    """A role's permission over a key or a range of keys."""
+
+    __slots__ = ("key", "perm", "range_end")
+
+    def __init__(self, perm: Permission, key: bytes, range_end: bytes) -> None:
+        self.perm = perm
+        self.key = key
+        self.range_end = range_end
+
+    def __repr__(self) -> str:
+        return f"KeyPermission({self.perm.name}, {self.key!r}, {self.range_end!r})"
