@@ -8,11 +8,12 @@ prefix (``prefix``), so tests do not see each other's keys.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from etcd3py import AsyncClient, Client
 from etcd3py.server_ref import EmbeddedServer
 from tests.support.backends import Backend, WatchStream
 from tests.support.servers import PROGRESS_NOTIFY_INTERVAL, EtcdProcess
@@ -64,3 +65,30 @@ def watch(backend: Backend) -> Iterator[WatchStream]:
         yield stream
     finally:
         stream.close()
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"  # grpc.aio runs on asyncio only
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _one_event_loop() -> AsyncIterator[None]:
+    """Keep anyio's event loop for the whole session (it is per test otherwise).
+
+    gRPC's completion queue may deliver a callback for a channel after the test that
+    closed it ended; on a per-test loop that callback would hit a closed loop.
+    """
+    yield
+
+
+@pytest.fixture
+async def aclient(backend: Backend) -> AsyncIterator[AsyncClient]:
+    async with AsyncClient(backend.endpoint) as client:
+        yield client
+
+
+@pytest.fixture
+def client(backend: Backend) -> Iterator[Client]:
+    with Client(backend.endpoint) as c:
+        yield c

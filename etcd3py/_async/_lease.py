@@ -37,7 +37,8 @@ class AsyncLease:
         self.id = lease_id
         self.ttl = ttl
         self._transport = transport
-        self._lost_event = AsyncFlag()
+        self._lost = False
+        self._lost_event = AsyncFlag()  # set after the callbacks ran: waiters see them done
         self.lost_reason: str | None = None
         self._callbacks: list[Callable[[AsyncLease], Any]] = []
         # keep-alive bookkeeping (owned by the manager)
@@ -52,7 +53,7 @@ class AsyncLease:
 
     @property
     def lost(self) -> bool:
-        return self._lost_event.is_set()
+        return self._lost
 
     def check_alive(self) -> None:
         if self.lost:
@@ -73,16 +74,17 @@ class AsyncLease:
         return await self._lost_event.wait(timeout)
 
     def mark_lost(self, reason: str) -> None:
-        if self.lost:
+        if self._lost:
             return
         self.lost_reason = reason
-        self._lost_event.set()
+        self._lost = True
         if self._manager is not None:
             self._manager.remove(self)
         log.warning("etcd lease %x lost: %s", self.id, reason)
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             _run_callback(callback, self)
+        self._lost_event.set()
 
     async def refresh(self, timeout: float | None = None) -> int:
         """Renew the lease once, now; return its TTL. Raises LeaseLostError if it is gone."""
@@ -112,6 +114,7 @@ class AsyncLease:
                 LEASE_REVOKE, rpc_pb2.LeaseRevokeRequest(ID=self.id), timeout
             )
         self.lost_reason = "revoked"
+        self._lost = True
         self._lost_event.set()
 
     async def time_to_live(self, keys: bool = False, timeout: float | None = None) -> LeaseInfo:

@@ -244,7 +244,7 @@ class AsyncTransport:
         """The slow path: decide whether and where to repeat a failed call."""
         state = _Failure(conn, err, self._token_generation)
         if not await self._should_repeat(method, state):
-            raise self._typed(err, conn) from None
+            raise self._typed(err, conn)
         jitter = wait_random_exponential(multiplier=0.025, max=1.0)
 
         def wait(retry_state: RetryCallState) -> float:
@@ -269,7 +269,7 @@ class AsyncTransport:
                     except grpc.RpcError as failure:
                         state.error = failure
                         if not await self._should_repeat(method, state):
-                            raise self._typed(failure, state.conn) from None
+                            raise self._typed(failure, state.conn)
                         raise
         except (_DeadlinePassed, grpc.RpcError):
             pass
@@ -279,7 +279,7 @@ class AsyncTransport:
                 f"no endpoint could be reached before the deadline: {error.message}"
             )
             error.__cause__ = state.error
-        raise error from None
+        raise error
 
     async def _should_repeat(self, method: Method, state: _Failure) -> bool:
         err = state.error

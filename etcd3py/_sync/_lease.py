@@ -38,7 +38,8 @@ class Lease:
         self.id = lease_id
         self.ttl = ttl
         self._transport = transport
-        self._lost_event = Flag()
+        self._lost = False
+        self._lost_event = Flag()  # set after the callbacks ran: waiters see them done
         self.lost_reason: str | None = None
         self._callbacks: list[Callable[[Lease], Any]] = []
         # keep-alive bookkeeping (owned by the manager)
@@ -53,7 +54,7 @@ class Lease:
 
     @property
     def lost(self) -> bool:
-        return self._lost_event.is_set()
+        return self._lost
 
     def check_alive(self) -> None:
         if self.lost:
@@ -74,16 +75,17 @@ class Lease:
         return self._lost_event.wait(timeout)
 
     def mark_lost(self, reason: str) -> None:
-        if self.lost:
+        if self._lost:
             return
         self.lost_reason = reason
-        self._lost_event.set()
+        self._lost = True
         if self._manager is not None:
             self._manager.remove(self)
         log.warning("etcd lease %x lost: %s", self.id, reason)
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             _run_callback(callback, self)
+        self._lost_event.set()
 
     def refresh(self, timeout: float | None = None) -> int:
         """Renew the lease once, now; return its TTL. Raises LeaseLostError if it is gone."""
@@ -113,6 +115,7 @@ class Lease:
                 LEASE_REVOKE, rpc_pb2.LeaseRevokeRequest(ID=self.id), timeout
             )
         self.lost_reason = "revoked"
+        self._lost = True
         self._lost_event.set()
 
     def time_to_live(self, keys: bool = False, timeout: float | None = None) -> LeaseInfo:
