@@ -269,7 +269,7 @@ class AsyncTransport:
                     except grpc.RpcError as failure:
                         state.error = failure
                         if not await self._should_repeat(method, state):
-                            raise self._typed(failure, state.conn)
+                            raise self._typed(failure, state.conn) from failure
                         raise
         except (_DeadlinePassed, grpc.RpcError):
             pass

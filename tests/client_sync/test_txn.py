@@ -36,9 +36,7 @@ def test_compare_and_swap(client: Client, prefix: bytes) -> None:
     put, get = swapped.responses
     assert isinstance(put, PutResponse) and isinstance(get, GetResponse)
     assert get.value == b"v2"
-    again = client.txn(
-        compare=[Value(k) == "v1"], success=[Put(k, "v3")], failure=[Get(k)]
-    )
+    again = client.txn(compare=[Value(k) == "v1"], success=[Put(k, "v3")], failure=[Get(k)])
     assert not again.succeeded
     only = again.responses[0]
     assert isinstance(only, GetResponse) and only.value == b"v2"
