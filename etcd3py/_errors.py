@@ -472,6 +472,13 @@ class CompactedError(OutOfRangeError):
 # etcd's "permission denied" is its own code's class
 _BY_MESSAGE[E.PERMISSION_DENIED.message] = PermissionDeniedError
 
+# Go's gRPC server turns a context error into UNKNOWN with the context's own words
+# (etcd lets them through unwrapped): they are deadlines and cancellations all the same.
+_BY_UNKNOWN_MESSAGE: dict[str, type[EtcdError]] = {
+    "context deadline exceeded": DeadlineExceededError,
+    "context canceled": CancelledError,
+}
+
 
 def from_rpc_error(err: grpc.RpcError, endpoint: str | None = None) -> EtcdError:
     """The typed error for a failed call; ``err`` becomes its ``__cause__``."""
@@ -480,6 +487,8 @@ def from_rpc_error(err: grpc.RpcError, endpoint: str | None = None) -> EtcdError
     cls = _BY_MESSAGE.get(details)
     if cls is None or (code is not None and cls.code is not None and code != cls.code):
         cls = _BY_CODE.get(code, EtcdError) if code is not None else EtcdError
+        if code == grpc.StatusCode.UNKNOWN:
+            cls = _BY_UNKNOWN_MESSAGE.get(details, cls)
     message = details or (code.name if code is not None else "unknown error")
     if endpoint:
         message = f"{message} (endpoint {endpoint})"

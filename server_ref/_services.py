@@ -21,6 +21,7 @@ from grpc import StatusCode
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import rpc_pb2
 
+from . import _snapshot
 from ._apply import is_txn_read_only, validate_delete, validate_put, validate_range, validate_txn
 from ._errors import ServerError
 from ._node import ETCD_API_VERSION, Node
@@ -270,6 +271,23 @@ class MaintenanceService(_Base):
             hash=store.hash_kv(rev),
             compact_revision=store.compact_rev,
         )
+
+    async def Snapshot(
+        self, r: rpc_pb2.SnapshotRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[rpc_pb2.SnapshotResponse]:
+        data = _snapshot.encode(self._node.store)  # taken at once: a consistent revision
+        for blob, remaining in _snapshot.chunks(data):
+            yield rpc_pb2.SnapshotResponse(
+                header=self._header(), remaining_bytes=remaining, blob=blob
+            )
+
+    @_unary
+    def MoveLeader(self, r: rpc_pb2.MoveLeaderRequest) -> rpc_pb2.MoveLeaderResponse:
+        target = next((m for m in self._node.members if m.id == r.targetID), None)
+        if target is None or target.is_learner:
+            raise ServerError(E.BAD_LEADER_TRANSFEREE)
+        # one member leads already; a transfer to itself is done at once, as in raft
+        return rpc_pb2.MoveLeaderResponse(header=self._header())
 
     @_unary
     def Hash(self, r: rpc_pb2.HashRequest) -> rpc_pb2.HashResponse:

@@ -12,6 +12,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from etcd3py import AsyncClient, Client
 from etcd3py.server_ref import EmbeddedServer
@@ -72,16 +76,6 @@ def anyio_backend() -> str:
     return "asyncio"  # grpc.aio runs on asyncio only
 
 
-@pytest.fixture(scope="session", autouse=True)
-async def _one_event_loop() -> AsyncIterator[None]:
-    """Keep anyio's event loop for the whole session (it is per test otherwise).
-
-    gRPC's completion queue may deliver a callback for a channel after the test that
-    closed it ended; on a per-test loop that callback would hit a closed loop.
-    """
-    yield
-
-
 @pytest.fixture
 async def aclient(backend: Backend) -> AsyncIterator[AsyncClient]:
     async with AsyncClient(backend.endpoint) as client:
@@ -92,3 +86,13 @@ async def aclient(backend: Backend) -> AsyncIterator[AsyncClient]:
 def client(backend: Backend) -> Iterator[Client]:
     with Client(backend.endpoint) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def span_exporter() -> InMemorySpanExporter:
+    """Install an SDK tracer provider once (OpenTelemetry allows one per process)."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    trace.set_tracer_provider(provider)
+    return memory

@@ -209,12 +209,14 @@ class Transport:
             conn.recovered()
         return response
 
-    def _attempt(self, method: Method, request: Any, deadline: float, conn: Any) -> Any:
+    def _attempt(
+        self, method: Method, request: Any, deadline: float, conn: Any, attempt: int = 1
+    ) -> Any:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _DeadlinePassed
         if _tracing.enabled():
-            with _tracing.rpc_span(method, conn.endpoint):
+            with _tracing.rpc_span(method, conn.endpoint, attempt):
                 response = conn.unary(method)(
                     request, timeout=remaining, metadata=self.metadata
                 )
@@ -265,7 +267,8 @@ class Transport:
                     if endpoint is None:
                         state.conn = self.pick()
                     try:
-                        return self._attempt(method, request, deadline, state.conn)
+                        number = attempt.retry_state.attempt_number + 1  # the first failed
+                        return self._attempt(method, request, deadline, state.conn, number)
                     except grpc.RpcError as failure:
                         state.error = failure
                         if not self._should_repeat(method, state):

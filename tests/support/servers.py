@@ -158,3 +158,35 @@ class EtcdProcess:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class StalledServer:
+    """A gRPC server that takes every call and never answers (until stopped)."""
+
+    def __init__(self) -> None:
+        import threading
+        from concurrent import futures
+
+        self._release = threading.Event()
+
+        def stall(request: bytes, context: grpc.ServicerContext) -> bytes:
+            self._release.wait(60)
+            context.abort(grpc.StatusCode.UNAVAILABLE, "stalled server stopped")
+            return b""
+
+        class Handler(grpc.GenericRpcHandler):
+            def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+                return grpc.unary_unary_rpc_method_handler(stall)
+
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        self._server.add_generic_rpc_handlers((Handler(),))
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        self.endpoint = f"127.0.0.1:{self.port}"
+
+    def __enter__(self) -> StalledServer:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._release.set()
+        self._server.stop(None)

@@ -1,0 +1,55 @@
+"""Every row of etcd's error table maps to its own typed class."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from etcd3py import _errors, _etcd_errors
+from etcd3py._errors import EtcdError, error_class_for, from_rpc_error
+
+
+class FakeRpcError(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+@pytest.mark.parametrize("spec", _etcd_errors.ALL, ids=lambda s: s.message)
+def test_every_etcd_error_has_a_class(spec: _etcd_errors.ErrorSpec) -> None:
+    rpc_error = FakeRpcError(spec.code, spec.message)
+    error = from_rpc_error(rpc_error)
+    assert type(error) is error_class_for(spec)
+    assert isinstance(error, EtcdError) and error.code == spec.code
+    assert error.__cause__ is rpc_error and str(error) == spec.message
+
+
+def test_classes_are_distinct() -> None:
+    classes = [error_class_for(spec) for spec in _etcd_errors.ALL]
+    assert len(set(classes)) == len(classes)
+
+
+def test_unknown_message_falls_back_to_its_code() -> None:
+    error = from_rpc_error(FakeRpcError(grpc.StatusCode.INVALID_ARGUMENT, "something new"))
+    assert type(error) is _errors.InvalidArgumentError and isinstance(error, ValueError)
+    error = from_rpc_error(FakeRpcError(grpc.StatusCode.UNAVAILABLE, "socket closed"), "host:1")
+    assert type(error) is _errors.UnavailableError and "(endpoint host:1)" in str(error)
+
+
+def test_message_with_another_code_is_not_trusted() -> None:
+    # a message of etcd's table that arrives with another code gets that code's class
+    error = from_rpc_error(FakeRpcError(grpc.StatusCode.UNKNOWN, _etcd_errors.COMPACTED.message))
+    assert type(error) is _errors.UnknownError
+
+
+def test_go_context_errors_are_deadlines_and_cancellations() -> None:
+    unknown = grpc.StatusCode.UNKNOWN
+    deadline = from_rpc_error(FakeRpcError(unknown, "context deadline exceeded"))
+    assert type(deadline) is _errors.DeadlineExceededError and isinstance(deadline, TimeoutError)
+    assert deadline.code == unknown  # what the server said stays visible
+    assert type(from_rpc_error(FakeRpcError(unknown, "context canceled"))) is _errors.CancelledError
