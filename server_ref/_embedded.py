@@ -50,12 +50,14 @@ class EmbeddedServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._member: Member | None = None
+        self._node: Node | None = None
+        self._port = 0
 
     @property
     def port(self) -> int:
-        if self._member is None:
+        if self._loop is None:
             raise RuntimeError("the server is not running")
-        return self._member.ports[0]
+        return self._port
 
     @property
     def endpoint(self) -> str:
@@ -87,9 +89,11 @@ class EmbeddedServer:
         asyncio.set_event_loop(loop)
 
         async def boot() -> None:
-            member = Member(Node(self._config), [self._listen])
+            self._node = Node(self._config)
+            member = Member(self._node, [self._listen])
             await member.start()
             self._member = member
+            self._port = member.ports[0]
 
         try:
             loop.run_until_complete(boot())
@@ -110,10 +114,30 @@ class EmbeddedServer:
             raise RuntimeError("the server is not running")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
+    def kill(self) -> None:
+        """Stop serving at once, cutting every connection, as a crash would.
+
+        The data stays (like a member's data directory): ``revive()`` serves it again
+        on the same port. While down, nothing runs -- not even lease expiry.
+        """
+        member, self._member = self._member, None
+        if member is None:
+            raise RuntimeError("the server is not serving")
+        self.call(member.stop(grace=None))
+
+    def revive(self) -> None:
+        """Serve the same data again on the same port, after ``kill()``."""
+        if self._member is not None or self._node is None:
+            raise RuntimeError("revive() follows kill()")
+        member = Member(self._node, [f"http://{self._host}:{self._port}"])
+        self.call(member.start())
+        self._member = member
+
     def stop(self) -> None:
         member, self._member = self._member, None
         if member is not None and self._loop is not None:
             self.call(member.stop(grace=None))
+        self._node = None
         self._shutdown_thread()
 
     def _shutdown_thread(self) -> None:

@@ -8,7 +8,7 @@ prefix (``prefix``), so tests do not see each other's keys.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,6 +54,38 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         yield b
     finally:
         b.close()
+
+
+class Restartable:
+    """A server a test may crash (``kill``) and bring back with its data (``revive``)."""
+
+    def __init__(
+        self, kind: str, endpoint: str, kill: Callable[[], object], revive: Callable[[], object]
+    ) -> None:
+        self.kind = kind
+        self.endpoint = endpoint
+        self.kill = kill
+        self.revive = revive
+
+
+@pytest.fixture(params=BACKENDS)
+def restartable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Restartable]:
+    """A dedicated server per test: real etcd (kill -9, restarted on its data directory,
+    fsync on so nothing acknowledged is lost) or server_ref (kill/revive keep its state)."""
+    if request.param == "etcd":
+        proc = EtcdProcess(tmp_path / "etcd-data")
+        proc.start()
+        try:
+            yield Restartable("etcd", proc.endpoint, proc.kill, proc.start)
+        finally:
+            proc.remove()
+    else:
+        interval = float(PROGRESS_NOTIFY_INTERVAL.rstrip("s"))
+        server = EmbeddedServer(progress_notify_interval=interval).start()
+        try:
+            yield Restartable("server_ref", server.endpoint, server.kill, server.revive)
+        finally:
+            server.stop()
 
 
 @pytest.fixture
