@@ -88,6 +88,8 @@ class AsyncClient:
         self._keepalive = AsyncKeepAliveManager(self._transport)
         self._watches = AsyncWatchManager(self._transport, watch_buffer)
         self._sync_task: AsyncTask | None = None
+        if self.config.auto_sync_interval:
+            self._transport.on_first_call = self._start_auto_sync
 
     def __repr__(self) -> str:
         shown = ",".join(e.display for e in self.config.endpoints)
@@ -99,6 +101,7 @@ class AsyncClient:
         return [c.endpoint.display for c in self._transport.connections]
 
     async def __aenter__(self) -> AsyncClient:
+        self._transport.on_first_call = None
         self._start_auto_sync()
         return self
 

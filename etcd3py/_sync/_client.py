@@ -89,6 +89,8 @@ class Client:
         self._keepalive = KeepAliveManager(self._transport)
         self._watches = WatchManager(self._transport, watch_buffer)
         self._sync_task: Task | None = None
+        if self.config.auto_sync_interval:
+            self._transport.on_first_call = self._start_auto_sync
 
     def __repr__(self) -> str:
         shown = ",".join(e.display for e in self.config.endpoints)
@@ -100,6 +102,7 @@ class Client:
         return [c.endpoint.display for c in self._transport.connections]
 
     def __enter__(self) -> Client:
+        self._transport.on_first_call = None
         self._start_auto_sync()
         return self
 

@@ -14,6 +14,7 @@ The successful path does no more than pick an endpoint and call the cached stub.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -139,6 +140,7 @@ class Transport:
         self._token_generation = 0
         self._auth_lock = Lock()
         self.closed = False
+        self.on_first_call: Callable[[], None] | None = None  # the client's auto-sync start
 
     # ---- endpoints ----
 
@@ -194,6 +196,9 @@ class Transport:
         """Call ``method``; on failure, retry when that is safe, else raise typed."""
         if self.closed:
             raise ClientClosedError("the client is closed")
+        if self.on_first_call is not None:
+            start, self.on_first_call = self.on_first_call, None
+            start()
         if self._token is None and self.config.username is not None and method is not AUTHENTICATE:
             self.authenticate()
         seconds = self.config.timeout if timeout is None else timeout

@@ -111,6 +111,7 @@ class EtcdProcess:
         ]  # fmt: skip
 
     def start(self, wait: bool = True) -> EtcdProcess:
+        """Start (or restart, on the same data directory and ports) the member."""
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         try:
@@ -190,3 +191,79 @@ class StalledServer:
     def __exit__(self, *exc: object) -> None:
         self._release.set()
         self._server.stop(None)
+
+
+class EtcdCluster:
+    """A real etcd cluster of ``size`` members on loopback, each its own process."""
+
+    def __init__(self, root: Path, size: int = 3, token: str = "etcd3py-test") -> None:
+        names = [f"m{i}" for i in range(size)]
+        peers = {name: free_port() for name in names}
+        initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in peers.items())
+        self.members = [
+            EtcdProcess(
+                root / name,
+                name=name,
+                peer_port=peers[name],
+                initial_cluster=initial,
+                extra_args=["--initial-cluster-token", token],
+            )
+            for name in names
+        ]
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [m.endpoint for m in self.members]
+
+    def start(self) -> EtcdCluster:
+        for member in self.members:  # all at once: the first cannot elect alone
+            member.start(wait=False)
+        for member in self.members:
+            member.wait_ready()
+        self.wait_leader()
+        return self
+
+    def wait_leader(self, timeout: float = START_TIMEOUT) -> int:
+        """Block until the running members agree on a leader; return its id."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            leaders = set()
+            for member in self.members:
+                if not member.alive():
+                    continue
+                with grpc.insecure_channel(member.endpoint) as channel:
+                    try:
+                        status = rpc_pb2_grpc.MaintenanceStub(channel).Status(
+                            rpc_pb2.StatusRequest(), timeout=1.0
+                        )
+                    except grpc.RpcError:
+                        leaders.add(0)
+                        continue
+                leaders.add(status.leader)
+            if len(leaders) == 1 and 0 not in leaders:
+                return leaders.pop()
+            time.sleep(0.05)  # polling the members' status under a deadline
+        raise TimeoutError(f"no leader elected within {timeout}s")
+
+    def index_of(self, member_id: int) -> int:
+        for i, member in enumerate(self.members):
+            with grpc.insecure_channel(member.endpoint) as channel:
+                status = rpc_pb2_grpc.MaintenanceStub(channel).Status(
+                    rpc_pb2.StatusRequest(), timeout=5.0
+                )
+            if status.header.member_id == member_id:
+                return i
+        raise LookupError(f"no member {member_id:x}")
+
+    def ensure_running(self) -> None:
+        """Restart members a test left killed."""
+        stopped = [m for m in self.members if not m.alive()]
+        for member in stopped:
+            member.start(wait=False)
+        for member in stopped:
+            member.wait_ready()
+        self.wait_leader()
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.remove()
