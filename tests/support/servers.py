@@ -71,8 +71,10 @@ class EtcdProcess:
         initial_cluster: str | None = None,
         cluster_state: str = "new",
         extra_args: Sequence[str] = (),
+        client_url: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self._client_url = client_url  # e.g. unix://name: a socket in the data dir's parent
         self.name = name
         self.client_port = client_port or free_port()
         self.peer_port = peer_port or free_port()
@@ -84,11 +86,14 @@ class EtcdProcess:
 
     @property
     def endpoint(self) -> str:
+        if self._client_url and self._client_url.startswith("unix://"):
+            # etcd puts the socket, named after the URL's host, in its working directory
+            return f"unix://{self.data_dir.parent / self._client_url[len('unix://') :]}"
         return f"127.0.0.1:{self.client_port}"
 
     @property
     def client_url(self) -> str:
-        return f"http://{self.endpoint}"
+        return self._client_url or f"http://{self.endpoint}"
 
     @property
     def peer_url(self) -> str:
@@ -116,7 +121,11 @@ class EtcdProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         try:
             self.proc = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.data_dir.parent,
             )
         finally:
             log.close()
