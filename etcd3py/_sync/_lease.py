@@ -23,10 +23,11 @@ from .._errors import LeaseLostError, LeaseNotFoundError
 from .._methods import LEASE_KEEP_ALIVE, LEASE_REVOKE, LEASE_TIME_TO_LIVE
 from .._proto import rpc_pb2
 from .._types import LeaseInfo
-from ._primitives import Flag, Queue, Task, Empty, sleep, spawn
+from ._primitives import Flag, Queue, Empty, spawn
+from ._stream_keeper import StreamKeeper
 
 if TYPE_CHECKING:
-    from ._transport import Connection, Transport
+    from ._transport import Transport
 
 log = logging.getLogger("etcd3py")
 
@@ -170,29 +171,19 @@ def _recv_within(stream: Any, timeout: float) -> Any:
     return item
 
 
-class KeepAliveManager:
+class KeepAliveManager(StreamKeeper):
     """Keeps a client's leases alive over one shared LeaseKeepAlive stream."""
 
     def __init__(self, transport: Transport) -> None:
-        self._transport = transport
+        super().__init__(transport, LEASE_KEEP_ALIVE, "etcd3py-keepalive")
         self._leases: dict[int, Lease] = {}
-        self._wake = Flag()
-        self._task: Task | None = None
-        self._stream: Any = None
-        self._conn: Connection | None = None
-        self._reader: Task | None = None
-        self._stream_broken = Flag()
-        self._received = False  # the current stream delivered something
-        self._closed = False
 
     def add(self, lease: Lease) -> None:
         lease.check_alive()
         lease._manager = self
         lease.next_renewal = time.monotonic() + lease.ttl / 3
         self._leases[lease.id] = lease
-        if self._task is None or self._task.done():
-            self._task = spawn(self._run, name="etcd3py-keepalive")
-        self._wake.set()
+        self._ensure_running()
 
     def remove(self, lease: Lease) -> None:
         if self._leases.get(lease.id) is lease:
@@ -204,62 +195,24 @@ class KeepAliveManager:
     def kept(self) -> list[Lease]:
         return list(self._leases.values())
 
-    def _run(self) -> None:
-        failures = 0
-        while not self._closed:
-            self._wake.clear()  # before looking at the state: no wake-up can be missed
-            if not self._leases:
-                self._close_stream()
-                self._wake.wait()
-                continue
-            if self._stream is None:
-                try:
-                    self._open()
-                except Exception as err:  # no endpoint now: try again, leases may expire
-                    log.debug("keep-alive stream failed to open: %s", err)
-                    self._expire_overdue()
-                    failures += 1
-                    sleep(min(1.0, 0.05 * 2**failures))
-                    continue
-            try:
-                self._renew_due()
-            except Exception as err:
-                log.debug("keep-alive send failed: %s", err)
-                self._stream_broken.set()
-            self._expire_overdue()
-            if self._stream_broken.is_set():
-                failures = 1 if self._received else failures + 1
-                if self._conn is not None:
-                    self._transport.stream_failed(self._conn, None)
-                self._close_stream()
-                sleep(min(1.0, 0.05 * 2**failures))
-                continue
-            self._wait_until_due()
+    def _has_work(self) -> bool:
+        return bool(self._leases)
 
-    def _open(self) -> None:
-        conn, stream = self._transport.open_stream(LEASE_KEEP_ALIVE)
-        self._conn, self._stream = conn, stream
-        self._received = False
-        self._stream_broken.clear()
-        self._reader = spawn(self._read, stream, name="etcd3py-keepalive-reader")
+    def _on_open(self) -> None:
         for lease in self._leases.values():
             lease.next_renewal = 0.0  # a new stream: renew everything now
 
-    def _close_stream(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            stream.cancel()
-        if self._reader is not None:
-            self._reader.cancel()
-            self._reader = None
+    def _on_stream_down(self) -> None:
+        self._expire_overdue()
 
-    def _renew_due(self) -> None:
+    def _work(self) -> None:
         now = time.monotonic()
         for lease in list(self._leases.values()):
             if lease.next_renewal <= now and self._stream is not None:
                 lease.last_sent = now
                 lease.next_renewal = now + max(lease.ttl / 3, 0.5)
                 self._stream.send(rpc_pb2.LeaseKeepAliveRequest(ID=lease.id))
+        self._expire_overdue()
 
     def _expire_overdue(self) -> None:
         now = time.monotonic()
@@ -269,40 +222,21 @@ class KeepAliveManager:
                     f"no keep-alive confirmed within its {lease.ttl}s TTL (etcd unreachable)"
                 )
 
-    def _wait_until_due(self) -> None:
-        if not self._leases:
+    def _idle(self) -> None:
+        if not self._leases or self._broken.is_set():
             return
-        now = time.monotonic()
         soonest = min(min(lz.next_renewal, lz.expires_at) for lz in self._leases.values())
-        if self._stream_broken.is_set():
-            return
-        self._wake.wait(max(0.0, soonest - now))
+        self._wake.wait(max(0.0, soonest - time.monotonic()))
 
-    def _read(self, stream: Any) -> None:
-        try:
-            while True:
-                response = stream.recv()
-                if response is None:
-                    break
-                self._received = True
-                lease = self._leases.get(response.ID)
-                if lease is None:
-                    continue
-                if response.TTL <= 0:
-                    lease.mark_lost("etcd does not know the lease (revoked or expired)")
-                    continue
-                lease.expires_at = max(lease.expires_at, lease.last_sent + response.TTL)
-        except Exception as err:
-            if not self._closed:
-                log.debug("keep-alive stream broke: %s", err)
-        if stream is self._stream:
-            self._stream_broken.set()
-            self._wake.set()
+    def _on_response(self, response: rpc_pb2.LeaseKeepAliveResponse) -> None:
+        lease = self._leases.get(response.ID)
+        if lease is None:
+            return
+        if response.TTL <= 0:
+            lease.mark_lost("etcd does not know the lease (revoked or expired)")
+            return
+        # etcd renewed it no earlier than our request left: count from there
+        lease.expires_at = max(lease.expires_at, lease.last_sent + response.TTL)
 
     def close(self) -> None:
-        self._closed = True
-        self._close_stream()
-        self._wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            self._task.join(1.0)
+        self._stop()

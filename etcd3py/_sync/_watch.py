@@ -36,10 +36,11 @@ from .._keys import KeyLike, key_range
 from .._methods import WATCH
 from .._proto import kv_pb2, rpc_pb2
 from .._types import Event, WatchResponse
-from ._primitives import Flag, Lock, Queue, Task, Empty, sleep, spawn
+from ._primitives import Flag, Lock, Queue, Empty
+from ._stream_keeper import StreamKeeper
 
 if TYPE_CHECKING:
-    from ._transport import Connection, Transport
+    from ._transport import Transport
 
 log = logging.getLogger("etcd3py")
 
@@ -238,27 +239,18 @@ class Watch:
         self._created.set()
 
 
-class WatchManager:
+class WatchManager(StreamKeeper):
     """Runs a client's watches over one Watch stream, re-opening it when it breaks."""
 
     def __init__(self, transport: Transport, buffer_size: int = DEFAULT_BUFFER) -> None:
-        self._transport = transport
+        super().__init__(transport, WATCH, "etcd3py-watch")
         self.buffer_size = buffer_size
         self._watches: dict[int, Watch] = {}  # by current watch id
         self._active: list[Watch] = []
         self._next_id = 1
-        self._wake = Flag()
         self._send_lock = Lock()
-        self._stream: Any = None
-        self._conn: Connection | None = None
-        self._reader: Task | None = None
-        self._broken = Flag()
-        self._task: Task | None = None
         self._cancels: list[int] = []
         self._progress_requested = False
-        self._stream_error: BaseException | None = None
-        self._received = False  # the current stream delivered something
-        self._closed = False
 
     @property
     def timeout(self) -> float:
@@ -272,9 +264,7 @@ class WatchManager:
     def add(self, watch: Watch) -> None:
         watch.needs_create = True
         self._active.append(watch)
-        if self._task is None or self._task.done():
-            self._task = spawn(self._run, name="etcd3py-watch")
-        self._wake.set()
+        self._ensure_running()
 
     def resume(self, watch: Watch) -> None:
         if watch.paused and not watch.closed:
@@ -293,66 +283,30 @@ class WatchManager:
         self._progress_requested = True
         self._wake.set()
 
-    # ---- the background loop ----
+    # ---- the stream ----
 
-    def _run(self) -> None:
-        failures = 0
-        while not self._closed:
-            self._wake.clear()  # before looking at the state: no wake-up can be missed
-            if not self._active:
-                self._flush_cancels()
-                self._close_stream()
-                self._wake.wait()
-                continue
-            if self._stream is None:
-                try:
-                    self._open()
-                except Exception as err:
-                    failures += 1
-                    log.debug("watch stream failed to open: %s", err)
-                    sleep(min(1.0, 0.05 * 2**failures))
-                    continue
-            try:
-                self._flush_cancels()
-                self._send_creates()
-                if self._progress_requested:
-                    self._progress_requested = False
-                    self._send(
-                        rpc_pb2.WatchRequest(progress_request=rpc_pb2.WatchProgressRequest())
-                    )
-            except Exception as err:
-                log.debug("watch stream send failed: %s", err)
-                self._broken.set()
-            if self._broken.is_set():
-                failures = 1 if self._received else failures + 1
-                if self._conn is not None:
-                    self._transport.stream_failed(self._conn, self._stream_error)
-                self._close_stream()
-                sleep(min(1.0, 0.05 * 2**failures))
-                continue
-            self._wake.wait()
+    def _has_work(self) -> bool:
+        return bool(self._active)
 
-    def _open(self) -> None:
-        conn, stream = self._transport.open_stream(WATCH)
-        self._conn, self._stream = conn, stream
-        self._stream_error = None
-        self._received = False
-        self._broken.clear()
+    def _before_close(self) -> None:
+        self._flush_cancels()
+
+    def _on_open(self) -> None:
         self._watches.clear()
         self._cancels.clear()
         for watch in self._active:
             if not watch.paused:
                 watch.needs_create = True
-        self._reader = spawn(self._read, stream, name="etcd3py-watch-reader")
 
-    def _close_stream(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            stream.cancel()
-        if self._reader is not None:
-            self._reader.cancel()
-            self._reader = None
+    def _on_stream_down(self) -> None:
         self._watches.clear()
+
+    def _work(self) -> None:
+        self._flush_cancels()
+        self._send_creates()
+        if self._progress_requested:
+            self._progress_requested = False
+            self._send(rpc_pb2.WatchRequest(progress_request=rpc_pb2.WatchProgressRequest()))
 
     def _send(self, request: rpc_pb2.WatchRequest) -> None:
         with self._send_lock:
@@ -382,24 +336,7 @@ class WatchManager:
             self._cancels.append(watch.watch_id)
             self._wake.set()
 
-    def _read(self, stream: Any) -> None:
-        error: BaseException | None = None
-        try:
-            while True:
-                response = stream.recv()
-                if response is None:
-                    break
-                self._received = True
-                self._dispatch(response)
-        except Exception as err:
-            error = err
-        if stream is self._stream and not self._closed:
-            log.debug("watch stream ended: %s", error)
-            self._stream_error = error
-            self._broken.set()
-            self._wake.set()
-
-    def _dispatch(self, response: rpc_pb2.WatchResponse) -> None:
+    def _on_response(self, response: rpc_pb2.WatchResponse) -> None:
         if response.watch_id == -1 and not response.created:
             # answer to request_progress(): every watch is up to date to this revision
             for watch in list(self._watches.values()):
@@ -444,8 +381,4 @@ class WatchManager:
         self._closed = True
         for watch in list(self._active):
             self._finish(watch, ClientClosedError("the client was closed"))
-        self._close_stream()
-        self._wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            self._task.join(1.0)
+        self._stop()

@@ -10,7 +10,10 @@ from typing import Any
 
 import grpc
 
+from etcd3py._keys import prefix_end
 from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
+
+__all__ = ["RPC_TIMEOUT", "Backend", "WatchStream", "prefix_end"]
 
 RPC_TIMEOUT = 10.0
 # Let responses as large as etcd sends through (the client default is 4 MiB).
@@ -60,17 +63,6 @@ class Backend:
 
     def open_watch(self) -> WatchStream:
         return WatchStream(self.watch_stub)
-
-
-def prefix_end(prefix: bytes) -> bytes:
-    """range_end that selects every key starting with ``prefix``."""
-    end = bytearray(prefix)
-    while end:
-        if end[-1] < 0xFF:
-            end[-1] += 1
-            return bytes(end)
-        end.pop()
-    return b"\x00"
 
 
 class WatchStream:
