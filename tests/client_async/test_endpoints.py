@@ -59,3 +59,12 @@ async def test_host_name(backend: Backend, prefix: bytes) -> None:
     async with AsyncClient(f"http://localhost:{port}") as client:
         await client.put(prefix + b"k", "by name")
         assert (await client.get(prefix + b"k")).value == b"by name"
+
+
+async def test_grpc_keepalive_settings(backend: Backend, prefix: bytes) -> None:
+    # etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time)
+    async with AsyncClient(backend.endpoint, keepalive_time=6, keepalive_timeout=3) as client:
+        await client.put(prefix + b"k", "v")
+        async with client.watch(prefix + b"k") as watch:
+            await client.delete(prefix + b"k")
+            assert len(await watch.events(timeout=10)) == 1

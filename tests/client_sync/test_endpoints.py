@@ -59,3 +59,12 @@ def test_host_name(backend: Backend, prefix: bytes) -> None:
     with Client(f"http://localhost:{port}") as client:
         client.put(prefix + b"k", "by name")
         assert (client.get(prefix + b"k")).value == b"by name"
+
+
+def test_grpc_keepalive_settings(backend: Backend, prefix: bytes) -> None:
+    # etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time)
+    with Client(backend.endpoint, keepalive_time=6, keepalive_timeout=3) as client:
+        client.put(prefix + b"k", "v")
+        with client.watch(prefix + b"k") as watch:
+            client.delete(prefix + b"k")
+            assert len(watch.events(timeout=10)) == 1
