@@ -9,6 +9,7 @@ original ``grpc.RpcError`` is kept as ``__cause__``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -497,10 +498,18 @@ def from_rpc_error(err: grpc.RpcError, endpoint: str | None = None) -> EtcdError
     return error
 
 
+_GO_STATUS = re.compile(r"^rpc error: code = \w+ desc = ")
+
+
 def error_for_message(message: str, default: type[EtcdError]) -> EtcdError:
-    """The typed error for an etcd message that came without a gRPC status."""
-    cls = _BY_MESSAGE.get(message) or _BY_MESSAGE.get(f"etcdserver: {message}") or default
-    return cls(message)
+    """The typed error for an etcd message that came without a gRPC status.
+
+    Watch cancel reasons are such messages, sometimes a Go status rendered as text
+    ("rpc error: code = PermissionDenied desc = etcdserver: permission denied").
+    """
+    text = _GO_STATUS.sub("", message)
+    cls = _BY_MESSAGE.get(text) or _BY_MESSAGE.get(f"etcdserver: {text}") or default
+    return cls(text)
 
 
 def error_class_for(spec: E.ErrorSpec) -> type[EtcdError]:

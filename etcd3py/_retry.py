@@ -34,8 +34,17 @@ def never_sent(err: grpc.RpcError) -> bool:
     return any(marker in details for marker in _NEVER_SENT)
 
 
+def _is(err: grpc.RpcError, spec: E.ErrorSpec) -> bool:
+    return bool(err.code() == spec.code and err.details() == spec.message)
+
+
 def is_invalid_token(err: grpc.RpcError) -> bool:
-    return err.code() == E.INVALID_AUTH_TOKEN.code and err.details() == E.INVALID_AUTH_TOKEN.message
+    return _is(err, E.INVALID_AUTH_TOKEN)
+
+
+def is_user_empty(err: grpc.RpcError) -> bool:
+    """etcd's answer to a call without a token while auth is on."""
+    return _is(err, E.USER_EMPTY)
 
 
 def may_retry(err: grpc.RpcError, retry: Retry) -> bool:

@@ -57,12 +57,24 @@ RULES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+_ONE_LINE_IMPORT = re.compile(r"^(from \S+ import )([\w, ]+)\n$")
+
+
+def _dedupe_import(line: str) -> str:
+    """AsyncIterator and Iterator both become Iterator: name each import once."""
+    match = _ONE_LINE_IMPORT.match(line)
+    if not match:
+        return line
+    names = list(dict.fromkeys(n.strip() for n in match.group(2).split(",")))
+    return f"{match.group(1)}{', '.join(names)}\n"
+
+
 def convert(text: str) -> str:
     out = []
     for line in text.splitlines(keepends=True):
         for pattern, replacement in RULES:
             line = pattern.sub(replacement, line)
-        out.append(line)
+        out.append(_dedupe_import(line))
     return "".join(out)
 
 

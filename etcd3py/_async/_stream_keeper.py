@@ -87,11 +87,12 @@ class AsyncStreamKeeper:
                     failures += 1
                     await sleep(min(_BACKOFF_MAX, _BACKOFF_BASE * 2**failures))
                     continue
-            try:
-                await self._work()
-            except Exception as err:
-                log.debug("%s stream send failed: %s", self._name, err)
-                self._broken.set()
+            if not self._broken.is_set():  # nothing more goes on a broken stream
+                try:
+                    await self._work()
+                except Exception as err:
+                    log.debug("%s stream send failed: %s", self._name, err)
+                    self._broken.set()
             if self._broken.is_set():
                 failures = 1 if self._received else failures + 1
                 if self._conn is not None:

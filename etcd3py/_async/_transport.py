@@ -22,7 +22,13 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_ran
 
 from .. import _retry, _tracing
 from .._config import ClientConfig, Endpoint
-from .._errors import ClientClosedError, ConnectionFailedError, EtcdError, from_rpc_error
+from .._errors import (
+    AuthNotEnabledError,
+    ClientClosedError,
+    ConnectionFailedError,
+    EtcdError,
+    from_rpc_error,
+)
 from .._methods import AUTHENTICATE, Method
 from .._proto import rpc_pb2
 from ._primitives import AsyncBidiStream, AsyncLock
@@ -138,6 +144,9 @@ class AsyncTransport:
         self.metadata: tuple[tuple[str, str], ...] = self._base_metadata
         self._token: str | None = None
         self._token_generation = 0
+        # credentials given but auth disabled on the cluster: go on without a token
+        # (as etcd's Go client does) until a call says a user is needed again
+        self._auth_off = False
         self._auth_lock = AsyncLock()
         self.closed = False
         self.on_first_call: Callable[[], None] | None = None  # the client's auto-sync start
@@ -199,7 +208,7 @@ class AsyncTransport:
         if self.on_first_call is not None:
             start, self.on_first_call = self.on_first_call, None
             start()
-        if self._token is None and self.config.username is not None and method is not AUTHENTICATE:
+        if self._token is None and self._needs_token() and method is not AUTHENTICATE:
             await self.authenticate()
         seconds = self.config.timeout if timeout is None else timeout
         deadline = time.monotonic() + seconds
@@ -290,8 +299,15 @@ class AsyncTransport:
         raise error
 
     async def _should_repeat(self, method: Method, state: _Failure) -> bool:
+        # etcd checks the token, and the user's rights, before it applies anything: a
+        # call refused for either may be repeated with fresh credentials, writes too
         err = state.error
-        if _retry.is_invalid_token(err) and self.config.username is not None:
+        stale_credentials = _retry.is_invalid_token(err) or (
+            _retry.is_user_empty(err) and self._auth_off  # auth was turned back on
+        )
+        if stale_credentials and self.config.username is not None and state.auth_retries < 2:
+            state.auth_retries += 1
+            self._auth_off = False
             await self.authenticate(stale=state.token)
             state.token = self._token_generation
             return True
@@ -310,22 +326,32 @@ class AsyncTransport:
     # ---- streams ----
 
     async def open_stream(self, method: Method) -> tuple[AsyncConnection, AsyncBidiStream]:
-        """Open a bidirectional stream on the next endpoint (failures surface on use)."""
+        """Open a bidirectional stream on the next endpoint (failures surface on use).
+
+        With credentials, every stream gets a token fetched for it: etcd checks the
+        token a stream was opened with for as long as the stream lives (a watch
+        created on it later is refused once that token expired), as etcd's Go client
+        does.
+        """
         if self.closed:
             raise ClientClosedError("the client is closed")
-        if self._token is None and self.config.username is not None:
-            await self.authenticate()
+        if self._needs_token():
+            await self.authenticate(stale=self._token_generation)
         conn = self.pick()
         return conn, AsyncBidiStream(conn.stream(method), self.metadata)
 
+    @property
+    def token_generation(self) -> int:
+        """Increases every time a token is fetched."""
+        return self._token_generation
+
+    def _needs_token(self) -> bool:
+        return self.config.username is not None and not self._auth_off
+
     async def stream_failed(self, conn: AsyncConnection, err: BaseException | None) -> None:
         """Bookkeeping after a stream broke: skip the endpoint, renew a stale token."""
-        if isinstance(err, grpc.RpcError):
-            if _retry.is_invalid_token(err) and self.config.username is not None:
-                await self.authenticate(stale=self._token_generation)
-                return
-            if err.code() == grpc.StatusCode.UNAVAILABLE:
-                self.failed(conn)
+        if isinstance(err, grpc.RpcError) and err.code() == grpc.StatusCode.UNAVAILABLE:
+            self.failed(conn)  # (a new token comes with the next stream anyway)
 
     def server_stream(self, method: Method, request: Any, endpoint: str | None = None) -> Any:
         conn = self.pick() if endpoint is None else self.connection_for(endpoint)
@@ -343,7 +369,11 @@ class AsyncTransport:
             )
             self._token = None
             self.metadata = self._base_metadata
-            response = await self.call(AUTHENTICATE, request)
+            try:
+                response = await self.call(AUTHENTICATE, request)
+            except AuthNotEnabledError:
+                self._auth_off = True  # call on without a token
+                return
             self._token = response.token
             self._token_generation += 1
             self.metadata = (*self._base_metadata, ("token", response.token))
@@ -361,9 +391,10 @@ class _DeadlinePassed(Exception):
 class _Failure:
     """Where a call stands while it is being retried."""
 
-    __slots__ = ("conn", "error", "token")
+    __slots__ = ("auth_retries", "conn", "error", "token")
 
     def __init__(self, conn: AsyncConnection, error: grpc.RpcError, token: int) -> None:
         self.conn = conn
         self.error = error
         self.token = token  # the auth token generation the call was made with
+        self.auth_retries = 0

@@ -28,6 +28,7 @@ from .._errors import (
     CompactedError,
     DeadlineExceededError,
     EtcdError,
+    PermissionDeniedError,
     WatchClosedError,
     error_for_message,
 )
@@ -110,6 +111,7 @@ class AsyncWatch:
         self.closed = False
         self.paused = False  # canceled on the server while the consumer catches up
         self.needs_create = False
+        self.refused_on = -1  # token generation of a stream that refused it
 
     def __repr__(self) -> str:
         return f"<Watch {self._create.key!r} next_revision={self.next_revision}>"
@@ -250,6 +252,7 @@ class AsyncWatchManager(AsyncStreamKeeper):
         self._send_lock = AsyncLock()
         self._cancels: list[int] = []
         self._progress_requested = False
+        self._stream_token = 0  # the token generation the stream was opened with
 
     @property
     def timeout(self) -> float:
@@ -291,6 +294,7 @@ class AsyncWatchManager(AsyncStreamKeeper):
         await self._flush_cancels()
 
     def _on_open(self) -> None:
+        self._stream_token = self._transport.token_generation
         self._watches.clear()
         self._cancels.clear()
         for watch in self._active:
@@ -350,7 +354,10 @@ class AsyncWatchManager(AsyncStreamKeeper):
             if response.canceled:
                 self._watches.pop(response.watch_id, None)
                 reason = response.cancel_reason or "the server refused the watch"
-                self._finish(watch, error_for_message(reason, WatchClosedError))
+                refusal = error_for_message(reason, WatchClosedError)
+                if isinstance(refusal, PermissionDeniedError) and self._retry_with_new_token(watch):
+                    return
+                self._finish(watch, refusal)
                 return
             watch.on_created(response.header)
             if not response.events:
@@ -370,6 +377,20 @@ class AsyncWatchManager(AsyncStreamKeeper):
             return
         if not watch.deliver(response):
             self._pause(watch)
+
+    def _retry_with_new_token(self, watch: AsyncWatch) -> bool:
+        """etcd 3.5 judges a watch by the token its stream was opened with: once that
+        token expired, the watch is refused as "permission denied". Open a new stream
+        (it gets a new token) and try once more before believing the refusal."""
+        if self._transport.config.username is None:
+            return False
+        if watch.refused_on >= 0 and self._stream_token > watch.refused_on:
+            return False  # refused again on a stream opened since: it is meant
+        watch.refused_on = self._stream_token
+        watch.needs_create = True
+        self._broken.set()
+        self._wake.set()
+        return True
 
     def _finish(self, watch: AsyncWatch, error: BaseException) -> None:
         if watch in self._active:
