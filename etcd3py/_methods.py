@@ -17,7 +17,7 @@ class Retry(enum.Enum):
     NEVER = "never"  # no automatic repetition at all
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: cheap dict keys
 class Method:
     service: str
     name: str

@@ -87,22 +87,36 @@ def range_request(
     min_create_revision: int = 0,
     max_create_revision: int = 0,
 ) -> rpc_pb2.RangeRequest:
-    begin, end = key_range(key, prefix=prefix, range_end=range_end, from_key=from_key)
-    return _RR(
-        key=begin,
-        range_end=end,
-        revision=_revision(revision, "revision"),
-        limit=_revision(limit, "limit"),
-        sort_target=_enum(sort_target, SORT_TARGETS, "sort_target"),
-        sort_order=_enum(sort_order, SORT_ORDERS, "sort_order"),
-        serializable=serializable,
-        keys_only=keys_only,
-        count_only=count_only,
-        min_mod_revision=_revision(min_mod_revision, "min_mod_revision"),
-        max_mod_revision=_revision(max_mod_revision, "max_mod_revision"),
-        min_create_revision=_revision(min_create_revision, "min_create_revision"),
-        max_create_revision=_revision(max_create_revision, "max_create_revision"),
-    )
+    # Only what differs from the defaults is checked and set: a plain get of one key
+    # stays close to the cost of building the message by hand.
+    if prefix or from_key or range_end is not None:
+        begin, end = key_range(key, prefix=prefix, range_end=range_end, from_key=from_key)
+        request = _RR(key=begin, range_end=end)
+    else:
+        request = _RR(key=to_key(key))
+    if revision:
+        request.revision = _revision(revision, "revision")
+    if limit:
+        request.limit = _revision(limit, "limit")
+    if sort_target is not None:
+        request.sort_target = _enum(sort_target, SORT_TARGETS, "sort_target")
+    if sort_order is not None:
+        request.sort_order = _enum(sort_order, SORT_ORDERS, "sort_order")
+    if serializable:
+        request.serializable = True
+    if keys_only:
+        request.keys_only = True
+    if count_only:
+        request.count_only = True
+    if min_mod_revision:
+        request.min_mod_revision = _revision(min_mod_revision, "min_mod_revision")
+    if max_mod_revision:
+        request.max_mod_revision = _revision(max_mod_revision, "max_mod_revision")
+    if min_create_revision:
+        request.min_create_revision = _revision(min_create_revision, "min_create_revision")
+    if max_create_revision:
+        request.max_create_revision = _revision(max_create_revision, "max_create_revision")
+    return request
 
 
 def put_request(
@@ -120,14 +134,16 @@ def put_request(
     lid = lease_id(lease)
     if ignore_lease and lid:
         raise LeaseProvidedError("ignore_lease=True keeps the stored lease: pass no lease")
-    return rpc_pb2.PutRequest(
-        key=to_key(key),
-        value=data,
-        lease=lid,
-        prev_kv=prev_kv,
-        ignore_value=ignore_value,
-        ignore_lease=ignore_lease,
-    )
+    request = rpc_pb2.PutRequest(key=to_key(key), value=data)
+    if lid:
+        request.lease = lid
+    if prev_kv:
+        request.prev_kv = True
+    if ignore_value:
+        request.ignore_value = True
+    if ignore_lease:
+        request.ignore_lease = True
+    return request
 
 
 def delete_request(

@@ -7,6 +7,7 @@ pays one isinstance check for tracing.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 from opentelemetry import trace
@@ -16,11 +17,28 @@ from ._config import Endpoint
 from ._methods import Method
 
 _tracer = trace.get_tracer("etcd3py")
+_enabled = False
 
 
 def enabled() -> bool:
-    """True once an application has installed a tracer provider."""
-    return not isinstance(trace.get_tracer_provider(), ProxyTracerProvider)
+    """True once an application has installed a tracer provider (it cannot be undone).
+
+    The public ``get_tracer_provider()`` looks in ``os.environ`` on every call while no
+    provider is set (about 2 us); the API module's global says the same for free. When
+    it is not there (another API version) or a provider is named by environment
+    variable (loaded on first ask), the public function decides.
+    """
+    global _enabled
+    if _enabled:
+        return True
+    if _ASK_PUBLIC_API or getattr(trace, "_TRACER_PROVIDER", None) is not None:
+        _enabled = not isinstance(trace.get_tracer_provider(), ProxyTracerProvider)
+    return _enabled
+
+
+_ASK_PUBLIC_API = not hasattr(trace, "_TRACER_PROVIDER") or bool(
+    os.environ.get("OTEL_PYTHON_TRACER_PROVIDER")
+)
 
 
 @contextlib.contextmanager

@@ -263,7 +263,7 @@ class Event:
 class WatchResponse:
     """One delivery of a watch: the events of one or more whole revisions."""
 
-    __slots__ = ("_events", "_header", "compact_revision", "is_progress_notify")
+    __slots__ = ("_event_list", "_events", "_header", "compact_revision", "is_progress_notify")
 
     def __init__(
         self,
@@ -274,6 +274,7 @@ class WatchResponse:
     ) -> None:
         self._header = header
         self._events = events
+        self._event_list: list[Event] | None = None
         self.compact_revision = compact_revision
         self.is_progress_notify = is_progress_notify
 
@@ -283,7 +284,9 @@ class WatchResponse:
 
     @property
     def events(self) -> list[Event]:
-        return [Event(e) for e in self._events]
+        if self._event_list is None:
+            self._event_list = [Event(e) for e in self._events]
+        return self._event_list
 
     def __repr__(self) -> str:
         kind = " progress" if self.is_progress_notify else ""

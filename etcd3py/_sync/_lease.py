@@ -13,6 +13,7 @@ client never believes in a lease that etcd may already have expired).
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
 import time
 from collections.abc import Callable
@@ -172,22 +173,35 @@ def _recv_within(stream: Any, timeout: float) -> Any:
 
 
 class KeepAliveManager(StreamKeeper):
-    """Keeps a client's leases alive over one shared LeaseKeepAlive stream."""
+    """Keeps a client's leases alive over one shared LeaseKeepAlive stream.
+
+    Two heaps order the work: the next renewal of each lease, and the moment each
+    would be lost without news. A wake-up costs O(log n) per lease it serves, so a
+    thousand leases cost no more than a thousand renewals. Renewals due within
+    ``_BATCH`` seconds go out together. The heaps are touched by the manager's own
+    loop only; leases added by callers wait in ``_added`` until it takes them.
+    """
+
+    _BATCH = 0.05
 
     def __init__(self, transport: Transport) -> None:
         super().__init__(transport, LEASE_KEEP_ALIVE, "etcd3py-keepalive")
         self._leases: dict[int, Lease] = {}
+        self._added: list[Lease] = []
+        self._renewals: list[tuple[float, int]] = []  # (next renewal, lease id)
+        self._expiries: list[tuple[float, int]] = []  # (lost if no news by then, lease id)
 
     def add(self, lease: Lease) -> None:
         lease.check_alive()
         lease._manager = self
         lease.next_renewal = time.monotonic() + lease.ttl / 3
         self._leases[lease.id] = lease
+        self._added.append(lease)
         self._ensure_running()
 
     def remove(self, lease: Lease) -> None:
         if self._leases.get(lease.id) is lease:
-            del self._leases[lease.id]
+            del self._leases[lease.id]  # its heap entries are skipped when they come up
             lease._manager = None
             self._wake.set()
 
@@ -198,34 +212,62 @@ class KeepAliveManager(StreamKeeper):
     def _has_work(self) -> bool:
         return bool(self._leases)
 
+    def _take_added(self) -> None:
+        added, self._added = self._added, []
+        for lease in added:
+            heapq.heappush(self._renewals, (lease.next_renewal, lease.id))
+            heapq.heappush(self._expiries, (lease.expires_at, lease.id))
+
     def _on_open(self) -> None:
+        self._take_added()
+        # a new stream: renew everything now
         for lease in self._leases.values():
-            lease.next_renewal = 0.0  # a new stream: renew everything now
+            lease.next_renewal = 0.0
+        self._renewals = [(0.0, lease_id) for lease_id in self._leases]
 
     def _on_stream_down(self) -> None:
+        self._take_added()
         self._expire_overdue()
 
     def _work(self) -> None:
+        self._take_added()
         now = time.monotonic()
-        for lease in list(self._leases.values()):
-            if lease.next_renewal <= now and self._stream is not None:
-                lease.last_sent = now
-                lease.next_renewal = now + max(lease.ttl / 3, 0.5)
-                self._stream.send(rpc_pb2.LeaseKeepAliveRequest(ID=lease.id))
+        horizon = now + self._BATCH
+        renewals = self._renewals
+        while renewals and renewals[0][0] <= horizon and self._stream is not None:
+            due, lease_id = heapq.heappop(renewals)
+            lease = self._leases.get(lease_id)
+            if lease is None or lease.next_renewal != due:
+                continue  # removed, or rescheduled since
+            lease.last_sent = now
+            lease.next_renewal = now + max(lease.ttl / 3, 0.5)
+            heapq.heappush(renewals, (lease.next_renewal, lease_id))
+            self._stream.send(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id))
         self._expire_overdue()
 
     def _expire_overdue(self) -> None:
         now = time.monotonic()
-        for lease in list(self._leases.values()):
-            if now >= lease.expires_at:
-                lease.mark_lost(
-                    f"no keep-alive confirmed within its {lease.ttl}s TTL (etcd unreachable)"
-                )
+        expiries = self._expiries
+        while expiries and expiries[0][0] <= now:
+            _, lease_id = heapq.heappop(expiries)
+            lease = self._leases.get(lease_id)
+            if lease is None:
+                continue
+            if lease.expires_at > now:  # renewed since: look again then
+                heapq.heappush(expiries, (lease.expires_at, lease_id))
+                continue
+            lease.mark_lost(
+                f"no keep-alive confirmed within its {lease.ttl}s TTL (etcd unreachable)"
+            )
 
     def _idle(self) -> None:
+        self._take_added()
         if not self._leases or self._broken.is_set():
             return
-        soonest = min(min(lz.next_renewal, lz.expires_at) for lz in self._leases.values())
+        soonest = min(
+            self._renewals[0][0] if self._renewals else float("inf"),
+            self._expiries[0][0] if self._expiries else float("inf"),
+        )
         self._wake.wait(max(0.0, soonest - time.monotonic()))
 
     def _on_response(self, response: rpc_pb2.LeaseKeepAliveResponse) -> None:
