@@ -42,7 +42,18 @@ from ._errors import (
 from ._sync._client import Client
 from ._sync._lease import Lease
 from ._sync._watch import Watch
-from ._txn import CreateRevision, Delete, Get, LeaseId, ModRevision, Put, Txn, Value, Version
+from ._txn import (
+    Compare,
+    CreateRevision,
+    Delete,
+    Get,
+    LeaseId,
+    ModRevision,
+    Put,
+    Txn,
+    Value,
+    Version,
+)
 from ._types import (
     Alarm,
     AlarmType,
@@ -74,6 +85,7 @@ __all__ = [
     "Client",
     "ClientClosedError",
     "CompactedError",
+    "Compare",
     "ConnectionFailedError",
     "CreateRevision",
     "DeadlineExceededError",

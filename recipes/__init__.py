@@ -1,1 +1,12 @@
-"""Coordination recipes built on the public etcd3py client API."""
+"""etcd3py.recipes: coordination built on the public client API.
+
+Sync names first; each has an ``Async`` twin for AsyncClient (the async code is the
+source, the sync one is generated from it).
+"""
+
+from ._async._mutex import AsyncMutex
+from ._async._session import AsyncSession
+from ._sync._mutex import Mutex
+from ._sync._session import Session
+
+__all__ = ["AsyncMutex", "AsyncSession", "Mutex", "Session"]

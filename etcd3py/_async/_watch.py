@@ -141,6 +141,21 @@ class AsyncWatch:
         await self._manager.cancel(self)
         self._queue.put_nowait(_END, force=True)
 
+    def interrupt(self, error: BaseException | None = None) -> None:
+        """End the watch from anywhere (a callback, another thread), without waiting.
+
+        The consumer gets what was already delivered, then ``error`` raised from
+        ``get()``/iteration (or the normal end when ``error`` is None).
+        """
+        if self.closed:
+            return
+        self.closed = True
+        self._manager.forget(self)
+        self._queue.put_nowait(_END if error is None else error, force=True)
+        self._created.set()
+        if error is not None:
+            self._failure = error
+
     async def __aenter__(self) -> AsyncWatch:
         return await self.start()
 
@@ -275,6 +290,10 @@ class AsyncWatchManager(AsyncStreamKeeper):
             self._wake.set()
 
     async def cancel(self, watch: AsyncWatch) -> None:
+        self.forget(watch)
+
+    def forget(self, watch: AsyncWatch) -> None:
+        """Stop serving ``watch``; the server-side cancel goes out from the loop."""
         if watch in self._active:
             self._active.remove(watch)
         if self._watches.pop(watch.watch_id, None) is not None:

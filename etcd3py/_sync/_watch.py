@@ -142,6 +142,21 @@ class Watch:
         self._manager.cancel(self)
         self._queue.put_nowait(_END, force=True)
 
+    def interrupt(self, error: BaseException | None = None) -> None:
+        """End the watch from anywhere (a callback, another thread), without waiting.
+
+        The consumer gets what was already delivered, then ``error`` raised from
+        ``get()``/iteration (or the normal end when ``error`` is None).
+        """
+        if self.closed:
+            return
+        self.closed = True
+        self._manager.forget(self)
+        self._queue.put_nowait(_END if error is None else error, force=True)
+        self._created.set()
+        if error is not None:
+            self._failure = error
+
     def __enter__(self) -> Watch:
         return self.start()
 
@@ -276,6 +291,10 @@ class WatchManager(StreamKeeper):
             self._wake.set()
 
     def cancel(self, watch: Watch) -> None:
+        self.forget(watch)
+
+    def forget(self, watch: Watch) -> None:
+        """Stop serving ``watch``; the server-side cancel goes out from the loop."""
         if watch in self._active:
             self._active.remove(watch)
         if self._watches.pop(watch.watch_id, None) is not None:

@@ -1,0 +1,1 @@
+"""Recipes, async face (the source the sync face is generated from)."""

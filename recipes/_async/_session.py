@@ -1,0 +1,130 @@
+"""Session: a lease kept alive for as long as the session lasts.
+
+Keys written with the session's lease are ephemeral: they vanish when the session is
+closed, and when its process dies (the lease expires within its TTL). Mutexes,
+elections, semaphores and registrations hang their keys on a session, so losing
+the session must stop whatever waits or holds on its behalf: the session
+interrupts the watches registered with it, with LeaseLostError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import Any
+
+from etcd3py import AsyncClient, AsyncLease, AsyncWatch, LeaseLostError
+
+log = logging.getLogger("etcd3py.recipes")
+
+DEFAULT_TTL = 60  # seconds, as etcd's concurrency package
+
+
+class AsyncSession:
+    """A kept-alive lease: ``async with AsyncSession(client, ttl=10) as session``."""
+
+    def __init__(self, client: AsyncClient, ttl: int = DEFAULT_TTL) -> None:
+        if ttl <= 0:
+            raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
+        self.client = client
+        self.ttl = ttl
+        self._lease: AsyncLease | None = None
+        self._callbacks: list[Callable[[AsyncSession], Any]] = []
+        self._guarded: set[AsyncWatch] = set()
+
+    def __repr__(self) -> str:
+        state = "not started" if self._lease is None else repr(self._lease)
+        return f"<Session {state}>"
+
+    async def start(self) -> AsyncSession:
+        """Grant the lease and keep it alive (at most once)."""
+        if self._lease is None:
+            lease = await self.client.grant(self.ttl)
+            self._lease = lease
+            lease.on_lost(self._on_lease_lost)
+            self.client.keep_alive(lease)
+        return self
+
+    @property
+    def lease(self) -> AsyncLease:
+        if self._lease is None:
+            raise RuntimeError("the session has not started (use start() or async with)")
+        return self._lease
+
+    @property
+    def lease_id(self) -> int:
+        return self.lease.id
+
+    @property
+    def lost(self) -> bool:
+        return self._lease is not None and self._lease.lost
+
+    @property
+    def lost_reason(self) -> str | None:
+        return None if self._lease is None else self._lease.lost_reason
+
+    def check_alive(self) -> None:
+        """Raise LeaseLostError when the session's lease is gone."""
+        self.lease.check_alive()
+
+    def on_lost(self, callback: Callable[[AsyncSession], Any]) -> None:
+        """Call ``callback(session)`` when the lease is lost (not when closed)."""
+        if self.lost:
+            callback(self)
+        else:
+            self._callbacks.append(callback)
+
+    async def wait_lost(self, timeout: float | None = None) -> bool:
+        return await self.lease.wait_lost(timeout)
+
+    @contextlib.contextmanager
+    def guard(self, watch: AsyncWatch) -> Any:
+        """Interrupt ``watch`` with LeaseLostError if the session is lost meanwhile."""
+        self.check_alive()
+        self._guarded.add(watch)
+        try:
+            yield watch
+        finally:
+            self._guarded.discard(watch)
+
+    def _on_lease_lost(self, lease: AsyncLease) -> None:
+        error = LeaseLostError(lease.id, lease.lost_reason or "lost")
+        for watch in list(self._guarded):
+            watch.interrupt(error)
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:
+                log.exception("session-lost callback %r failed", callback)
+
+    async def close(self) -> None:
+        """Revoke the lease: every key written with it goes."""
+        lease = self._lease
+        if lease is not None and not lease.lost:
+            await lease.revoke()
+
+    async def __aenter__(self) -> AsyncSession:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+@contextlib.asynccontextmanager
+async def session_for(
+    client_or_session: AsyncClient | AsyncSession, ttl: int
+) -> AsyncIterator[AsyncSession]:
+    """The given session, or a new one on the given client, closed after use."""
+    if isinstance(client_or_session, AsyncSession):
+        yield await client_or_session.start()
+        return
+    async with AsyncSession(client_or_session, ttl) as session:
+        yield session
