@@ -105,6 +105,11 @@ class EmbeddedServer:
         try:
             loop.run_forever()
         finally:
+            # let the cancelled RPC handlers finish before the loop goes away
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 

@@ -24,7 +24,8 @@ from etcd3py import (
 )
 
 from ._session import DEFAULT_TTL, AsyncSession
-from ._wait import deadline_after, wait_deletes
+from ._util import deadline_after, name_prefix
+from ._wait import wait_deletes
 
 
 class AsyncMutex:
@@ -40,9 +41,7 @@ class AsyncMutex:
         name: str | bytes,
         ttl: int = DEFAULT_TTL,
     ) -> None:
-        name_bytes = name.encode() if isinstance(name, str) else bytes(name)
-        if not name_bytes:
-            raise ValueError("a mutex needs a name")
+        self._prefix = name_prefix(name, "mutex")
         if isinstance(client_or_session, AsyncSession):
             self._given: AsyncSession | None = client_or_session
             self._client = client_or_session.client
@@ -51,7 +50,6 @@ class AsyncMutex:
             self._client = client_or_session
         self._ttl = ttl
         self._session: AsyncSession | None = self._given
-        self._prefix = name_bytes + b"/"
         self._key: bytes | None = None
         self._revision = 0
 

@@ -7,25 +7,12 @@ predecessor, so a release wakes exactly one waiter: no herd, no polling.
 
 from __future__ import annotations
 
-import time
-
 from etcd3py import AsyncClient, AsyncWatch, DeadlineExceededError, EventType
 
 from ._session import AsyncSession
+from ._util import deadline_after, remaining
 
-
-def remaining(deadline: float | None) -> float | None:
-    """Seconds left before ``deadline`` (None: no deadline); raises when it passed."""
-    if deadline is None:
-        return None
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise DeadlineExceededError("the wait reached its timeout")
-    return left
-
-
-def deadline_after(timeout: float | None) -> float | None:
-    return None if timeout is None else time.monotonic() + timeout
+__all__ = ["deadline_after", "remaining", "wait_delete", "wait_deletes"]
 
 
 async def wait_delete(

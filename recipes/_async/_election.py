@@ -1,0 +1,282 @@
+"""Election: leader election as etcd's concurrency package does it.
+
+Candidates put ``<name>/<lease id in hex>`` with their session's lease; the one with
+the lowest create revision leads, and its key's value is what it proclaims. Waiting
+candidates watch only the candidate created just before them. The layout is etcd's,
+so ``etcdctl elect`` and Go's concurrency.Election take part in the same elections.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from types import TracebackType
+
+from etcd3py import (
+    AsyncClient,
+    AsyncWatch,
+    CompactedError,
+    CreateRevision,
+    DeadlineExceededError,
+    Delete,
+    ElectionNotLeaderError,
+    EventType,
+    Get,
+    KeyValue,
+    Put,
+)
+
+from ._session import DEFAULT_TTL, AsyncSession
+from ._util import as_bytes, deadline_after, name_prefix, remaining
+from ._wait import wait_deletes
+
+
+class AsyncElection:
+    """``AsyncElection(client_or_session, "leader/svc", ttl=10)``"""
+
+    def __init__(
+        self,
+        client_or_session: AsyncClient | AsyncSession,
+        name: str | bytes,
+        ttl: int = DEFAULT_TTL,
+    ) -> None:
+        self._prefix = name_prefix(name, "election")
+        if isinstance(client_or_session, AsyncSession):
+            self._given: AsyncSession | None = client_or_session
+            self._client = client_or_session.client
+        else:
+            self._given = None
+            self._client = client_or_session
+        self._ttl = ttl
+        self._session: AsyncSession | None = self._given
+        self._key: bytes | None = None
+        self._revision = 0
+
+    def __repr__(self) -> str:
+        state = f"leading as {self._key!r}" if self.is_leader else "not leading"
+        return f"<Election {self._prefix[:-1]!r} {state}>"
+
+    @property
+    def is_leader(self) -> bool:
+        """True after a won campaign until resign, or until the session is lost."""
+        return self._key is not None and self._session is not None and not self._session.lost
+
+    @property
+    def key(self) -> bytes:
+        """The leader key while leading."""
+        self._check_leader()
+        assert self._key is not None
+        return self._key
+
+    @property
+    def revision(self) -> int:
+        """The leader key's create revision (increases with every new leader)."""
+        self._check_leader()
+        return self._revision
+
+    def _check_leader(self) -> None:
+        if not self.is_leader:
+            reason = ""
+            if self._session is not None and self._session.lost:
+                reason = f": the session was lost ({self._session.lost_reason})"
+            raise ElectionNotLeaderError(f"not the leader of {self._prefix[:-1]!r}{reason}")
+
+    async def _start_session(self) -> AsyncSession:
+        if self._session is None or (self._given is None and self._session.lost):
+            self._session = AsyncSession(self._client, self._ttl)
+        return await self._session.start()
+
+    async def campaign(self, value: str | bytes, timeout: float | None = None) -> bool:
+        """Stand for leader with ``value``; True once leading, False after ``timeout``.
+
+        Raises LeaseLostError if the session is lost while waiting.
+        """
+        data = as_bytes(value)
+        deadline = deadline_after(timeout)
+        session = await self._start_session()
+        key = self._prefix + b"%x" % session.lease_id
+        response = await self._client.txn(
+            compare=[CreateRevision(key) == 0],
+            success=[Put(key, data, lease=session.lease)],
+            failure=[Get(key)],
+        )
+        self._key, self._revision = key, response.header.revision
+        if not response.succeeded:
+            existing = response.responses[0].kvs[0]  # type: ignore[union-attr]
+            self._revision = existing.create_revision
+            if existing.value != data:
+                await self.proclaim(data)
+        try:
+            await wait_deletes(
+                self._client,
+                self._prefix,
+                self._revision - 1,
+                session=session,
+                deadline=deadline,
+            )
+        except DeadlineExceededError:
+            await self.resign()
+            return False
+        except BaseException:
+            await self.resign()
+            raise
+        return True
+
+    async def proclaim(self, value: str | bytes) -> None:
+        """Change the leader's value, without a new election."""
+        self._check_leader()
+        assert self._key is not None and self._session is not None
+        response = await self._client.txn(
+            compare=[CreateRevision(self._key) == self._revision],
+            success=[Put(self._key, as_bytes(value), lease=self._session.lease)],
+        )
+        if not response.succeeded:
+            self._key = None
+            raise ElectionNotLeaderError("the leader key is gone: leadership was lost")
+
+    async def resign(self) -> None:
+        """Step down (or stop campaigning): the next candidate leads."""
+        key, self._key = self._key, None
+        session = self._session
+        if session is None or session.lost:
+            return
+        if self._given is None:
+            await session.close()  # the election's own lease: revoking deletes the key
+            self._session = None
+        elif key is not None:
+            await self._client.txn(
+                compare=[CreateRevision(key) == self._revision], success=[Delete(key)]
+            )
+
+    async def leader(self) -> KeyValue | None:
+        """The current leader's key-value (its value is what it proclaimed), or None."""
+        response = await self._client.get(
+            self._prefix, prefix=True, sort_target="create", sort_order="ascend", limit=1
+        )
+        return response.kvs[0] if response.kvs else None
+
+    def observe(self) -> AsyncObserver:
+        """Follow the leadership: iterate for the leader's key-value at every change."""
+        return AsyncObserver(self._client, self._prefix)
+
+    async def __aenter__(self) -> AsyncElection:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.resign()
+
+
+class AsyncObserver:
+    """The leader of an election, each time it changes (new leader, new value).
+
+    Survives leader changes and compaction: after either it looks the leader up
+    again, and never reports the same leader value twice in a row.
+    """
+
+    def __init__(self, client: AsyncClient, prefix: bytes) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._watch: AsyncWatch | None = None
+        self._pending: deque[KeyValue] = deque()
+        self._last: tuple[bytes, int] | None = None
+        self._closed = False
+
+    def __aiter__(self) -> AsyncObserver:
+        return self
+
+    async def __anext__(self) -> KeyValue:
+        found = await self.get()
+        if found is None:
+            raise StopAsyncIteration
+        return found
+
+    async def get(self, timeout: float | None = None) -> KeyValue | None:
+        """The next leader; None once closed; DeadlineExceededError after ``timeout``."""
+        deadline = deadline_after(timeout)
+        while not self._closed:
+            while self._pending:
+                kv = self._pending.popleft()
+                seen = (kv.key, kv.mod_revision)
+                if seen != self._last:
+                    self._last = seen
+                    return kv
+            if self._watch is None:
+                await self._find_leader(deadline)
+                continue
+            try:
+                response = await self._watch.get(remaining(deadline))
+            except CompactedError:
+                await self._drop_watch()  # history gone: look the leader up afresh
+                continue
+            if response is None:
+                await self._drop_watch()
+                continue
+            for event in response.events:
+                if event.type == EventType.DELETE:
+                    await self._drop_watch()  # that leader is gone
+                    break
+                self._pending.append(event.kv)
+        return None
+
+    async def _find_leader(self, deadline: float | None) -> None:
+        first = await self._client.get(
+            self._prefix,
+            prefix=True,
+            sort_target="create",
+            sort_order="ascend",
+            limit=1,
+            timeout=remaining(deadline),
+        )
+        if first.kvs:
+            leader = first.kvs[0]
+            self._pending.append(leader)
+            watch = self._client.watch(leader.key, start_revision=first.header.revision + 1)
+        else:
+            # no leader: the next key created under the prefix is the next leader
+            watch = self._client.watch(
+                self._prefix, prefix=True, start_revision=first.header.revision + 1
+            )
+        self._watch = await watch.start()
+        if not first.kvs:
+            await self._wait_first_candidate(deadline)
+
+    async def _wait_first_candidate(self, deadline: float | None) -> None:
+        assert self._watch is not None
+        while True:
+            response = await self._watch.get(remaining(deadline))
+            if response is None:
+                await self._drop_watch()
+                return
+            puts = [e.kv for e in response.events if e.type == EventType.PUT]
+            if puts:
+                leader = puts[0]
+                await self._drop_watch()
+                self._pending.append(leader)
+                self._watch = await self._client.watch(
+                    leader.key, start_revision=leader.mod_revision + 1
+                ).start()
+                return
+
+    async def _drop_watch(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            await watch.cancel()
+
+    async def cancel(self) -> None:
+        self._closed = True
+        await self._drop_watch()
+
+    async def __aenter__(self) -> AsyncObserver:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.cancel()
