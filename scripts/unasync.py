@@ -17,6 +17,7 @@ hand-written _primitives.py pair, under the same names minus the ``Async`` prefi
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import sys
 from pathlib import Path
@@ -83,6 +84,25 @@ def convert(text: str) -> str:
     return "".join(out)
 
 
+def _merged_names(path: Path, text: str) -> list[str]:
+    """Functions where the rewrite would give two different names the same name.
+
+    ``aclient`` becomes ``client``: a test with an ``aclient`` fixture that also binds
+    a local ``client`` would silently use one object for both in its sync twin.
+    """
+    clashes = []
+    for node in ast.walk(ast.parse(text, str(path))):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        bound = {a.arg for a in node.args.args + node.args.kwonlyargs}
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store):
+                bound.add(inner.id)
+        if {"aclient", "client"} <= bound:
+            clashes.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    return clashes
+
+
 def expected() -> dict[Path, str]:
     files: dict[Path, str] = {}
     for source_dir, target_dir in PAIRS:
@@ -90,7 +110,14 @@ def expected() -> dict[Path, str]:
             if source.name in HAND_WRITTEN:
                 continue
             header = HEADER.format(source=source.relative_to(ROOT).as_posix())
-            files[target_dir / source.name] = header + convert(source.read_text())
+            text = source.read_text()
+            clashes = _merged_names(source, text)
+            if clashes:
+                raise SystemExit(
+                    "unasync: 'aclient' and 'client' would become one name in: "
+                    + ", ".join(clashes)
+                )
+            files[target_dir / source.name] = header + convert(text)
     return files
 
 

@@ -45,7 +45,8 @@ from etcd3py._errors import (
     UserEmptyError,
     UserNotFoundError,
 )
-from tests.support.auth_servers import AUTH_TOKEN_TTL, TcpProxy, auth_etcd
+from tests.support.auth_servers import AUTH_TOKEN_TTL, auth_etcd
+from tests.support.proxy import TcpProxy
 from tests.support.servers import EtcdProcess
 
 

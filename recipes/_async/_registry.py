@@ -1,0 +1,241 @@
+"""Service discovery: instances register under a TTL lease; clients list and watch them.
+
+An instance is the key ``<prefix>/<service>/<id>`` holding the JSON of etcd's Go
+``naming/endpoints`` package, ``{"Op":0,"Addr":"10.0.0.5:8080","Metadata":...}``, so
+Go gRPC clients using etcd's resolver (target ``etcd:///<prefix>/<service>``) find
+Python services, and the other way round. The key lives on a lease kept alive by
+the registering process: if that process dies, the instance disappears within the
+TTL. If the lease is lost while the process lives (etcd unreachable for longer
+than the TTL), the registration says so and, by default, registers again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from etcd3py import AsyncClient, AsyncLease, AsyncWatch, CompactedError, EtcdError, EventType
+from etcd3py._async._primitives import AsyncTask, sleep, spawn
+
+from .._data import Instance, decode, encode
+from ._util import as_bytes
+
+log = logging.getLogger("etcd3py.recipes")
+
+DEFAULT_TTL = 10
+
+
+class AsyncServiceRegistry:
+    """``AsyncServiceRegistry(client, prefix="services")``"""
+
+    def __init__(self, client: AsyncClient, prefix: str = "services") -> None:
+        self.client = client
+        self.prefix = prefix.rstrip("/")
+
+    def _service_prefix(self, service: str) -> bytes:
+        if not service or "/" in service:
+            raise ValueError(f"a service name must be non-empty, without '/': {service!r}")
+        return as_bytes(f"{self.prefix}/{service}/")
+
+    def register(
+        self,
+        service: str,
+        address: str,
+        *,
+        metadata: Any = None,
+        ttl: int = DEFAULT_TTL,
+        instance_id: str | None = None,
+        keep_registered: bool = True,
+    ) -> AsyncRegistration:
+        """An instance to register: ``async with registry.register(...) as instance``.
+
+        ``instance_id`` defaults to the address. With ``keep_registered``, a
+        registration whose lease was lost is made again as soon as etcd answers.
+        """
+        key = self._service_prefix(service) + as_bytes(instance_id or address, "instance_id")
+        instance = Instance(service, instance_id or address, address, metadata)
+        return AsyncRegistration(self.client, key, instance, ttl, keep_registered)
+
+    async def instances(self, service: str) -> list[Instance]:
+        """The instances registered now, by id."""
+        prefix = self._service_prefix(service)
+        response = await self.client.get(prefix, prefix=True)
+        return _parse(service, prefix, {kv.key: kv.value for kv in response.kvs})
+
+    def watch(self, service: str) -> AsyncServiceWatch:
+        """Iterate for the list of instances: now, then after every change."""
+        return AsyncServiceWatch(self.client, service, self._service_prefix(service))
+
+
+def _parse(service: str, prefix: bytes, entries: dict[bytes, bytes]) -> list[Instance]:
+    found = []
+    for key in sorted(entries):
+        instance = decode(service, key[len(prefix) :].decode(errors="replace"), entries[key])
+        if instance is not None:
+            found.append(instance)
+    return found
+
+
+class AsyncRegistration:
+    """A registered instance, kept alive until ``stop()`` (or the end of ``async with``)."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        key: bytes,
+        instance: Instance,
+        ttl: int,
+        keep_registered: bool,
+    ) -> None:
+        self.client = client
+        self.key = key
+        self.instance = instance
+        self.ttl = ttl
+        self._keep = keep_registered
+        self._lease: AsyncLease | None = None
+        self._stopped = False
+        self._retry: AsyncTask | None = None
+        self._callbacks: list[Callable[[AsyncRegistration], Any]] = []
+
+    @property
+    def registered(self) -> bool:
+        return self._lease is not None and not self._lease.lost and not self._stopped
+
+    def on_lost(self, callback: Callable[[AsyncRegistration], Any]) -> None:
+        """Call ``callback(registration)`` when the instance's lease is lost."""
+        self._callbacks.append(callback)
+
+    async def start(self) -> Instance:
+        lease = await self.client.grant(self.ttl)
+        lease.on_lost(self._on_lost)
+        self._lease = lease  # registered from the moment the key can be seen
+        try:
+            value = encode(self.instance.address, self.instance.metadata)
+            await self.client.put(self.key, value, lease=lease)
+        except BaseException:
+            self._lease = None
+            await lease.revoke()
+            raise
+        self.client.keep_alive(lease)
+        return self.instance
+
+    def _on_lost(self, lease: AsyncLease) -> None:
+        if self._stopped:
+            return
+        log.warning("registration of %r lost: %s", self.key, lease.lost_reason)
+        for callback in list(self._callbacks):
+            try:
+                callback(self)
+            except Exception:
+                log.exception("registration-lost callback %r failed", callback)
+        if self._keep:
+            self._retry = spawn(self._register_again, name="etcd3py-reregister")
+
+    async def _register_again(self) -> None:
+        pause = 0.1
+        while not self._stopped:
+            try:
+                await self.start()
+                log.info("registration of %r restored", self.key)
+                return
+            except EtcdError as err:
+                log.debug("registering %r again failed: %s", self.key, err)
+            await sleep(pause)
+            pause = min(pause * 2, max(1.0, self.ttl / 3))
+
+    async def stop(self) -> None:
+        """Deregister at once (the lease is revoked, so the key goes with it)."""
+        self._stopped = True
+        if self._retry is not None:
+            self._retry.cancel()
+        lease = self._lease
+        if lease is not None and not lease.lost:
+            await lease.revoke()
+
+    async def __aenter__(self) -> Instance:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+class AsyncServiceWatch:
+    """The instances of a service: first as they are, then after every change.
+
+    Starts from a read at revision R and watches from R+1, so no change falls in
+    between; after a compaction it reads again (the list it then yields is complete).
+    """
+
+    def __init__(self, client: AsyncClient, service: str, prefix: bytes) -> None:
+        self._client = client
+        self._service = service
+        self._prefix = prefix
+        self._entries: dict[bytes, bytes] = {}
+        self._watch: AsyncWatch | None = None
+        self._closed = False
+
+    def __aiter__(self) -> AsyncServiceWatch:
+        return self
+
+    async def __anext__(self) -> list[Instance]:
+        found = await self.get()
+        if found is None:
+            raise StopAsyncIteration
+        return found
+
+    async def get(self, timeout: float | None = None) -> list[Instance] | None:
+        """The next list of instances; None once cancelled."""
+        while not self._closed:
+            if self._watch is None:
+                await self._load()
+                return _parse(self._service, self._prefix, self._entries)
+            try:
+                response = await self._watch.get(timeout)
+            except CompactedError:
+                await self._drop()
+                continue
+            if response is None:
+                return None
+            for event in response.events:
+                if event.type == EventType.PUT:
+                    self._entries[event.key] = event.value
+                else:
+                    self._entries.pop(event.key, None)
+            if response.events:
+                return _parse(self._service, self._prefix, self._entries)
+        return None
+
+    async def _load(self) -> None:
+        response = await self._client.get(self._prefix, prefix=True)
+        self._entries = {kv.key: kv.value for kv in response.kvs}
+        watch = self._client.watch(
+            self._prefix, prefix=True, start_revision=response.header.revision + 1
+        )
+        self._watch = await watch.start()
+
+    async def _drop(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            await watch.cancel()
+
+    async def cancel(self) -> None:
+        self._closed = True
+        await self._drop()
+
+    async def __aenter__(self) -> AsyncServiceWatch:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.cancel()

@@ -1,0 +1,51 @@
+"""Plain data shared by both faces of the recipes (not generated: one class each)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("etcd3py.recipes")
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One registered instance of a service."""
+
+    service: str
+    id: str
+    address: str
+    metadata: Any = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}/{self.id}"
+
+
+def encode(address: str, metadata: Any) -> bytes:
+    """Go's json.Marshal of naming/endpoints' update: compact, fields in this order."""
+    return json.dumps(
+        {"Op": 0, "Addr": address, "Metadata": metadata}, separators=(",", ":")
+    ).encode()
+
+
+def decode(service: str, instance_id: str, value: bytes) -> Instance | None:
+    try:
+        data = json.loads(value)
+        address = data["Addr"]
+    except (ValueError, KeyError, TypeError):
+        log.warning("ignoring %s/%s: not a naming/endpoints entry: %r", service, instance_id, value)
+        return None
+    return Instance(service, instance_id, address, data.get("Metadata"))
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    """What changed in one step, and the revision the mapping reflects after it."""
+
+    revision: int
+    changed: dict[str, bytes] = field(default_factory=dict)
+    deleted: frozenset[str] = frozenset()
+    reloaded: bool = False  # the whole prefix was read again (after a compaction)
