@@ -8,20 +8,33 @@ from ._async._config import AsyncConfigWatcher
 from ._async._election import AsyncElection, AsyncObserver
 from ._async._mutex import AsyncMutex
 from ._async._registry import AsyncRegistration, AsyncServiceRegistry, AsyncServiceWatch
+from ._async._rwmutex import AsyncRWLock, AsyncRWMutex
+from ._async._semaphore import AsyncSemaphore
 from ._async._session import AsyncSession
-from ._data import ConfigChange, Instance
+from ._async._stm import AsyncSTM, AsyncSTMFunction, AsyncSTMTxn
+from ._data import ConfigChange, Instance, Isolation, STMConflictError
 from ._sync._config import ConfigWatcher
 from ._sync._election import Election, Observer
 from ._sync._mutex import Mutex
 from ._sync._registry import Registration, ServiceRegistry, ServiceWatch
+from ._sync._rwmutex import RWLock, RWMutex
+from ._sync._semaphore import Semaphore
 from ._sync._session import Session
+from ._sync._stm import STM, STMFunction, STMTxn
 
 __all__ = [
+    "STM",
     "AsyncConfigWatcher",
     "AsyncElection",
     "AsyncMutex",
     "AsyncObserver",
+    "AsyncRWLock",
+    "AsyncRWMutex",
     "AsyncRegistration",
+    "AsyncSTM",
+    "AsyncSTMFunction",
+    "AsyncSTMTxn",
+    "AsyncSemaphore",
     "AsyncServiceRegistry",
     "AsyncServiceWatch",
     "AsyncSession",
@@ -29,9 +42,16 @@ __all__ = [
     "ConfigWatcher",
     "Election",
     "Instance",
+    "Isolation",
     "Mutex",
     "Observer",
+    "RWLock",
+    "RWMutex",
     "Registration",
+    "STMConflictError",
+    "STMFunction",
+    "STMTxn",
+    "Semaphore",
     "ServiceRegistry",
     "ServiceWatch",
     "Session",

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
+
+from etcd3py import EtcdError
 
 log = logging.getLogger("etcd3py.recipes")
 
@@ -49,3 +52,20 @@ class ConfigChange:
     changed: dict[str, bytes] = field(default_factory=dict)
     deleted: frozenset[str] = frozenset()
     reloaded: bool = False  # the whole prefix was read again (after a compaction)
+
+
+class Isolation(str, Enum):
+    """How much a transaction sees of, and conflicts with, concurrent writers."""
+
+    SERIALIZABLE_SNAPSHOT = "serializable_snapshot"
+    SERIALIZABLE = "serializable"
+    REPEATABLE_READS = "repeatable_reads"
+    READ_COMMITTED = "read_committed"
+
+
+class STMConflictError(EtcdError):
+    """``run`` gave up: every attempt conflicted with concurrent writers."""
+
+    def __init__(self, attempts: int, reason: str) -> None:
+        super().__init__(f"the transaction did not commit in {attempts} attempts: {reason}")
+        self.attempts = attempts

@@ -11,30 +11,23 @@ other. The key's create revision is the fencing token (``revision``).
 
 from __future__ import annotations
 
-from types import TracebackType
+from etcd3py import Client, CreateRevision, DeadlineExceededError, Get, Put
 
-from etcd3py import (
-    Client,
-    Compare,
-    CreateRevision,
-    DeadlineExceededError,
-    Get,
-    LeaseLostError,
-    LockNotHeldError,
-    Put,
-)
-
+from ._hold import _Hold
 from ._session import DEFAULT_TTL, Session
 from ._util import deadline_after, name_prefix
 from ._wait import wait_deletes
 
 
-class Mutex:
+class Mutex(_Hold):
     """``with Mutex(client, "jobs/lock", ttl=10) as m: ...``
 
-    Give a client (a session of ``ttl`` seconds is made for the mutex) or a session
-    (shared, for instance, by the locks of one process).
+    Give a client (each acquisition gets a session of ``ttl`` seconds of its own,
+    revoked at release) or a session (shared, for instance, by the locks of one
+    process). Releasing a lock that was lost while held raises LockNotHeldError.
     """
+
+    _what = "mutex"
 
     def __init__(
         self,
@@ -43,63 +36,11 @@ class Mutex:
         ttl: int = DEFAULT_TTL,
     ) -> None:
         self._prefix = name_prefix(name, "mutex")
-        if isinstance(client_or_session, Session):
-            self._given: Session | None = client_or_session
-            self._client = client_or_session.client
-        else:
-            self._given = None
-            self._client = client_or_session
-        self._ttl = ttl
-        self._session: Session | None = self._given
-        self._key: bytes | None = None
-        self._revision = 0
+        super().__init__(client_or_session, ttl)
 
     def __repr__(self) -> str:
         state = f"held as {self._key!r}" if self.held else "not held"
         return f"<Mutex {self._prefix[:-1]!r} {state}>"
-
-    @property
-    def session(self) -> Session | None:
-        """The session holding (or last holding) the lock's key."""
-        return self._session
-
-    def _start_session(self) -> Session:
-        """The given session; or, for a mutex of its own, a live one (new after a release)."""
-        if self._session is None or (self._given is None and self._session.lost):
-            self._session = Session(self._client, self._ttl)
-        return self._session.start()
-
-    @property
-    def key(self) -> bytes:
-        """The owner key while held."""
-        self._check_held()
-        assert self._key is not None
-        return self._key
-
-    @property
-    def revision(self) -> int:
-        """The owner key's create revision: a fencing token, increasing per holder."""
-        self._check_held()
-        return self._revision
-
-    @property
-    def held(self) -> bool:
-        """True between acquire and release, unless the session was lost meanwhile."""
-        return self._key is not None and self._session is not None and not self._session.lost
-
-    def _check_held(self) -> None:
-        if self._key is None or self._session is None:
-            raise LockNotHeldError("the mutex is not held")
-        if self._session.lost:
-            raise LockNotHeldError(
-                f"the mutex was lost with its session: {self._session.lost_reason}"
-            )
-
-    def is_owner(self) -> Compare:
-        """A txn comparison that holds only while this holder still owns the lock."""
-        self._check_held()
-        assert self._key is not None
-        return CreateRevision(self._key) == self._revision
 
     def _try(self) -> bool:
         """etcd's tryAcquire: put my key if absent; am I the first by create revision?"""
@@ -127,9 +68,9 @@ class Mutex:
         Raises LeaseLostError when the session is lost while waiting.
         """
         deadline = deadline_after(timeout)
-        if self._try():
-            return True
         try:
+            if self._try():
+                return True
             wait_deletes(
                 self._client,
                 self._prefix,
@@ -143,12 +84,7 @@ class Mutex:
         except BaseException:
             self._withdraw()
             raise
-        # my predecessors are gone; is my key still there (the session alive)?
-        assert self._key is not None and self._session is not None
-        mine = self._client.get(self._key)
-        if not mine.kvs:
-            self._key = None
-            raise LeaseLostError(self._session.lease_id, "the session's key vanished")
+        self._confirm()  # my predecessors are gone: is my key still there?
         return True
 
     def try_acquire(self) -> bool:
@@ -158,31 +94,6 @@ class Mutex:
         self._withdraw()
         return False
 
-    def _withdraw(self) -> None:
-        """Take my key back after failing to get the lock."""
-        self.release()
-
-    def release(self) -> None:
-        """Give the lock up (its key goes). Releasing a lock not held does nothing."""
-        key, self._key = self._key, None
-        self._revision = 0
-        session = self._session
-        if session is None or session.lost:
-            return
-        if self._given is None:
-            session.close()  # revoking the mutex's own lease deletes the key too
-            self._session = None
-        elif key is not None:
-            self._client.delete(key)
-
     def __enter__(self) -> Mutex:
         self.acquire()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()

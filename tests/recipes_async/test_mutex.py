@@ -129,7 +129,9 @@ async def test_holder_losing_its_session(aclient: AsyncClient, prefix: bytes) ->
     waiter = AsyncMutex(aclient, name, ttl=TTL)
     assert await waiter.acquire(timeout=5)
     await waiter.release()
-    await holder.release()  # a no-op once lost
+    with pytest.raises(LockNotHeldError, match="lost while held"):
+        await holder.release()  # the loss is reported once more, at release
+    await holder.release()  # and then it is over
 
 
 async def test_waiter_losing_its_session(aclient: AsyncClient, prefix: bytes) -> None:

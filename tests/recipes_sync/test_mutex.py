@@ -56,9 +56,7 @@ def test_exclusion_and_timeouts(client: Client, prefix: bytes) -> None:
     assert (client.get(name + b"/", prefix=True)).count == 0
 
 
-def test_waiters_get_the_lock_in_arrival_order(
-    client: Client, prefix: bytes
-) -> None:
+def test_waiters_get_the_lock_in_arrival_order(client: Client, prefix: bytes) -> None:
     name = prefix + b"lock"
     holder = Mutex(client, name, ttl=TTL)
     holder.acquire()
@@ -131,7 +129,9 @@ def test_holder_losing_its_session(client: Client, prefix: bytes) -> None:
     waiter = Mutex(client, name, ttl=TTL)
     assert waiter.acquire(timeout=5)
     waiter.release()
-    holder.release()  # a no-op once lost
+    with pytest.raises(LockNotHeldError, match="lost while held"):
+        holder.release()  # the loss is reported once more, at release
+    holder.release()  # and then it is over
 
 
 def test_waiter_losing_its_session(client: Client, prefix: bytes) -> None:
