@@ -47,6 +47,19 @@ def is_user_empty(err: grpc.RpcError) -> bool:
     return _is(err, E.USER_EMPTY)
 
 
+# What gRPC says when the caller itself cancelled; any other CANCELLED came from the
+# server (a gRPC server shutting down cancels the calls in flight).
+_LOCAL_CANCEL = "Locally cancelled by application!"
+
+
+def endpoint_failed(err: grpc.RpcError) -> bool:
+    """The endpoint could not serve the call: try another one (if repeating is safe)."""
+    code = err.code()
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return True
+    return code == grpc.StatusCode.CANCELLED and err.details() != _LOCAL_CANCEL
+
+
 def may_retry(err: grpc.RpcError, retry: Retry) -> bool:
     """Whether repeating the call cannot apply a write twice."""
     if retry is Retry.NEVER:
@@ -55,4 +68,4 @@ def may_retry(err: grpc.RpcError, retry: Retry) -> bool:
         return True
     if retry is Retry.WRITE:
         return False
-    return err.code() == grpc.StatusCode.UNAVAILABLE
+    return endpoint_failed(err)

@@ -311,7 +311,7 @@ class AsyncTransport:
             await self.authenticate(stale=state.token)
             state.token = self._token_generation
             return True
-        if err.code() == grpc.StatusCode.UNAVAILABLE:
+        if _retry.endpoint_failed(err):
             self.failed(state.conn)
         return _retry.may_retry(err, method.retry)
 
@@ -350,7 +350,7 @@ class AsyncTransport:
 
     async def stream_failed(self, conn: AsyncConnection, err: BaseException | None) -> None:
         """Bookkeeping after a stream broke: skip the endpoint, renew a stale token."""
-        if isinstance(err, grpc.RpcError) and err.code() == grpc.StatusCode.UNAVAILABLE:
+        if isinstance(err, grpc.RpcError) and _retry.endpoint_failed(err):
             self.failed(conn)  # (a new token comes with the next stream anyway)
 
     def server_stream(self, method: Method, request: Any, endpoint: str | None = None) -> Any:

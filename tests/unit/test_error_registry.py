@@ -53,3 +53,14 @@ def test_go_context_errors_are_deadlines_and_cancellations() -> None:
     assert type(deadline) is _errors.DeadlineExceededError and isinstance(deadline, TimeoutError)
     assert deadline.code == unknown  # what the server said stays visible
     assert type(from_rpc_error(FakeRpcError(unknown, "context canceled"))) is _errors.CancelledError
+
+
+def test_server_side_cancellation_is_an_endpoint_failure() -> None:
+    from etcd3py._methods import Retry
+    from etcd3py._retry import endpoint_failed, may_retry
+
+    by_server = FakeRpcError(grpc.StatusCode.CANCELLED, "CANCELLED")
+    by_us = FakeRpcError(grpc.StatusCode.CANCELLED, "Locally cancelled by application!")
+    assert endpoint_failed(by_server) and may_retry(by_server, Retry.SAFE)
+    assert not may_retry(by_server, Retry.WRITE)  # a write may have been applied
+    assert not endpoint_failed(by_us) and not may_retry(by_us, Retry.SAFE)
