@@ -109,7 +109,7 @@ class AsyncRWLock(_Hold):
                 await wait_delete(
                     self._client,
                     newest.kvs[0].key,
-                    newest.header.revision,
+                    newest.kvs[0].create_revision,
                     session=session,
                     deadline=deadline,
                 )

@@ -110,7 +110,7 @@ class RWLock(_Hold):
                 wait_delete(
                     self._client,
                     newest.kvs[0].key,
-                    newest.header.revision,
+                    newest.kvs[0].create_revision,
                     session=session,
                     deadline=deadline,
                 )
