@@ -4,18 +4,22 @@ Sync names first; each has an ``Async`` twin for AsyncClient (the async code is 
 source, the sync one is generated from it).
 """
 
+from ._async._barrier import AsyncBarrier, AsyncDoubleBarrier
 from ._async._config import AsyncConfigWatcher
 from ._async._election import AsyncElection, AsyncObserver
 from ._async._mutex import AsyncMutex
+from ._async._queue import AsyncJob, AsyncPriorityQueue, AsyncQueue
 from ._async._registry import AsyncRegistration, AsyncServiceRegistry, AsyncServiceWatch
 from ._async._rwmutex import AsyncRWLock, AsyncRWMutex
 from ._async._semaphore import AsyncSemaphore
 from ._async._session import AsyncSession
 from ._async._stm import AsyncSTM, AsyncSTMFunction, AsyncSTMTxn
-from ._data import ConfigChange, Instance, Isolation, STMConflictError
+from ._data import ConfigChange, DoubleBarrierFullError, Instance, Isolation, STMConflictError
+from ._sync._barrier import Barrier, DoubleBarrier
 from ._sync._config import ConfigWatcher
 from ._sync._election import Election, Observer
 from ._sync._mutex import Mutex
+from ._sync._queue import Job, PriorityQueue, Queue
 from ._sync._registry import Registration, ServiceRegistry, ServiceWatch
 from ._sync._rwmutex import RWLock, RWMutex
 from ._sync._semaphore import Semaphore
@@ -24,10 +28,15 @@ from ._sync._stm import STM, STMFunction, STMTxn
 
 __all__ = [
     "STM",
+    "AsyncBarrier",
     "AsyncConfigWatcher",
+    "AsyncDoubleBarrier",
     "AsyncElection",
+    "AsyncJob",
     "AsyncMutex",
     "AsyncObserver",
+    "AsyncPriorityQueue",
+    "AsyncQueue",
     "AsyncRWLock",
     "AsyncRWMutex",
     "AsyncRegistration",
@@ -38,13 +47,19 @@ __all__ = [
     "AsyncServiceRegistry",
     "AsyncServiceWatch",
     "AsyncSession",
+    "Barrier",
     "ConfigChange",
     "ConfigWatcher",
+    "DoubleBarrier",
+    "DoubleBarrierFullError",
     "Election",
     "Instance",
     "Isolation",
+    "Job",
     "Mutex",
     "Observer",
+    "PriorityQueue",
+    "Queue",
     "RWLock",
     "RWMutex",
     "Registration",

@@ -69,3 +69,7 @@ class STMConflictError(EtcdError):
     def __init__(self, attempts: int, reason: str) -> None:
         super().__init__(f"the transaction did not commit in {attempts} attempts: {reason}")
         self.attempts = attempts
+
+
+class DoubleBarrierFullError(EtcdError):
+    """More than ``count`` participants tried to enter a DoubleBarrier."""

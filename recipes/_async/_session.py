@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from etcd3py import AsyncClient, AsyncLease, AsyncWatch, LeaseLostError
+from etcd3py._async._primitives import AsyncLock
 
 log = logging.getLogger("etcd3py.recipes")
 
@@ -33,18 +34,21 @@ class AsyncSession:
         self._lease: AsyncLease | None = None
         self._callbacks: list[Callable[[AsyncSession], Any]] = []
         self._guarded: set[AsyncWatch] = set()
+        self._starting = AsyncLock()
 
     def __repr__(self) -> str:
         state = "not started" if self._lease is None else repr(self._lease)
         return f"<Session {state}>"
 
     async def start(self) -> AsyncSession:
-        """Grant the lease and keep it alive (at most once)."""
+        """Grant the lease and keep it alive (once, however many callers ask at once)."""
         if self._lease is None:
-            lease = await self.client.grant(self.ttl)
-            self._lease = lease
-            lease.on_lost(self._on_lease_lost)
-            self.client.keep_alive(lease)
+            async with self._starting:
+                if self._lease is None:
+                    lease = await self.client.grant(self.ttl)
+                    self._lease = lease
+                    lease.on_lost(self._on_lease_lost)
+                    self.client.keep_alive(lease)
         return self
 
     @property

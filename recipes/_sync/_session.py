@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from etcd3py import Client, Lease, Watch, LeaseLostError
+from etcd3py._sync._primitives import Lock
 
 log = logging.getLogger("etcd3py.recipes")
 
@@ -34,18 +35,21 @@ class Session:
         self._lease: Lease | None = None
         self._callbacks: list[Callable[[Session], Any]] = []
         self._guarded: set[Watch] = set()
+        self._starting = Lock()
 
     def __repr__(self) -> str:
         state = "not started" if self._lease is None else repr(self._lease)
         return f"<Session {state}>"
 
     def start(self) -> Session:
-        """Grant the lease and keep it alive (at most once)."""
+        """Grant the lease and keep it alive (once, however many callers ask at once)."""
         if self._lease is None:
-            lease = self.client.grant(self.ttl)
-            self._lease = lease
-            lease.on_lost(self._on_lease_lost)
-            self.client.keep_alive(lease)
+            with self._starting:
+                if self._lease is None:
+                    lease = self.client.grant(self.ttl)
+                    self._lease = lease
+                    lease.on_lost(self._on_lease_lost)
+                    self.client.keep_alive(lease)
         return self
 
     @property
