@@ -27,7 +27,7 @@ from etcd3py import (
 
 from ._session import DEFAULT_TTL, AsyncSession
 from ._util import as_bytes, deadline_after, name_prefix, remaining
-from ._wait import wait_deletes
+from ._wait import wait_turn
 
 
 class AsyncElection:
@@ -94,22 +94,29 @@ class AsyncElection:
         deadline = deadline_after(timeout)
         session = await self._start_session()
         key = self._prefix + b"%x" % session.lease_id
+        newest = Get(self._prefix, prefix=True, sort_target="create", sort_order="descend", limit=2)
         response = await self._client.txn(
             compare=[CreateRevision(key) == 0],
-            success=[Put(key, data, lease=session.lease)],
+            success=[Put(key, data, lease=session.lease), newest],
             failure=[Get(key)],
         )
         self._key, self._revision = key, response.header.revision
-        if not response.succeeded:
+        predecessor = None  # the candidate just before me, read with my key's creation
+        if response.succeeded:
+            made = response.responses[1].kvs  # type: ignore[union-attr]
+            if len(made) == 2 and made[0].key == key:
+                predecessor = made[1]
+        else:
             existing = response.responses[0].kvs[0]  # type: ignore[union-attr]
             self._revision = existing.create_revision
             if existing.value != data:
                 await self.proclaim(data)
         try:
-            await wait_deletes(
+            await wait_turn(
                 self._client,
                 self._prefix,
-                self._revision - 1,
+                self._revision,
+                predecessor,
                 session=session,
                 deadline=deadline,
             )

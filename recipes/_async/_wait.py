@@ -1,8 +1,10 @@
 """Waiting for predecessors: each waiter watches one key, never the whole prefix.
 
-This is etcd's waitDeletes: find the newest key under a prefix created before me,
-wait for its deletion, repeat until none is left. Every waiter watches only its own
-predecessor, so a release wakes exactly one waiter: no herd, no polling.
+This is etcd's waitDeletes: wait for the deletion of the newest key under a prefix
+created before mine, repeat until none is left. Every waiter watches only its own
+predecessor, so a release wakes exactly one waiter: no herd, no polling. After each
+deletion one read of the oldest key tells both whether my turn came and whether my
+key is still there (Go reads for an older key again, then reads mine).
 
 One departure from etcd's Go code: the watch starts at the current revision, and the
 key is read once more after it exists, instead of watching from the revision of the
@@ -15,12 +17,19 @@ catches a deletion that happened before it.
 
 from __future__ import annotations
 
-from etcd3py import AsyncClient, AsyncWatch, DeadlineExceededError, EventType
+from etcd3py import (
+    AsyncClient,
+    AsyncWatch,
+    DeadlineExceededError,
+    EventType,
+    KeyValue,
+    LeaseLostError,
+)
 
 from ._session import AsyncSession
 from ._util import deadline_after, remaining
 
-__all__ = ["deadline_after", "remaining", "wait_delete", "wait_deletes"]
+__all__ = ["deadline_after", "remaining", "wait_delete", "wait_turn"]
 
 
 async def wait_delete(
@@ -70,32 +79,56 @@ async def _until_deleted(watch: AsyncWatch, deadline: float | None) -> None:
             return
 
 
-async def wait_deletes(
+async def wait_turn(
     client: AsyncClient,
     prefix: bytes,
-    max_create_revision: int,
+    my_revision: int,
+    predecessor: KeyValue | None,
     *,
-    session: AsyncSession | None,
+    session: AsyncSession,
     deadline: float | None,
 ) -> None:
-    """Return once no key under ``prefix`` created at or before the revision is left."""
+    """Return once my key (created at ``my_revision``) is the oldest under ``prefix``.
+
+    Keys under ``prefix`` form a FIFO by creation. ``predecessor`` is the key
+    created just before mine, when the caller knows it
+    (read in the same transaction that created mine), saving a read. After each
+    predecessor goes, one read of the oldest key says whether my turn came -- and,
+    since it finds my key, that my session still holds it. Raises LeaseLostError
+    when my key is gone.
+    """
     while True:
-        newest = await client.get(
+        if predecessor is None:
+            newest = await client.get(
+                prefix,
+                prefix=True,
+                sort_target="create",
+                sort_order="descend",
+                limit=1,
+                max_create_revision=my_revision - 1,
+                timeout=remaining(deadline),
+            )
+            if newest.kvs:
+                predecessor = newest.kvs[0]
+        if predecessor is not None:
+            await wait_delete(
+                client,
+                predecessor.key,
+                predecessor.create_revision,
+                session=session,
+                deadline=deadline,
+            )
+            predecessor = None
+        first = await client.get(
             prefix,
             prefix=True,
             sort_target="create",
-            sort_order="descend",
+            sort_order="ascend",
             limit=1,
-            max_create_revision=max_create_revision,
             timeout=remaining(deadline),
         )
-        if not newest.kvs:
-            return
-        predecessor = newest.kvs[0]
-        await wait_delete(
-            client,
-            predecessor.key,
-            predecessor.create_revision,
-            session=session,
-            deadline=deadline,
-        )
+        oldest = first.kvs[0] if first.kvs else None
+        if oldest is not None and oldest.create_revision == my_revision:
+            return  # my turn, and my key is there
+        if oldest is None or oldest.create_revision > my_revision:
+            raise LeaseLostError(session.lease_id, "the session's key vanished while waiting")

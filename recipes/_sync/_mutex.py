@@ -11,12 +11,12 @@ other. The key's create revision is the fencing token (``revision``).
 
 from __future__ import annotations
 
-from etcd3py import Client, CreateRevision, DeadlineExceededError, Get, Put
+from etcd3py import Client, CreateRevision, DeadlineExceededError, Get, KeyValue, Put
 
 from ._hold import _Hold
 from ._session import DEFAULT_TTL, Session
 from ._util import deadline_after, name_prefix
-from ._wait import wait_deletes
+from ._wait import wait_turn
 
 
 class Mutex(_Hold):
@@ -36,6 +36,7 @@ class Mutex(_Hold):
         ttl: int = DEFAULT_TTL,
     ) -> None:
         self._prefix = name_prefix(name, "mutex")
+        self._predecessor: KeyValue | None = None
         super().__init__(client_or_session, ttl)
 
     def __repr__(self) -> str:
@@ -43,18 +44,26 @@ class Mutex(_Hold):
         return f"<Mutex {self._prefix[:-1]!r} {state}>"
 
     def _try(self) -> bool:
-        """etcd's tryAcquire: put my key if absent; am I the first by create revision?"""
+        """etcd's tryAcquire: put my key if absent; am I the first by create revision?
+
+        The same transaction also reads the two newest keys: when mine was just
+        made, the second is my predecessor, the one to wait for.
+        """
         session = self._start_session()
-        client = self._client
         key = self._prefix + b"%x" % session.lease_id
         owner = Get(self._prefix, prefix=True, sort_target="create", sort_order="ascend", limit=1)
-        response = client.txn(
+        newest = Get(self._prefix, prefix=True, sort_target="create", sort_order="descend", limit=2)
+        response = self._client.txn(
             compare=[CreateRevision(key) == 0],
-            success=[Put(key, b"", lease=session.lease), owner],
+            success=[Put(key, b"", lease=session.lease), owner, newest],
             failure=[Get(key), owner],
         )
+        self._predecessor = None
         if response.succeeded:
             revision = response.header.revision
+            made = response.responses[2].kvs  # type: ignore[union-attr]
+            if len(made) == 2 and made[0].key == key:
+                self._predecessor = made[1]
         else:
             mine = response.responses[0]
             revision = mine.kvs[0].create_revision  # type: ignore[union-attr]
@@ -71,10 +80,12 @@ class Mutex(_Hold):
         try:
             if self._try():
                 return True
-            wait_deletes(
+            assert self._session is not None
+            wait_turn(
                 self._client,
                 self._prefix,
-                self._revision - 1,
+                self._revision,
+                self._predecessor,
                 session=self._session,
                 deadline=deadline,
             )
@@ -84,7 +95,6 @@ class Mutex(_Hold):
         except BaseException:
             self._withdraw()
             raise
-        self._confirm()  # my predecessors are gone: is my key still there?
         return True
 
     def try_acquire(self) -> bool:
