@@ -110,6 +110,11 @@ class EtcdServer:
         stub = rpc_pb2_grpc.MaintenanceStub(self._channel)
         return str(stub.Status(rpc_pb2.StatusRequest(), timeout=5.0).version)
 
+    def lease_count(self) -> int:
+        """Leases alive in etcd now."""
+        lease = rpc_pb2_grpc.LeaseStub(self._channel)
+        return len(lease.LeaseLeases(rpc_pb2.LeaseLeasesRequest(), timeout=30).leases)
+
     def reset(self) -> None:
         """Revoke every lease and compact the history: a clean slate for the next client."""
         lease = rpc_pb2_grpc.LeaseStub(self._channel)

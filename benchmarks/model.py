@@ -25,6 +25,10 @@ class Settings:
     key_size: int = 64
     value_size: int = 256
     quick: bool = False
+    mutex_contenders: int = 8  # threads or tasks taking one lock name in turn
+    mutex_window: float = 5.0  # seconds per measured repeat
+    mutex_warmup: float = 1.0  # seconds of contention before the first window
+    mutex_ttl: int = 10  # the lock's lease (session) TTL, seconds
 
 
 # Short interleaved rounds: on a shared 2-core machine the median of four runs, each
@@ -41,7 +45,7 @@ FULL = Settings(
     lease_ttl=30,
     lease_window=10.0,
 )
-# One round, three repeats inside each worker: no interleaving, about 2 minutes.
+# One round, three repeats inside each worker: no interleaving, about 3 minutes.
 QUICK = Settings(
     ops=500,
     warmup=200,
@@ -55,6 +59,8 @@ QUICK = Settings(
     lease_ttl=12,
     lease_window=4.0,
     quick=True,
+    mutex_window=2.0,
+    mutex_warmup=0.5,
 )
 
 
@@ -64,12 +70,15 @@ class Workload:
     title: str
     unit: str  # what one operation is
     concurrent: bool = False
+    raw_stubs: bool = True  # False: the floors have no such API (no lock), not run
 
     def mode(self, spec: ClientSpec, settings: Settings) -> str:
         """How the client drives the workload, e.g. "sync, 64 threads"."""
         if self.key in ("watch", "leases"):
             return spec.kind
         n = settings.concurrency if self.concurrent else 1
+        if self.key == "mutex":
+            n = settings.mutex_contenders
         unit = "thread" if spec.kind == "sync" else "task"
         return f"{spec.kind}, {n} {unit}{'s' if n > 1 else ''}"
 
@@ -81,6 +90,7 @@ WORKLOADS = [
     Workload("get_conc", "concurrent get", "op", concurrent=True),
     Workload("watch", "watch: events to one prefix watcher", "event"),
     Workload("leases", "leases kept alive", "renewal"),
+    Workload("mutex", "mutex: contended hand-offs of one lock", "acquisition", raw_stubs=False),
 ]
 
 
@@ -93,6 +103,7 @@ class Outcome:
     info: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     other_load: list[float] = field(default_factory=list)  # cores busy elsewhere, per run
+    runs: list[dict[str, Any]] = field(default_factory=list)  # each worker run's extras
 
     @property
     def ok(self) -> bool:
@@ -104,7 +115,7 @@ class Outcome:
     def last(self) -> str:
         """The latest sample, for progress lines."""
         s = self.samples[-1]
-        return f"{s['ops'] / s['wall']:,.0f}/s, {s['cpu'] / s['ops'] * 1e6:,.0f} µs CPU each"
+        return f"{s['ops'] / s['wall']:,.0f}/s, {_per_op(s) * 1e6:,.0f} µs CPU each"
 
     @property
     def rate(self) -> float:
@@ -113,7 +124,7 @@ class Outcome:
 
     def cpu_per_op(self) -> list[float]:
         """Client CPU microseconds per operation, one per repeat."""
-        return [s["cpu"] / s["ops"] * 1e6 for s in self.samples]
+        return [_per_op(s) * 1e6 for s in self.samples]
 
     @property
     def cpu_us(self) -> float:
@@ -123,3 +134,8 @@ class Outcome:
     def cpu_per_s(self) -> float:
         """Client CPU seconds per second of wall time, median of the repeats."""
         return self._median([s["cpu"] / s["wall"] for s in self.samples])
+
+
+def _per_op(sample: dict[str, float]) -> float:
+    """CPU seconds per operation (infinite for a window without any: a stalled lock)."""
+    return sample["cpu"] / sample["ops"] if sample["ops"] else float("inf")

@@ -61,7 +61,9 @@ def _same_grpcio() -> str:
 
 def clients() -> list[ClientSpec]:
     this_python = (sys.executable,)
-    etcd3_reqs = ("etcd3==0.12.0", "protobuf==3.20.3", _same_grpcio())
+    # python-etcd3's lock breaks with tenacity >= 7 (kragniz/python-etcd3#1543); its
+    # metadata asks for >= 6.1.0 only, so pip would install one that breaks it.
+    etcd3_reqs = ("etcd3==0.12.0", "protobuf==3.20.3", "tenacity==6.3.1", _same_grpcio())
     aetcd_reqs = (
         "aetcd==1.0.0",
         f"protobuf=={importlib.metadata.version('protobuf')}",

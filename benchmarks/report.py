@@ -6,14 +6,17 @@ blocking clients with the raw sync stub, asyncio clients with the raw grpc.aio s
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from benchmarks.etcd_server import FLAGS_NOTE
 from benchmarks.model import Outcome, Settings, Workload
 from benchmarks.peers import ClientSpec
+from benchmarks.workers.harness import LOCK_TIMEOUT
 
 CPU_TARGET = 1.10  # etcd3py's CPU per op may be at most this times the floor's
+MUTEX_TARGET = 2.0  # etcd3py's mutex hand-offs/s: at least this times each peer's
 KV_WORKLOADS = ("put_seq", "get_seq", "put_conc", "get_conc")
 Results = dict[tuple[str, str], Outcome]  # (workload key, client key) -> outcome
 
@@ -105,6 +108,12 @@ def _setup(info: RunInfo, settings: Settings) -> list[str]:
             f"measured over {settings.lease_window:g} s (each lease renewed once in it)",
         ),
         (
+            "mutex",
+            f"{settings.mutex_contenders} contenders (threads or tasks) take one lock name "
+            f"in turn (lease TTL {settings.mutex_ttl} s); {settings.mutex_window:g} s "
+            f"measured per run after {settings.mutex_warmup:g} s of contention",
+        ),
+        (
             "other load",
             "cores kept busy by processes other than etcd and the benchmark during a run "
             "(highest of the rounds): the machine may be shared, high values mean noise",
@@ -152,6 +161,8 @@ def _workload_section(
 ) -> list[str]:
     if workload.key == "leases":
         return _leases_section(workload, settings, clients, results)
+    if workload.key == "mutex":
+        return _mutex_section(workload, settings, clients, results)
     title = workload.title
     if workload.concurrent:
         title += f", concurrency {settings.concurrency}"
@@ -226,12 +237,107 @@ def _leases_section(
     return [title, "", note, "", *_table(header, rows)]
 
 
+def _gaps(outcome: Outcome) -> str:
+    """The longest lock-free gap in the windows; and while stopping, if it was longer."""
+    measured = max(s["max_gap"] for s in outcome.samples)
+    draining = max(r.get("drain_max_gap", 0.0) for r in outcome.runs)
+    text = f"{measured * 1000:,.0f} ms"
+    if draining > measured:
+        text += f" (stopping: {draining * 1000:,.0f} ms)"
+    return text
+
+
+def _mutex_section(
+    workload: Workload, settings: Settings, clients: Sequence[ClientSpec], results: Results
+) -> list[str]:
+    header = (
+        "client",
+        "mode",
+        "hand-offs/s",
+        "to another contender /s",
+        "CPU µs/hand-off (min-max)",
+        "per contender, worst window (min/max)",
+        "longest lock-free gap",
+        "exclusion",
+        "timed-out acquires",
+        "peak leases",
+        "other load",
+    )
+    rows: list[tuple[str, ...]] = []
+    notes: dict[str, list[str]] = {}  # lock note -> the clients it describes
+    violated: list[str] = []
+    for spec in clients:
+        outcome = results.get((workload.key, spec.key))
+        mode = workload.mode(spec, settings)
+        if outcome is None:
+            rows.append((spec.label, mode, "n/a (no lock API)", *[""] * 8))
+            continue
+        if not outcome.ok:
+            rows.append((spec.label, mode, "unavailable", *[""] * 8))
+            continue
+        per_op = outcome.cpu_per_op()
+        switched = _switch_rate(outcome)
+        worst = min(outcome.samples, key=lambda s: s["min"] / s["max"] if s["max"] else 0.0)
+        fairness = worst["min"] / worst["max"] if worst["max"] else 0.0
+        violations = sum(r.get("violations", 0) for r in outcome.runs)
+        acquisitions = sum(r.get("acquisitions", 0) for r in outcome.runs)
+        rows.append(
+            (
+                spec.label,
+                mode,
+                f"{outcome.rate:,.0f}",
+                f"{switched:,.0f} ({switched / outcome.rate:.0%})" if outcome.rate else "0",
+                f"{outcome.cpu_us:,.0f} ({min(per_op):,.0f}-{max(per_op):,.0f})",
+                f"{worst['min']:.0f}-{worst['max']:.0f} ({fairness:.2f})",
+                _gaps(outcome),
+                f"**VIOLATED {violations}x**" if violations else f"ok ({acquisitions:,} checked)",
+                str(sum(r.get("timeouts", 0) for r in outcome.runs)),
+                f"{max(r.get('peak_leases', 0) for r in outcome.runs):,}",
+                _load(outcome),
+            )
+        )
+        notes.setdefault(str(outcome.info.get("lock_note", "?")), []).append(spec.label)
+        examples = [e for r in outcome.runs for e in r.get("violation_examples", [])]
+        violated += [f"- {spec.label}: {e}" for e in examples[:5]]
+    title = (
+        f"## {workload.title}: {settings.mutex_contenders} contenders, "
+        f"{settings.mutex_window:g} s windows"
+    )
+    intro = (
+        "Each contender loops: acquire, check that no other contender is inside and bump "
+        "a shared counter (read, yield, write: a lost update betrays an overlap), release. "
+        "A hand-off is one acquisition; *to another contender*: those that went to a "
+        "contender other than the previous holder, per second and as a share (the rest: "
+        "the releaser barging back in). *Per contender*: acquisitions of the least and "
+        "most served contender in the least fair window. *Longest lock-free gap*: the "
+        "longest time between a release and the next acquisition (gaps near 100 ms are "
+        "the mark of a waiter whose watch started at a revision etcd had already passed: "
+        "etcd serves such unsynced watches from its sync loop, every 100 ms); *stopping*: "
+        "the same while the contenders leave one by one after the last window, when fewer "
+        "waiters remain to cover for a missed wake-up. A timed-out acquire (peers: "
+        f"{LOCK_TIMEOUT:g} s) is counted and retried. *Peak leases*: the most leases alive "
+        "in etcd at once during the run (polled every 0.5 s): sessions, or leases granted "
+        "per attempt and left to expire."
+    )
+    lines = [title, "", intro, "", *_table(header, rows)]
+    if violated:
+        lines += ["", "**Exclusion violations** (two holders at once):", "", *violated]
+    if notes:
+        lines += ["", "How each lock waits:", ""]
+        lines += [f"- **{', '.join(labels)}**: {note}." for note, labels in notes.items()]
+    return lines
+
+
 def _targets(clients: Sequence[ClientSpec], results: Results) -> list[str]:
     by_key = {c.key: c for c in clients}
     rows: list[tuple[str, str, str]] = []
 
+    ran = {w for w, _ in results}
+
     def cpu_target(client: str, workloads: Sequence[str], floor_label: str) -> None:
         for w in workloads:
+            if w not in ran:
+                continue
             outcome, spec = results.get((w, client)), by_key.get(client)
             floor = _floor(results, w, spec, clients) if spec else None
             target = f"{spec.label if spec else client} CPU/op ≤ {CPU_TARGET:.2f}x {floor_label}"
@@ -248,6 +354,8 @@ def _targets(clients: Sequence[ClientSpec], results: Results) -> list[str]:
         peers = [c for c in clients if c.env is not None and c.kind == kind]
         names = " and ".join(sorted({p.label.split(" (")[0] for p in peers})) or "peers"
         for w in (*KV_WORKLOADS, "watch"):
+            if w not in ran:
+                continue
             outcome = results.get((w, ours))
             rivals = [results.get((w, p.key)) for p in peers]
             measured_rivals = [r for r in rivals if r is not None and r.ok]
@@ -259,12 +367,69 @@ def _targets(clients: Sequence[ClientSpec], results: Results) -> list[str]:
             best = max(measured_rivals, key=lambda r: r.rate)
             measured = f"{outcome.rate:,.0f} vs {best.rate:,.0f}/s ({best.spec.label})"
             rows.append((target, measured, "yes" if outcome.rate > best.rate else "NO"))
+    rows += _mutex_targets(clients, results)
     intro = (
         "Throughput is compared kind for kind: the blocking Client with the blocking peer "
         "(python-etcd3, both builds), AsyncClient with the asyncio peer (aetcd); the "
         "tables above hold every cross comparison."
     )
     return ["## Targets", "", intro, "", *_table(("target", "measured", "met"), rows)]
+
+
+def _mutex_targets(clients: Sequence[ClientSpec], results: Results) -> list[tuple[str, str, str]]:
+    """etcd3py's Mutex and AsyncMutex against every peer's lock, sync or async alike."""
+    if not any(w == "mutex" for w, _ in results):
+        return []
+    peers = [c for c in clients if c.env is not None]
+    names = " and ".join(sorted({p.label.split(" (")[0] for p in peers})) or "peers"
+    rows = []
+    for ours in ("etcd3py", "etcd3py_async"):
+        outcome = results.get(("mutex", ours))
+        label = next((c.label for c in clients if c.key == ours), ours)
+        lock = "AsyncMutex" if ours.endswith("async") else "Mutex"
+        target = f"{label} {lock} hand-offs/s ≥ {MUTEX_TARGET:g}x {names}'s"
+        rivals = [results.get(("mutex", p.key)) for p in peers]
+        measured = [r for r in rivals if r is not None and r.ok]
+        if outcome is None or not outcome.ok or not measured:
+            rows.append((target, "not measured", "?"))
+            continue
+        parts = [f"{r.rate:,.0f}/s {r.spec.label} ({outcome.rate / r.rate:.2f}x)" for r in measured]
+        met = all(outcome.rate >= MUTEX_TARGET * r.rate for r in measured)
+        rows.append(
+            (target, f"{outcome.rate:,.0f}/s vs " + "; ".join(parts), "yes" if met else "NO")
+        )
+        # The same comparison counting only acquisitions by a contender other than
+        # the releaser: a lock that lets the releaser take it back scores high on the
+        # raw rate while the other contenders wait.
+        ours_switched = _switch_rate(outcome)
+        parts = [
+            f"{_switch_rate(r):,.0f}/s {r.spec.label} ({ours_switched / _switch_rate(r):.2f}x)"
+            for r in measured
+            if _switch_rate(r)
+        ]
+        met = all(ours_switched >= MUTEX_TARGET * _switch_rate(r) for r in measured)
+        rows.append(
+            (
+                f"{label} {lock} hand-offs to another contender/s ≥ {MUTEX_TARGET:g}x {names}'s",
+                f"{ours_switched:,.0f}/s vs " + "; ".join(parts),
+                "yes" if met else "NO",
+            )
+        )
+        violations = sum(r.get("violations", 0) for r in outcome.runs)
+        checked = sum(r.get("acquisitions", 0) for r in outcome.runs)
+        rows.append(
+            (
+                f"{label} {lock}: no two holders at once",
+                f"{violations} violations in {checked:,} acquisitions",
+                "yes" if violations == 0 else "NO",
+            )
+        )
+    return rows
+
+
+def _switch_rate(outcome: Outcome) -> float:
+    """Median acquisitions per second that went to another contender than the last."""
+    return statistics.median(s["switches"] / s["wall"] for s in outcome.samples)
 
 
 def _notes(
@@ -286,6 +451,9 @@ def _notes(
         "compiled wheel for Python 3.11: there it runs on pure-Python protobuf. It is "
         "also measured on Python 3.10 with the C++ protobuf, its best case.",
         "- Every client gives each call the same 5 s deadline (etcd3py's default).",
+        "- python-etcd3's lock needs tenacity < 7 (kragniz/python-etcd3#1543): with the "
+        "tenacity pip installs for it today (9.x), an acquire that has to wait raises "
+        "TypeError. Its virtualenvs pin tenacity 6.3.1.",
         "- CPU per op is the steadier figure: the server and the client share the "
         "machine's cores, so throughput also measures how much CPU the client leaves to "
         "etcd.",

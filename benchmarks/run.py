@@ -51,7 +51,7 @@ class WorkerFailed(Exception):
 def main(argv: list[str] | None = None) -> None:
     all_clients, keys = clients(), [w.key for w in WORKLOADS]
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="fewer ops, shorter windows (~2 min)")
+    p.add_argument("--quick", action="store_true", help="fewer ops, shorter windows (~3 min)")
     p.add_argument("--clients", help="comma-separated: " + ",".join(c.key for c in all_clients))
     p.add_argument("--workloads", help="comma-separated: " + ",".join(keys))
     p.add_argument("--output", type=Path, default=RESULTS, help="markdown report path")
@@ -71,7 +71,12 @@ def main(argv: list[str] | None = None) -> None:
             unavailable[spec.key] = str(err)
             _progress(f"{spec.label}: unavailable: {err}")
 
-    results = {(w.key, c.key): Outcome(c) for w in workloads for c in chosen}
+    results = {
+        (w.key, c.key): Outcome(c)
+        for w in workloads
+        for c in chosen
+        if w.raw_stubs or not c.floor  # the raw stubs have no lock
+    }
     for (_, client), outcome in results.items():
         outcome.error = unavailable.get(client)
     with EtcdServer() as server:
@@ -83,11 +88,13 @@ def main(argv: list[str] | None = None) -> None:
                     continue
                 shift = round_no % len(chosen)  # rotate: no client always runs first
                 for spec in chosen[shift:] + chosen[:shift]:
-                    outcome = results[(workload.key, spec.key)]
-                    if outcome.error is None:
+                    found = results.get((workload.key, spec.key))
+                    if found is None:  # not run by this client (the stubs have no lock)
+                        continue
+                    if found.error is None:
                         server.reset()
-                        _measure(outcome, workload, settings, server, pythons[spec.key])
-                    _progress(f"round {round_no + 1}: {_summary(workload, outcome)}")
+                        _measure(found, workload, settings, server, pythons[spec.key])
+                    _progress(f"round {round_no + 1}: {_summary(workload, found)}")
 
     command = "python benchmarks/run.py" + (" " + shlex.join(argv or sys.argv[1:])).rstrip()
     info = RunInfo(command.strip(), started, _machine(), etcd_version)
@@ -118,17 +125,27 @@ def _summary(workload: Workload, outcome: Outcome) -> str:
         return f"{head} unavailable: {outcome.error}"
     if workload.key == "leases":
         return f"{head} {outcome.cpu_per_s * 1000:.1f} ms CPU/s, min TTL {outcome.info['min_ttl']}"
+    if workload.key == "mutex":
+        s, info = outcome.samples[-1], outcome.info
+        violated = f", {info['violations']} EXCLUSION VIOLATIONS" if info["violations"] else ""
+        return (
+            f"{head} {outcome.last()}, per contender {s['min']:.0f}-{s['max']:.0f}, "
+            f"{info['timeouts']} timed-out acquires, at most {info['peak_leases']} leases"
+            f"{violated}"
+        )
     return f"{head} {outcome.last()}"
 
 
 def _worker_args(workload: Workload, settings: Settings, endpoint: str, prefix: str) -> list[str]:
+    mutex = workload.key == "mutex"
+    concurrency = settings.mutex_contenders if mutex else settings.concurrency
     args = [
         f"--endpoint={endpoint}",
         f"--workload={workload.key}",
         f"--prefix={prefix}",
         f"--key-size={settings.key_size}",
         f"--value-size={settings.value_size}",
-        f"--concurrency={settings.concurrency}",
+        f"--concurrency={concurrency}",
         f"--repeats={settings.repeats}",
     ]
     if workload.key == "watch":
@@ -139,6 +156,13 @@ def _worker_args(workload: Workload, settings: Settings, endpoint: str, prefix: 
             f"--leases={settings.leases}",
             f"--ttl={settings.lease_ttl}",
             f"--window={settings.lease_window}",
+        ]
+    if mutex:
+        return [
+            *args,
+            f"--ttl={settings.mutex_ttl}",
+            f"--window={settings.mutex_window}",
+            f"--warmup-time={settings.mutex_warmup}",
         ]
     return [*args, f"--ops={settings.ops}", f"--warmup={settings.warmup}"]
 
@@ -158,8 +182,9 @@ def _measure(
     prefix = f"/bench/{workload.key}/{spec.key}/"
     args = _worker_args(workload, settings, server.endpoint, prefix)
     command = [python, "-m", spec.module, *args]
+    leases = LeaseWatch(server, enabled=workload.key == "mutex")
     try:
-        with LoadProbe(server.pid) as probe:
+        with LoadProbe(server.pid) as probe, leases:
             if workload.key == "watch":
                 writes = settings.watch_warmup + settings.watch_events * settings.repeats
                 result = _run_watch(command, server.endpoint, prefix, writes, settings)
@@ -168,9 +193,38 @@ def _measure(
     except WorkerFailed as err:
         outcome.error = str(err)
         return
+    if leases.enabled:
+        result["peak_leases"] = leases.peak  # what the locks granted and left alive
     outcome.samples.extend(result.pop("samples"))
     outcome.other_load.append(probe.other_cores)
     outcome.info = result
+    outcome.runs.append(result)
+
+
+class LeaseWatch:
+    """The most leases alive in etcd at once while a worker runs (polled every 0.5 s)."""
+
+    def __init__(self, server: EtcdServer, enabled: bool) -> None:
+        self.server, self.enabled, self.peak = server, enabled, 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _poll(self) -> None:
+        while True:
+            self.peak = max(self.peak, self.server.lease_count())
+            if self._stop.wait(0.5):
+                return
+
+    def __enter__(self) -> LeaseWatch:
+        if self.enabled:
+            self._thread = threading.Thread(target=self._poll, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
 
 
 class LoadProbe:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import etcd3py
 from benchmarks.workers import harness
 from benchmarks.workers.harness import CALL_TIMEOUT
+from etcd3py.recipes import AsyncMutex, AsyncSession
 
 
 class Etcd3pyAsync:
     packages = ("etcd3py", "grpcio", "protobuf")
     lease_note = "client.keep_alive(lease) for each lease (one shared LeaseKeepAlive stream)"
+    lock_note = harness.ETCD3PY_LOCK_NOTE.format(
+        api="one AsyncSession(client, ttl) per task, started once; "
+        "`async with AsyncMutex(session, name)`"
+    )
 
     def __init__(self, endpoint: str) -> None:
         self.client = etcd3py.AsyncClient(endpoint, timeout=CALL_TIMEOUT)
@@ -42,6 +48,11 @@ class Etcd3pyAsync:
         if lost:
             raise RuntimeError(f"{len(lost)} leases lost, e.g. {lost[0]!r}")
         return [(await lease.time_to_live()).ttl for lease in self.leases[:sample]]
+
+    @contextlib.asynccontextmanager
+    async def mutex_contender(self, name: str, ttl: int) -> AsyncIterator[Callable[[], AsyncMutex]]:
+        async with AsyncSession(self.client, ttl=ttl) as session:
+            yield lambda: AsyncMutex(session, name)
 
     async def close(self) -> None:
         await self.client.close()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+import contextlib
+from collections.abc import Callable, Generator, Iterator
 
 import etcd3py
 from benchmarks.workers import harness
 from benchmarks.workers.harness import CALL_TIMEOUT
+from etcd3py.recipes import Mutex, Session
 
 
 class Etcd3pySync:
     packages = ("etcd3py", "grpcio", "protobuf")
     lease_note = "client.keep_alive(lease) for each lease (one shared LeaseKeepAlive stream)"
+    lock_note = harness.ETCD3PY_LOCK_NOTE.format(
+        api="one Session(client, ttl) per thread, started once; `with Mutex(session, name)`"
+    )
 
     def __init__(self, endpoint: str) -> None:
         self.client = etcd3py.Client(endpoint, timeout=CALL_TIMEOUT)
@@ -40,6 +45,11 @@ class Etcd3pySync:
         if lost:
             raise RuntimeError(f"{len(lost)} leases lost, e.g. {lost[0]!r}")
         return [lease.time_to_live().ttl for lease in self.leases[:sample]]
+
+    @contextlib.contextmanager
+    def mutex_contender(self, name: str, ttl: int) -> Iterator[Callable[[], Mutex]]:
+        with Session(self.client, ttl=ttl) as session:
+            yield lambda: Mutex(session, name)
 
     def close(self) -> None:
         self.client.close()

@@ -9,6 +9,13 @@ Every measurement follows a warm-up and is repeated; each sample holds the
 operations done, the wall time and the process CPU time (``time.process_time``:
 user + system time of all threads) of the measured section only.
 
+The mutex workload runs contenders (threads or tasks) that take one lock name in
+turn for as long as the worker runs; after a warm-up of ``--warmup-time`` seconds,
+each of ``--repeats`` windows of ``--window`` seconds is one sample of acquisitions
+(hand-offs). Inside the lock each contender checks that nobody else is inside and
+bumps a shared counter with a yield in the middle (a lost update shows an overlap
+the flag missed); violations are counted and printed, not raised.
+
 The client under test is wrapped in a small adapter (``SyncAdapter`` or
 ``AsyncAdapter``) doing what a user of that library would write; this module must
 not import etcd3py: it also runs under the peers' virtualenvs.
@@ -18,22 +25,37 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import importlib.metadata
+import itertools
 import json
 import platform
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-WORKLOADS = ("put_seq", "get_seq", "put_conc", "get_conc", "watch", "leases")
+WORKLOADS = ("put_seq", "get_seq", "put_conc", "get_conc", "watch", "leases", "mutex")
 KEYSPACE = 1000  # distinct keys a put or get workload cycles over
 LEASE_SAMPLE = 20  # leases whose remaining TTL is checked after a lease window
 # Every client gives each call the same deadline (etcd3py's default): gRPC calls with
 # a deadline cost a little more than calls without, and etcd3py always sets one.
 CALL_TIMEOUT = 5.0
+# The peers' locks take an acquire timeout (10 s is their default, and what their
+# ``with`` uses, ignoring the result): a timed-out acquire is counted and retried,
+# never entered. etcd3py's Mutex waits without one, as ``with Mutex(...)`` does.
+LOCK_TIMEOUT = 10.0
+ETCD3PY_LOCK_NOTE = (
+    "{api}. Each contender puts <name>/<its lease> (txn, if absent) and watches only "
+    "the key created just before its own (etcd's concurrency.Mutex): a release wakes "
+    "one waiter, no polling, FIFO"
+)
+# Contenders still waiting this long after the last window are reported as stuck.
+MUTEX_DRAIN_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,12 @@ class Options:
     leases: int
     ttl: int
     window: float
+    warmup_time: float  # seconds (mutex)
+
+    @property
+    def lock_name(self) -> str:
+        """The one lock name the mutex contenders share."""
+        return self.prefix.decode() + "lock"
 
     def keys(self) -> list[bytes]:
         return [make_key(self.prefix, i, self.key_size) for i in range(KEYSPACE)]
@@ -79,6 +107,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     p.add_argument("--leases", type=int, default=1000)
     p.add_argument("--ttl", type=int, default=15)
     p.add_argument("--window", type=float, default=10.0)
+    p.add_argument("--warmup-time", type=float, default=1.0)
     a = p.parse_args(argv)
     if len(a.prefix) + 12 > a.key_size:
         p.error("--key-size too small for the prefix")
@@ -95,6 +124,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         leases=a.leases,
         ttl=a.ttl,
         window=a.window,
+        warmup_time=a.warmup_time,
     )
 
 
@@ -245,6 +275,120 @@ def _check_value(value: bytes | None, key: bytes) -> None:
         raise RuntimeError(f"get {key!r} returned no value")
 
 
+# ---- mutex: contended hand-offs of one lock ----
+
+
+@dataclass(frozen=True)
+class MutexMark:
+    counts: list[int]
+    switches: int
+    wall: float
+    cpu: float
+    max_gap: float  # longest time with nobody inside since the previous mark
+
+
+class MutexBook:
+    """What the contenders of one process share: who is inside, and the tallies.
+
+    ``enter``/``leave`` bracket a critical section: entering while someone else is
+    inside, or finding the shared counter moved by someone else meanwhile (a lost
+    update), is an exclusion violation.
+    """
+
+    def __init__(self, contenders: int) -> None:
+        self.counts = [0] * contenders  # acquisitions per contender
+        self.switches = 0  # acquisitions by another contender than the previous holder
+        self.counter = 0  # bumped inside the lock, read-yield-write
+        self.holder: int | None = None
+        self.last_holder: int | None = None
+        self.violations = 0
+        self.violation_examples: list[str] = []
+        self.timeouts = [0] * contenders  # acquires that gave up (peers' LOCK_TIMEOUT)
+        self.ready = 0  # contenders set up (sessions started)
+        self.stop = False
+        self.left_at = time.perf_counter()  # when the lock was last left
+        self.max_gap = 0.0  # longest time with nobody inside, since the last mark
+
+    def _violation(self, what: str) -> None:
+        self.violations += 1
+        if len(self.violation_examples) < 5:
+            self.violation_examples.append(what)
+            print(f"EXCLUSION VIOLATION: {what}", file=sys.stderr, flush=True)
+
+    def enter(self, index: int) -> int:
+        now = time.perf_counter()
+        if self.holder is not None:
+            self._violation(f"contender {index} entered while contender {self.holder} was inside")
+        else:
+            self.max_gap = max(self.max_gap, now - self.left_at)
+        self.holder = index
+        if index != self.last_holder:
+            self.switches += 1
+            self.last_holder = index
+        return self.counter
+
+    def leave(self, index: int, seen: int) -> None:
+        if self.counter != seen:
+            self._violation(
+                f"lost update: the counter went from {seen} to {self.counter} while "
+                f"contender {index} was inside"
+            )
+        self.counter = seen + 1
+        self.counts[index] += 1
+        if self.holder != index:
+            self._violation(f"contender {self.holder} was inside when contender {index} left")
+        self.holder = None
+        self.left_at = time.perf_counter()
+
+    def mark(self) -> MutexMark:
+        gap, self.max_gap = self.max_gap, 0.0
+        return MutexMark(
+            list(self.counts), self.switches, time.perf_counter(), time.process_time(), gap
+        )
+
+    @staticmethod
+    def sample(before: MutexMark, after: MutexMark) -> dict[str, float]:
+        """One window: acquisitions (``ops``), fairness, hand-offs to another contender."""
+        per = [b - a for a, b in zip(before.counts, after.counts, strict=True)]
+        return {
+            "ops": sum(per),
+            "wall": after.wall - before.wall,
+            "cpu": after.cpu - before.cpu,
+            "min": min(per),
+            "max": max(per),
+            "switches": after.switches - before.switches,
+            "max_gap": after.max_gap,
+        }
+
+    def extra(self, note: str, drain: MutexMark) -> dict[str, Any]:
+        """The run's totals; ``drain`` is the mark taken once every contender stopped."""
+        total = sum(self.counts)
+        if self.counter != total:
+            self._violation(f"the counter ended at {self.counter} after {total} acquisitions")
+        return {
+            "lock_note": note,
+            "violations": self.violations,
+            "violation_examples": self.violation_examples,
+            "timeouts": sum(self.timeouts),
+            "acquisitions": total,
+            "drain_max_gap": drain.max_gap,  # the longest lock-free gap while stopping
+        }
+
+
+def _locking(client: Any) -> Any:
+    """The client, if it has a lock to measure."""
+    if not hasattr(client, "mutex_contender"):
+        raise SystemExit(f"{type(client).__name__} has no lock: no mutex workload")
+    return client
+
+
+def _stuck(count: int) -> RuntimeError:
+    return RuntimeError(
+        f"{count} contenders still waiting for the lock {MUTEX_DRAIN_TIMEOUT:g}s after the "
+        "last window (stacks on stderr)"
+    )
+
+
 # ---- sync clients ----
 
 
@@ -280,6 +424,25 @@ class SyncAdapter(Protocol):
     def close(self) -> None: ...
 
 
+class SyncLocking(SyncAdapter, Protocol):
+    """A blocking client with a lock (the mutex workload); the raw stubs have none."""
+
+    @property
+    def lock_note(self) -> str:
+        """The lock API used, and how a waiter waits."""
+        ...
+
+    def mutex_contender(
+        self, name: str, ttl: int
+    ) -> AbstractContextManager[Callable[[], AbstractContextManager[object]]]:
+        """One contender's setup for the whole run (etcd3py: its session).
+
+        It gives a function making one holding of the lock: a context entered with
+        the lock held, or entered as ``False`` when the acquire timed out.
+        """
+        ...
+
+
 def run_sync(open_client: Callable[[str], SyncAdapter], argv: Sequence[str] | None = None) -> None:
     """The main function of a blocking client's worker."""
     opts = parse_options(argv)
@@ -290,6 +453,8 @@ def run_sync(open_client: Callable[[str], SyncAdapter], argv: Sequence[str] | No
             samples = _sync_watch(client, opts)
         elif opts.workload == "leases":
             samples, extra = _sync_leases(client, opts)
+        elif opts.workload == "mutex":
+            samples, extra = _sync_mutex(_locking(client), opts)
         else:
             samples = _sync_kv(client, opts)
         emit(samples, client.packages, **extra)
@@ -384,6 +549,62 @@ def _lease_extra(note: str, ttls: list[int]) -> dict[str, Any]:
     return {"lease_note": note, "min_ttl": min(ttls) if ttls else None}
 
 
+def _sync_mutex(
+    client: SyncLocking, opts: Options
+) -> tuple[list[dict[str, float]], dict[str, Any]]:
+    """``opts.concurrency`` threads taking one lock in turn; a sample per window."""
+    book = MutexBook(opts.concurrency)
+    ready = threading.Barrier(opts.concurrency + 1)
+    errors: list[BaseException] = []
+
+    def contend(index: int) -> None:
+        try:
+            with client.mutex_contender(opts.lock_name, opts.ttl) as holding:
+                ready.wait()
+                while not book.stop:
+                    with holding() as held:
+                        if held is False:
+                            book.timeouts[index] += 1
+                            continue
+                        seen = book.enter(index)
+                        time.sleep(0)  # let any other thread run: would it get in?
+                        book.leave(index, seen)
+        except threading.BrokenBarrierError:
+            pass
+        except BaseException as err:
+            errors.append(err)
+            ready.abort()
+
+    threads = [
+        threading.Thread(target=contend, args=(i,), name=f"contender-{i}", daemon=True)
+        for i in range(opts.concurrency)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        ready.wait(timeout=60)
+    except threading.BrokenBarrierError:
+        book.stop = True
+        raise (errors[0] if errors else RuntimeError("contenders not set up in 60 s")) from None
+    time.sleep(opts.warmup_time)
+    marks = [book.mark()]
+    for _ in range(opts.repeats):
+        time.sleep(opts.window)
+        marks.append(book.mark())
+    book.stop = True
+    deadline = time.monotonic() + MUTEX_DRAIN_TIMEOUT
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if errors:
+        raise errors[0]
+    stuck = [t for t in threads if t.is_alive()]
+    if stuck:
+        faulthandler.dump_traceback(sys.stderr, all_threads=True)
+        raise _stuck(len(stuck))
+    samples = [MutexBook.sample(a, b) for a, b in itertools.pairwise(marks)]
+    return samples, book.extra(client.lock_note, book.mark())
+
+
 # ---- async clients ----
 
 
@@ -411,6 +632,19 @@ class AsyncAdapter(Protocol):
     async def close(self) -> None: ...
 
 
+class AsyncLocking(AsyncAdapter, Protocol):
+    """An asyncio client with a lock (the mutex workload)."""
+
+    @property
+    def lock_note(self) -> str: ...
+
+    def mutex_contender(
+        self, name: str, ttl: int
+    ) -> AbstractAsyncContextManager[Callable[[], AbstractAsyncContextManager[object]]]:
+        """As SyncLocking.mutex_contender, with async contexts."""
+        ...
+
+
 def run_async(
     open_client: Callable[[str], Awaitable[AsyncAdapter]], argv: Sequence[str] | None = None
 ) -> None:
@@ -427,6 +661,8 @@ async def _run_async(open_client: Callable[[str], Awaitable[AsyncAdapter]], opts
             samples = await _async_watch(client, opts)
         elif opts.workload == "leases":
             samples, extra = await _async_leases(client, opts)
+        elif opts.workload == "mutex":
+            samples, extra = await _async_mutex(_locking(client), opts)
         else:
             samples = await _async_kv(client, opts)
         emit(samples, client.packages, **extra)
@@ -502,3 +738,54 @@ async def _async_leases(
         await asyncio.sleep(opts.window)
     ttls = await client.lease_ttls(LEASE_SAMPLE)
     return [meter.sample(_refreshes(opts))], _lease_extra(client.lease_note, ttls)
+
+
+async def _async_mutex(
+    client: AsyncLocking, opts: Options
+) -> tuple[list[dict[str, float]], dict[str, Any]]:
+    """``opts.concurrency`` tasks taking one lock in turn; a sample per window."""
+    book = MutexBook(opts.concurrency)
+    go = asyncio.Event()
+
+    async def contend(index: int) -> None:
+        async with client.mutex_contender(opts.lock_name, opts.ttl) as holding:
+            book.ready += 1
+            await go.wait()
+            while not book.stop:
+                async with holding() as held:
+                    if held is False:
+                        book.timeouts[index] += 1
+                        continue
+                    seen = book.enter(index)
+                    await asyncio.sleep(0)  # let any other task run: would it get in?
+                    book.leave(index, seen)
+
+    tasks = [asyncio.create_task(contend(i)) for i in range(opts.concurrency)]
+    setup_deadline = time.monotonic() + 60
+    while book.ready < opts.concurrency:
+        failed = [t for t in tasks if t.done()]
+        if failed or time.monotonic() > setup_deadline:
+            book.stop = True
+            go.set()
+            for task in failed:
+                task.result()  # raises what the contender raised
+            raise RuntimeError("contenders not set up in 60 s")
+        await asyncio.sleep(0.01)
+    go.set()
+    await asyncio.sleep(opts.warmup_time)
+    marks = [book.mark()]
+    for _ in range(opts.repeats):
+        await asyncio.sleep(opts.window)
+        marks.append(book.mark())
+    book.stop = True
+    done, pending = await asyncio.wait(tasks, timeout=MUTEX_DRAIN_TIMEOUT)
+    for task in done:
+        task.result()
+    if pending:
+        for task in pending:
+            task.print_stack(file=sys.stderr)
+            task.cancel()
+        faulthandler.dump_traceback(sys.stderr, all_threads=True)
+        raise _stuck(len(pending))
+    samples = [MutexBook.sample(a, b) for a, b in itertools.pairwise(marks)]
+    return samples, book.extra(client.lock_note, book.mark())

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import aetcd  # type: ignore[import-not-found]
 
 from benchmarks.workers import harness
-from benchmarks.workers.harness import CALL_TIMEOUT
+from benchmarks.workers.harness import CALL_TIMEOUT, LOCK_TIMEOUT
 
 
 class Aetcd:
@@ -22,6 +22,15 @@ class Aetcd:
     lease_note = (
         "no background keep-alive in aetcd: a task awaits "
         "client.refresh_lease(id) (one short stream per call) for each lease every TTL/3"
+    )
+    lock_note = (
+        "one client shared by the tasks; per holding client.lock(key, ttl), "
+        f"await acquire(timeout={LOCK_TIMEOUT:g}) checked (its `async with` ignores a "
+        "False), await release(). One key: each attempt grants a new lease and tries a "
+        "create txn; a loser watches that key for its DELETE from the holder's revision "
+        "+ 1 (watch_once: no missed release) and retries: every release wakes every "
+        "waiter (herd), who all race the txn again. The leases of failed attempts are "
+        "never revoked, nor the holder's at release"
     )
 
     def __init__(self, client: Any) -> None:
@@ -61,6 +70,23 @@ class Aetcd:
         return [
             (await self.client.get_lease_info(i, keys=False)).TTL for i in self.lease_ids[:sample]
         ]
+
+    @contextlib.asynccontextmanager
+    async def mutex_contender(
+        self, name: str, ttl: int
+    ) -> AsyncIterator[Callable[[], contextlib.AbstractAsyncContextManager[bool]]]:
+        yield lambda: self._holding(name.encode(), ttl)
+
+    @contextlib.asynccontextmanager
+    async def _holding(self, key: bytes, ttl: int) -> AsyncIterator[bool]:
+        lock = self.client.lock(key, ttl=ttl)
+        if not await lock.acquire(timeout=LOCK_TIMEOUT):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            await lock.release()
 
     async def close(self) -> None:
         if self._refresher is not None:

@@ -3,18 +3,23 @@
 It has no background keep-alive: a thread calls ``client.refresh_lease(id)`` -- one
 short LeaseKeepAlive stream per call, the only refresh its API offers -- for each
 lease every TTL/3, the cadence etcd3py's keep-alive uses.
+
+Its lock (etcd3/locks.py) needs tenacity < 7 (kragniz/python-etcd3#1543): with the
+tenacity pip installs today, the first acquire that has to wait raises TypeError
+(its wait callback has tenacity 5's signature). The virtualenv pins tenacity 6.x.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import etcd3  # type: ignore[import-not-found]
 
 from benchmarks.workers import harness
-from benchmarks.workers.harness import CALL_TIMEOUT
+from benchmarks.workers.harness import CALL_TIMEOUT, LOCK_TIMEOUT
 
 
 class PythonEtcd3:
@@ -22,6 +27,16 @@ class PythonEtcd3:
     lease_note = (
         "no background keep-alive in python-etcd3: a thread calls "
         "client.refresh_lease(id) (one short stream per call) for each lease every TTL/3"
+    )
+    lock_note = (
+        "one client shared by the threads; per holding client.lock(name, ttl), "
+        f"acquire(timeout={LOCK_TIMEOUT:g}) checked (its `with` ignores a False), release(). "
+        "One key /locks/<name>: each attempt grants a new lease and tries a create txn; "
+        "a loser watches that key with watch_once (no start revision, any event, PUT or "
+        "DELETE) and retries when it fires: every release and every new holder wakes every "
+        "waiter (herd), and a release landing between a loser's txn and its watch is "
+        "missed (it waits for the next event on the key, or its timeout). The leases of "
+        "failed attempts are never revoked, nor the holder's at release"
     )
 
     def __init__(self, endpoint: str) -> None:
@@ -62,6 +77,23 @@ class PythonEtcd3:
 
     def lease_ttls(self, sample: int) -> list[int]:
         return [self.client.get_lease_info(i).TTL for i in self.lease_ids[:sample]]
+
+    @contextlib.contextmanager
+    def mutex_contender(
+        self, name: str, ttl: int
+    ) -> Iterator[Callable[[], contextlib.AbstractContextManager[bool]]]:
+        yield lambda: self._holding(name, ttl)
+
+    @contextlib.contextmanager
+    def _holding(self, name: str, ttl: int) -> Iterator[bool]:
+        lock = self.client.lock(name, ttl=ttl)
+        if not lock.acquire(timeout=LOCK_TIMEOUT):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.release()
 
     def close(self) -> None:
         self._stop.set()
