@@ -6,10 +6,13 @@ import pytest
 
 from etcd3py import AsyncClient, ClientClosedError
 from etcd3py.recipes import AsyncConfigWatcher, ConfigChange
+from tests.conftest import Restartable
 from tests.support.backends import Backend
 from tests.support.proxy import TcpProxy
 
 pytestmark = pytest.mark.anyio
+
+WAIT = 20.0  # the longest any wait of the fault tests may take
 
 
 async def test_load_and_follow(aclient: AsyncClient, prefix: bytes) -> None:
@@ -58,6 +61,27 @@ async def test_reload_after_compaction_is_announced(
     reload = [c for c in changes if c.reloaded]
     assert len(reload) == 1
     assert reload[0].changed == {"b": b"2", "c": b"3"} and reload[0].deleted == {"a"}
+
+
+async def test_follows_across_a_server_restart(restartable: Restartable, prefix: bytes) -> None:
+    p = prefix + b"config/"
+    changes: list[ConfigChange] = []
+    async with AsyncClient(restartable.endpoint, timeout=5) as client:
+        await client.put(p + b"a", "1")
+        async with AsyncConfigWatcher(client, p) as config:
+            config.on_change(changes.append)
+            before = (await client.put(p + b"b", "2")).header.revision
+            assert await config.wait_for(before, timeout=WAIT)
+            restartable.kill()
+            restartable.revive()
+            after = (await client.put(p + b"a", "changed")).header.revision
+            assert await config.wait_for(after, timeout=WAIT)
+            assert dict(config) == {"a": b"changed", "b": b"2"}
+    # the watch resumed where it was: each change once, and no reload (nothing compacted)
+    assert changes == [
+        ConfigChange(before, {"b": b"2"}, frozenset()),
+        ConfigChange(after, {"a": b"changed"}, frozenset()),
+    ]
 
 
 async def test_never_stale_silently(backend: Backend, prefix: bytes) -> None:

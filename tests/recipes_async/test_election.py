@@ -6,15 +6,31 @@ import time
 
 import pytest
 
-from etcd3py import AsyncClient, ElectionNotLeaderError
-from etcd3py._async._primitives import spawn
+from etcd3py import AsyncClient, ElectionNotLeaderError, KeyValue
+from etcd3py._async._primitives import sleep, spawn
 from etcd3py.recipes import AsyncElection, AsyncSession
+from tests.conftest import Restartable
 from tests.support.backends import Backend
 from tests.support.etcdctl import Background
+from tests.support.proxy import TcpProxy
 
 pytestmark = pytest.mark.anyio
 
 TTL = 5
+WAIT = 20.0  # the longest any wait of the fault tests may take
+
+
+async def _until_candidates(client: AsyncClient, name: bytes, count: int) -> None:
+    """Wait until ``count`` candidates stand in election ``name``."""
+    deadline = time.monotonic() + WAIT
+    while (await client.get(name + b"/", prefix=True, count_only=True)).count != count:
+        assert time.monotonic() < deadline, f"never {count} candidates in {name!r}"
+        await sleep(0.01)
+
+
+def _seen(kv: KeyValue | None) -> tuple[bytes, bytes]:
+    assert kv is not None, "the observer ended"
+    return kv.key, kv.value
 
 
 async def test_campaign_proclaim_resign(aclient: AsyncClient, prefix: bytes) -> None:
@@ -121,3 +137,79 @@ async def test_interoperates_with_etcdctl_elect(
         ctl.stop()
         listener.stop()
         await ours.resign()
+
+
+async def test_waiting_candidate_survives_a_server_restart(
+    restartable: Restartable, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    async with AsyncClient(restartable.endpoint, timeout=5) as client:
+        incumbent = AsyncElection(client, name, ttl=10)
+        challenger = AsyncElection(client, name, ttl=10)
+        await incumbent.campaign("a")
+        won: list[bool] = []
+
+        async def stand() -> None:
+            won.append(await challenger.campaign("b", timeout=WAIT))
+
+        task = spawn(stand, name="challenger")
+        await _until_candidates(client, name, 2)
+        restartable.kill()
+        restartable.revive()  # back within the leases' TTL
+        assert _seen(await incumbent.leader()) == (incumbent.key, b"a")
+        assert won == [] and incumbent.is_leader  # still waiting, still leading
+        await incumbent.resign()
+        await task.join(WAIT)
+        assert won == [True] and challenger.is_leader
+        assert _seen(await challenger.leader()) == (challenger.key, b"b")
+        await challenger.resign()
+
+
+async def test_observer_survives_a_server_restart(restartable: Restartable, prefix: bytes) -> None:
+    name = prefix + b"election"
+    async with AsyncClient(restartable.endpoint, timeout=5) as client:
+        leader = AsyncElection(client, name, ttl=10)
+        async with leader.observe() as observer:
+            await leader.campaign("v1")
+            assert _seen(await observer.get(timeout=WAIT)) == (leader.key, b"v1")
+            restartable.kill()
+            restartable.revive()
+            await leader.proclaim("v2")
+            # v2 next (v1 not reported again), and v2 once: v3 comes right after it
+            assert _seen(await observer.get(timeout=WAIT)) == (leader.key, b"v2")
+            await leader.proclaim("v3")
+            assert _seen(await observer.get(timeout=WAIT)) == (leader.key, b"v3")
+            await leader.resign()
+
+
+async def test_observer_cut_off_past_compaction_finds_the_leader(
+    aclient: AsyncClient, backend: Backend, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    first, second = AsyncElection(aclient, name, ttl=TTL), AsyncElection(aclient, name, ttl=TTL)
+    port = int(backend.endpoint.rsplit(":", 1)[1])
+    with TcpProxy(port) as proxy:
+        async with (
+            AsyncClient(proxy.endpoint, timeout=2) as behind_proxy,
+            AsyncElection(behind_proxy, name).observe() as observer,
+        ):
+            await first.campaign("v1")
+            assert _seen(await observer.get(timeout=WAIT)) == (first.key, b"v1")
+            proxy.down()  # the observer is cut off while the leader changes...
+            won: list[bool] = []
+
+            async def stand() -> None:
+                won.append(await second.campaign("w1", timeout=WAIT))
+
+            task = spawn(stand, name="second")
+            await _until_candidates(aclient, name, 2)
+            await first.resign()
+            await task.join(WAIT)
+            assert won == [True]
+            now = (await aclient.put(prefix + b"noise", "x")).header.revision
+            await aclient.compact(now)  # ...and its resume point is compacted away
+            proxy.up()
+            assert _seen(await observer.get(timeout=WAIT)) == (second.key, b"w1")
+            await second.proclaim("w2")
+            assert _seen(await observer.get(timeout=WAIT)) == (second.key, b"w2")
+    await second.resign()

@@ -10,10 +10,13 @@ import time
 import pytest
 
 from etcd3py import AsyncClient
-from etcd3py.recipes import AsyncServiceRegistry, Instance
+from etcd3py.recipes import AsyncRegistration, AsyncServiceRegistry, Instance
+from tests.conftest import Restartable
 from tests.support.backends import Backend
 
 pytestmark = pytest.mark.anyio
+
+WAIT = 20.0  # the longest any wait of the fault tests may take
 
 
 async def test_entries_have_go_naming_layout(aclient: AsyncClient, prefix: bytes) -> None:
@@ -96,6 +99,32 @@ async def test_a_killed_instance_disappears_within_its_ttl(backend: Backend, pre
             finally:
                 proc.kill()
                 proc.wait(10)
+
+
+async def test_registration_and_watch_survive_a_server_restart(
+    restartable: Restartable, prefix: bytes
+) -> None:
+    async with AsyncClient(restartable.endpoint, timeout=5) as client:
+        registry = AsyncServiceRegistry(client, prefix=prefix.decode() + "services")
+        lost: list[AsyncRegistration] = []
+        async with registry.watch("api") as watch:
+            assert await watch.get(timeout=WAIT) == []
+            first = registry.register("api", "h1:1", ttl=10)
+            first.on_lost(lost.append)
+            await first.start()
+            assert [i.address for i in await watch.get(timeout=WAIT) or []] == ["h1:1"]
+            restartable.kill()
+            restartable.revive()  # back within the TTL: the instance is still there
+            assert [i.address for i in await registry.instances("api")] == ["h1:1"]
+            assert first.registered
+            second = registry.register("api", "h2:1", ttl=10)
+            await second.start()
+            assert [i.address for i in await watch.get(timeout=WAIT) or []] == ["h1:1", "h2:1"]
+            await first.stop()
+            assert [i.address for i in await watch.get(timeout=WAIT) or []] == ["h2:1"]
+            await second.stop()
+            assert await watch.get(timeout=WAIT) == []
+        assert lost == []  # the lease was kept alive across the restart, never lost
 
 
 async def test_bad_service_names(aclient: AsyncClient) -> None:

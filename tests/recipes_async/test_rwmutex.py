@@ -11,10 +11,13 @@ from etcd3py import AsyncClient, DeadlineExceededError, LeaseLostError, LockNotH
 from etcd3py._async._primitives import AsyncFlag, AsyncLock, spawn
 from etcd3py.recipes._async._rwmutex import AsyncRWMutex
 from etcd3py.recipes._async._session import AsyncSession
+from tests.conftest import Restartable
 
 pytestmark = pytest.mark.anyio
 
 TTL = 5
+RESTART_TTL = 10  # long enough to outlive a restart of real etcd on a busy machine
+WAIT = 20.0  # the longest any wait across a restart may take
 
 
 class Jobs:
@@ -218,3 +221,39 @@ async def test_a_client_makes_a_session_per_hold(aclient: AsyncClient, prefix: b
     assert await keys(aclient, name) == []
     async with lock:  # the same lock object holds again, on a new session
         assert lock.session is not None and lock.session.lease_id != lease_id
+
+
+@pytest.mark.parametrize(("holding", "waiting"), [("read", "write"), ("write", "read")])
+async def test_a_waiter_keeps_waiting_across_a_server_restart(
+    restartable: Restartable, prefix: bytes, holding: str, waiting: str
+) -> None:
+    """Fault: kill -9 and revive the server while a writer waits for a reader (and back)."""
+    name = prefix + b"rw"
+    entered = AsyncFlag()
+    async with (
+        AsyncClient(restartable.endpoint, timeout=10) as client,
+        AsyncSession(client, ttl=RESTART_TTL) as mine,
+        AsyncSession(client, ttl=RESTART_TTL) as other,
+    ):
+        rw, theirs = AsyncRWMutex(mine, name), AsyncRWMutex(other, name)
+        holder = rw.read_lock() if holding == "read" else rw.write_lock()
+        assert await holder.acquire(timeout=WAIT)
+
+        async def wait() -> None:
+            lock = theirs.read_lock(WAIT) if waiting == "read" else theirs.write_lock(WAIT)
+            async with lock:
+                entered.set()
+
+        jobs = Jobs()
+        jobs.start(wait)
+        await until_queued(client, name, 2)
+        restartable.kill()
+        restartable.revive()  # back within the sessions' TTL
+        assert holder.held
+        assert (await keys(client, name))[0] == holder.key  # still there, still first
+        assert (await client.txn(compare=[holder.is_owner()], success=[])).succeeded
+        assert not await entered.wait(1)  # nobody gets in while it is held
+        await holder.release()
+        assert await entered.wait(WAIT)  # the waiter heard of the release after the restart
+        await jobs.join(WAIT)
+        assert await keys(client, name) == []

@@ -11,10 +11,13 @@ from etcd3py import AsyncClient, DeadlineExceededError, LeaseLostError, LockNotH
 from etcd3py._async._primitives import AsyncFlag, AsyncLock, spawn
 from etcd3py.recipes._async._semaphore import AsyncSemaphore
 from etcd3py.recipes._async._session import AsyncSession
+from tests.conftest import Restartable
 
 pytestmark = pytest.mark.anyio
 
 TTL = 5
+RESTART_TTL = 10  # long enough to outlive a restart of real etcd on a busy machine
+WAIT = 20.0  # the longest any wait across a restart may take
 
 
 class Jobs:
@@ -234,3 +237,45 @@ async def test_a_client_makes_a_session_per_hold(aclient: AsyncClient, prefix: b
         assert semaphore.key == name + b"/%x" % lease_id
     assert (await aclient.time_to_live(lease_id)).ttl == -1  # revoked with the permit
     assert await count(aclient, name) == 0
+
+
+async def test_waiters_keep_waiting_across_a_server_restart(
+    restartable: Restartable, prefix: bytes
+) -> None:
+    """Fault: kill -9 and revive the server while the semaphore is full and two wait.
+
+    The first waiter watches the holders' deletions, the second the first waiter's
+    key: both watches must carry on over the restart.
+    """
+    name = prefix + b"sem"
+    async with AsyncClient(restartable.endpoint, timeout=10) as client:
+        all_sessions = await sessions(client, 4, ttl=RESTART_TTL)
+        try:
+            holders = [AsyncSemaphore(s, name, limit=2) for s in all_sessions[:2]]
+            for holder in holders:
+                assert await holder.acquire(timeout=WAIT)
+            entered = [AsyncFlag(), AsyncFlag()]
+
+            async def contend(i: int) -> None:
+                assert await AsyncSemaphore(all_sessions[2 + i], name, limit=2).acquire(WAIT)
+                entered[i].set()
+
+            jobs = Jobs()
+            for i in range(2):
+                jobs.start(contend, i)
+                await until_queued(client, name, 3 + i)
+            restartable.kill()
+            restartable.revive()  # back within the sessions' TTL
+            assert all(holder.held for holder in holders)
+            assert await count(client, name) == 4  # nobody's key was lost
+            assert not await entered[0].wait(1)  # full: nobody gets in
+            assert not entered[1].is_set()
+            await holders[0].release()
+            assert await entered[0].wait(WAIT)
+            assert not await entered[1].wait(1)  # one permit freed, one waiter let in
+            await holders[1].release()
+            assert await entered[1].wait(WAIT)
+            await jobs.join(WAIT)
+            assert await count(client, name) == 2  # the two who got in
+        finally:
+            await close(all_sessions)

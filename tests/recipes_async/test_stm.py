@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from etcd3py import AsyncClient
+from etcd3py import AsyncClient, EtcdError
 from etcd3py._async._primitives import AsyncFlag, spawn
 from etcd3py.recipes._async._stm import AsyncSTM, AsyncSTMTxn, Isolation, STMConflictError
+from tests.conftest import Restartable
 
 pytestmark = pytest.mark.anyio
 
@@ -19,6 +20,7 @@ SS = Isolation.SERIALIZABLE_SNAPSHOT
 SER = Isolation.SERIALIZABLE
 RR = Isolation.REPEATABLE_READS
 RC = Isolation.READ_COMMITTED
+WAIT = 20.0  # the longest any wait across a restart may take
 
 
 class Jobs:
@@ -254,3 +256,62 @@ async def test_bank_transfers_conserve_the_total(
         assert sum(seen) == total and min(seen) >= 0
     assert final == [int((await aclient.get(account)).value or b"0") for account in accounts]
     assert max(tries) > 1, "the writers never conflicted: the test tested nothing"
+
+
+@pytest.mark.parametrize("pause", ["between reads", "before commit"])
+async def test_a_transaction_across_a_server_restart(
+    restartable: Restartable, prefix: bytes, pause: str
+) -> None:
+    """Fault: kill -9 and revive the server while ``fn`` runs, then retry the transfer.
+
+    The commit succeeds or raises a typed error; the transfer carries its own marker,
+    so the retry applies it only if it was not applied: it is paid exactly once.
+    """
+    a, b, marker = prefix + b"account/a", prefix + b"account/b", prefix + b"transfer/1"
+    paused, resume = AsyncFlag(), AsyncFlag()
+    calls: list[int] = []
+
+    async def transfer(stm: AsyncSTMTxn) -> bool:
+        calls.append(stm.attempt)
+        if await stm.get(marker) is not None:
+            return False  # paid already
+        source = int(await stm.get(a) or b"0")
+        if pause == "between reads" and len(calls) == 1:
+            paused.set()
+            assert await resume.wait(WAIT)
+        target = int(await stm.get(b) or b"0")
+        if pause == "before commit" and len(calls) == 1:
+            paused.set()
+            assert await resume.wait(WAIT)
+        stm.put(a, str(source - 10))
+        stm.put(b, str(target + 10))
+        stm.put(marker, "paid")
+        return True
+
+    async with AsyncClient(restartable.endpoint, timeout=10) as client:
+        await client.put(a, "100")
+        await client.put(b, "100")
+        outcome: list[bool | EtcdError] = []
+
+        async def first() -> None:
+            try:
+                outcome.append(await AsyncSTM(client).run(transfer))
+            except EtcdError as error:  # typed: the caller may retry
+                outcome.append(error)
+
+        jobs = Jobs()
+        jobs.start(first)
+        assert await paused.wait(WAIT)
+        restartable.kill()
+        restartable.revive()
+        resume.set()
+        await jobs.join(WAIT)
+        assert len(outcome) == 1
+        retried = await AsyncSTM(client).run(transfer)  # the caller's retry
+        if outcome[0] is True:
+            assert retried is False  # applied once, not twice
+        else:
+            assert isinstance(outcome[0], EtcdError)
+        balances = [int((await client.get(k)).value or b"0") for k in (a, b)]
+        assert balances == [90, 110] and sum(balances) == 200
+        assert (await client.get(marker)).value == b"paid"

@@ -7,14 +7,30 @@ import time
 
 import pytest
 
-from etcd3py import Client, ElectionNotLeaderError
-from etcd3py._sync._primitives import spawn
+from etcd3py import Client, ElectionNotLeaderError, KeyValue
+from etcd3py._sync._primitives import sleep, spawn
 from etcd3py.recipes import Election, Session
+from tests.conftest import Restartable
 from tests.support.backends import Backend
 from tests.support.etcdctl import Background
+from tests.support.proxy import TcpProxy
 
 
 TTL = 5
+WAIT = 20.0  # the longest any wait of the fault tests may take
+
+
+def _until_candidates(client: Client, name: bytes, count: int) -> None:
+    """Wait until ``count`` candidates stand in election ``name``."""
+    deadline = time.monotonic() + WAIT
+    while (client.get(name + b"/", prefix=True, count_only=True)).count != count:
+        assert time.monotonic() < deadline, f"never {count} candidates in {name!r}"
+        sleep(0.01)
+
+
+def _seen(kv: KeyValue | None) -> tuple[bytes, bytes]:
+    assert kv is not None, "the observer ended"
+    return kv.key, kv.value
 
 
 def test_campaign_proclaim_resign(client: Client, prefix: bytes) -> None:
@@ -121,3 +137,79 @@ def test_interoperates_with_etcdctl_elect(
         ctl.stop()
         listener.stop()
         ours.resign()
+
+
+def test_waiting_candidate_survives_a_server_restart(
+    restartable: Restartable, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    with Client(restartable.endpoint, timeout=5) as client:
+        incumbent = Election(client, name, ttl=10)
+        challenger = Election(client, name, ttl=10)
+        incumbent.campaign("a")
+        won: list[bool] = []
+
+        def stand() -> None:
+            won.append(challenger.campaign("b", timeout=WAIT))
+
+        task = spawn(stand, name="challenger")
+        _until_candidates(client, name, 2)
+        restartable.kill()
+        restartable.revive()  # back within the leases' TTL
+        assert _seen(incumbent.leader()) == (incumbent.key, b"a")
+        assert won == [] and incumbent.is_leader  # still waiting, still leading
+        incumbent.resign()
+        task.join(WAIT)
+        assert won == [True] and challenger.is_leader
+        assert _seen(challenger.leader()) == (challenger.key, b"b")
+        challenger.resign()
+
+
+def test_observer_survives_a_server_restart(restartable: Restartable, prefix: bytes) -> None:
+    name = prefix + b"election"
+    with Client(restartable.endpoint, timeout=5) as client:
+        leader = Election(client, name, ttl=10)
+        with leader.observe() as observer:
+            leader.campaign("v1")
+            assert _seen(observer.get(timeout=WAIT)) == (leader.key, b"v1")
+            restartable.kill()
+            restartable.revive()
+            leader.proclaim("v2")
+            # v2 next (v1 not reported again), and v2 once: v3 comes right after it
+            assert _seen(observer.get(timeout=WAIT)) == (leader.key, b"v2")
+            leader.proclaim("v3")
+            assert _seen(observer.get(timeout=WAIT)) == (leader.key, b"v3")
+            leader.resign()
+
+
+def test_observer_cut_off_past_compaction_finds_the_leader(
+    client: Client, backend: Backend, prefix: bytes
+) -> None:
+    name = prefix + b"election"
+    first, second = Election(client, name, ttl=TTL), Election(client, name, ttl=TTL)
+    port = int(backend.endpoint.rsplit(":", 1)[1])
+    with TcpProxy(port) as proxy:
+        with (
+            Client(proxy.endpoint, timeout=2) as behind_proxy,
+            Election(behind_proxy, name).observe() as observer,
+        ):
+            first.campaign("v1")
+            assert _seen(observer.get(timeout=WAIT)) == (first.key, b"v1")
+            proxy.down()  # the observer is cut off while the leader changes...
+            won: list[bool] = []
+
+            def stand() -> None:
+                won.append(second.campaign("w1", timeout=WAIT))
+
+            task = spawn(stand, name="second")
+            _until_candidates(client, name, 2)
+            first.resign()
+            task.join(WAIT)
+            assert won == [True]
+            now = (client.put(prefix + b"noise", "x")).header.revision
+            client.compact(now)  # ...and its resume point is compacted away
+            proxy.up()
+            assert _seen(observer.get(timeout=WAIT)) == (second.key, b"w1")
+            second.proclaim("w2")
+            assert _seen(observer.get(timeout=WAIT)) == (second.key, b"w2")
+    second.resign()

@@ -11,9 +11,12 @@ import time
 import pytest
 
 from etcd3py import Client
-from etcd3py.recipes import ServiceRegistry, Instance
+from etcd3py.recipes import Registration, ServiceRegistry, Instance
+from tests.conftest import Restartable
 from tests.support.backends import Backend
 
+
+WAIT = 20.0  # the longest any wait of the fault tests may take
 
 
 def test_entries_have_go_naming_layout(client: Client, prefix: bytes) -> None:
@@ -96,6 +99,32 @@ def test_a_killed_instance_disappears_within_its_ttl(backend: Backend, prefix: b
             finally:
                 proc.kill()
                 proc.wait(10)
+
+
+def test_registration_and_watch_survive_a_server_restart(
+    restartable: Restartable, prefix: bytes
+) -> None:
+    with Client(restartable.endpoint, timeout=5) as client:
+        registry = ServiceRegistry(client, prefix=prefix.decode() + "services")
+        lost: list[Registration] = []
+        with registry.watch("api") as watch:
+            assert watch.get(timeout=WAIT) == []
+            first = registry.register("api", "h1:1", ttl=10)
+            first.on_lost(lost.append)
+            first.start()
+            assert [i.address for i in watch.get(timeout=WAIT) or []] == ["h1:1"]
+            restartable.kill()
+            restartable.revive()  # back within the TTL: the instance is still there
+            assert [i.address for i in registry.instances("api")] == ["h1:1"]
+            assert first.registered
+            second = registry.register("api", "h2:1", ttl=10)
+            second.start()
+            assert [i.address for i in watch.get(timeout=WAIT) or []] == ["h1:1", "h2:1"]
+            first.stop()
+            assert [i.address for i in watch.get(timeout=WAIT) or []] == ["h2:1"]
+            second.stop()
+            assert watch.get(timeout=WAIT) == []
+        assert lost == []  # the lease was kept alive across the restart, never lost
 
 
 def test_bad_service_names(client: Client) -> None:

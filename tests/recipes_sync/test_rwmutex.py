@@ -12,9 +12,12 @@ from etcd3py import Client, DeadlineExceededError, LeaseLostError, LockNotHeldEr
 from etcd3py._sync._primitives import Flag, Lock, spawn
 from etcd3py.recipes._sync._rwmutex import RWMutex
 from etcd3py.recipes._sync._session import Session
+from tests.conftest import Restartable
 
 
 TTL = 5
+RESTART_TTL = 10  # long enough to outlive a restart of real etcd on a busy machine
+WAIT = 20.0  # the longest any wait across a restart may take
 
 
 class Jobs:
@@ -218,3 +221,39 @@ def test_a_client_makes_a_session_per_hold(client: Client, prefix: bytes) -> Non
     assert keys(client, name) == []
     with lock:  # the same lock object holds again, on a new session
         assert lock.session is not None and lock.session.lease_id != lease_id
+
+
+@pytest.mark.parametrize(("holding", "waiting"), [("read", "write"), ("write", "read")])
+def test_a_waiter_keeps_waiting_across_a_server_restart(
+    restartable: Restartable, prefix: bytes, holding: str, waiting: str
+) -> None:
+    """Fault: kill -9 and revive the server while a writer waits for a reader (and back)."""
+    name = prefix + b"rw"
+    entered = Flag()
+    with (
+        Client(restartable.endpoint, timeout=10) as client,
+        Session(client, ttl=RESTART_TTL) as mine,
+        Session(client, ttl=RESTART_TTL) as other,
+    ):
+        rw, theirs = RWMutex(mine, name), RWMutex(other, name)
+        holder = rw.read_lock() if holding == "read" else rw.write_lock()
+        assert holder.acquire(timeout=WAIT)
+
+        def wait() -> None:
+            lock = theirs.read_lock(WAIT) if waiting == "read" else theirs.write_lock(WAIT)
+            with lock:
+                entered.set()
+
+        jobs = Jobs()
+        jobs.start(wait)
+        until_queued(client, name, 2)
+        restartable.kill()
+        restartable.revive()  # back within the sessions' TTL
+        assert holder.held
+        assert (keys(client, name))[0] == holder.key  # still there, still first
+        assert (client.txn(compare=[holder.is_owner()], success=[])).succeeded
+        assert not entered.wait(1)  # nobody gets in while it is held
+        holder.release()
+        assert entered.wait(WAIT)  # the waiter heard of the release after the restart
+        jobs.join(WAIT)
+        assert keys(client, name) == []

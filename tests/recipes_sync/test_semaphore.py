@@ -12,9 +12,12 @@ from etcd3py import Client, DeadlineExceededError, LeaseLostError, LockNotHeldEr
 from etcd3py._sync._primitives import Flag, Lock, spawn
 from etcd3py.recipes._sync._semaphore import Semaphore
 from etcd3py.recipes._sync._session import Session
+from tests.conftest import Restartable
 
 
 TTL = 5
+RESTART_TTL = 10  # long enough to outlive a restart of real etcd on a busy machine
+WAIT = 20.0  # the longest any wait across a restart may take
 
 
 class Jobs:
@@ -234,3 +237,45 @@ def test_a_client_makes_a_session_per_hold(client: Client, prefix: bytes) -> Non
         assert semaphore.key == name + b"/%x" % lease_id
     assert (client.time_to_live(lease_id)).ttl == -1  # revoked with the permit
     assert count(client, name) == 0
+
+
+def test_waiters_keep_waiting_across_a_server_restart(
+    restartable: Restartable, prefix: bytes
+) -> None:
+    """Fault: kill -9 and revive the server while the semaphore is full and two wait.
+
+    The first waiter watches the holders' deletions, the second the first waiter's
+    key: both watches must carry on over the restart.
+    """
+    name = prefix + b"sem"
+    with Client(restartable.endpoint, timeout=10) as client:
+        all_sessions = sessions(client, 4, ttl=RESTART_TTL)
+        try:
+            holders = [Semaphore(s, name, limit=2) for s in all_sessions[:2]]
+            for holder in holders:
+                assert holder.acquire(timeout=WAIT)
+            entered = [Flag(), Flag()]
+
+            def contend(i: int) -> None:
+                assert Semaphore(all_sessions[2 + i], name, limit=2).acquire(WAIT)
+                entered[i].set()
+
+            jobs = Jobs()
+            for i in range(2):
+                jobs.start(contend, i)
+                until_queued(client, name, 3 + i)
+            restartable.kill()
+            restartable.revive()  # back within the sessions' TTL
+            assert all(holder.held for holder in holders)
+            assert count(client, name) == 4  # nobody's key was lost
+            assert not entered[0].wait(1)  # full: nobody gets in
+            assert not entered[1].is_set()
+            holders[0].release()
+            assert entered[0].wait(WAIT)
+            assert not entered[1].wait(1)  # one permit freed, one waiter let in
+            holders[1].release()
+            assert entered[1].wait(WAIT)
+            jobs.join(WAIT)
+            assert count(client, name) == 2  # the two who got in
+        finally:
+            close(all_sessions)
