@@ -37,7 +37,7 @@ from etcd3py import (
 )
 
 from .._data import DoubleBarrierFullError
-from ._session import DEFAULT_TTL, AsyncSession
+from ._session import DEFAULT_TTL, AsyncSession, AsyncSessionSource
 from ._util import as_bytes, deadline_after, name_prefix, remaining
 from ._wait import wait_delete
 
@@ -123,25 +123,14 @@ class AsyncDoubleBarrier:
         self.count = count
         self._waiters = prefix + b"waiters/"
         self._ready = prefix + b"ready"
-        if isinstance(client_or_session, AsyncSession):
-            self._given: AsyncSession | None = client_or_session
-            self._client = client_or_session.client
-        else:
-            self._given = None
-            self._client = client_or_session
-        self._ttl = ttl
-        self._session: AsyncSession | None = self._given
+        self._sessions = AsyncSessionSource(client_or_session, ttl)
+        self._client = self._sessions.client
         self._key: bytes | None = None  # my key under waiters/, between enter and leave
         self._revision = 0  # its create revision
 
     def __repr__(self) -> str:
         state = "entered" if self._key is not None else "outside"
         return f"<DoubleBarrier {self._waiters[: -len(b'/waiters/')]!r} {state}>"
-
-    async def _start_session(self) -> AsyncSession:
-        if self._session is None or (self._given is None and self._session.lost):
-            self._session = AsyncSession(self._client, self._ttl)
-        return await self._session.start()
 
     async def _ranked(self) -> list[bytes]:
         """The participants' keys, first entered first."""
@@ -160,7 +149,7 @@ class AsyncDoubleBarrier:
         if self._key is not None:
             raise RuntimeError("already entered: leave() first")
         deadline = deadline_after(timeout)
-        session = await self._start_session()
+        session = await self._sessions.start()
         key = self._waiters + b"%x-%s" % (session.lease_id, uuid.uuid4().hex[:12].encode())
         put = await self._client.put(key, b"", lease=session.lease)
         self._key, self._revision = key, put.header.revision
@@ -226,7 +215,7 @@ class AsyncDoubleBarrier:
         return finished
 
     async def _leave(self, mine: bytes, deadline: float | None) -> None:
-        session = self._session
+        session = self._sessions.current
         assert session is not None
         deleted = False
         while True:
@@ -249,13 +238,11 @@ class AsyncDoubleBarrier:
     async def _quit(self, key: bytes | None) -> None:
         """Delete ``key`` (if given, and the session still holds it), forget it, and
         close the session if it is the barrier's own."""
-        session = self._session
+        session = self._sessions.current
         self._key = None
         if key is not None and session is not None and not session.lost:
             await self._client.delete(key)
-        if self._given is None and session is not None:
-            self._session = None
-            await session.close()
+        await self._sessions.end()
 
     async def __aenter__(self) -> AsyncDoubleBarrier:
         await self.enter()

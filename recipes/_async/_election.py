@@ -25,7 +25,7 @@ from etcd3py import (
     Put,
 )
 
-from ._session import DEFAULT_TTL, AsyncSession
+from ._session import DEFAULT_TTL, AsyncSession, AsyncSessionSource
 from ._util import as_bytes, deadline_after, name_prefix, remaining
 from ._wait import wait_turn
 
@@ -40,14 +40,8 @@ class AsyncElection:
         ttl: int = DEFAULT_TTL,
     ) -> None:
         self._prefix = name_prefix(name, "election")
-        if isinstance(client_or_session, AsyncSession):
-            self._given: AsyncSession | None = client_or_session
-            self._client = client_or_session.client
-        else:
-            self._given = None
-            self._client = client_or_session
-        self._ttl = ttl
-        self._session: AsyncSession | None = self._given
+        self._sessions = AsyncSessionSource(client_or_session, ttl)
+        self._client = self._sessions.client
         self._key: bytes | None = None
         self._revision = 0
 
@@ -58,7 +52,7 @@ class AsyncElection:
     @property
     def is_leader(self) -> bool:
         """True after a won campaign until resign, or until the session is lost."""
-        return self._key is not None and self._session is not None and not self._session.lost
+        return self._key is not None and self._sessions.alive
 
     @property
     def key(self) -> bytes:
@@ -76,14 +70,10 @@ class AsyncElection:
     def _check_leader(self) -> None:
         if not self.is_leader:
             reason = ""
-            if self._session is not None and self._session.lost:
-                reason = f": the session was lost ({self._session.lost_reason})"
+            session = self._sessions.current
+            if session is not None and session.lost:
+                reason = f": the session was lost ({session.lost_reason})"
             raise ElectionNotLeaderError(f"not the leader of {self._prefix[:-1]!r}{reason}")
-
-    async def _start_session(self) -> AsyncSession:
-        if self._session is None or (self._given is None and self._session.lost):
-            self._session = AsyncSession(self._client, self._ttl)
-        return await self._session.start()
 
     async def campaign(self, value: str | bytes, timeout: float | None = None) -> bool:
         """Stand for leader with ``value``; True once leading, False after ``timeout``.
@@ -92,7 +82,7 @@ class AsyncElection:
         """
         data = as_bytes(value)
         deadline = deadline_after(timeout)
-        session = await self._start_session()
+        session = await self._sessions.start()
         key = self._prefix + b"%x" % session.lease_id
         newest = Get(self._prefix, prefix=True, sort_target="create", sort_order="descend", limit=2)
         response = await self._client.txn(
@@ -131,10 +121,11 @@ class AsyncElection:
     async def proclaim(self, value: str | bytes) -> None:
         """Change the leader's value, without a new election."""
         self._check_leader()
-        assert self._key is not None and self._session is not None
+        session = self._sessions.current
+        assert self._key is not None and session is not None
         response = await self._client.txn(
             compare=[CreateRevision(self._key) == self._revision],
-            success=[Put(self._key, as_bytes(value), lease=self._session.lease)],
+            success=[Put(self._key, as_bytes(value), lease=session.lease)],
         )
         if not response.succeeded:
             self._key = None
@@ -143,12 +134,11 @@ class AsyncElection:
     async def resign(self) -> None:
         """Step down (or stop campaigning): the next candidate leads."""
         key, self._key = self._key, None
-        session = self._session
+        session = self._sessions.current
         if session is None or session.lost:
             return
-        if self._given is None:
-            await session.close()  # the election's own lease: revoking deletes the key
-            self._session = None
+        if self._sessions.given is None:
+            await self._sessions.end()  # the election's own lease: revoking deletes the key
         elif key is not None:
             await self._client.txn(
                 compare=[CreateRevision(key) == self._revision], success=[Delete(key)]

@@ -13,7 +13,7 @@ from types import TracebackType
 
 from etcd3py import AsyncClient, Compare, CreateRevision, Delete, LeaseLostError, LockNotHeldError
 
-from ._session import AsyncSession
+from ._session import AsyncSession, AsyncSessionSource
 
 
 class _Hold:
@@ -26,32 +26,20 @@ class _Hold:
     _what = "lock"
 
     def __init__(self, client_or_session: AsyncClient | AsyncSession, ttl: int) -> None:
-        if isinstance(client_or_session, AsyncSession):
-            self._given: AsyncSession | None = client_or_session
-            self._client = client_or_session.client
-        else:
-            self._given = None
-            self._client = client_or_session
-        self._ttl = ttl
-        self._session: AsyncSession | None = self._given
+        self._sessions = AsyncSessionSource(client_or_session, ttl)
+        self._client = self._sessions.client
         self._key: bytes | None = None
         self._revision = 0
 
     @property
     def session(self) -> AsyncSession | None:
         """The session holding (or last holding) the key."""
-        return self._session
-
-    async def _start_session(self) -> AsyncSession:
-        """The given session; or, for a hold of its own, a live one (new after a loss)."""
-        if self._session is None or (self._given is None and self._session.lost):
-            self._session = AsyncSession(self._client, self._ttl)
-        return await self._session.start()
+        return self._sessions.current
 
     @property
     def held(self) -> bool:
         """True between acquire and release, unless the session was lost meanwhile."""
-        return self._key is not None and self._session is not None and not self._session.lost
+        return self._key is not None and self._sessions.alive
 
     @property
     def key(self) -> bytes:
@@ -73,19 +61,21 @@ class _Hold:
         return CreateRevision(self._key) == self._revision
 
     def _check_held(self) -> None:
-        if self._key is None or self._session is None:
+        session = self._sessions.current
+        if self._key is None or session is None:
             raise LockNotHeldError(f"the {self._what} is not held")
-        if self._session.lost:
+        if session.lost:
             raise LockNotHeldError(
-                f"the {self._what} was lost with its session: {self._session.lost_reason}"
+                f"the {self._what} was lost with its session: {session.lost_reason}"
             )
 
     async def _confirm(self) -> None:
         """After a wait: is my key still there? (Its session may have gone meanwhile.)"""
-        assert self._key is not None and self._session is not None
+        session = self._sessions.current
+        assert self._key is not None and session is not None
         mine = await self._client.get(self._key)
         if not mine.kvs or mine.kvs[0].create_revision != self._revision:
-            raise LeaseLostError(self._session.lease_id, "the session's key vanished")
+            raise LeaseLostError(session.lease_id, "the session's key vanished")
 
     async def release(self) -> None:
         """Give it up (its key goes); nothing to do when not held.
@@ -96,7 +86,7 @@ class _Hold:
         """
         key, revision = self._key, self._revision
         self._key, self._revision = None, 0
-        session = self._session
+        session = self._sessions.current
         gone = False
         try:
             if key is not None:
@@ -105,9 +95,7 @@ class _Hold:
                 )
                 gone = not deleted.succeeded
         finally:
-            if self._given is None and session is not None:
-                self._session = None  # a session of our own: revoked, a new one next time
-                await session.close()
+            await self._sessions.end()
         if gone:
             reason = session.lost_reason if session is not None else None
             raise LockNotHeldError(

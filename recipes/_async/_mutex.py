@@ -48,7 +48,7 @@ class AsyncMutex(_Hold):
         The same transaction also reads the two newest keys: when mine was just
         made, the second is my predecessor, the one to wait for.
         """
-        session = await self._start_session()
+        session = await self._sessions.start()
         key = self._prefix + b"%x" % session.lease_id
         owner = Get(self._prefix, prefix=True, sort_target="create", sort_order="ascend", limit=1)
         newest = Get(self._prefix, prefix=True, sort_target="create", sort_order="descend", limit=2)
@@ -79,13 +79,14 @@ class AsyncMutex(_Hold):
         try:
             if await self._try():
                 return True
-            assert self._session is not None
+            session = self._sessions.current
+            assert session is not None
             await wait_turn(
                 self._client,
                 self._prefix,
                 self._revision,
                 self._predecessor,
-                session=self._session,
+                session=session,
                 deadline=deadline,
             )
         except DeadlineExceededError:

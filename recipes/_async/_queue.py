@@ -53,7 +53,7 @@ from etcd3py import (
     WatchClosedError,
 )
 
-from ._session import DEFAULT_TTL, AsyncSession
+from ._session import DEFAULT_TTL, AsyncSession, AsyncSessionSource
 from ._util import as_bytes, deadline_after, name_prefix, remaining
 
 SCAN = 16  # items read per look at the head of the queue
@@ -130,14 +130,8 @@ class _AsyncQueueBase(Generic[T]):
         self._items = prefix + b"items/"
         self._claims = prefix + b"claims/"
         self._ack = ack
-        if isinstance(client_or_session, AsyncSession):
-            self._given: AsyncSession | None = client_or_session
-            self._client = client_or_session.client
-        else:
-            self._given = None
-            self._client = client_or_session
-        self._ttl = ttl
-        self._session: AsyncSession | None = self._given
+        self._sessions = AsyncSessionSource(client_or_session, ttl)
+        self._client = self._sessions.client
         self._seen = 0  # the newest revision this producer saw: its next item's number
 
     def __repr__(self) -> str:
@@ -182,7 +176,7 @@ class _AsyncQueueBase(Generic[T]):
         flight is finished, not abandoned (an abandoned take could lose an item).
         """
         deadline = deadline_after(timeout)
-        session = await self._start_session() if self._ack else None
+        session = await self._sessions.start() if self._ack else None
         limit = SCAN
         while True:
             candidates, revision, more = await self._head(limit)
@@ -311,17 +305,9 @@ class _AsyncQueueBase(Generic[T]):
 
     # ---- the session of ack mode ----
 
-    async def _start_session(self) -> AsyncSession:
-        """The given session; or the queue's own, made again after it was lost."""
-        if self._session is None or (self._given is None and self._session.lost):
-            self._session = AsyncSession(self._client, self._ttl)
-        return await self._session.start()
-
     async def close(self) -> None:
         """End the queue's own session (ack mode): unacked jobs go to other consumers."""
-        session, self._session = self._session, self._given
-        if session is not None and self._given is None:
-            await session.close()
+        await self._sessions.end()
 
     async def __aenter__(self: Q) -> Q:
         return self

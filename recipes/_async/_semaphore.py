@@ -72,7 +72,7 @@ class AsyncSemaphore(_Hold):
         Raises LeaseLostError when the session is lost while waiting.
         """
         deadline = deadline_after(timeout)
-        session = await self._start_session()
+        session = await self._sessions.start()
         try:
             if await self._enter(session):
                 return True

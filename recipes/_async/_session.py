@@ -122,6 +122,42 @@ class AsyncSession:
         await self.close()
 
 
+class AsyncSessionSource:
+    """Where a recipe gets its session: the caller's, or one of its own.
+
+    A session of the recipe's own is revoked when the recipe is done with it and made
+    again after a loss; a given session is the caller's to end.
+    """
+
+    def __init__(self, client_or_session: AsyncClient | AsyncSession, ttl: int) -> None:
+        if isinstance(client_or_session, AsyncSession):
+            self.given: AsyncSession | None = client_or_session
+            self.client = client_or_session.client
+        else:
+            self.given = None
+            self.client = client_or_session
+        self._ttl = ttl
+        self.current: AsyncSession | None = self.given
+
+    @property
+    def alive(self) -> bool:
+        """A session was started and is not lost."""
+        return self.current is not None and not self.current.lost
+
+    async def start(self) -> AsyncSession:
+        """The given session, or our own: started, and new if the last one was lost."""
+        if self.current is None or (self.given is None and self.current.lost):
+            self.current = AsyncSession(self.client, self._ttl)
+        return await self.current.start()
+
+    async def end(self) -> None:
+        """Revoke a session of our own (the next start makes a new one)."""
+        session = self.current
+        if self.given is None and session is not None:
+            self.current = None
+            await session.close()
+
+
 @contextlib.asynccontextmanager
 async def session_for(
     client_or_session: AsyncClient | AsyncSession, ttl: int

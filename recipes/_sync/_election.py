@@ -26,7 +26,7 @@ from etcd3py import (
     Put,
 )
 
-from ._session import DEFAULT_TTL, Session
+from ._session import DEFAULT_TTL, Session, SessionSource
 from ._util import as_bytes, deadline_after, name_prefix, remaining
 from ._wait import wait_turn
 
@@ -41,14 +41,8 @@ class Election:
         ttl: int = DEFAULT_TTL,
     ) -> None:
         self._prefix = name_prefix(name, "election")
-        if isinstance(client_or_session, Session):
-            self._given: Session | None = client_or_session
-            self._client = client_or_session.client
-        else:
-            self._given = None
-            self._client = client_or_session
-        self._ttl = ttl
-        self._session: Session | None = self._given
+        self._sessions = SessionSource(client_or_session, ttl)
+        self._client = self._sessions.client
         self._key: bytes | None = None
         self._revision = 0
 
@@ -59,7 +53,7 @@ class Election:
     @property
     def is_leader(self) -> bool:
         """True after a won campaign until resign, or until the session is lost."""
-        return self._key is not None and self._session is not None and not self._session.lost
+        return self._key is not None and self._sessions.alive
 
     @property
     def key(self) -> bytes:
@@ -77,14 +71,10 @@ class Election:
     def _check_leader(self) -> None:
         if not self.is_leader:
             reason = ""
-            if self._session is not None and self._session.lost:
-                reason = f": the session was lost ({self._session.lost_reason})"
+            session = self._sessions.current
+            if session is not None and session.lost:
+                reason = f": the session was lost ({session.lost_reason})"
             raise ElectionNotLeaderError(f"not the leader of {self._prefix[:-1]!r}{reason}")
-
-    def _start_session(self) -> Session:
-        if self._session is None or (self._given is None and self._session.lost):
-            self._session = Session(self._client, self._ttl)
-        return self._session.start()
 
     def campaign(self, value: str | bytes, timeout: float | None = None) -> bool:
         """Stand for leader with ``value``; True once leading, False after ``timeout``.
@@ -93,7 +83,7 @@ class Election:
         """
         data = as_bytes(value)
         deadline = deadline_after(timeout)
-        session = self._start_session()
+        session = self._sessions.start()
         key = self._prefix + b"%x" % session.lease_id
         newest = Get(self._prefix, prefix=True, sort_target="create", sort_order="descend", limit=2)
         response = self._client.txn(
@@ -132,10 +122,11 @@ class Election:
     def proclaim(self, value: str | bytes) -> None:
         """Change the leader's value, without a new election."""
         self._check_leader()
-        assert self._key is not None and self._session is not None
+        session = self._sessions.current
+        assert self._key is not None and session is not None
         response = self._client.txn(
             compare=[CreateRevision(self._key) == self._revision],
-            success=[Put(self._key, as_bytes(value), lease=self._session.lease)],
+            success=[Put(self._key, as_bytes(value), lease=session.lease)],
         )
         if not response.succeeded:
             self._key = None
@@ -144,12 +135,11 @@ class Election:
     def resign(self) -> None:
         """Step down (or stop campaigning): the next candidate leads."""
         key, self._key = self._key, None
-        session = self._session
+        session = self._sessions.current
         if session is None or session.lost:
             return
-        if self._given is None:
-            session.close()  # the election's own lease: revoking deletes the key
-            self._session = None
+        if self._sessions.given is None:
+            self._sessions.end()  # the election's own lease: revoking deletes the key
         elif key is not None:
             self._client.txn(
                 compare=[CreateRevision(key) == self._revision], success=[Delete(key)]

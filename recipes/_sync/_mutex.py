@@ -49,7 +49,7 @@ class Mutex(_Hold):
         The same transaction also reads the two newest keys: when mine was just
         made, the second is my predecessor, the one to wait for.
         """
-        session = self._start_session()
+        session = self._sessions.start()
         key = self._prefix + b"%x" % session.lease_id
         owner = Get(self._prefix, prefix=True, sort_target="create", sort_order="ascend", limit=1)
         newest = Get(self._prefix, prefix=True, sort_target="create", sort_order="descend", limit=2)
@@ -80,13 +80,14 @@ class Mutex(_Hold):
         try:
             if self._try():
                 return True
-            assert self._session is not None
+            session = self._sessions.current
+            assert session is not None
             wait_turn(
                 self._client,
                 self._prefix,
                 self._revision,
                 self._predecessor,
-                session=self._session,
+                session=session,
                 deadline=deadline,
             )
         except DeadlineExceededError:

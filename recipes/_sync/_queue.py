@@ -54,7 +54,7 @@ from etcd3py import (
     WatchClosedError,
 )
 
-from ._session import DEFAULT_TTL, Session
+from ._session import DEFAULT_TTL, Session, SessionSource
 from ._util import as_bytes, deadline_after, name_prefix, remaining
 
 SCAN = 16  # items read per look at the head of the queue
@@ -131,14 +131,8 @@ class _AsyncQueueBase(Generic[T]):
         self._items = prefix + b"items/"
         self._claims = prefix + b"claims/"
         self._ack = ack
-        if isinstance(client_or_session, Session):
-            self._given: Session | None = client_or_session
-            self._client = client_or_session.client
-        else:
-            self._given = None
-            self._client = client_or_session
-        self._ttl = ttl
-        self._session: Session | None = self._given
+        self._sessions = SessionSource(client_or_session, ttl)
+        self._client = self._sessions.client
         self._seen = 0  # the newest revision this producer saw: its next item's number
 
     def __repr__(self) -> str:
@@ -183,7 +177,7 @@ class _AsyncQueueBase(Generic[T]):
         flight is finished, not abandoned (an abandoned take could lose an item).
         """
         deadline = deadline_after(timeout)
-        session = self._start_session() if self._ack else None
+        session = self._sessions.start() if self._ack else None
         limit = SCAN
         while True:
             candidates, revision, more = self._head(limit)
@@ -312,17 +306,9 @@ class _AsyncQueueBase(Generic[T]):
 
     # ---- the session of ack mode ----
 
-    def _start_session(self) -> Session:
-        """The given session; or the queue's own, made again after it was lost."""
-        if self._session is None or (self._given is None and self._session.lost):
-            self._session = Session(self._client, self._ttl)
-        return self._session.start()
-
     def close(self) -> None:
         """End the queue's own session (ack mode): unacked jobs go to other consumers."""
-        session, self._session = self._session, self._given
-        if session is not None and self._given is None:
-            session.close()
+        self._sessions.end()
 
     def __enter__(self: Q) -> Q:
         return self

@@ -89,7 +89,7 @@ class RWLock(_Hold):
         if self._key is not None:
             raise RuntimeError(f"{self!r} is already held; take another lock object")
         deadline = deadline_after(timeout)
-        session = self._start_session()
+        session = self._sessions.start()
         # readers wait for earlier writers, writers for every earlier key
         blockers = self._prefix + b"write/" if self.mode == "read" else self._prefix
         try:

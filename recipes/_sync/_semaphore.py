@@ -73,7 +73,7 @@ class Semaphore(_Hold):
         Raises LeaseLostError when the session is lost while waiting.
         """
         deadline = deadline_after(timeout)
-        session = self._start_session()
+        session = self._sessions.start()
         try:
             if self._enter(session):
                 return True

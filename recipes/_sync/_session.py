@@ -123,6 +123,42 @@ class Session:
         self.close()
 
 
+class SessionSource:
+    """Where a recipe gets its session: the caller's, or one of its own.
+
+    A session of the recipe's own is revoked when the recipe is done with it and made
+    again after a loss; a given session is the caller's to end.
+    """
+
+    def __init__(self, client_or_session: Client | Session, ttl: int) -> None:
+        if isinstance(client_or_session, Session):
+            self.given: Session | None = client_or_session
+            self.client = client_or_session.client
+        else:
+            self.given = None
+            self.client = client_or_session
+        self._ttl = ttl
+        self.current: Session | None = self.given
+
+    @property
+    def alive(self) -> bool:
+        """A session was started and is not lost."""
+        return self.current is not None and not self.current.lost
+
+    def start(self) -> Session:
+        """The given session, or our own: started, and new if the last one was lost."""
+        if self.current is None or (self.given is None and self.current.lost):
+            self.current = Session(self.client, self._ttl)
+        return self.current.start()
+
+    def end(self) -> None:
+        """Revoke a session of our own (the next start makes a new one)."""
+        session = self.current
+        if self.given is None and session is not None:
+            self.current = None
+            session.close()
+
+
 @contextlib.contextmanager
 def session_for(
     client_or_session: Client | Session, ttl: int
