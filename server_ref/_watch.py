@@ -30,6 +30,7 @@ from etcd3py._proto import kv_pb2, rpc_pb2
 from ._apply import fill_kv
 from ._mvcc import Store, Version
 
+_jitter = random.Random()  # our own: the host application's global random state is not ours
 MAX_REVISIONS_PER_RESPONSE = 1000  # etcd's watchBatchMaxRevs
 CONTROL_QUEUE = 64  # created/canceled/progress answers waiting for the sender
 
@@ -200,7 +201,7 @@ class WatchSession:
     @staticmethod
     def _jittered(interval: float) -> float:
         # etcd adds up to 10% so that watchers created together do not tick together
-        return interval + random.uniform(0, interval / 10)
+        return interval + _jitter.uniform(0, interval / 10)
 
     async def _catch_up_all(self, target: int) -> None:
         for watcher in list(self._watchers.values()):
