@@ -118,3 +118,11 @@ ALL: tuple[ErrorSpec, ...] = tuple(v for v in dict(globals()).values() if isinst
 # Watch cancel reasons travel inside a WatchResponse, not as a gRPC status.
 WATCH_DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
 WATCH_EMPTY_RANGE = "mvcc: watcher range is empty"
+
+# The Lock and Election services run Go's concurrency package inside etcd, whose
+# errors (plain Go errors) reach the caller as UNKNOWN; so do the etcd errors of its
+# internal client, with their usual text.
+ELECTION_NO_LEADER = ErrorSpec(StatusCode.UNKNOWN, "election: no leader")
+ELECTION_NOT_LEADER = ErrorSpec(StatusCode.UNKNOWN, "election: not leader")
+MUTEX_SESSION_EXPIRED = ErrorSpec(StatusCode.UNKNOWN, "mutex: session is expired")
+MISSING_LEADER_KEY = ErrorSpec(StatusCode.UNKNOWN, '"leader" field must be provided')

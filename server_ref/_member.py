@@ -46,6 +46,11 @@ class Member:
             raft_term=self.node.raft_term,
         )
 
+    @property
+    def serving(self) -> bool:
+        """False once stop() has begun: RPCs cancelled then are cut by the member's end."""
+        return self._server is not None
+
     async def start(self) -> None:
         max_request = self.node.config.max_request_bytes
         server = grpc.aio.server(

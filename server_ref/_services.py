@@ -19,11 +19,12 @@ from google.protobuf.message import DecodeError, Message
 from grpc import StatusCode
 
 from etcd3py import _etcd_errors as E
-from etcd3py._proto import rpc_pb2
+from etcd3py._proto import rpc_pb2, v3election_pb2, v3lock_pb2
 
 from . import _snapshot
 from ._apply import is_txn_read_only, validate_delete, validate_put, validate_range, validate_txn
 from ._errors import ServerError
+from ._lock_election import ElectionService, InProcessClient, LockService
 from ._node import ETCD_API_VERSION, Node
 from ._watch import WatchSession, _field_size
 
@@ -43,6 +44,9 @@ class MemberView(Protocol):
 
     node: Node
     member_id: int
+
+    @property
+    def serving(self) -> bool: ...
 
     def header(self, revision: int = 0) -> rpc_pb2.ResponseHeader: ...
 
@@ -82,12 +86,15 @@ class _Base:
 
 
 class KVService(_Base):
-    @_unary
-    def Range(self, r: rpc_pb2.RangeRequest) -> rpc_pb2.RangeResponse:
+    # range, delete_range and txn are also called in process, by Lock and Election
+
+    def range(self, r: rpc_pb2.RangeRequest) -> rpc_pb2.RangeResponse:
         validate_range(r)
         resp = self._node.applier.range(r)
         resp.header.CopyFrom(self._header(resp.header.revision))
         return resp
+
+    Range = _unary(range)
 
     @_unary
     def Put(self, r: rpc_pb2.PutRequest) -> rpc_pb2.PutResponse:
@@ -99,8 +106,7 @@ class KVService(_Base):
         resp.header.CopyFrom(self._header(resp.header.revision))
         return resp
 
-    @_unary
-    def DeleteRange(self, r: rpc_pb2.DeleteRangeRequest) -> rpc_pb2.DeleteRangeResponse:
+    def delete_range(self, r: rpc_pb2.DeleteRangeRequest) -> rpc_pb2.DeleteRangeResponse:
         validate_delete(r)
         self._propose(r)
         self._node.check_writable(writes=False)
@@ -109,8 +115,9 @@ class KVService(_Base):
         resp.header.CopyFrom(self._header(resp.header.revision))
         return resp
 
-    @_unary
-    def Txn(self, r: rpc_pb2.TxnRequest) -> rpc_pb2.TxnResponse:
+    DeleteRange = _unary(delete_range)
+
+    def txn(self, r: rpc_pb2.TxnRequest) -> rpc_pb2.TxnResponse:
         validate_txn(r, self._node.config.max_txn_ops)
         read_only = is_txn_read_only(r)
         if not read_only:
@@ -121,6 +128,8 @@ class KVService(_Base):
             self._node.committed()
         resp.header.CopyFrom(self._header(resp.header.revision))
         return resp
+
+    Txn = _unary(txn)
 
     @_unary
     def Compact(self, r: rpc_pb2.CompactionRequest) -> rpc_pb2.CompactionResponse:
@@ -158,8 +167,8 @@ class WatchService(_Base):
 
 
 class LeaseService(_Base):
-    @_unary
-    def LeaseGrant(self, r: rpc_pb2.LeaseGrantRequest) -> rpc_pb2.LeaseGrantResponse:
+    def lease_grant(self, r: rpc_pb2.LeaseGrantRequest) -> rpc_pb2.LeaseGrantResponse:
+        """Also called in process, by Lock and Election sessions that bring no lease."""
         node = self._node
         if r.ID == 0:  # the server picks an id
             r.ID = node.next_id()
@@ -172,6 +181,8 @@ class LeaseService(_Base):
         node.lease_granted()
         resp.header.CopyFrom(self._header(resp.header.revision))
         return resp
+
+    LeaseGrant = _unary(lease_grant)
 
     @_unary
     def LeaseRevoke(self, r: rpc_pb2.LeaseRevokeRequest) -> rpc_pb2.LeaseRevokeResponse:
@@ -373,8 +384,12 @@ def _register(server: grpc.aio.Server, module: ModuleType, service: str, impl: o
 
 
 def add_services(server: grpc.aio.Server, member: MemberView) -> None:
-    _register(server, rpc_pb2, "KV", KVService(member))
+    kv, lease = KVService(member), LeaseService(member)
+    _register(server, rpc_pb2, "KV", kv)
     _register(server, rpc_pb2, "Watch", WatchService(member))
-    _register(server, rpc_pb2, "Lease", LeaseService(member))
+    _register(server, rpc_pb2, "Lease", lease)
     _register(server, rpc_pb2, "Cluster", ClusterService(member))
     _register(server, rpc_pb2, "Maintenance", MaintenanceService(member))
+    client = InProcessClient(member, kv, lease)
+    _register(server, v3lock_pb2, "Lock", LockService(client))
+    _register(server, v3election_pb2, "Election", ElectionService(client))

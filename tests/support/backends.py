@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 
 from etcd3py._keys import prefix_end
-from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
+from etcd3py._proto import rpc_pb2, rpc_pb2_grpc, v3election_pb2_grpc, v3lock_pb2_grpc
 
 __all__ = ["RPC_TIMEOUT", "Backend", "WatchStream", "prefix_end"]
 
@@ -35,6 +35,8 @@ class Backend:
         self.lease = rpc_pb2_grpc.LeaseStub(self.channel)
         self.cluster = rpc_pb2_grpc.ClusterStub(self.channel)
         self.maintenance = rpc_pb2_grpc.MaintenanceStub(self.channel)
+        self.lock = v3lock_pb2_grpc.LockStub(self.channel)
+        self.election = v3election_pb2_grpc.ElectionStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()
