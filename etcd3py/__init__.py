@@ -8,6 +8,7 @@ with Client("127.0.0.1:2379") as client:
 
 from ._async._client import AsyncClient
 from ._async._lease import AsyncLease
+from ._async._observe import AsyncElectionObserver
 from ._async._watch import AsyncWatch
 from ._errors import (
     AuthFailedError,
@@ -16,6 +17,7 @@ from ._errors import (
     ConnectionFailedError,
     DeadlineExceededError,
     DuplicateKeyError,
+    ElectionNoLeaderError,
     ElectionNotLeaderError,
     EmptyKeyError,
     EtcdError,
@@ -41,6 +43,7 @@ from ._errors import (
 )
 from ._sync._client import Client
 from ._sync._lease import Lease
+from ._sync._observe import ElectionObserver
 from ._sync._watch import Watch
 from ._txn import (
     Compare,
@@ -64,7 +67,9 @@ from ._types import (
     Header,
     KeyPermission,
     KeyValue,
+    LeaderKey,
     LeaseInfo,
+    LockResponse,
     Member,
     Permission,
     PutResponse,
@@ -79,6 +84,7 @@ __all__ = [
     "Alarm",
     "AlarmType",
     "AsyncClient",
+    "AsyncElectionObserver",
     "AsyncLease",
     "AsyncWatch",
     "AuthFailedError",
@@ -92,7 +98,9 @@ __all__ = [
     "Delete",
     "DeleteResponse",
     "DuplicateKeyError",
+    "ElectionNoLeaderError",
     "ElectionNotLeaderError",
+    "ElectionObserver",
     "EmptyKeyError",
     "EtcdError",
     "Event",
@@ -107,6 +115,7 @@ __all__ = [
     "KeyNotFoundError",
     "KeyPermission",
     "KeyValue",
+    "LeaderKey",
     "Lease",
     "LeaseId",
     "LeaseInfo",
@@ -114,6 +123,7 @@ __all__ = [
     "LeaseNotFoundError",
     "LeaseTTLTooLargeError",
     "LockNotHeldError",
+    "LockResponse",
     "Member",
     "ModRevision",
     "NoLeaderError",

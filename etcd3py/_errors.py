@@ -157,6 +157,10 @@ class ElectionNotLeaderError(EtcdError):
     """This candidate does not (any more) lead the election."""
 
 
+class ElectionNoLeaderError(EtcdError):
+    """The election has no leader (no candidate stands)."""
+
+
 # ---- one class per row of etcd's error table ----
 
 _BY_MESSAGE: dict[str, type[EtcdError]] = {}
@@ -475,9 +479,15 @@ _BY_MESSAGE[E.PERMISSION_DENIED.message] = PermissionDeniedError
 
 # Go's gRPC server turns a context error into UNKNOWN with the context's own words
 # (etcd lets them through unwrapped): they are deadlines and cancellations all the same.
+# The Lock and Election services run Go's concurrency package inside etcd and pass
+# its errors, and the etcd errors its internal client got, through unwrapped: UNKNOWN.
 _BY_UNKNOWN_MESSAGE: dict[str, type[EtcdError]] = {
     "context deadline exceeded": DeadlineExceededError,
     "context canceled": CancelledError,
+    E.ELECTION_NOT_LEADER.message: ElectionNotLeaderError,
+    E.ELECTION_NO_LEADER.message: ElectionNoLeaderError,
+    E.MUTEX_SESSION_EXPIRED.message: LockNotHeldError,
+    E.MISSING_LEADER_KEY.message: InvalidArgumentError,
 }
 
 
@@ -489,7 +499,7 @@ def from_rpc_error(err: grpc.RpcError, endpoint: str | None = None) -> EtcdError
     if cls is None or (code is not None and cls.code is not None and code != cls.code):
         cls = _BY_CODE.get(code, EtcdError) if code is not None else EtcdError
         if code == grpc.StatusCode.UNKNOWN:
-            cls = _BY_UNKNOWN_MESSAGE.get(details, cls)
+            cls = _BY_UNKNOWN_MESSAGE.get(details) or _BY_MESSAGE.get(details, cls)
     message = details or (code.name if code is not None else "unknown error")
     if endpoint:
         message = f"{message} (endpoint {endpoint})"

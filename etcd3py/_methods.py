@@ -116,9 +116,14 @@ ROLE_REVOKE_PERMISSION = _m(
     "AuthRoleRevokePermissionResponse",
 )
 
-LOCK = _m("v3lockpb.Lock", "Lock", v3lock_pb2, N)
-UNLOCK = _m("v3lockpb.Lock", "Unlock", v3lock_pb2, S)
-CAMPAIGN = _m("v3electionpb.Election", "Campaign", v3election_pb2, N)
-PROCLAIM = _m("v3electionpb.Election", "Proclaim", v3election_pb2, W)
-LEADER = _m("v3electionpb.Election", "Leader", v3election_pb2, S, "LeaderRequest")
-RESIGN = _m("v3electionpb.Election", "Resign", v3election_pb2, W)
+# Lock and Campaign with a given lease are re-entrant in etcd (the key is <name>/<lease>:
+# a repeat finds the key the first attempt made), so repeating them is safe; the
+# client refuses lease 0, with which etcd would grant a new lease per attempt.
+_LOCK, _ELECTION = "v3lockpb.Lock", "v3electionpb.Election"
+LOCK = _m(_LOCK, "Lock", v3lock_pb2, S)
+UNLOCK = _m(_LOCK, "Unlock", v3lock_pb2, S)
+CAMPAIGN = _m(_ELECTION, "Campaign", v3election_pb2, S)
+PROCLAIM = _m(_ELECTION, "Proclaim", v3election_pb2, W)
+LEADER = _m(_ELECTION, "Leader", v3election_pb2, S, "LeaderRequest")
+OBSERVE = _m(_ELECTION, "Observe", v3election_pb2, N, "LeaderRequest", "LeaderResponse")
+RESIGN = _m(_ELECTION, "Resign", v3election_pb2, S)

@@ -7,7 +7,8 @@ from typing import Any, Protocol, Union, runtime_checkable
 
 from ._errors import InvalidArgumentError, LeaseProvidedError, ValueProvidedError
 from ._keys import KeyLike, key_range, to_bytes, to_key
-from ._proto import rpc_pb2
+from ._proto import rpc_pb2, v3election_pb2
+from ._types import LeaderKey
 
 _RR = rpc_pb2.RangeRequest
 
@@ -44,6 +45,23 @@ def lease_id(lease: LeaseArg) -> int:
         return lease
     lease.check_alive()
     return lease.id
+
+
+def required_lease(lease: LeaseArg) -> int:
+    """The lease of a Lock or Campaign request, which must not be 0."""
+    held_by = lease_id(lease)
+    if held_by == 0:
+        # etcd would grant a lease of its own per call, which nobody keeps alive
+        raise InvalidArgumentError("a lease is required: the lock or candidacy lasts as long as it")
+    return held_by
+
+
+def leader_key(leader: LeaderKey) -> v3election_pb2.LeaderKey:
+    if not isinstance(leader, LeaderKey):
+        raise TypeError(
+            f"leader must be a LeaderKey (campaign returns one), not {type(leader).__name__}"
+        )
+    return leader.to_proto()
 
 
 def _enum(value: str | int | None, table: Mapping[str, Any], what: str) -> Any:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ._proto import auth_pb2, kv_pb2, rpc_pb2
+from ._proto import auth_pb2, kv_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 
 
 class KeyValue:
@@ -457,3 +458,43 @@ class KeyPermission:
 
     def __repr__(self) -> str:
         return f"KeyPermission({self.perm.name}, {self.key!r}, {self.range_end!r})"
+
+
+class LockResponse:
+    """A lock taken with etcd's Lock service: ``key`` is held until it is unlocked
+    or its lease ends."""
+
+    __slots__ = ("_pb",)
+
+    def __init__(self, pb: v3lock_pb2.LockResponse) -> None:
+        self._pb = pb
+
+    @property
+    def key(self) -> bytes:
+        return self._pb.key
+
+    @property
+    def header(self) -> Header:
+        return Header(self._pb.header)
+
+    def __repr__(self) -> str:
+        return f"LockResponse(key={self.key!r}, revision={self._pb.header.revision})"
+
+
+@dataclass(frozen=True)
+class LeaderKey:
+    """What proves leadership won with etcd's Election service.
+
+    Plain data, so that a process can store it and proclaim or resign later:
+    ``revision`` is the create revision of ``key``, which hangs on ``lease``.
+    """
+
+    name: bytes
+    key: bytes
+    revision: int
+    lease: int
+
+    def to_proto(self) -> v3election_pb2.LeaderKey:
+        return v3election_pb2.LeaderKey(
+            name=self.name, key=self.key, rev=self.revision, lease=self.lease
+        )

@@ -15,10 +15,17 @@ from typing import IO, Any, cast
 
 from .. import _methods as M
 from .._config import DEFAULT_TIMEOUT, make_config, parse_endpoint
-from .._errors import InvalidArgumentError, WatchClosedError
-from .._keys import KeyLike, key_range
-from .._proto import auth_pb2, rpc_pb2
-from .._requests import LeaseArg, delete_request, put_request, range_request
+from .._errors import ElectionNoLeaderError, InvalidArgumentError, WatchClosedError
+from .._keys import KeyLike, key_range, to_bytes, to_key
+from .._proto import auth_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
+from .._requests import (
+    LeaseArg,
+    delete_request,
+    leader_key,
+    put_request,
+    range_request,
+    required_lease,
+)
 from .._txn import Compare, Operation, txn_request
 from .._types import (
     Alarm,
@@ -27,7 +34,10 @@ from .._types import (
     Event,
     GetResponse,
     KeyPermission,
+    KeyValue,
+    LeaderKey,
     LeaseInfo,
+    LockResponse,
     Member,
     Permission,
     PutResponse,
@@ -35,6 +45,7 @@ from .._types import (
     TxnResponse,
 )
 from ._lease import AsyncKeepAliveManager, AsyncLease
+from ._observe import AsyncElectionObserver
 from ._primitives import AsyncTask, sleep, spawn
 from ._transport import AsyncTransport
 from ._watch import DEFAULT_BUFFER, AsyncWatch, AsyncWatchManager, watch_create_request
@@ -319,6 +330,74 @@ class AsyncClient:
     async def request_progress(self) -> None:
         """Ask etcd for a progress notification on every watch of this client."""
         await self._watches.request_progress()
+
+    # ---- etcd's Lock and Election services ----
+    # The server runs the mutex and election algorithms itself; the recipes Mutex and
+    # Election do the same from the client, with sessions and loss detection.
+
+    async def lock(
+        self, name: KeyLike, lease: LeaseArg, *, timeout: float | None = None
+    ) -> LockResponse:
+        """Wait (up to ``timeout``) for the lock ``name``, held by ``lease``.
+
+        The lock is the key ``<name>/<lease id hex>`` on that lease: it is held until
+        ``unlock(key)`` or until the lease ends. Locking again with the same lease
+        returns the same key. A wait that ends early takes the key back.
+        """
+        request = v3lock_pb2.LockRequest(
+            name=to_bytes(name, "lock name"), lease=required_lease(lease)
+        )
+        return LockResponse(await self._transport.call(M.LOCK, request, timeout))
+
+    async def unlock(self, key: KeyLike, *, timeout: float | None = None) -> None:
+        """Release a lock taken with ``lock`` (its key is deleted)."""
+        request = v3lock_pb2.UnlockRequest(key=to_key(key))
+        await self._transport.call(M.UNLOCK, request, timeout)
+
+    async def campaign(
+        self, name: KeyLike, value: KeyLike, lease: LeaseArg, *, timeout: float | None = None
+    ) -> LeaderKey:
+        """Wait (up to ``timeout``) to lead election ``name``, announcing ``value``.
+
+        Candidacy is the key ``<name>/<lease id hex>`` on ``lease``; campaigning again
+        with the same lease returns the same LeaderKey and proclaims ``value``.
+        """
+        request = v3election_pb2.CampaignRequest(
+            name=to_bytes(name, "election name"),
+            lease=required_lease(lease),
+            value=to_bytes(value, "value"),
+        )
+        leader = (await self._transport.call(M.CAMPAIGN, request, timeout)).leader
+        return LeaderKey(leader.name, leader.key, leader.rev, leader.lease)
+
+    async def proclaim(
+        self, leader: LeaderKey, value: KeyLike, *, timeout: float | None = None
+    ) -> None:
+        """Announce a new value as leader; ElectionNotLeaderError if no longer leading."""
+        request = v3election_pb2.ProclaimRequest(
+            leader=leader_key(leader), value=to_bytes(value, "value")
+        )
+        await self._transport.call(M.PROCLAIM, request, timeout)
+
+    async def resign(self, leader: LeaderKey, *, timeout: float | None = None) -> None:
+        """Give up leadership (nothing happens if it was already lost)."""
+        request = v3election_pb2.ResignRequest(leader=leader_key(leader))
+        await self._transport.call(M.RESIGN, request, timeout)
+
+    async def election_leader(
+        self, name: KeyLike, *, timeout: float | None = None
+    ) -> KeyValue | None:
+        """The leader's key-value (its value is the last proclaimed), or None."""
+        request = v3election_pb2.LeaderRequest(name=to_bytes(name, "election name"))
+        try:
+            response = await self._transport.call(M.LEADER, request, timeout)
+        except ElectionNoLeaderError:
+            return None
+        return KeyValue(response.kv)
+
+    def observe(self, name: KeyLike) -> AsyncElectionObserver:
+        """Follow the leader of election ``name``: each ``get`` returns it when it changes."""
+        return AsyncElectionObserver(self._transport, to_bytes(name, "election name"))
 
     # ---- cluster ----
 

@@ -150,3 +150,30 @@ class AsyncBidiStream:
 
     def cancel(self) -> None:
         self._call.cancel()
+
+
+class AsyncServerStream:
+    """One server-streaming gRPC call: ``recv`` responses (None at the end or once cancelled).
+
+    ``cancel`` may come from another task while one waits in ``recv``: the wait ends
+    with None, and a cancellation of the waiting task itself still propagates.
+    """
+
+    def __init__(self, call: grpc.aio.UnaryStreamCall[Any, Any]) -> None:
+        self._call = call
+        self._scope: anyio.CancelScope | None = None
+        self._cancelled = False
+
+    async def recv(self) -> Any:
+        if not self._cancelled:
+            self._scope = scope = anyio.CancelScope()  # a scope serves one wait only
+            with scope:
+                response = await self._call.read()
+                return None if response is grpc.aio.EOF else response
+        self._call.cancel()  # reached only once cancel() was called
+        return None
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        if self._scope is not None:
+            self._scope.cancel()

@@ -357,6 +357,17 @@ class AsyncTransport:
         conn = self.pick() if endpoint is None else self.connection_for(endpoint)
         return conn.unary_stream(method)(request, metadata=self.metadata)
 
+    async def open_server_stream(
+        self, method: Method, request: Any, timeout: float | None
+    ) -> tuple[AsyncConnection, Any]:
+        """A server-streaming call on the next endpoint, ending after ``timeout``."""
+        if self.closed:
+            raise ClientClosedError("the client is closed")
+        if self._token is None and self._needs_token():
+            await self.authenticate()
+        conn = self.pick()
+        return conn, conn.unary_stream(method)(request, timeout=timeout, metadata=self.metadata)
+
     # ---- auth ----
 
     async def authenticate(self, stale: int | None = None) -> None:

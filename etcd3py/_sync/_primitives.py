@@ -147,3 +147,30 @@ class BidiStream:
     def cancel(self) -> None:
         self._requests.put(_END)
         self._call.cancel()
+
+
+class ServerStream:
+    """One server-streaming gRPC call: ``recv`` responses (None at the end or once cancelled).
+
+    ``cancel`` may come from another thread while one waits in ``recv``: the wait
+    ends with None.
+    """
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+        self._responses: Iterator[Any] = iter(call)
+        self._cancelled = False
+
+    def recv(self) -> Any:
+        try:
+            return next(self._responses)
+        except StopIteration:
+            return None
+        except grpc.RpcError:
+            if self._cancelled:
+                return None
+            raise
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._call.cancel()

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from etcd3py import AsyncClient, ElectionNotLeaderError, KeyValue
+from etcd3py import AsyncClient, DeadlineExceededError, ElectionNotLeaderError, KeyValue
 from etcd3py._async._primitives import sleep, spawn
 from etcd3py.recipes import AsyncElection, AsyncSession
 from tests.conftest import Restartable
@@ -213,3 +213,26 @@ async def test_observer_cut_off_past_compaction_finds_the_leader(
             await second.proclaim("w2")
             assert _seen(await observer.get(timeout=WAIT)) == (second.key, b"w2")
     await second.resign()
+
+
+async def test_interoperates_with_the_election_service(aclient: AsyncClient, prefix: bytes) -> None:
+    """Our Election and etcd's Election service use one key layout: one leader at a time."""
+    name = prefix + b"election"
+    ours = AsyncElection(aclient, name, ttl=TTL)
+    lease = await aclient.grant(30)
+    assert await ours.campaign("ours")
+    current = await aclient.election_leader(name)
+    assert current is not None and (current.key, current.value) == (ours.key, b"ours")
+    with pytest.raises(DeadlineExceededError):
+        await aclient.campaign(name, "service", lease, timeout=0.5)  # waits for our leader
+    await ours.resign()
+    leader = await aclient.campaign(name, "service", lease, timeout=5)
+    assert not await ours.campaign("ours again", timeout=0.5)  # and ours for the service's
+    async with ours.observe() as observer:
+        assert _seen(await observer.get(timeout=WAIT)) == (leader.key, b"service")
+        await aclient.proclaim(leader, "service v2")
+        assert _seen(await observer.get(timeout=WAIT)) == (leader.key, b"service v2")
+    await aclient.resign(leader)
+    assert await ours.campaign("ours again", timeout=5)
+    await ours.resign()
+    await lease.revoke()

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from etcd3py import AsyncClient, LeaseLostError, LockNotHeldError, Put
+from etcd3py import AsyncClient, DeadlineExceededError, LeaseLostError, LockNotHeldError, Put
 from etcd3py._async._primitives import spawn
 from etcd3py.recipes import AsyncMutex, AsyncSession
 from tests.conftest import Restartable
@@ -191,3 +191,20 @@ async def test_lock_survives_a_server_restart(restartable: Restartable, prefix: 
         await holder.release()
         assert await waiter.acquire(timeout=10)
         await waiter.release()
+
+
+async def test_interoperates_with_the_lock_service(aclient: AsyncClient, prefix: bytes) -> None:
+    """Our Mutex and etcd's Lock service use one key layout: each excludes the other."""
+    name = prefix + b"lock"
+    mutex = AsyncMutex(aclient, name, ttl=TTL)
+    lease = await aclient.grant(30)
+    assert await mutex.acquire(timeout=5)
+    with pytest.raises(DeadlineExceededError):
+        await aclient.lock(name, lease, timeout=0.5)  # the service waits for our holder
+    await mutex.release()
+    held = await aclient.lock(name, lease, timeout=5)
+    assert await mutex.acquire(timeout=0.5) is False  # and our Mutex for the service's
+    await aclient.unlock(held.key)
+    assert await mutex.acquire(timeout=5)
+    await mutex.release()
+    await lease.revoke()

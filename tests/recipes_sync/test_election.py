@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from etcd3py import Client, ElectionNotLeaderError, KeyValue
+from etcd3py import Client, DeadlineExceededError, ElectionNotLeaderError, KeyValue
 from etcd3py._sync._primitives import sleep, spawn
 from etcd3py.recipes import Election, Session
 from tests.conftest import Restartable
@@ -213,3 +213,26 @@ def test_observer_cut_off_past_compaction_finds_the_leader(
             second.proclaim("w2")
             assert _seen(observer.get(timeout=WAIT)) == (second.key, b"w2")
     second.resign()
+
+
+def test_interoperates_with_the_election_service(client: Client, prefix: bytes) -> None:
+    """Our Election and etcd's Election service use one key layout: one leader at a time."""
+    name = prefix + b"election"
+    ours = Election(client, name, ttl=TTL)
+    lease = client.grant(30)
+    assert ours.campaign("ours")
+    current = client.election_leader(name)
+    assert current is not None and (current.key, current.value) == (ours.key, b"ours")
+    with pytest.raises(DeadlineExceededError):
+        client.campaign(name, "service", lease, timeout=0.5)  # waits for our leader
+    ours.resign()
+    leader = client.campaign(name, "service", lease, timeout=5)
+    assert not ours.campaign("ours again", timeout=0.5)  # and ours for the service's
+    with ours.observe() as observer:
+        assert _seen(observer.get(timeout=WAIT)) == (leader.key, b"service")
+        client.proclaim(leader, "service v2")
+        assert _seen(observer.get(timeout=WAIT)) == (leader.key, b"service v2")
+    client.resign(leader)
+    assert ours.campaign("ours again", timeout=5)
+    ours.resign()
+    lease.revoke()

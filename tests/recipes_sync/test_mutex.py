@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from etcd3py import Client, LeaseLostError, LockNotHeldError, Put
+from etcd3py import Client, DeadlineExceededError, LeaseLostError, LockNotHeldError, Put
 from etcd3py._sync._primitives import spawn
 from etcd3py.recipes import Mutex, Session
 from tests.conftest import Restartable
@@ -191,3 +191,20 @@ def test_lock_survives_a_server_restart(restartable: Restartable, prefix: bytes)
         holder.release()
         assert waiter.acquire(timeout=10)
         waiter.release()
+
+
+def test_interoperates_with_the_lock_service(client: Client, prefix: bytes) -> None:
+    """Our Mutex and etcd's Lock service use one key layout: each excludes the other."""
+    name = prefix + b"lock"
+    mutex = Mutex(client, name, ttl=TTL)
+    lease = client.grant(30)
+    assert mutex.acquire(timeout=5)
+    with pytest.raises(DeadlineExceededError):
+        client.lock(name, lease, timeout=0.5)  # the service waits for our holder
+    mutex.release()
+    held = client.lock(name, lease, timeout=5)
+    assert mutex.acquire(timeout=0.5) is False  # and our Mutex for the service's
+    client.unlock(held.key)
+    assert mutex.acquire(timeout=5)
+    mutex.release()
+    lease.revoke()

@@ -43,8 +43,23 @@ def test_unknown_message_falls_back_to_its_code() -> None:
 
 def test_message_with_another_code_is_not_trusted() -> None:
     # a message of etcd's table that arrives with another code gets that code's class
-    error = from_rpc_error(FakeRpcError(grpc.StatusCode.UNKNOWN, _etcd_errors.COMPACTED.message))
-    assert type(error) is _errors.UnknownError
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    error = from_rpc_error(FakeRpcError(code, _etcd_errors.COMPACTED.message))
+    assert type(error) is _errors.InvalidArgumentError
+
+
+def test_errors_relayed_by_the_lock_and_election_services() -> None:
+    # they pass etcd's errors (and Go's concurrency package's) through as UNKNOWN
+    unknown = grpc.StatusCode.UNKNOWN
+    relayed = from_rpc_error(FakeRpcError(unknown, _etcd_errors.LEASE_NOT_FOUND.message))
+    assert type(relayed) is _errors.LeaseNotFoundError and relayed.code == unknown
+    for message, cls in [
+        ("election: not leader", _errors.ElectionNotLeaderError),
+        ("election: no leader", _errors.ElectionNoLeaderError),
+        ("mutex: session is expired", _errors.LockNotHeldError),
+        ("something new", _errors.UnknownError),
+    ]:
+        assert type(from_rpc_error(FakeRpcError(unknown, message))) is cls
 
 
 def test_go_context_errors_are_deadlines_and_cancellations() -> None:
