@@ -21,13 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
 
 import grpc
-from google.protobuf.message import Message
 from grpc import StatusCode
 
 from etcd3py import _etcd_errors as E
@@ -37,42 +34,18 @@ from etcd3py._proto import kv_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 
 from ._apply import fill_kv
 from ._errors import ServerError
+from ._handlers import unary
 from ._mvcc import Version
 
 if TYPE_CHECKING:
     from ._services import KVService, LeaseService, MemberView
 
-log = logging.getLogger("etcd3py.server_ref")
-
-_Req = TypeVar("_Req", bound=Message)
-_Resp = TypeVar("_Resp", bound=Message)
 
 SESSION_TTL = 60  # concurrency.NewSession's default TTL
 
 
 _R = rpc_pb2.RangeRequest
 _C = rpc_pb2.Compare
-
-
-def _unary_async(
-    fn: Callable[[Any, _Req], Awaitable[_Resp]],
-) -> Callable[[Any, _Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[_Resp]]:
-    """An async unary handler: like ``_services._unary``, but it may wait."""
-
-    @functools.wraps(fn)
-    async def handler(
-        self: Any, request: _Req, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> _Resp:
-        try:
-            return await fn(self, request)
-        except ServerError as err:
-            await context.abort(err.spec.code, err.spec.message)
-        except Exception:
-            log.exception("unexpected error in %s", fn.__name__)
-            await context.abort(StatusCode.UNKNOWN, "etcd3py server_ref: internal error")
-        raise AssertionError("unreachable: abort() raises")
-
-    return handler
 
 
 def _key(prefix: bytes, lease: int) -> bytes:
@@ -208,7 +181,7 @@ class LockService:
     def __init__(self, client: InProcessClient) -> None:
         self._c = client
 
-    @_unary_async
+    @unary
     async def Lock(self, r: v3lock_pb2.LockRequest) -> v3lock_pb2.LockResponse:
         c = self._c
         lease = c.session(r.lease)
@@ -238,7 +211,7 @@ class LockService:
             raise ServerError(E.MUTEX_SESSION_EXPIRED)
         return v3lock_pb2.LockResponse(header=got.header, key=key)
 
-    @_unary_async
+    @unary
     async def Unlock(self, r: v3lock_pb2.UnlockRequest) -> v3lock_pb2.UnlockResponse:
         return v3lock_pb2.UnlockResponse(header=self._c.delete(r.key).header)
 
@@ -264,7 +237,7 @@ class ElectionService:
         delete = rpc_pb2.RequestOp(request_delete_range=rpc_pb2.DeleteRangeRequest(key=leader.key))
         return self._c.txn(compare=[_created(leader.key, leader.rev)], success=[delete])
 
-    @_unary_async
+    @unary
     async def Campaign(self, r: v3election_pb2.CampaignRequest) -> v3election_pb2.CampaignResponse:
         c = self._c
         lease = c.session(r.lease)
@@ -295,7 +268,7 @@ class ElectionService:
         # and does not check that its key survived the wait.
         return v3election_pb2.CampaignResponse(header=resp.header, leader=leader)
 
-    @_unary_async
+    @unary
     async def Proclaim(self, r: v3election_pb2.ProclaimRequest) -> v3election_pb2.ProclaimResponse:
         if not r.HasField("leader"):
             raise ServerError(E.MISSING_LEADER_KEY)
@@ -303,14 +276,14 @@ class ElectionService:
         resp = self._proclaim(r.leader, lease, r.value)
         return v3election_pb2.ProclaimResponse(header=resp.header)
 
-    @_unary_async
+    @unary
     async def Resign(self, r: v3election_pb2.ResignRequest) -> v3election_pb2.ResignResponse:
         if not r.HasField("leader"):
             raise ServerError(E.MISSING_LEADER_KEY)
         self._c.session(r.leader.lease)  # 0 grants a lease nobody uses, as in etcd
         return v3election_pb2.ResignResponse(header=self._resign(r.leader).header)
 
-    @_unary_async
+    @unary
     async def Leader(self, r: v3election_pb2.LeaderRequest) -> v3election_pb2.LeaderResponse:
         prefix = r.name + b"/"
         got = self._c.range(prefix, **_oldest(prefix))

@@ -7,12 +7,11 @@ anything else is a bug, reported as UNKNOWN without taking the server down.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import ModuleType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -24,14 +23,13 @@ from etcd3py._proto import rpc_pb2, v3election_pb2, v3lock_pb2
 from . import _snapshot
 from ._apply import is_txn_read_only, validate_delete, validate_put, validate_range, validate_txn
 from ._errors import ServerError
+from ._handlers import unary
 from ._lock_election import ElectionService, InProcessClient, LockService
 from ._node import ETCD_API_VERSION, Node
 from ._watch import WatchSession, _field_size
 
 log = logging.getLogger("etcd3py.server_ref")
 
-_Req = TypeVar("_Req", bound=Message)
-_Resp = TypeVar("_Resp", bound=Message)
 
 # etcd measures a proposal wrapped in its raft envelope: a request header (13 bytes
 # with a typical request id) plus the request's own tag and length prefix.
@@ -49,25 +47,6 @@ class MemberView(Protocol):
     def serving(self) -> bool: ...
 
     def header(self, revision: int = 0) -> rpc_pb2.ResponseHeader: ...
-
-
-def _unary(
-    fn: Callable[[Any, _Req], _Resp],
-) -> Callable[[Any, _Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[_Resp]]:
-    @functools.wraps(fn)
-    async def handler(
-        self: Any, request: _Req, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> _Resp:
-        try:
-            return fn(self, request)
-        except ServerError as err:
-            await context.abort(err.spec.code, err.spec.message)
-        except Exception:
-            log.exception("unexpected error in %s", fn.__name__)
-            await context.abort(grpc.StatusCode.UNKNOWN, "etcd3py server_ref: internal error")
-        raise AssertionError("unreachable: abort() raises")
-
-    return handler
 
 
 class _Base:
@@ -94,9 +73,9 @@ class KVService(_Base):
         resp.header.CopyFrom(self._header(resp.header.revision))
         return resp
 
-    Range = _unary(range)
+    Range = unary(range)
 
-    @_unary
+    @unary
     def Put(self, r: rpc_pb2.PutRequest) -> rpc_pb2.PutResponse:
         validate_put(r)
         self._propose(r)
@@ -115,7 +94,7 @@ class KVService(_Base):
         resp.header.CopyFrom(self._header(resp.header.revision))
         return resp
 
-    DeleteRange = _unary(delete_range)
+    DeleteRange = unary(delete_range)
 
     def txn(self, r: rpc_pb2.TxnRequest) -> rpc_pb2.TxnResponse:
         validate_txn(r, self._node.config.max_txn_ops)
@@ -129,9 +108,9 @@ class KVService(_Base):
         resp.header.CopyFrom(self._header(resp.header.revision))
         return resp
 
-    Txn = _unary(txn)
+    Txn = unary(txn)
 
-    @_unary
+    @unary
     def Compact(self, r: rpc_pb2.CompactionRequest) -> rpc_pb2.CompactionResponse:
         self._propose(r)
         self._node.check_writable(writes=False)
@@ -182,9 +161,9 @@ class LeaseService(_Base):
         resp.header.CopyFrom(self._header(resp.header.revision))
         return resp
 
-    LeaseGrant = _unary(lease_grant)
+    LeaseGrant = unary(lease_grant)
 
-    @_unary
+    @unary
     def LeaseRevoke(self, r: rpc_pb2.LeaseRevokeRequest) -> rpc_pb2.LeaseRevokeResponse:
         self._propose(r)
         self._node.check_writable(writes=False)
@@ -208,7 +187,7 @@ class LeaseService(_Base):
                 resp.TTL = 0  # a missing lease is answered, not an error
             yield resp
 
-    @_unary
+    @unary
     def LeaseTimeToLive(self, r: rpc_pb2.LeaseTimeToLiveRequest) -> rpc_pb2.LeaseTimeToLiveResponse:
         lessor = self._node.lessor
         lease = lessor.lookup(r.ID)
@@ -224,7 +203,7 @@ class LeaseService(_Base):
             resp.keys.extend(sorted(lease.keys))
         return resp
 
-    @_unary
+    @unary
     def LeaseLeases(self, r: rpc_pb2.LeaseLeasesRequest) -> rpc_pb2.LeaseLeasesResponse:
         resp = rpc_pb2.LeaseLeasesResponse(header=self._header())
         for lease_id in self._node.lessor.ids():
@@ -233,7 +212,7 @@ class LeaseService(_Base):
 
 
 class ClusterService(_Base):
-    @_unary
+    @unary
     def MemberList(self, r: rpc_pb2.MemberListRequest) -> rpc_pb2.MemberListResponse:
         # etcd's cluster server leaves the revision out of its headers
         header = self._m.header(0)
@@ -243,7 +222,7 @@ class ClusterService(_Base):
 
 
 class MaintenanceService(_Base):
-    @_unary
+    @unary
     def Status(self, r: rpc_pb2.StatusRequest) -> rpc_pb2.StatusResponse:
         node = self._node
         size = _STATUS_DB_BASE + node.store.size_bytes
@@ -261,7 +240,7 @@ class MaintenanceService(_Base):
             resp.errors.append(f"memberID:{mid} alarm:{rpc_pb2.AlarmType.Name(alarm)} ")
         return resp
 
-    @_unary
+    @unary
     def Alarm(self, r: rpc_pb2.AlarmRequest) -> rpc_pb2.AlarmResponse:
         resp = self._node.alarm(r)
         if r.action != rpc_pb2.AlarmRequest.GET:
@@ -269,11 +248,11 @@ class MaintenanceService(_Base):
         resp.header.CopyFrom(self._header())
         return resp
 
-    @_unary
+    @unary
     def Defragment(self, r: rpc_pb2.DefragmentRequest) -> rpc_pb2.DefragmentResponse:
         return rpc_pb2.DefragmentResponse(header=self._header())  # nothing to reclaim in memory
 
-    @_unary
+    @unary
     def HashKV(self, r: rpc_pb2.HashKVRequest) -> rpc_pb2.HashKVResponse:
         store = self._node.store
         rev = store.check_revision(r.revision)
@@ -292,7 +271,7 @@ class MaintenanceService(_Base):
                 header=self._header(), remaining_bytes=remaining, blob=blob
             )
 
-    @_unary
+    @unary
     def MoveLeader(self, r: rpc_pb2.MoveLeaderRequest) -> rpc_pb2.MoveLeaderResponse:
         target = next((m for m in self._node.members if m.id == r.targetID), None)
         if target is None or target.is_learner:
@@ -300,7 +279,7 @@ class MaintenanceService(_Base):
         # one member leads already; a transfer to itself is done at once, as in raft
         return rpc_pb2.MoveLeaderResponse(header=self._header())
 
-    @_unary
+    @unary
     def Hash(self, r: rpc_pb2.HashRequest) -> rpc_pb2.HashResponse:
         store = self._node.store
         return rpc_pb2.HashResponse(header=self._header(), hash=store.hash_kv(store.rev))

@@ -1,0 +1,62 @@
+"""Unary gRPC handlers: an etcd error leaves as its exact status, anything else as UNKNOWN.
+
+A servicer method is a plain function when it answers at once (it then runs
+without awaiting, so it is atomic on the event loop) and a coroutine when it must
+wait (Lock, Campaign); ``unary`` wraps either.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, NoReturn, TypeVar, overload
+
+import grpc
+from google.protobuf.message import Message
+
+from ._errors import ServerError
+
+log = logging.getLogger("etcd3py.server_ref")
+
+_Req = TypeVar("_Req", bound=Message)
+_Resp = TypeVar("_Resp", bound=Message)
+Handler = Callable[[Any, _Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[_Resp]]
+
+
+@overload
+def unary(fn: Callable[[Any, _Req], Coroutine[Any, Any, _Resp]]) -> Handler[_Req, _Resp]: ...
+@overload
+def unary(fn: Callable[[Any, _Req], _Resp]) -> Handler[_Req, _Resp]: ...
+def unary(fn: Callable[[Any, _Req], Any]) -> Handler[_Req, Any]:
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def waiting(self: Any, request: _Req, context: Any) -> Any:
+            try:
+                return await fn(self, request)
+            except Exception as err:
+                await _abort(context, err, fn.__name__)
+
+        return waiting
+
+    @functools.wraps(fn)
+    async def handler(self: Any, request: _Req, context: Any) -> Any:
+        try:
+            return fn(self, request)
+        except Exception as err:
+            await _abort(context, err, fn.__name__)
+
+    return handler
+
+
+async def _abort(
+    context: grpc.aio.ServicerContext[Any, Any], err: Exception, name: str
+) -> NoReturn:
+    if isinstance(err, ServerError):
+        await context.abort(err.spec.code, err.spec.message)
+    else:
+        log.error("unexpected error in %s", name, exc_info=err)
+        await context.abort(grpc.StatusCode.UNKNOWN, "etcd3py server_ref: internal error")
+    raise AssertionError("unreachable: abort() raises")
