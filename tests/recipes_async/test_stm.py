@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import random
-import time
 from typing import Any
 
 import pytest
 
 from etcd3py import AsyncClient, EtcdError
-from etcd3py._async._primitives import AsyncFlag, spawn
+from etcd3py._async._primitives import AsyncFlag
 from etcd3py.recipes._async._stm import AsyncSTM, AsyncSTMTxn, Isolation, STMConflictError
 from tests.conftest import Restartable
+from tests.recipes_async.jobs import Jobs
 
 pytestmark = pytest.mark.anyio
 
@@ -21,31 +21,6 @@ SER = Isolation.SERIALIZABLE
 RR = Isolation.REPEATABLE_READS
 RC = Isolation.READ_COMMITTED
 WAIT = 20.0  # the longest any wait across a restart may take
-
-
-class Jobs:
-    """Functions running at once (tasks here, threads in the sync twin); failures re-raised."""
-
-    def __init__(self) -> None:
-        self._tasks: list[Any] = []
-        self.errors: list[BaseException] = []
-
-    def start(self, fn: Any, *args: Any) -> None:
-        self._tasks.append(spawn(self._guarded, fn, *args, name=f"job-{len(self._tasks)}"))
-
-    async def _guarded(self, fn: Any, *args: Any) -> None:
-        try:
-            await fn(*args)
-        except BaseException as error:
-            self.errors.append(error)
-
-    async def join(self, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        for task in self._tasks:
-            await task.join(max(0.0, deadline - time.monotonic()))
-        if self.errors:
-            raise self.errors[0]
-        assert all(task.done() for task in self._tasks), "a job did not finish in time"
 
 
 async def test_reads_writes_and_result(aclient: AsyncClient, prefix: bytes) -> None:

@@ -9,40 +9,16 @@ from typing import Any
 import pytest
 
 from etcd3py import Client, DeadlineExceededError, LeaseLostError, LockNotHeldError, Put
-from etcd3py._sync._primitives import Flag, Lock, spawn
+from etcd3py._sync._primitives import Flag, Lock
 from etcd3py.recipes._sync._rwmutex import RWMutex
 from etcd3py.recipes._sync._session import Session
 from tests.conftest import Restartable
+from tests.recipes_sync.jobs import Jobs
 
 
 TTL = 5
 RESTART_TTL = 10  # long enough to outlive a restart of real etcd on a busy machine
 WAIT = 20.0  # the longest any wait across a restart may take
-
-
-class Jobs:
-    """Functions running at once (tasks here, threads in the sync twin); failures re-raised."""
-
-    def __init__(self) -> None:
-        self._tasks: list[Any] = []
-        self.errors: list[BaseException] = []
-
-    def start(self, fn: Any, *args: Any) -> None:
-        self._tasks.append(spawn(self._guarded, fn, *args, name=f"job-{len(self._tasks)}"))
-
-    def _guarded(self, fn: Any, *args: Any) -> None:
-        try:
-            fn(*args)
-        except BaseException as error:
-            self.errors.append(error)
-
-    def join(self, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        for task in self._tasks:
-            task.join(max(0.0, deadline - time.monotonic()))
-        if self.errors:
-            raise self.errors[0]
-        assert all(task.done() for task in self._tasks), "a job did not finish in time"
 
 
 def keys(client: Client, name: bytes) -> list[bytes]:
