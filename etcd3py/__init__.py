@@ -4,43 +4,23 @@ from etcd3py import Client
 with Client("127.0.0.1:2379") as client:
     client.put("greeting", "hello")
     client.get("greeting").value      # b"hello"
+
+Every exception etcd3py raises is importable from here (and from ``etcd3py.errors``).
 """
 
+import os as _os
+
+# gRPC's C core writes its own log lines (such as "chttp2_transport.cc ... Got goaway")
+# straight to stderr. Quiet unless the user asks for them: GRPC_VERBOSITY set in the
+# environment wins. It must be set before grpc is first imported to take effect.
+_os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+from . import errors
 from ._async._client import AsyncClient
 from ._async._lease import AsyncLease
 from ._async._observe import AsyncElectionObserver
 from ._async._watch import AsyncWatch
-from ._errors import (
-    AuthFailedError,
-    ClientClosedError,
-    CompactedError,
-    ConnectionFailedError,
-    DeadlineExceededError,
-    DuplicateKeyError,
-    ElectionNoLeaderError,
-    ElectionNotLeaderError,
-    EmptyKeyError,
-    EtcdError,
-    FailedPreconditionError,
-    FutureRevisionError,
-    InvalidArgumentError,
-    InvalidAuthTokenError,
-    KeyNotFoundError,
-    LeaseLostError,
-    LeaseNotFoundError,
-    LeaseTTLTooLargeError,
-    LockNotHeldError,
-    NoLeaderError,
-    NoSpaceError,
-    NotFoundError,
-    OutOfRangeError,
-    PermissionDeniedError,
-    RequestTooLargeError,
-    TooManyOpsError,
-    UnauthenticatedError,
-    UnavailableError,
-    WatchClosedError,
-)
+from ._public import publish
 from ._sync._client import Client
 from ._sync._lease import Lease
 from ._sync._observe import ElectionObserver
@@ -77,6 +57,7 @@ from ._types import (
     TxnResponse,
     WatchResponse,
 )
+from .errors import *  # noqa: F403 - every exception, as errors.__all__ lists them
 
 __version__ = "0.1.0"
 
@@ -87,64 +68,39 @@ __all__ = [
     "AsyncElectionObserver",
     "AsyncLease",
     "AsyncWatch",
-    "AuthFailedError",
     "Client",
-    "ClientClosedError",
-    "CompactedError",
     "Compare",
-    "ConnectionFailedError",
     "CreateRevision",
-    "DeadlineExceededError",
     "Delete",
     "DeleteResponse",
-    "DuplicateKeyError",
-    "ElectionNoLeaderError",
-    "ElectionNotLeaderError",
     "ElectionObserver",
-    "EmptyKeyError",
-    "EtcdError",
     "Event",
     "EventType",
-    "FailedPreconditionError",
-    "FutureRevisionError",
     "Get",
     "GetResponse",
     "Header",
-    "InvalidArgumentError",
-    "InvalidAuthTokenError",
-    "KeyNotFoundError",
     "KeyPermission",
     "KeyValue",
     "LeaderKey",
     "Lease",
     "LeaseId",
     "LeaseInfo",
-    "LeaseLostError",
-    "LeaseNotFoundError",
-    "LeaseTTLTooLargeError",
-    "LockNotHeldError",
     "LockResponse",
     "Member",
     "ModRevision",
-    "NoLeaderError",
-    "NoSpaceError",
-    "NotFoundError",
-    "OutOfRangeError",
     "Permission",
-    "PermissionDeniedError",
     "Put",
     "PutResponse",
-    "RequestTooLargeError",
     "Status",
-    "TooManyOpsError",
     "Txn",
     "TxnResponse",
-    "UnauthenticatedError",
-    "UnavailableError",
     "Value",
     "Version",
     "Watch",
-    "WatchClosedError",
     "WatchResponse",
     "__version__",
+    "errors",
 ]
+__all__ += errors.__all__
+
+publish(globals(), __all__)

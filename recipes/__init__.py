@@ -4,6 +4,9 @@ Sync names first; each has an ``Async`` twin for AsyncClient (the async code is 
 source, the sync one is generated from it).
 """
 
+from etcd3py._public import publish
+from etcd3py.errors import DoubleBarrierFullError, STMConflictError
+
 from ._async._barrier import AsyncBarrier, AsyncDoubleBarrier
 from ._async._config import AsyncConfigWatcher
 from ._async._election import AsyncElection, AsyncObserver
@@ -14,7 +17,7 @@ from ._async._rwmutex import AsyncRWLock, AsyncRWMutex
 from ._async._semaphore import AsyncSemaphore
 from ._async._session import AsyncSession
 from ._async._stm import AsyncSTM, AsyncSTMFunction, AsyncSTMTxn
-from ._data import ConfigChange, DoubleBarrierFullError, Instance, Isolation, STMConflictError
+from ._data import ConfigChange, Instance, Isolation
 from ._sync._barrier import Barrier, DoubleBarrier
 from ._sync._config import ConfigWatcher
 from ._sync._election import Election, Observer
@@ -71,3 +74,6 @@ __all__ = [
     "ServiceWatch",
     "Session",
 ]
+
+# (the two errors stay here for compatibility; their home is etcd3py.errors)
+publish(globals(), __all__)

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from etcd3py import EtcdError
-
 log = logging.getLogger("etcd3py.recipes")
 
 
@@ -61,15 +59,3 @@ class Isolation(str, Enum):
     SERIALIZABLE = "serializable"
     REPEATABLE_READS = "repeatable_reads"
     READ_COMMITTED = "read_committed"
-
-
-class STMConflictError(EtcdError):
-    """``run`` gave up: every attempt conflicted with concurrent writers."""
-
-    def __init__(self, attempts: int, reason: str) -> None:
-        super().__init__(f"the transaction did not commit in {attempts} attempts: {reason}")
-        self.attempts = attempts
-
-
-class DoubleBarrierFullError(EtcdError):
-    """More than ``count`` participants tried to enter a DoubleBarrier."""

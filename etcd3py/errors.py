@@ -1,10 +1,18 @@
-"""The exception hierarchy: one class per etcd error, grouped by gRPC status code.
+"""Every exception etcd3py raises (all of them are also importable from ``etcd3py``).
 
 ``EtcdError`` is the root. Under it, one base class per gRPC status code
 (``InvalidArgumentError``, ``UnavailableError`` ...), and under those one class per
 row of etcd's error table (``CompactedError``, ``LeaseNotFoundError`` ...). An error
-that etcd reports with a message we do not know still gets its code's class. The
-original ``grpc.RpcError`` is kept as ``__cause__``.
+that etcd reports with a message we do not know still gets its code's class.
+Client-side conditions have classes of their own: ``ArgumentError`` (an argument
+refused before anything was sent; a ``ValueError``, and ``ArgumentTypeError`` a
+``TypeError`` too), ``ConnectionFailedError`` (no endpoint could be reached),
+``LeaseLostError``, ``WatchClosedError``, ``LockNotHeldError`` ...
+
+An error from the server says which operation failed, on which key, at which
+endpoint: ``put 'config/x': etcdserver: mvcc: database space exceeded (endpoint
+10.0.0.1:2379)``; ``details`` keeps etcd's own text. The original ``grpc.RpcError``
+is kept as ``__cause__`` (without gRPC's internal frames, so tracebacks stay short).
 """
 
 from __future__ import annotations
@@ -17,32 +25,166 @@ import grpc
 
 from . import _etcd_errors as E
 
+__all__ = [
+    "AbortedError",
+    "AlreadyExistsError",
+    "ArgumentError",
+    "ArgumentTypeError",
+    "AuthFailedError",
+    "AuthNotEnabledError",
+    "BadLeaderTransfereeError",
+    "CancelledError",
+    "ClientClosedError",
+    "ClusterVersionUnavailableError",
+    "CompactedError",
+    "ConnectionFailedError",
+    "CorruptError",
+    "DataLossError",
+    "DeadlineExceededError",
+    "DoubleBarrierFullError",
+    "DowngradeInProcessError",
+    "DuplicateKeyError",
+    "ElectionNoLeaderError",
+    "ElectionNotLeaderError",
+    "EmptyKeyError",
+    "EtcdError",
+    "EventLoopError",
+    "FailedPreconditionError",
+    "FutureRevisionError",
+    "InternalError",
+    "InvalidArgumentError",
+    "InvalidAuthMgmtError",
+    "InvalidAuthTokenError",
+    "InvalidDowngradeTargetVersionError",
+    "KeyNotFoundError",
+    "LeaderChangedError",
+    "LearnerNotReadyError",
+    "LeaseExistsError",
+    "LeaseLostError",
+    "LeaseNotFoundError",
+    "LeaseProvidedError",
+    "LeaseTTLTooLargeError",
+    "LockNotHeldError",
+    "MemberBadURLsError",
+    "MemberExistError",
+    "MemberNotEnoughStartedError",
+    "MemberNotFoundError",
+    "MemberNotLearnerError",
+    "NoInflightDowngradeError",
+    "NoLeaderError",
+    "NoSpaceError",
+    "NotCapableError",
+    "NotFoundError",
+    "NotLeaderError",
+    "NotSupportedForLearnerError",
+    "OutOfRangeError",
+    "PeerURLExistError",
+    "PermissionDeniedError",
+    "PermissionNotGivenError",
+    "PermissionNotGrantedError",
+    "RequestCanceledError",
+    "RequestTooLargeError",
+    "ResourceExhaustedError",
+    "RoleAlreadyExistError",
+    "RoleEmptyError",
+    "RoleNotFoundError",
+    "RoleNotGrantedError",
+    "RootRoleNotExistError",
+    "RootUserNotExistError",
+    "STMConflictError",
+    "ServerDeadlineExceededError",
+    "ServerTimeoutDueToConnectionLostError",
+    "ServerTimeoutDueToLeaderFailError",
+    "ServerTimeoutError",
+    "StoppedError",
+    "TooManyLearnersError",
+    "TooManyOpsError",
+    "TooManyRequestsError",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "UnhealthyClusterError",
+    "UnimplementedError",
+    "UnknownError",
+    "UserAlreadyExistError",
+    "UserEmptyError",
+    "UserNotFoundError",
+    "ValueProvidedError",
+    "WatchCanceledError",
+    "WatchClosedError",
+    "WrongDowngradeVersionFormatError",
+]
+
+
+def show_key(key: bytes | str) -> str:
+    """A key as messages show it: text when it is UTF-8, else bytes; long ones cut."""
+    if isinstance(key, bytes):
+        try:
+            key = key.decode()
+        except UnicodeDecodeError:
+            shown = repr(key)
+            return shown if len(shown) <= 80 else shown[:77] + "..."
+    shown = repr(key)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
+
 
 class EtcdError(Exception):
-    """Root of every error etcd3py raises."""
+    """Root of every error etcd3py raises.
+
+    ``operation``, ``key`` and ``endpoint`` say what failed where, when known;
+    ``details`` is the server's (or gRPC's) own text; ``code`` the gRPC status.
+    """
 
     code: grpc.StatusCode | None = None
     spec: E.ErrorSpec | None = None  # the row of etcd's error table, for server errors
 
-    def __init__(self, message: str = "", *, code: grpc.StatusCode | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: grpc.StatusCode | None = None,
+        operation: str | None = None,
+        key: bytes | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        self.details = message
+        self.operation = operation
+        self.key = key
+        self.endpoint = endpoint
         if code is not None:
             self.code = code
+        self.message = self._compose()
+        super().__init__(self.message)
+
+    def _compose(self) -> str:
+        text = self.details
+        if self.operation:
+            subject = self.operation
+            if self.key is not None:
+                subject = f"{subject} {show_key(self.key)}"
+            text = f"{subject}: {text}" if text else subject
+        if self.endpoint:
+            text = f"{text} (endpoint {self.endpoint})"
+        return text
 
 
 # ---- one class per gRPC status code ----
 
 
 class CancelledError(EtcdError):
+    """The call was cancelled (CANCELLED)."""
+
     code = grpc.StatusCode.CANCELLED
 
 
 class UnknownError(EtcdError):
+    """The server failed with an error gRPC could not classify (UNKNOWN)."""
+
     code = grpc.StatusCode.UNKNOWN
 
 
 class InvalidArgumentError(EtcdError, ValueError):
+    """The request was refused as malformed (INVALID_ARGUMENT); a ValueError."""
+
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -53,38 +195,56 @@ class DeadlineExceededError(EtcdError, TimeoutError):
 
 
 class NotFoundError(EtcdError):
+    """What the request names does not exist (NOT_FOUND)."""
+
     code = grpc.StatusCode.NOT_FOUND
 
 
 class AlreadyExistsError(EtcdError):
+    """What the request creates exists already (ALREADY_EXISTS)."""
+
     code = grpc.StatusCode.ALREADY_EXISTS
 
 
 class PermissionDeniedError(EtcdError):
+    """The user may not do this (PERMISSION_DENIED)."""
+
     code = grpc.StatusCode.PERMISSION_DENIED
 
 
 class ResourceExhaustedError(EtcdError):
+    """The server is out of a resource: space, request slots (RESOURCE_EXHAUSTED)."""
+
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 class FailedPreconditionError(EtcdError):
+    """The cluster's state does not allow the request (FAILED_PRECONDITION)."""
+
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
 class AbortedError(EtcdError):
+    """The server aborted the request (ABORTED)."""
+
     code = grpc.StatusCode.ABORTED
 
 
 class OutOfRangeError(EtcdError):
+    """A revision or TTL outside what the server keeps or allows (OUT_OF_RANGE)."""
+
     code = grpc.StatusCode.OUT_OF_RANGE
 
 
 class UnimplementedError(EtcdError):
+    """The server does not implement this method (UNIMPLEMENTED)."""
+
     code = grpc.StatusCode.UNIMPLEMENTED
 
 
 class InternalError(EtcdError):
+    """The server failed internally, or could not parse the request (INTERNAL)."""
+
     code = grpc.StatusCode.INTERNAL
 
 
@@ -95,10 +255,14 @@ class UnavailableError(EtcdError):
 
 
 class DataLossError(EtcdError):
+    """Data was lost or corrupted (DATA_LOSS)."""
+
     code = grpc.StatusCode.DATA_LOSS
 
 
 class UnauthenticatedError(EtcdError):
+    """The call carried no valid credentials (UNAUTHENTICATED)."""
+
     code = grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -128,12 +292,61 @@ _BY_CODE: dict[grpc.StatusCode, type[EtcdError]] = {
 # ---- client-side conditions ----
 
 
+class ArgumentError(InvalidArgumentError):
+    """An argument was refused before anything was sent (a ``ValueError``).
+
+    ``argument`` names it and ``value`` is what was given.
+    """
+
+    def __init__(self, argument: str, value: object, expected: str) -> None:
+        self.argument = argument
+        self.value = value
+        super().__init__(f"{argument} must be {expected}, not {self._shown(value)}")
+
+    @staticmethod
+    def _shown(value: object) -> str:
+        text = repr(value)
+        return text if len(text) <= 80 else text[:77] + "..."
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """An argument of the wrong type (a ``TypeError`` as well as an ArgumentError)."""
+
+    @staticmethod
+    def _shown(value: object) -> str:
+        text = f"{type(value).__name__} {value!r}" if value is not None else "None"
+        return text if len(text) <= 80 else text[:77] + "..."
+
+
 class ConnectionFailedError(UnavailableError):
-    """No endpoint could be reached (the request never left the client)."""
+    """No endpoint could be reached (the request never left the client).
+
+    ``endpoints`` lists the endpoints that were tried.
+    """
+
+    def __init__(
+        self, message: str = "", *, endpoints: tuple[str, ...] | list[str] = (), **context: object
+    ) -> None:
+        self.endpoints = tuple(endpoints)
+        super().__init__(message, **context)  # type: ignore[arg-type]
+
+    def _compose(self) -> str:
+        text = super()._compose()
+        if self.endpoints and not self.endpoint:
+            text = f"{text} (endpoints tried: {', '.join(self.endpoints)})"
+        return text
 
 
 class ClientClosedError(EtcdError):
     """The client was closed; nothing more can be done with it."""
+
+
+class EventLoopError(EtcdError, RuntimeError):
+    """An AsyncClient was used from an event loop other than the one it started on.
+
+    gRPC's asyncio channels belong to one event loop: make one AsyncClient per loop
+    (per ``asyncio.run()``), or use the sync ``Client`` across threads and loops.
+    """
 
 
 class LeaseLostError(EtcdError):
@@ -146,7 +359,11 @@ class LeaseLostError(EtcdError):
 
 
 class WatchClosedError(EtcdError):
-    """The watch was canceled (by the caller or the server) and delivers nothing more."""
+    """The watch (or observer) was closed and delivers nothing more.
+
+    Iterating a closed watch just ends; ``get()`` raises this, so that a loop of
+    ``get(timeout=...)`` calls cannot mistake "closed" for "nothing yet".
+    """
 
 
 class LockNotHeldError(EtcdError):
@@ -159,6 +376,18 @@ class ElectionNotLeaderError(EtcdError):
 
 class ElectionNoLeaderError(EtcdError):
     """The election has no leader (no candidate stands)."""
+
+
+class STMConflictError(EtcdError):
+    """``STM.run`` gave up: every attempt conflicted with concurrent writers."""
+
+    def __init__(self, attempts: int, reason: str) -> None:
+        super().__init__(f"the transaction did not commit in {attempts} attempts: {reason}")
+        self.attempts = attempts
+
+
+class DoubleBarrierFullError(EtcdError):
+    """More than ``count`` participants tried to enter a DoubleBarrier."""
 
 
 # ---- one class per row of etcd's error table ----
@@ -463,15 +692,31 @@ class ServerDeadlineExceededError(DeadlineExceededError):
 class CompactedError(OutOfRangeError):
     """The revision asked for was compacted away.
 
-    ``compact_revision`` is the oldest revision still kept, when the server said
-    (a watch does; a read does not, and then it is 0).
+    ``revision`` is the revision that was asked for (0 when unknown);
+    ``compact_revision`` the oldest revision still kept, when the server said so (a
+    watch does; a read does not, and then it is 0).
     """
 
     def __init__(
-        self, message: str = E.COMPACTED.message, *, compact_revision: int = 0, **_: object
+        self,
+        message: str = E.COMPACTED.message,
+        *,
+        compact_revision: int = 0,
+        revision: int = 0,
+        **context: object,
     ) -> None:
-        super().__init__(message)
         self.compact_revision = compact_revision
+        self.revision = revision
+        super().__init__(message, **context)  # type: ignore[arg-type]
+
+    def _compose(self) -> str:
+        text = super()._compose()
+        said = []
+        if self.revision:
+            said.append(f"revision {self.revision} asked for")
+        if self.compact_revision:
+            said.append(f"compacted up to revision {self.compact_revision}")
+        return f"{text} ({'; '.join(said)})" if said else text
 
 
 # etcd's "permission denied" is its own code's class
@@ -491,8 +736,19 @@ _BY_UNKNOWN_MESSAGE: dict[str, type[EtcdError]] = {
 }
 
 
-def from_rpc_error(err: grpc.RpcError, endpoint: str | None = None) -> EtcdError:
-    """The typed error for a failed call; ``err`` becomes its ``__cause__``."""
+def from_rpc_error(
+    err: grpc.RpcError,
+    endpoint: str | None = None,
+    *,
+    operation: str | None = None,
+    key: bytes | None = None,
+    revision: int = 0,
+) -> EtcdError:
+    """The typed error for a failed call; ``err`` becomes its ``__cause__``.
+
+    ``operation``, ``key`` and ``endpoint`` go into the message; ``revision`` is
+    the revision a read asked for, shown by a CompactedError.
+    """
     code = err.code() if hasattr(err, "code") else None
     details = (err.details() if hasattr(err, "details") else None) or ""
     cls = _BY_MESSAGE.get(details)
@@ -501,10 +757,30 @@ def from_rpc_error(err: grpc.RpcError, endpoint: str | None = None) -> EtcdError
         if code == grpc.StatusCode.UNKNOWN:
             cls = _BY_UNKNOWN_MESSAGE.get(details) or _BY_MESSAGE.get(details, cls)
     message = details or (code.name if code is not None else "unknown error")
-    if endpoint:
-        message = f"{message} (endpoint {endpoint})"
-    error = cls(message, code=code)
-    error.__cause__ = err
+    if issubclass(cls, CompactedError):
+        error: EtcdError = cls(
+            message, revision=revision, code=code, operation=operation, key=key, endpoint=endpoint
+        )
+    else:
+        error = cls(message, code=code, operation=operation, key=key, endpoint=endpoint)
+    # gRPC's own frames say nothing to the user: keep the error, drop its traceback
+    error.__cause__ = err.with_traceback(None)
+    return error
+
+
+def connection_failed(
+    err: BaseException | None, operation: str, key: bytes | None, tried: list[str]
+) -> ConnectionFailedError:
+    """The error for a call or stream that reached no endpoint."""
+    if isinstance(err, grpc.RpcError):
+        reason = err.details() or err.code().name
+    else:
+        reason = str(err) if err is not None else "no answer"
+    error = ConnectionFailedError(
+        f"no endpoint could be reached: {reason}", operation=operation, key=key, endpoints=tried
+    )
+    if err is not None:
+        error.__cause__ = err.with_traceback(None)
     return error
 
 
