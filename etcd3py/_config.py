@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ._errors import InvalidArgumentError
+from . import _check
+from .errors import ArgumentError, ArgumentTypeError, InvalidArgumentError
 
 LB_POLICIES = ("pick_first", "round_robin")
 DEFAULT_TIMEOUT = 5.0
@@ -24,13 +25,15 @@ class Endpoint:
 
 
 def parse_endpoint(text: str, tls: bool) -> Endpoint:
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidArgumentError(f"endpoint must be a non-empty string, not {text!r}")
+    if not isinstance(text, str):
+        raise ArgumentTypeError("endpoint", text, 'a str such as "host:port"')
+    if not text.strip():
+        raise ArgumentError("endpoint", text, 'a non-empty str such as "host:port"')
     text = text.strip()
     if text.startswith("unix:"):
         path = text[len("unix://") :] if text.startswith("unix://") else text[len("unix:") :]
         if not path:
-            raise InvalidArgumentError(f"endpoint {text!r} names no socket path")
+            raise ArgumentError("endpoint", text, "a unix socket path after unix://")
         target = f"unix://{path}" if path.startswith("/") else f"unix:{path}"
         return Endpoint(target, tls, text, host=path)
     parts = urlsplit(text if "://" in text else f"//{text}")
@@ -42,11 +45,16 @@ def parse_endpoint(text: str, tls: bool) -> Endpoint:
     try:
         port = parts.port
     except ValueError:
+        raw = parts.netloc.rpartition(":")[2]
+        if raw.isdigit():
+            raise ArgumentError("endpoint", text, "a port from 1 to 65535") from None
         port = None
     if not parts.hostname or port is None:
-        raise InvalidArgumentError(f"endpoint {text!r} needs a host and a port, as host:port")
+        raise ArgumentError("endpoint", text, 'a host and a port, as "host:port"')
+    if not 1 <= port <= 65535:
+        raise ArgumentError("endpoint", text, "a port from 1 to 65535")
     if parts.path not in ("", "/"):
-        raise InvalidArgumentError(f"endpoint {text!r} must not have a path")
+        raise ArgumentError("endpoint", text, "host:port without a path")
     host = parts.hostname
     shown_host = f"[{host}]" if ":" in host else host
     return Endpoint(f"{shown_host}:{port}", scheme == "https", text, host=host, port=port)
@@ -55,10 +63,12 @@ def parse_endpoint(text: str, tls: bool) -> Endpoint:
 def _read(path: str | Path | None, what: str) -> bytes | None:
     if path is None:
         return None
+    if not isinstance(path, (str, Path)):
+        raise ArgumentTypeError(what, path, "the path of a PEM file")
     try:
         return Path(path).read_bytes()
     except OSError as err:
-        raise InvalidArgumentError(f"{what}: cannot read {path}: {err.strerror}") from None
+        raise ArgumentError(what, path, f"a readable file ({err.strerror})") from None
 
 
 @dataclass(frozen=True)
@@ -99,12 +109,15 @@ def make_config(
 ) -> ClientConfig:
     if isinstance(endpoints, str):
         endpoints = [e for e in endpoints.split(",") if e.strip()] or [endpoints]
+    if not isinstance(endpoints, (list, tuple)):
+        raise ArgumentTypeError("endpoints", endpoints, "a str or a list of str")
     if not endpoints:
-        raise InvalidArgumentError("give at least one endpoint")
-    if lb_policy not in LB_POLICIES:
-        raise InvalidArgumentError(f"lb_policy must be one of {LB_POLICIES}, not {lb_policy!r}")
-    if not timeout or timeout <= 0:
-        raise InvalidArgumentError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        raise ArgumentError("endpoints", endpoints, "at least one endpoint")
+    lb_policy = _check.choice(lb_policy, "lb_policy", LB_POLICIES)
+    timeout = _check.seconds(timeout, "timeout")
+    for name, given in (("username", username), ("password", password)):
+        if given is not None:
+            _check.text(given, name, empty=True)
     if (username is None) != (password is None):
         raise InvalidArgumentError("give both username and password, or neither")
     if (cert_cert is None) != (cert_key is None):
@@ -114,8 +127,8 @@ def make_config(
         ("keepalive_timeout", keepalive_timeout),
         ("auto_sync_interval", auto_sync_interval),
     ):
-        if value is not None and value <= 0:
-            raise InvalidArgumentError(f"{name} must be positive, not {value!r}")
+        if value is not None:
+            _check.seconds(value, name)
     tls = ca_cert is not None or cert_cert is not None
     parsed = tuple(parse_endpoint(e, tls) for e in endpoints)
     if len({e.secure for e in parsed}) > 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Union
 
-from ._errors import EmptyKeyError, InvalidArgumentError
+from .errors import ArgumentTypeError, EmptyKeyError, InvalidArgumentError
 
 KeyLike = Union[str, bytes]  # noqa: UP007 - a runtime alias, kept for Python 3.10 users
 
@@ -19,13 +19,14 @@ def to_bytes(value: KeyLike, what: str = "key") -> bytes:
         return value.encode()
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
-    raise TypeError(f"{what} must be str or bytes, not {type(value).__name__}")
+    raise ArgumentTypeError(what, value, "str or bytes")
 
 
-def to_key(key: KeyLike) -> bytes:
-    data = to_bytes(key)
+def to_key(key: KeyLike, what: str = "key") -> bytes:
+    """A non-empty key as bytes."""
+    data = to_bytes(key, what)
     if not data:
-        raise EmptyKeyError("key must not be empty")
+        raise EmptyKeyError(f"{what} must not be empty")
     return data
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,42 @@ class Method:
     @property
     def span_name(self) -> str:
         return f"{self.service}/{self.name}"
+
+    @property
+    def operation(self) -> str:
+        """The client method that makes this call, as error messages name it."""
+        return _OPERATIONS.get(self.name) or re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
+
+
+# Client methods whose name is not the snake_case of the gRPC method's
+_OPERATIONS = {
+    "Range": "get",
+    "DeleteRange": "delete",
+    "LeaseGrant": "grant",
+    "LeaseRevoke": "revoke",
+    "LeaseTimeToLive": "time_to_live",
+    "LeaseLeases": "leases",
+    "LeaseKeepAlive": "keep_alive",
+    "Leader": "election_leader",
+    "Alarm": "alarms",
+    "Authenticate": "authenticate",
+    "HashKV": "hash_kv",
+}
+
+
+def describe(method: Method, request: Any) -> tuple[str, bytes | None]:
+    """(operation, key) naming what a failed call was doing, for its error message."""
+    operation = method.operation
+    for field in ("key", "name"):  # KV requests name a key; Lock/Election/auth a name
+        value = getattr(request, field, None)
+        if isinstance(value, bytes) and value:
+            return operation, value
+        if isinstance(value, str) and value:
+            return f"{operation} {value!r}", None
+    lease = getattr(request, "ID", 0)
+    if lease and method.service == "etcdserverpb.Lease":
+        return f"{operation} lease {lease:x}", None
+    return operation, None
 
 
 def _m(service: str, name: str, module: Any, retry: Retry, req: str = "", resp: str = "") -> Method:

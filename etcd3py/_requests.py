@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol, Union, runtime_checkable
 
-from ._errors import InvalidArgumentError, LeaseProvidedError, ValueProvidedError
+from . import _check
 from ._keys import KeyLike, key_range, to_bytes, to_key
 from ._proto import rpc_pb2, v3election_pb2
 from ._types import LeaderKey
+from .errors import ArgumentError, ArgumentTypeError, LeaseProvidedError, ValueProvidedError
 
 _RR = rpc_pb2.RangeRequest
 
@@ -36,31 +37,57 @@ class LeaseLike(Protocol):
 LeaseArg = Union[int, LeaseLike, None]  # noqa: UP007 - runtime alias for Python 3.10
 
 
-def lease_id(lease: LeaseArg) -> int:
+def lease_id(lease: LeaseArg, what: str = "lease") -> int:
+    """The id of a lease given as an id or as a Lease (refused once known lost)."""
     if lease is None:
         return 0
-    if isinstance(lease, bool) or not isinstance(lease, (int, LeaseLike)):
-        raise TypeError(f"lease must be a lease id or a Lease, not {type(lease).__name__}")
-    if isinstance(lease, int):
-        return lease
-    lease.check_alive()
-    return lease.id
+    if isinstance(lease, int) and not isinstance(lease, bool):
+        return _check.lease_id(lease, what)
+    if isinstance(lease, LeaseLike):
+        lease.check_alive()
+        return lease.id
+    raise ArgumentTypeError(what, lease, "a lease id (int) or a Lease")
 
 
-def required_lease(lease: LeaseArg) -> int:
+def required_lease(lease: LeaseArg, what: str = "lease") -> int:
     """The lease of a Lock or Campaign request, which must not be 0."""
-    held_by = lease_id(lease)
+    held_by = lease_id(lease, what)
     if held_by == 0:
         # etcd would grant a lease of its own per call, which nobody keeps alive
-        raise InvalidArgumentError("a lease is required: the lock or candidacy lasts as long as it")
+        raise ArgumentError(
+            what,
+            lease,
+            "a lease id or a Lease: the lock or candidacy lasts as long as it (for a "
+            "lock object, as python-etcd3's client.lock(name, ttl) gives, use "
+            "etcd3py.recipes.Mutex)",
+        )
     return held_by
+
+
+def existing_lease(lease: LeaseArg, what: str = "lease") -> int:
+    """A lease that must be named (revoke, time_to_live): an id above 0, or a Lease."""
+    if lease is None:
+        raise ArgumentTypeError(what, lease, "a lease id (int) or a Lease")
+    chosen = lease_id(lease, what)
+    if chosen == 0:
+        raise ArgumentError(what, lease, "a lease id above 0, or a Lease")
+    return chosen
+
+
+def urls(value: object, what: str = "peer_urls") -> list[str]:
+    """A list of URLs (one URL given as a str is taken as a list of one)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(u, str) for u in value):
+        raise ArgumentTypeError(what, value, "a list of URLs (str)")
+    if not value:
+        raise ArgumentError(what, value, "at least one URL")
+    return list(value)
 
 
 def leader_key(leader: LeaderKey) -> v3election_pb2.LeaderKey:
     if not isinstance(leader, LeaderKey):
-        raise TypeError(
-            f"leader must be a LeaderKey (campaign returns one), not {type(leader).__name__}"
-        )
+        raise ArgumentTypeError("leader", leader, "a LeaderKey (campaign returns one)")
     return leader.to_proto()
 
 
@@ -68,23 +95,10 @@ def _enum(value: str | int | None, table: Mapping[str, Any], what: str) -> Any:
     if value is None:
         return 0
     if isinstance(value, str):
-        try:
-            return table[value.lower()]
-        except KeyError:
-            raise InvalidArgumentError(
-                f"{what} must be one of {sorted(table)}, not {value!r}"
-            ) from None
-    if isinstance(value, int) and value in table.values():
+        return table[_check.choice(value, what, table)]
+    if isinstance(value, int) and not isinstance(value, bool) and value in table.values():
         return int(value)
-    raise InvalidArgumentError(f"{what} must be one of {sorted(table)}, not {value!r}")
-
-
-def _revision(value: int, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if value < 0:
-        raise InvalidArgumentError(f"{what} must be >= 0, not {value}")
-    return value
+    raise ArgumentError(what, value, f"one of {sorted(table)}")
 
 
 def range_request(
@@ -113,9 +127,9 @@ def range_request(
     else:
         request = _RR(key=to_key(key))
     if revision:
-        request.revision = _revision(revision, "revision")
+        request.revision = _check.revision(revision)
     if limit:
-        request.limit = _revision(limit, "limit")
+        request.limit = _check.integer(limit, "limit")
     if sort_target is not None:
         request.sort_target = _enum(sort_target, SORT_TARGETS, "sort_target")
     if sort_order is not None:
@@ -127,13 +141,13 @@ def range_request(
     if count_only:
         request.count_only = True
     if min_mod_revision:
-        request.min_mod_revision = _revision(min_mod_revision, "min_mod_revision")
+        request.min_mod_revision = _check.revision(min_mod_revision, "min_mod_revision")
     if max_mod_revision:
-        request.max_mod_revision = _revision(max_mod_revision, "max_mod_revision")
+        request.max_mod_revision = _check.revision(max_mod_revision, "max_mod_revision")
     if min_create_revision:
-        request.min_create_revision = _revision(min_create_revision, "min_create_revision")
+        request.min_create_revision = _check.revision(min_create_revision, "min_create_revision")
     if max_create_revision:
-        request.max_create_revision = _revision(max_create_revision, "max_create_revision")
+        request.max_create_revision = _check.revision(max_create_revision, "max_create_revision")
     return request
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
+from . import _check
+from ._check import MAX_INT64
 from ._keys import KeyLike, key_range, to_bytes
 from ._proto import rpc_pb2
 from ._requests import LeaseArg, delete_request, lease_id, put_request, range_request
+from .errors import ArgumentTypeError
 
 _C = rpc_pb2.Compare
 
@@ -54,9 +57,7 @@ class _Target:
         self._end = end
 
     def _operand(self, other: Any) -> Any:
-        if isinstance(other, bool) or not isinstance(other, int):
-            raise TypeError(f"{type(self).__name__} compares with an int, not {other!r}")
-        return other
+        return _check.integer(other, f"the operand of {type(self).__name__}", -MAX_INT64 - 1)
 
     def _compare(self, result: Any, other: Any) -> Compare:
         pb = _C(key=self._key, range_end=self._end, target=self._target, result=result)
@@ -204,14 +205,15 @@ def txn_request(
     success: list[Operation] | tuple[Operation, ...] = (),
     failure: list[Operation] | tuple[Operation, ...] = (),
 ) -> rpc_pb2.TxnRequest:
+    for what, items in (("compare", compare), ("success", success), ("failure", failure)):
+        if not isinstance(items, (list, tuple)):
+            raise ArgumentTypeError(what, items, "a list")
     for c in compare:
         if not isinstance(c, Compare):
-            raise TypeError(
-                f"compare takes comparisons such as Value('k') == 'v', not {type(c).__name__}"
-            )
+            raise ArgumentTypeError("compare", c, "comparisons such as Value('k') == 'v'")
     for op in (*success, *failure):
         if not isinstance(op, (Put, Get, Delete, Txn)):
-            raise TypeError(f"txn operations are Put, Get, Delete or Txn, not {type(op).__name__}")
+            raise ArgumentTypeError("success/failure", op, "operations Put, Get, Delete or Txn")
     return rpc_pb2.TxnRequest(
         compare=[c.to_pb() for c in compare],
         success=[op.to_pb() for op in success],

@@ -59,6 +59,7 @@ RULES: list[tuple[re.Pattern[str], str]] = [
         (r"\brecipes_async\b", "recipes_sync"),
         (r"\b_async\b", "_sync"),
         (r"\bAsync([A-Z]\w*)", r"\1"),
+        (r"\b_Async([A-Z]\w*)", r"_\1"),
     ]
 ]
 

@@ -16,15 +16,16 @@ from typing import Any
 
 import grpc
 
+from .. import _check, _retry
 from .. import _methods as M
-from .. import _retry
-from .._errors import DeadlineExceededError, from_rpc_error
 from .._proto import v3election_pb2
 from .._types import KeyValue
+from ..errors import DeadlineExceededError, WatchClosedError, from_rpc_error, show_key
 from ._primitives import AsyncServerStream, sleep
 from ._transport import AsyncTransport
 
 _BACKOFF = 0.05  # seconds before opening the stream again on another endpoint
+_CLOSED = object()
 
 
 class AsyncElectionObserver:
@@ -38,37 +39,46 @@ class AsyncElectionObserver:
         self._closed = False
 
     async def get(self, timeout: float | None = None) -> KeyValue | None:
-        """The leader, once it differs from the last one returned; None once closed.
+        """The leader, once it differs from the last one returned; None when
+        ``timeout`` seconds pass first ("nothing yet"). Raises WatchClosedError once
+        ``close()`` was called (a ``get`` in progress then ends with it)."""
+        found = await self._next(_check.wait_timeout(timeout))
+        if found is _CLOSED:
+            raise WatchClosedError(f"observe {show_key(self._request.name)}: closed")
+        return found  # type: ignore[return-value]
 
-        Raises DeadlineExceededError when ``timeout`` seconds pass first.
-        """
+    async def _next(self, timeout: float | None) -> object:
+        """The next leader; None when ``timeout`` passed; _CLOSED once closed."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._closed:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                break
+                return None
             generation = self._transport.token_generation
             conn, call = await self._transport.open_server_stream(M.OBSERVE, self._request, left)
             try:
                 found = await self._follow(call)
             except grpc.RpcError as err:
                 if self._closed:
-                    return None
-                if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                     break
                 if _retry.is_invalid_token(err):
                     await self._transport.authenticate(stale=generation)
                     continue
                 if not _retry.endpoint_failed(err):
-                    raise from_rpc_error(err) from err
+                    error = from_rpc_error(
+                        err, conn.endpoint.display, operation="observe", key=self._request.name
+                    )
+                    # the stream's deadline is the wait's (etcd may word it as UNKNOWN
+                    # "context deadline exceeded"): that is "nothing yet"
+                    if isinstance(error, DeadlineExceededError) and deadline is not None:
+                        return None
+                    raise error from None
                 await self._transport.stream_failed(conn, err)
                 await sleep(_BACKOFF)  # the endpoint went away: open the stream on the next
                 continue
             if found is not None:
                 return found
-        if self._closed:
-            return None
-        raise DeadlineExceededError(f"no new leader of {self._request.name!r} before the timeout")
+        return _CLOSED
 
     async def _follow(self, call: Any) -> KeyValue | None:
         """Read one stream until it shows a leader not yet reported."""
@@ -91,10 +101,10 @@ class AsyncElectionObserver:
         return self
 
     async def __anext__(self) -> KeyValue:
-        found = await self.get()
-        if found is None:
+        found = await self._next(None)
+        if found is _CLOSED or found is None:
             raise StopAsyncIteration
-        return found
+        return found  # type: ignore[return-value]
 
     def close(self) -> None:
         """Stop: a ``get`` in progress returns None."""

@@ -28,6 +28,20 @@ async def sleep(seconds: float) -> None:
     await anyio.sleep(seconds)
 
 
+def channel_ready(channel: grpc.aio.Channel) -> bool:
+    """Whether the channel is connected now (without making it try to connect)."""
+    return channel.get_state(try_to_connect=False) == grpc.ChannelConnectivity.READY
+
+
+def running_loop() -> object:
+    """The event loop the caller runs on (None outside one): grpc.aio channels belong
+    to one loop."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class AsyncFlag:
     """An event flag that can be waited for with a timeout (threading.Event's twin)."""
 

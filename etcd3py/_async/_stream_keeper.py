@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import grpc
+
 from .._methods import Method
 from ._primitives import AsyncFlag, AsyncTask, sleep, spawn
 
@@ -37,6 +39,10 @@ class AsyncStreamKeeper:
         self._stream_error: BaseException | None = None
         self._received = False  # the current stream delivered something
         self._closed = False
+        # endpoints tried since a stream last delivered something, and the last failure:
+        # what a caller waiting on the stream is told when nothing gets through
+        self.tried: dict[str, None] = {}
+        self.last_failure: BaseException | None = None
 
     # ---- what subclasses provide ----
 
@@ -83,6 +89,7 @@ class AsyncStreamKeeper:
                     await self._open()
                 except Exception as err:  # no endpoint now: back off, then try again
                     log.debug("%s stream failed to open: %s", self._name, err)
+                    self.last_failure = err
                     self._on_stream_down()
                     failures += 1
                     await sleep(min(_BACKOFF_MAX, _BACKOFF_BASE * 2**failures))
@@ -106,6 +113,7 @@ class AsyncStreamKeeper:
     async def _open(self) -> None:
         conn, stream = await self._transport.open_stream(self._method)
         self._conn, self._stream = conn, stream
+        self.tried.setdefault(conn.endpoint.display)
         self._stream_error = None
         self._received = False
         self._broken.clear()
@@ -127,15 +135,31 @@ class AsyncStreamKeeper:
                 response = await stream.recv()
                 if response is None:
                     break
-                self._received = True
+                if not self._received:
+                    self._received = True
+                    self.tried.clear()
+                    self.last_failure = None
                 self._on_response(response)
         except Exception as err:
             error = err
         if stream is self._stream and not self._closed:
             log.debug("%s stream ended: %s", self._name, error)
             self._stream_error = error
+            if error is not None:
+                self.last_failure = error
             self._broken.set()
             self._wake.set()
+
+    def unreachable(self) -> bool:
+        """Whether nothing has got through lately because no endpoint could be reached
+        (as opposed to a server that is reached but slow to answer)."""
+        if self._received:
+            return False
+        failure = self.last_failure
+        if isinstance(failure, grpc.RpcError):
+            return failure.code() == grpc.StatusCode.UNAVAILABLE
+        conn = self._conn
+        return conn is None or not conn.connected()
 
     async def _stop(self) -> None:
         self._closed = True

@@ -20,22 +20,27 @@ fragments are joined before delivery.
 from __future__ import annotations
 
 import logging
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .._errors import (
+from .. import _check
+from .._keys import KeyLike, key_range
+from .._methods import WATCH
+from .._proto import kv_pb2, rpc_pb2
+from .._types import Event, WatchResponse
+from ..errors import (
+    ArgumentTypeError,
     ClientClosedError,
     CompactedError,
     DeadlineExceededError,
     EtcdError,
     PermissionDeniedError,
     WatchClosedError,
+    connection_failed,
     error_for_message,
+    show_key,
 )
-from .._keys import KeyLike, key_range
-from .._methods import WATCH
-from .._proto import kv_pb2, rpc_pb2
-from .._types import Event, WatchResponse
 from ._primitives import AsyncFlag, AsyncLock, AsyncQueue, Empty
 from ._stream_keeper import AsyncStreamKeeper
 
@@ -52,6 +57,10 @@ _FILTERS = {
 _END = object()
 
 
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
 def watch_create_request(
     key: KeyLike,
     *,
@@ -65,14 +74,10 @@ def watch_create_request(
     fragment: bool = False,
 ) -> rpc_pb2.WatchCreateRequest:
     begin, end = key_range(key, prefix=prefix, range_end=range_end, from_key=from_key)
-    codes = []
-    for f in filters:
-        try:
-            codes.append(_FILTERS[str(f).lower()])
-        except KeyError:
-            raise EtcdError(f"watch filters are 'noput' and 'nodelete', not {f!r}") from None
-    if not isinstance(start_revision, int) or start_revision < 0:
-        raise EtcdError(f"start_revision must be an int >= 0, not {start_revision!r}")
+    if isinstance(filters, str):
+        raise ArgumentTypeError("filters", filters, "a list of 'noput' and 'nodelete'")
+    codes = [_FILTERS[_check.choice(f, "filters", _FILTERS)] for f in filters]
+    start_revision = _check.revision(start_revision, "start_revision")
     return rpc_pb2.WatchCreateRequest(
         key=begin,
         range_end=end,
@@ -119,19 +124,27 @@ class AsyncWatch:
     # ---- lifecycle ----
 
     async def start(self, timeout: float | None = None) -> AsyncWatch:
-        """Create the watch on the server; return once etcd confirmed it."""
+        """Create the watch on the server; return once etcd confirmed it.
+
+        Raises ConnectionFailedError when no endpoint could be reached within
+        ``timeout`` (default: the client's timeout), DeadlineExceededError when one
+        was reached but did not confirm the watch in time.
+        """
+        wait = _check.call_timeout(timeout) or self._manager.timeout
         if self.closed:
-            raise WatchClosedError("the watch was canceled")
+            raise WatchClosedError(f"{self._describe()}: the watch was cancelled")
         if not self.started:
             self.started = True
             self._manager.add(self)
-        wait = self._manager.timeout if timeout is None else timeout
         if not await self._created.wait(wait):
             await self.cancel()
-            raise DeadlineExceededError(f"the watch was not created within {wait}s")
+            raise self._manager.not_created(self._describe(), wait)
         if not self.confirmed and self._failure is not None:
             raise self._failure
         return self
+
+    def _describe(self) -> str:
+        return f"watch {show_key(self._create.key)}"
 
     async def cancel(self) -> None:
         """End the watch; iteration stops after what was already delivered."""
@@ -173,33 +186,49 @@ class AsyncWatch:
         return self
 
     async def __anext__(self) -> WatchResponse:
-        response = await self.get()
-        if response is None:
+        item = await self._next(None)
+        if item is _END:
             raise StopAsyncIteration
-        return response
+        return item  # type: ignore[no-any-return]
 
     async def get(self, timeout: float | None = None) -> WatchResponse | None:
-        """The next response; None once the watch ended. Raises on failure or timeout."""
+        """The next response, waiting up to ``timeout`` seconds (None: no limit).
+
+        None when ``timeout`` passed with nothing new ("nothing yet"). Once the
+        watch was cancelled (or the client closed), after what was delivered:
+        WatchClosedError. A failure (compaction, a lost session ...) is raised.
+        """
+        item = await self._next(_check.wait_timeout(timeout))
+        if item is _END:
+            raise WatchClosedError(f"{self._describe()}: the watch was cancelled")
+        return item  # type: ignore[no-any-return]
+
+    async def _next(self, timeout: float | None) -> Any:
+        """The next response, None when ``timeout`` passed, or _END once ended."""
         if not self.started:
             await self.start()
         try:
             item = await self._queue.get(timeout)
         except Empty:
-            raise DeadlineExceededError(f"no watch response within {timeout}s") from None
+            return None
         if item is _END:
             self._queue.put_nowait(_END, force=True)  # keep answering "ended"
-            return None
+            return _END
         if isinstance(item, BaseException):
             self._queue.put_nowait(_END, force=True)
             raise item
         if self.paused and self._queue.qsize() <= self._low_water:
             self._manager.resume(self)
-        return item  # type: ignore[no-any-return]
+        return item
 
     async def events(self, timeout: float | None = None) -> list[Event]:
-        """The events of the next response that has any (progress notifications skipped)."""
+        """The events of the next response that has any (progress notifications
+        skipped); [] when ``timeout`` passed first. Raises WatchClosedError once the
+        watch was cancelled."""
+        deadline = _deadline(_check.wait_timeout(timeout))
         while True:
-            response = await self.get(timeout)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            response = await self.get(left)
             if response is None:
                 return []
             if response.events:
@@ -273,9 +302,19 @@ class AsyncWatchManager(AsyncStreamKeeper):
     def timeout(self) -> float:
         return self._transport.config.timeout
 
+    def not_created(self, what: str, waited: float) -> EtcdError:
+        """Why a watch was not confirmed in time: no endpoint reached, or a slow one."""
+        if self.unreachable():
+            return connection_failed(self.last_failure, what, None, list(self.tried))
+        where = self._conn.endpoint.display if self._conn is not None else None
+        return DeadlineExceededError(
+            f"the server did not confirm the watch within {waited}s", operation=what, endpoint=where
+        )
+
     def watch(self, create: rpc_pb2.WatchCreateRequest) -> AsyncWatch:
         if self._closed:
             raise ClientClosedError("the client is closed")
+        self._transport.check_open()
         return AsyncWatch(self, create, self.buffer_size)
 
     def add(self, watch: AsyncWatch) -> None:

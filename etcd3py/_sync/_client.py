@@ -14,18 +14,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, cast
 
+from .. import _check
 from .. import _methods as M
 from .._config import DEFAULT_TIMEOUT, make_config, parse_endpoint
-from .._errors import ElectionNoLeaderError, InvalidArgumentError, WatchClosedError
 from .._keys import KeyLike, key_range, to_bytes, to_key
 from .._proto import auth_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 from .._requests import (
     LeaseArg,
     delete_request,
+    existing_lease,
     leader_key,
     put_request,
     range_request,
     required_lease,
+    urls,
 )
 from .._txn import Compare, Operation, txn_request
 from .._types import (
@@ -45,6 +47,7 @@ from .._types import (
     Status,
     TxnResponse,
 )
+from ..errors import ArgumentError, ArgumentTypeError, ElectionNoLeaderError
 from ._lease import KeepAliveManager, Lease
 from ._observe import ElectionObserver
 from ._primitives import Task, sleep, spawn
@@ -94,8 +97,7 @@ class Client:
             auto_sync_interval=auto_sync_interval,
             require_leader=require_leader,
         )
-        if watch_buffer < 2:
-            raise InvalidArgumentError(f"watch_buffer must be at least 2, not {watch_buffer}")
+        watch_buffer = _check.integer(watch_buffer, "watch_buffer", 2, 1 << 20)
         self._transport = Transport(self.config)
         self._keepalive = KeepAliveManager(self._transport)
         self._watches = WatchManager(self._transport, watch_buffer)
@@ -236,7 +238,7 @@ class Client:
         self, revision: int, *, physical: bool = False, timeout: float | None = None
     ) -> None:
         """Discard history before ``revision``; ``physical`` waits until it is reclaimed."""
-        request = rpc_pb2.CompactionRequest(revision=revision, physical=physical)
+        request = rpc_pb2.CompactionRequest(revision=_check.revision(revision), physical=physical)
         self._transport.call(M.COMPACT, request, timeout)
 
     # ---- leases ----
@@ -248,18 +250,22 @@ class Client:
 
         The lease is not kept alive: see ``lease()`` or ``keep_alive()``.
         """
-        request = rpc_pb2.LeaseGrantRequest(TTL=ttl, ID=lease_id)
+        request = rpc_pb2.LeaseGrantRequest(TTL=_check.ttl(ttl), ID=_check.lease_id(lease_id))
         response = self._transport.call(M.LEASE_GRANT, request, timeout)
         return Lease(response.ID, response.TTL, self._transport)
 
     def keep_alive(self, lease: Lease) -> None:
         """Renew ``lease`` in the background (every TTL/3) until it is revoked or lost."""
+        if not isinstance(lease, Lease):
+            raise ArgumentTypeError("lease", lease, "a Lease (as grant() returns)")
         self._keepalive.add(lease)
 
     @contextlib.contextmanager
-    def lease(self, ttl: int, *, lease_id: int = 0) -> Iterator[Lease]:
+    def lease(
+        self, ttl: int, *, lease_id: int = 0, timeout: float | None = None
+    ) -> Iterator[Lease]:
         """A lease granted, kept alive while the block runs, and revoked after it."""
-        granted = self.grant(ttl, lease_id=lease_id)
+        granted = self.grant(ttl, lease_id=lease_id, timeout=timeout)
         self._keepalive.add(granted)
         try:
             yield granted
@@ -268,15 +274,15 @@ class Client:
             if not granted.lost:
                 granted.revoke()
 
-    def revoke(self, lease_id: int, *, timeout: float | None = None) -> None:
-        """Revoke a lease by id; its keys are deleted."""
-        request = rpc_pb2.LeaseRevokeRequest(ID=lease_id)
+    def revoke(self, lease_id: LeaseArg, *, timeout: float | None = None) -> None:
+        """Revoke a lease (an id or a Lease); its keys are deleted."""
+        request = rpc_pb2.LeaseRevokeRequest(ID=existing_lease(lease_id, "lease_id"))
         self._transport.call(M.LEASE_REVOKE, request, timeout)
 
     def time_to_live(
-        self, lease_id: int, *, keys: bool = False, timeout: float | None = None
+        self, lease_id: LeaseArg, *, keys: bool = False, timeout: float | None = None
     ) -> LeaseInfo:
-        request = rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys)
+        request = rpc_pb2.LeaseTimeToLiveRequest(ID=existing_lease(lease_id, "lease_id"), keys=keys)
         return LeaseInfo(self._transport.call(M.LEASE_TIME_TO_LIVE, request, timeout))
 
     def leases(self, *, timeout: float | None = None) -> list[int]:
@@ -320,13 +326,13 @@ class Client:
 
     def watch_once(
         self, key: KeyLike, *, timeout: float | None = None, **options: Any
-    ) -> Event:
-        """Wait for the next event on a key or range (``options`` as for ``watch``)."""
+    ) -> Event | None:
+        """Wait for the next event on a key or range (``options`` as for ``watch``);
+        None when ``timeout`` seconds pass first."""
+        timeout = _check.wait_timeout(timeout)
         with self.watch(key, **options) as watch:
             events = watch.events(timeout)
-        if not events:
-            raise WatchClosedError("the watch ended before any event")
-        return events[0]
+        return events[0] if events else None
 
     def request_progress(self) -> None:
         """Ask etcd for a progress notification on every watch of this client."""
@@ -337,17 +343,17 @@ class Client:
     # Election do the same from the client, with sessions and loss detection.
 
     def lock(
-        self, name: KeyLike, lease: LeaseArg, *, timeout: float | None = None
+        self, name: KeyLike, lease: LeaseArg = None, *, timeout: float | None = None
     ) -> LockResponse:
         """Wait (up to ``timeout``) for the lock ``name``, held by ``lease``.
 
         The lock is the key ``<name>/<lease id hex>`` on that lease: it is held until
         ``unlock(key)`` or until the lease ends. Locking again with the same lease
-        returns the same key. A wait that ends early takes the key back.
+        returns the same key. A wait that ends early takes the key back. For a lock
+        object that keeps its own lease (python-etcd3's ``client.lock(name, ttl)``),
+        use ``etcd3py.recipes.Mutex``.
         """
-        request = v3lock_pb2.LockRequest(
-            name=to_bytes(name, "lock name"), lease=required_lease(lease)
-        )
+        request = v3lock_pb2.LockRequest(name=to_key(name, "name"), lease=required_lease(lease))
         return LockResponse(self._transport.call(M.LOCK, request, timeout))
 
     def unlock(self, key: KeyLike, *, timeout: float | None = None) -> None:
@@ -364,7 +370,7 @@ class Client:
         with the same lease returns the same LeaderKey and proclaims ``value``.
         """
         request = v3election_pb2.CampaignRequest(
-            name=to_bytes(name, "election name"),
+            name=to_key(name, "name"),
             lease=required_lease(lease),
             value=to_bytes(value, "value"),
         )
@@ -389,7 +395,7 @@ class Client:
         self, name: KeyLike, *, timeout: float | None = None
     ) -> KeyValue | None:
         """The leader's key-value (its value is the last proclaimed), or None."""
-        request = v3election_pb2.LeaderRequest(name=to_bytes(name, "election name"))
+        request = v3election_pb2.LeaderRequest(name=to_key(name, "name"))
         try:
             response = self._transport.call(M.LEADER, request, timeout)
         except ElectionNoLeaderError:
@@ -398,7 +404,7 @@ class Client:
 
     def observe(self, name: KeyLike) -> ElectionObserver:
         """Follow the leader of election ``name``: each ``get`` returns it when it changes."""
-        return ElectionObserver(self._transport, to_bytes(name, "election name"))
+        return ElectionObserver(self._transport, to_key(name, "name"))
 
     # ---- cluster ----
 
@@ -409,21 +415,23 @@ class Client:
     def member_add(
         self, peer_urls: list[str], *, learner: bool = False, timeout: float | None = None
     ) -> Member:
-        request = rpc_pb2.MemberAddRequest(peerURLs=peer_urls, isLearner=learner)
+        request = rpc_pb2.MemberAddRequest(peerURLs=urls(peer_urls), isLearner=learner)
         return Member((self._transport.call(M.MEMBER_ADD, request, timeout)).member)
 
     def member_remove(self, member_id: int, *, timeout: float | None = None) -> None:
-        request = rpc_pb2.MemberRemoveRequest(ID=member_id)
+        request = rpc_pb2.MemberRemoveRequest(ID=_check.member_id(member_id))
         self._transport.call(M.MEMBER_REMOVE, request, timeout)
 
     def member_update(
         self, member_id: int, peer_urls: list[str], *, timeout: float | None = None
     ) -> None:
-        request = rpc_pb2.MemberUpdateRequest(ID=member_id, peerURLs=peer_urls)
+        request = rpc_pb2.MemberUpdateRequest(
+            ID=_check.member_id(member_id), peerURLs=urls(peer_urls)
+        )
         self._transport.call(M.MEMBER_UPDATE, request, timeout)
 
     def member_promote(self, member_id: int, *, timeout: float | None = None) -> None:
-        request = rpc_pb2.MemberPromoteRequest(ID=member_id)
+        request = rpc_pb2.MemberPromoteRequest(ID=_check.member_id(member_id))
         self._transport.call(M.MEMBER_PROMOTE, request, timeout)
 
     def sync_endpoints(self, *, timeout: float | None = None) -> list[str]:
@@ -468,6 +476,8 @@ class Client:
         timeout: float | None = None,
     ) -> list[Alarm]:
         """Clear an alarm raised on ``member_id`` (0: every member that has it)."""
+        alarm = _alarm_type(alarm)
+        member_id = _check.integer(member_id, "member_id", 0, _check.MAX_UINT64)
         cleared: list[Alarm] = []
         targets = [a for a in self.alarms(timeout=timeout) if a.alarm == alarm]
         for raised in targets:
@@ -491,11 +501,13 @@ class Client:
     def hash_kv(
         self, revision: int = 0, endpoint: str | None = None, *, timeout: float | None = None
     ) -> int:
-        request = rpc_pb2.HashKVRequest(revision=revision)
+        request = rpc_pb2.HashKVRequest(revision=_check.revision(revision))
         return int((self._transport.call(M.HASH_KV, request, timeout, endpoint)).hash)
 
     def snapshot(self, fileobj: IO[bytes], *, endpoint: str | None = None) -> int:
         """Stream a snapshot of the backend into ``fileobj``; return the bytes written."""
+        if not callable(getattr(fileobj, "write", None)):
+            raise ArgumentTypeError("fileobj", fileobj, "a binary file open for writing")
         written = 0
         call = self._transport.server_stream(M.SNAPSHOT, rpc_pb2.SnapshotRequest(), endpoint)
         for chunk in call:
@@ -505,6 +517,7 @@ class Client:
 
     def move_leader(self, member_id: int, *, timeout: float | None = None) -> None:
         """Hand leadership to ``member_id`` (must be sent to the current leader)."""
+        member_id = _check.member_id(member_id)
         leader = None
         for conn in self._transport.connections:
             with contextlib.suppress(Exception):
@@ -533,15 +546,17 @@ class Client:
     ) -> None:
         """Add a user; ``password=None`` makes a user that can only use certificates."""
         request = rpc_pb2.AuthUserAddRequest(
-            name=name,
-            password=password or "",
+            name=_check.text(name, "name"),
+            password=password
+            if password is None
+            else _check.text(password, "password", empty=True) or "",
             options=auth_pb2.UserAddOptions(no_password=password is None),
         )
         self._transport.call(M.USER_ADD, request, timeout)
 
     def user_get(self, name: str, *, timeout: float | None = None) -> list[str]:
         """The roles of a user."""
-        request = rpc_pb2.AuthUserGetRequest(name=name)
+        request = rpc_pb2.AuthUserGetRequest(name=_check.text(name, "name"))
         return list((self._transport.call(M.USER_GET, request, timeout)).roles)
 
     def user_list(self, *, timeout: float | None = None) -> list[str]:
@@ -549,31 +564,37 @@ class Client:
         return list(response.users)
 
     def user_delete(self, name: str, *, timeout: float | None = None) -> None:
-        request = rpc_pb2.AuthUserDeleteRequest(name=name)
+        request = rpc_pb2.AuthUserDeleteRequest(name=_check.text(name, "name"))
         self._transport.call(M.USER_DELETE, request, timeout)
 
     def user_change_password(
         self, name: str, password: str, *, timeout: float | None = None
     ) -> None:
-        request = rpc_pb2.AuthUserChangePasswordRequest(name=name, password=password)
+        request = rpc_pb2.AuthUserChangePasswordRequest(
+            name=_check.text(name, "name"), password=_check.text(password, "password", empty=True)
+        )
         self._transport.call(M.USER_CHANGE_PASSWORD, request, timeout)
 
     def user_grant_role(self, user: str, role: str, *, timeout: float | None = None) -> None:
-        request = rpc_pb2.AuthUserGrantRoleRequest(user=user, role=role)
+        request = rpc_pb2.AuthUserGrantRoleRequest(
+            user=_check.text(user, "user"), role=_check.text(role, "role")
+        )
         self._transport.call(M.USER_GRANT_ROLE, request, timeout)
 
     def user_revoke_role(self, user: str, role: str, *, timeout: float | None = None) -> None:
-        request = rpc_pb2.AuthUserRevokeRoleRequest(name=user, role=role)
+        request = rpc_pb2.AuthUserRevokeRoleRequest(
+            name=_check.text(user, "user"), role=_check.text(role, "role")
+        )
         self._transport.call(M.USER_REVOKE_ROLE, request, timeout)
 
     def role_add(self, name: str, *, timeout: float | None = None) -> None:
-        self._transport.call(M.ROLE_ADD, rpc_pb2.AuthRoleAddRequest(name=name), timeout)
+        request = rpc_pb2.AuthRoleAddRequest(name=_check.text(name, "name"))
+        self._transport.call(M.ROLE_ADD, request, timeout)
 
     def role_get(self, name: str, *, timeout: float | None = None) -> list[KeyPermission]:
         """The permissions of a role."""
-        response = self._transport.call(
-            M.ROLE_GET, rpc_pb2.AuthRoleGetRequest(role=name), timeout
-        )
+        request = rpc_pb2.AuthRoleGetRequest(role=_check.text(name, "name"))
+        response = self._transport.call(M.ROLE_GET, request, timeout)
         return [KeyPermission(Permission(p.permType), p.key, p.range_end) for p in response.perm]
 
     def role_list(self, *, timeout: float | None = None) -> list[str]:
@@ -581,7 +602,8 @@ class Client:
         return list(response.roles)
 
     def role_delete(self, name: str, *, timeout: float | None = None) -> None:
-        self._transport.call(M.ROLE_DELETE, rpc_pb2.AuthRoleDeleteRequest(role=name), timeout)
+        request = rpc_pb2.AuthRoleDeleteRequest(role=_check.text(name, "name"))
+        self._transport.call(M.ROLE_DELETE, request, timeout)
 
     def role_grant_permission(
         self,
@@ -595,8 +617,8 @@ class Client:
     ) -> None:
         begin, end = key_range(key, prefix=prefix, range_end=range_end)
         request = rpc_pb2.AuthRoleGrantPermissionRequest(
-            name=role,
-            perm=auth_pb2.Permission(permType=cast(Any, int(perm)), key=begin, range_end=end),
+            name=_check.text(role, "role"),
+            perm=auth_pb2.Permission(permType=_permission(perm), key=begin, range_end=end),
         )
         self._transport.call(M.ROLE_GRANT_PERMISSION, request, timeout)
 
@@ -610,5 +632,25 @@ class Client:
         timeout: float | None = None,
     ) -> None:
         begin, end = key_range(key, prefix=prefix, range_end=range_end)
-        request = rpc_pb2.AuthRoleRevokePermissionRequest(role=role, key=begin, range_end=end)
+        request = rpc_pb2.AuthRoleRevokePermissionRequest(
+            role=_check.text(role, "role"), key=begin, range_end=end
+        )
         self._transport.call(M.ROLE_REVOKE_PERMISSION, request, timeout)
+
+
+def _alarm_type(alarm: object) -> AlarmType:
+    if isinstance(alarm, bool) or not isinstance(alarm, int):
+        raise ArgumentTypeError("alarm", alarm, "an AlarmType")
+    try:
+        return AlarmType(alarm)
+    except ValueError:
+        raise ArgumentError("alarm", alarm, "an AlarmType") from None
+
+
+def _permission(perm: object) -> Any:
+    if isinstance(perm, bool) or not isinstance(perm, int):
+        raise ArgumentTypeError("perm", perm, "a Permission")
+    try:
+        return int(Permission(perm))
+    except ValueError:
+        raise ArgumentError("perm", perm, "a Permission") from None

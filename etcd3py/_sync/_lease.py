@@ -20,10 +20,11 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .._errors import LeaseLostError, LeaseNotFoundError
+from .. import _check
 from .._methods import LEASE_KEEP_ALIVE, LEASE_REVOKE, LEASE_TIME_TO_LIVE
 from .._proto import rpc_pb2
 from .._types import LeaseInfo
+from ..errors import LeaseLostError, LeaseNotFoundError
 from ._primitives import Flag, Queue, Empty, spawn
 from ._stream_keeper import StreamKeeper
 
@@ -74,7 +75,7 @@ class Lease:
 
     def wait_lost(self, timeout: float | None = None) -> bool:
         """Wait until the lease is lost; False when ``timeout`` passed first."""
-        return self._lost_event.wait(timeout)
+        return self._lost_event.wait(_check.wait_timeout(timeout))
 
     def mark_lost(self, reason: str) -> None:
         if self._lost:
@@ -91,12 +92,13 @@ class Lease:
 
     def refresh(self, timeout: float | None = None) -> int:
         """Renew the lease once, now; return its TTL. Raises LeaseLostError if it is gone."""
+        wait = _check.call_timeout(timeout) or self._transport.config.timeout
         self.check_alive()
         conn, stream = self._transport.open_stream(LEASE_KEEP_ALIVE)
         try:
             sent = time.monotonic()
             stream.send(rpc_pb2.LeaseKeepAliveRequest(ID=self.id))
-            response = _recv_within(stream, timeout or self._transport.config.timeout)
+            response = _recv_within(stream, wait)
         except Exception:
             self._transport.stream_failed(conn, None)
             raise
@@ -193,6 +195,7 @@ class KeepAliveManager(StreamKeeper):
 
     def add(self, lease: Lease) -> None:
         lease.check_alive()
+        self._transport.check_open()
         lease._manager = self
         lease.next_renewal = time.monotonic() + lease.ttl / 3
         self._leases[lease.id] = lease

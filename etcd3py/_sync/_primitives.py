@@ -26,6 +26,31 @@ def sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
+_READY = 2  # grpc_connectivity_state GRPC_CHANNEL_READY
+
+
+def channel_ready(channel: grpc.Channel) -> bool:
+    """Whether the channel is connected now (without making it try to connect).
+
+    grpc's sync channel shows its state only through a subscription (a thread per
+    channel); its core channel answers directly. Unknown (another grpc) counts as
+    connected, so that a timeout then stays a timeout.
+    """
+    core = getattr(channel, "_channel", None)
+    check = getattr(core, "check_connectivity_state", None)
+    if check is None:
+        return True
+    try:
+        return bool(check(False) == _READY)
+    except Exception:
+        return True
+
+
+def running_loop() -> object:
+    """Threads have no event loop: the sync face may be used from any of them."""
+    return None
+
+
 class Flag:
     def __init__(self) -> None:
         self._event = threading.Event()

@@ -20,18 +20,20 @@ from typing import Any
 import grpc
 from tenacity import Retrying, RetryCallState, retry_if_exception, wait_random_exponential
 
-from .. import _retry, _tracing
+from .. import _check, _retry, _tracing
 from .._config import ClientConfig, Endpoint
-from .._errors import (
+from .._methods import AUTHENTICATE, Method, describe
+from .._proto import rpc_pb2
+from ..errors import (
+    ArgumentError,
     AuthNotEnabledError,
     ClientClosedError,
-    ConnectionFailedError,
     EtcdError,
+    EventLoopError,
+    connection_failed,
     from_rpc_error,
 )
-from .._methods import AUTHENTICATE, Method
-from .._proto import rpc_pb2
-from ._primitives import BidiStream, Lock
+from ._primitives import BidiStream, Lock, channel_ready, running_loop
 
 # Reconnect quickly after a member comes back (gRPC's defaults wait up to 2 minutes).
 _CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
@@ -100,6 +102,11 @@ class Connection:
             )
         return stub
 
+    def connected(self) -> bool:
+        """Whether the channel is (still) connected: a call that timed out on a channel
+        that never connected did not reach the server."""
+        return self._channel is not None and channel_ready(self._channel)
+
     def failed(self) -> None:
         self.failures += 1
         pause = min(_DOWN_MAX, _DOWN_FOR * 2 ** (self.failures - 1))
@@ -150,6 +157,21 @@ class Transport:
         self._auth_lock = Lock()
         self.closed = False
         self.on_first_call: Callable[[], None] | None = None  # the client's auto-sync start
+        self._loop: object = None  # the event loop of the first call (async face only)
+
+    def check_open(self) -> None:
+        """Refuse a call on a closed client, or (async) from another event loop."""
+        if self.closed:
+            raise ClientClosedError("the client is closed")
+        loop = running_loop()
+        if loop is not self._loop and loop is not None:
+            if self._loop is not None:
+                raise EventLoopError(
+                    "this client was first used on another event loop (each asyncio.run() "
+                    "starts a new one): gRPC's asyncio channels serve one loop only, so "
+                    "make the client inside the loop that uses it"
+                )
+            self._loop = loop
 
     # ---- endpoints ----
 
@@ -172,7 +194,7 @@ class Transport:
             if endpoint in (conn.endpoint.display, conn.endpoint.target):
                 return conn
         known = [c.endpoint.display for c in self.connections]
-        raise EtcdError(f"endpoint {endpoint!r} is not one of the client's endpoints {known}")
+        raise ArgumentError("endpoint", endpoint, f"one of the client's endpoints {known}")
 
     def failed(self, conn: Connection) -> None:
         """Note that ``conn`` failed: round_robin skips it a while, pick_first moves on."""
@@ -203,14 +225,13 @@ class Transport:
         endpoint: str | None = None,
     ) -> Any:
         """Call ``method``; on failure, retry when that is safe, else raise typed."""
-        if self.closed:
-            raise ClientClosedError("the client is closed")
+        self.check_open()
         if self.on_first_call is not None:
             start, self.on_first_call = self.on_first_call, None
             start()
         if self._token is None and self._needs_token() and method is not AUTHENTICATE:
             self.authenticate()
-        seconds = self.config.timeout if timeout is None else timeout
+        seconds = self.config.timeout if timeout is None else _check.seconds(timeout, "timeout")
         deadline = time.monotonic() + seconds
         conn = self.pick() if endpoint is None else self.connection_for(endpoint)
         if _tracing.enabled():
@@ -260,7 +281,7 @@ class Transport:
         """The slow path: decide whether and where to repeat a failed call."""
         state = _Failure(conn, err, self._token_generation)
         if not self._should_repeat(method, state):
-            raise self._typed(err, conn)
+            raise self._typed(err, state, method, request)
         jitter = wait_random_exponential(multiplier=0.025, max=1.0)
 
         def wait(retry_state: RetryCallState) -> float:
@@ -280,23 +301,18 @@ class Transport:
                 with attempt:
                     if endpoint is None:
                         state.conn = self.pick()
+                    state.tried.setdefault(state.conn.endpoint.display)
                     try:
                         number = attempt.retry_state.attempt_number + 1  # the first failed
                         return self._attempt(method, request, deadline, state.conn, number)
                     except grpc.RpcError as failure:
                         state.error = failure
                         if not self._should_repeat(method, state):
-                            raise self._typed(failure, state.conn) from failure
+                            raise self._typed(failure, state, method, request) from None
                         raise
         except (_DeadlinePassed, grpc.RpcError):
             pass
-        error = self._typed(state.error, state.conn)
-        if isinstance(error, ConnectionFailedError):
-            error = ConnectionFailedError(
-                f"no endpoint could be reached before the deadline: {error.message}"
-            )
-            error.__cause__ = state.error
-        raise error
+        raise self._typed(state.error, state, method, request)
 
     def _should_repeat(self, method: Method, state: _Failure) -> bool:
         # etcd checks the token, and the user's rights, before it applies anything: a
@@ -315,13 +331,19 @@ class Transport:
             self.failed(state.conn)
         return _retry.may_retry(err, method.retry)
 
-    def _typed(self, err: grpc.RpcError, conn: Connection) -> EtcdError:
-        error = from_rpc_error(err, conn.endpoint.display if len(self.connections) > 1 else None)
-        if _retry.never_sent(err):
-            wrapped = ConnectionFailedError(error.message)
-            wrapped.__cause__ = err
-            return wrapped
-        return error
+    def _typed(
+        self, err: grpc.RpcError, state: _Failure, method: Method, request: Any
+    ) -> EtcdError:
+        """The typed error for the call's last failure, saying what failed where."""
+        operation, key = describe(method, request)
+        if _retry.never_sent(err) or (
+            err.code() == grpc.StatusCode.DEADLINE_EXCEEDED and not state.conn.connected()
+        ):
+            return connection_failed(err, operation, key, list(state.tried))
+        revision = getattr(request, "revision", 0) if method.name == "Range" else 0
+        return from_rpc_error(
+            err, state.conn.endpoint.display, operation=operation, key=key, revision=revision
+        )
 
     # ---- streams ----
 
@@ -333,8 +355,7 @@ class Transport:
         created on it later is refused once that token expired), as etcd's Go client
         does.
         """
-        if self.closed:
-            raise ClientClosedError("the client is closed")
+        self.check_open()
         if self._needs_token():
             self.authenticate(stale=self._token_generation)
         conn = self.pick()
@@ -354,6 +375,7 @@ class Transport:
             self.failed(conn)  # (a new token comes with the next stream anyway)
 
     def server_stream(self, method: Method, request: Any, endpoint: str | None = None) -> Any:
+        self.check_open()
         conn = self.pick() if endpoint is None else self.connection_for(endpoint)
         return conn.unary_stream(method)(request, metadata=self.metadata)
 
@@ -361,8 +383,7 @@ class Transport:
         self, method: Method, request: Any, timeout: float | None
     ) -> tuple[Connection, Any]:
         """A server-streaming call on the next endpoint, ending after ``timeout``."""
-        if self.closed:
-            raise ClientClosedError("the client is closed")
+        self.check_open()
         if self._token is None and self._needs_token():
             self.authenticate()
         conn = self.pick()
@@ -391,6 +412,8 @@ class Transport:
 
     def close(self) -> None:
         self.closed = True
+        if self._loop is not None and running_loop() is not self._loop:
+            return  # the channels belong to a loop that is gone: nothing to there
         for conn in self.connections:
             conn.close()
 
@@ -402,10 +425,11 @@ class _DeadlinePassed(Exception):
 class _Failure:
     """Where a call stands while it is being retried."""
 
-    __slots__ = ("auth_retries", "conn", "error", "token")
+    __slots__ = ("auth_retries", "conn", "error", "token", "tried")
 
     def __init__(self, conn: Connection, error: grpc.RpcError, token: int) -> None:
         self.conn = conn
         self.error = error
         self.token = token  # the auth token generation the call was made with
         self.auth_retries = 0
+        self.tried: dict[str, None] = {conn.endpoint.display: None}  # in order, once each

@@ -16,17 +16,17 @@ from etcd3py import (
     AsyncWatch,
     CompactedError,
     CreateRevision,
-    DeadlineExceededError,
     Delete,
     ElectionNotLeaderError,
     EventType,
     Get,
     KeyValue,
     Put,
+    WatchClosedError,
 )
 
 from ._session import DEFAULT_TTL, AsyncSession, AsyncSessionSource
-from ._util import as_bytes, deadline_after, name_prefix, remaining
+from ._util import WaitTimedOut, as_bytes, deadline_after, name_prefix, remaining, timed_out
 from ._wait import wait_turn
 
 
@@ -110,11 +110,10 @@ class AsyncElection:
                 session=session,
                 deadline=deadline,
             )
-        except DeadlineExceededError:
+        except BaseException as error:
             await self.resign()
-            return False
-        except BaseException:
-            await self.resign()
+            if timed_out(error, deadline):
+                return False
             raise
         return True
 
@@ -186,14 +185,29 @@ class AsyncObserver:
         return self
 
     async def __anext__(self) -> KeyValue:
-        found = await self.get()
+        found = await self._next(None)
         if found is None:
             raise StopAsyncIteration
         return found
 
     async def get(self, timeout: float | None = None) -> KeyValue | None:
-        """The next leader; None once closed; DeadlineExceededError after ``timeout``."""
+        """The next leader; None when ``timeout`` seconds pass first ("nothing yet").
+
+        Raises WatchClosedError once the observer was cancelled.
+        """
         deadline = deadline_after(timeout)
+        try:
+            found = await self._next(deadline)
+        except BaseException as error:
+            if timed_out(error, deadline):
+                return None
+            raise
+        if found is None:
+            raise WatchClosedError(f"observing {self._prefix[:-1]!r}: cancelled")
+        return found
+
+    async def _next(self, deadline: float | None) -> KeyValue | None:
+        """The next leader, or None once cancelled; WaitTimedOut at the deadline."""
         while not self._closed:
             while self._pending:
                 kv = self._pending.popleft()
@@ -209,9 +223,11 @@ class AsyncObserver:
             except CompactedError:
                 await self._drop_watch()  # history gone: look the leader up afresh
                 continue
-            if response is None:
-                await self._drop_watch()
+            except WatchClosedError:
+                await self._drop_watch()  # cancelled by cancel(): the loop ends
                 continue
+            if response is None:
+                raise WaitTimedOut
             for event in response.events:
                 if event.type == EventType.DELETE:
                     await self._drop_watch()  # that leader is gone
@@ -244,10 +260,13 @@ class AsyncObserver:
     async def _wait_first_candidate(self, deadline: float | None) -> None:
         assert self._watch is not None
         while True:
-            response = await self._watch.get(remaining(deadline))
-            if response is None:
-                await self._drop_watch()
+            try:
+                response = await self._watch.get(remaining(deadline))
+            except WatchClosedError:
+                await self._drop_watch()  # cancelled by cancel(): the loop ends
                 return
+            if response is None:
+                raise WaitTimedOut
             puts = [e.kv for e in response.events if e.type == EventType.PUT]
             if puts:
                 leader = puts[0]

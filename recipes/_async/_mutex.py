@@ -10,11 +10,11 @@ other. The key's create revision is the fencing token (``revision``).
 
 from __future__ import annotations
 
-from etcd3py import AsyncClient, CreateRevision, DeadlineExceededError, Get, KeyValue, Put
+from etcd3py import AsyncClient, CreateRevision, Get, KeyValue, Put
 
 from ._hold import _Hold
 from ._session import DEFAULT_TTL, AsyncSession
-from ._util import deadline_after, name_prefix
+from ._util import deadline_after, name_prefix, timed_out
 from ._wait import wait_turn
 
 
@@ -89,11 +89,10 @@ class AsyncMutex(_Hold):
                 session=session,
                 deadline=deadline,
             )
-        except DeadlineExceededError:
+        except BaseException as error:
             await self._withdraw()
-            return False
-        except BaseException:
-            await self._withdraw()
+            if timed_out(error, deadline):
+                return False
             raise
         return True
 

@@ -35,14 +35,12 @@ from etcd3py import (
     AsyncWatch,
     Compare,
     CreateRevision,
-    DeadlineExceededError,
     Delete,
     EtcdError,
     Event,
     EventType,
     Get,
     GetResponse,
-    InvalidArgumentError,
     KeyValue,
     LeaseLostError,
     LeaseNotFoundError,
@@ -50,11 +48,11 @@ from etcd3py import (
     Put,
     Txn,
     TxnResponse,
-    WatchClosedError,
+    _check,
 )
 
 from ._session import DEFAULT_TTL, AsyncSession, AsyncSessionSource
-from ._util import as_bytes, deadline_after, name_prefix, remaining
+from ._util import WaitTimedOut, as_bytes, deadline_after, name_prefix, remaining, timed_out
 
 SCAN = 16  # items read per look at the head of the queue
 MAX_PRIORITY = 0xFFFF  # as etcd's recipe: an unsigned 16-bit number, 5 digits
@@ -142,7 +140,7 @@ class _AsyncQueueBase(Generic[T]):
 
     async def _put(self, middle: bytes, value: str | bytes) -> None:
         """Put ``<items><middle><number>``, above every item of its group (module doc)."""
-        data = as_bytes(value)
+        data = as_bytes(value, "value")
         group = self._items + middle
         end = group[:-1] + b"0"  # the end of the group: "/" + 1 is "0"
         while True:
@@ -176,6 +174,12 @@ class _AsyncQueueBase(Generic[T]):
         flight is finished, not abandoned (an abandoned take could lose an item).
         """
         deadline = deadline_after(timeout)
+        try:
+            return await self._get(deadline)
+        except WaitTimedOut:  # (a take that timed out is an error: it may have taken)
+            return None
+
+    async def _get(self, deadline: float | None) -> T | None:
         session = await self._sessions.start() if self._ack else None
         limit = SCAN
         while True:
@@ -260,12 +264,9 @@ class _AsyncQueueBase(Generic[T]):
 
     async def _until_free(self, watch: AsyncWatch, deadline: float | None) -> bool:
         while True:
-            try:
-                response = await watch.get(remaining(deadline))
-            except DeadlineExceededError:
-                return False
+            response = await watch.get(remaining(deadline))
             if response is None:
-                raise WatchClosedError(f"the watch on queue {self._name!r} ended")
+                return False  # the deadline passed
             if self._frees_an_item(response.events):
                 return True
 
@@ -284,7 +285,17 @@ class _AsyncQueueBase(Generic[T]):
     async def join(self, timeout: float | None = None) -> bool:
         """Wait until the queue is empty (in ack mode: every item acked); False on timeout."""
         deadline = deadline_after(timeout)
-        count = await self._client.get(self._items, prefix=True, count_only=True)
+        try:
+            return await self._join(deadline)
+        except BaseException as error:
+            if timed_out(error, deadline):
+                return False
+            raise
+
+    async def _join(self, deadline: float | None) -> bool:
+        count = await self._client.get(
+            self._items, prefix=True, count_only=True, timeout=remaining(deadline)
+        )
         left = count.count
         if not left:
             return True
@@ -293,12 +304,9 @@ class _AsyncQueueBase(Generic[T]):
         )
         async with watch:
             while left:
-                try:
-                    response = await watch.get(remaining(deadline))
-                except DeadlineExceededError:
-                    return False
+                response = await watch.get(remaining(deadline))
                 if response is None:
-                    raise WatchClosedError(f"the watch on queue {self._name!r} ended")
+                    return False  # the deadline passed
                 for event in response.events:  # items are only ever created and deleted
                     left += 1 if event.type == EventType.PUT else -1
         return True
@@ -411,10 +419,5 @@ class AsyncPriorityQueue(_AsyncQueueBase[T]):
 
     async def put(self, value: str | bytes, priority: int) -> None:
         """Add ``value`` with ``priority`` (0 is taken first, 65535 last)."""
-        if not isinstance(priority, int) or isinstance(priority, bool):
-            raise TypeError(f"priority must be an int, not {type(priority).__name__}")
-        if not 0 <= priority <= MAX_PRIORITY:
-            raise InvalidArgumentError(
-                f"priority must be from 0 (first) to {MAX_PRIORITY} (last), not {priority}"
-            )
+        priority = _check.integer(priority, "priority", 0, MAX_PRIORITY)
         await self._put(b"%05d/" % priority, value)

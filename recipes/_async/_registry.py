@@ -16,11 +16,22 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from etcd3py import AsyncClient, AsyncLease, AsyncWatch, CompactedError, EtcdError, EventType
+from etcd3py import (
+    ArgumentError,
+    ArgumentTypeError,
+    AsyncClient,
+    AsyncLease,
+    AsyncWatch,
+    CompactedError,
+    EtcdError,
+    EventType,
+    WatchClosedError,
+    _check,
+)
 from etcd3py._async._primitives import AsyncTask, sleep, spawn
 
 from .._data import Instance, decode, encode
-from ._util import as_bytes
+from ._util import WaitTimedOut, as_bytes, deadline_after, remaining, timed_out
 
 log = logging.getLogger("etcd3py.recipes")
 
@@ -31,12 +42,14 @@ class AsyncServiceRegistry:
     """``AsyncServiceRegistry(client, prefix="services")``"""
 
     def __init__(self, client: AsyncClient, prefix: str = "services") -> None:
+        if not isinstance(client, AsyncClient):
+            raise ArgumentTypeError("client", client, "an AsyncClient")
         self.client = client
-        self.prefix = prefix.rstrip("/")
+        self.prefix = _check.text(prefix, "prefix").rstrip("/")
 
     def _service_prefix(self, service: str) -> bytes:
-        if not service or "/" in service:
-            raise ValueError(f"a service name must be non-empty, without '/': {service!r}")
+        if "/" in _check.text(service, "service"):
+            raise ArgumentError("service", service, "a service name without '/'")
         return as_bytes(f"{self.prefix}/{service}/")
 
     def register(
@@ -54,9 +67,17 @@ class AsyncServiceRegistry:
         ``instance_id`` defaults to the address. With ``keep_registered``, a
         registration whose lease was lost is made again as soon as etcd answers.
         """
-        key = self._service_prefix(service) + as_bytes(instance_id or address, "instance_id")
+        prefix = self._service_prefix(service)
+        _check.text(address, "address")
+        if instance_id is not None and "/" in _check.text(instance_id, "instance_id"):
+            raise ArgumentError("instance_id", instance_id, "an id without '/'")
+        try:
+            encode(address, metadata)
+        except (TypeError, ValueError):
+            raise ArgumentTypeError("metadata", metadata, "a value JSON can encode") from None
+        key = prefix + as_bytes(instance_id or address)
         instance = Instance(service, instance_id or address, address, metadata)
-        return AsyncRegistration(self.client, key, instance, ttl, keep_registered)
+        return AsyncRegistration(self.client, key, instance, _check.ttl(ttl), keep_registered)
 
     async def instances(self, service: str) -> list[Instance]:
         """The instances registered now, by id."""
@@ -105,6 +126,8 @@ class AsyncRegistration:
 
     def on_lost(self, callback: Callable[[AsyncRegistration], Any]) -> None:
         """Call ``callback(registration)`` when the instance's lease is lost."""
+        if not callable(callback):
+            raise ArgumentTypeError("callback", callback, "a callable")
         self._callbacks.append(callback)
 
     async def start(self) -> Instance:
@@ -185,24 +208,41 @@ class AsyncServiceWatch:
         return self
 
     async def __anext__(self) -> list[Instance]:
-        found = await self.get()
+        found = await self._next(None)
         if found is None:
             raise StopAsyncIteration
         return found
 
     async def get(self, timeout: float | None = None) -> list[Instance] | None:
-        """The next list of instances; None once cancelled."""
+        """The next list of instances; None when ``timeout`` seconds pass first
+        ("nothing yet"). Raises WatchClosedError once cancelled."""
+        deadline = deadline_after(timeout)
+        try:
+            found = await self._next(deadline)
+        except BaseException as error:
+            if timed_out(error, deadline):
+                return None
+            raise
+        if found is None:
+            raise WatchClosedError(f"watching service {self._service!r}: cancelled")
+        return found
+
+    async def _next(self, deadline: float | None) -> list[Instance] | None:
+        """The next list; None once cancelled; WaitTimedOut at the deadline."""
         while not self._closed:
             if self._watch is None:
-                await self._load()
+                await self._load(deadline)
                 return _parse(self._service, self._prefix, self._entries)
             try:
-                response = await self._watch.get(timeout)
+                response = await self._watch.get(remaining(deadline))
             except CompactedError:
                 await self._drop()
                 continue
+            except WatchClosedError:
+                await self._drop()  # cancelled by cancel(): the loop ends
+                continue
             if response is None:
-                return None
+                raise WaitTimedOut
             for event in response.events:
                 if event.type == EventType.PUT:
                     self._entries[event.key] = event.value
@@ -212,13 +252,13 @@ class AsyncServiceWatch:
                 return _parse(self._service, self._prefix, self._entries)
         return None
 
-    async def _load(self) -> None:
-        response = await self._client.get(self._prefix, prefix=True)
+    async def _load(self, deadline: float | None) -> None:
+        response = await self._client.get(self._prefix, prefix=True, timeout=remaining(deadline))
         self._entries = {kv.key: kv.value for kv in response.kvs}
         watch = self._client.watch(
             self._prefix, prefix=True, start_revision=response.header.revision + 1
         )
-        self._watch = await watch.start()
+        self._watch = await watch.start(remaining(deadline))
 
     async def _drop(self) -> None:
         watch, self._watch = self._watch, None

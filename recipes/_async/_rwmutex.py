@@ -18,11 +18,12 @@ from etcd3py import (
     CreateRevision,
     DeadlineExceededError,
     Put,
+    _check,
 )
 
 from ._hold import _Hold
-from ._session import DEFAULT_TTL, AsyncSession
-from ._util import deadline_after, name_prefix
+from ._session import DEFAULT_TTL, AsyncSession, AsyncSessionSource
+from ._util import deadline_after, name_prefix, timed_out
 from ._wait import wait_delete
 
 
@@ -40,6 +41,7 @@ class AsyncRWMutex:
         ttl: int = DEFAULT_TTL,
     ) -> None:
         self._prefix = name_prefix(name, "rwmutex")
+        AsyncSessionSource(client_or_session, ttl)  # checks both, as each lock will
         self._client_or_session = client_or_session
         self._ttl = ttl
 
@@ -74,7 +76,7 @@ class AsyncRWLock(_Hold):
         self.mode = mode
         self._what = f"{mode} lock"
         self._prefix = prefix
-        self._timeout = timeout
+        self._timeout = _check.wait_timeout(timeout)
 
     def __repr__(self) -> str:
         state = f"held as {self._key!r}" if self.held else "not held"
@@ -115,11 +117,10 @@ class AsyncRWLock(_Hold):
                 )
             if waited:
                 await self._confirm()
-        except DeadlineExceededError:
+        except BaseException as error:
             await self._withdraw()
-            return False
-        except BaseException:
-            await self._withdraw()
+            if timed_out(error, deadline):
+                return False
             raise
         return True
 

@@ -27,12 +27,12 @@ from etcd3py import (
     Get,
     LeaseLostError,
     Put,
-    WatchClosedError,
+    _check,
 )
 
 from ._hold import _Hold
 from ._session import DEFAULT_TTL, AsyncSession
-from ._util import deadline_after, name_prefix, remaining
+from ._util import WaitTimedOut, deadline_after, name_prefix, remaining, timed_out
 
 
 class AsyncSemaphore(_Hold):
@@ -55,12 +55,10 @@ class AsyncSemaphore(_Hold):
         ttl: int = DEFAULT_TTL,
         timeout: float | None = None,
     ) -> None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be a positive number of permits, not {limit!r}")
+        self.limit = _check.integer(limit, "limit", 1)
         super().__init__(client_or_session, ttl)
         self._prefix = name_prefix(name, "semaphore")
-        self.limit = limit
-        self._timeout = timeout
+        self._timeout = _check.wait_timeout(timeout)
 
     def __repr__(self) -> str:
         state = f"held as {self._key!r}" if self.held else "not held"
@@ -97,11 +95,10 @@ class AsyncSemaphore(_Hold):
                     deadline=deadline,
                 )
             await self._touch(session)
-        except DeadlineExceededError:
+        except BaseException as error:
             await self._withdraw()
-            return False
-        except BaseException:
-            await self._withdraw()
+            if timed_out(error, deadline):
+                return False
             raise
         return True
 
@@ -163,6 +160,6 @@ async def _next_event(
             while True:
                 response = await watch.get(remaining(deadline))
                 if response is None:
-                    raise WatchClosedError("the watch ended while waiting for a permit")
+                    raise WaitTimedOut
                 if response.events:
                     return

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from etcd3py import AsyncClient, AsyncLease, AsyncWatch, LeaseLostError
+from etcd3py import ArgumentTypeError, AsyncClient, AsyncLease, AsyncWatch, LeaseLostError, _check
 from etcd3py._async._primitives import AsyncLock
 
 log = logging.getLogger("etcd3py.recipes")
@@ -27,10 +27,10 @@ class AsyncSession:
     """A kept-alive lease: ``async with AsyncSession(client, ttl=10) as session``."""
 
     def __init__(self, client: AsyncClient, ttl: int = DEFAULT_TTL) -> None:
-        if ttl <= 0:
-            raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
+        if not isinstance(client, AsyncClient):
+            raise ArgumentTypeError("client", client, "an AsyncClient")
         self.client = client
-        self.ttl = ttl
+        self.ttl = _check.ttl(ttl)
         self._lease: AsyncLease | None = None
         self._callbacks: list[Callable[[AsyncSession], Any]] = []
         self._guarded: set[AsyncWatch] = set()
@@ -81,6 +81,7 @@ class AsyncSession:
             self._callbacks.append(callback)
 
     async def wait_lost(self, timeout: float | None = None) -> bool:
+        """Wait until the session's lease is lost; False when ``timeout`` passed first."""
         return await self.lease.wait_lost(timeout)
 
     @contextlib.contextmanager
@@ -133,10 +134,14 @@ class AsyncSessionSource:
         if isinstance(client_or_session, AsyncSession):
             self.given: AsyncSession | None = client_or_session
             self.client = client_or_session.client
-        else:
+        elif isinstance(client_or_session, AsyncClient):
             self.given = None
             self.client = client_or_session
-        self._ttl = ttl
+        else:
+            raise ArgumentTypeError(
+                "client_or_session", client_or_session, "an AsyncClient or an AsyncSession"
+            )
+        self._ttl = _check.ttl(ttl)
         self.current: AsyncSession | None = self.given
 
     @property
@@ -156,15 +161,3 @@ class AsyncSessionSource:
         if self.given is None and session is not None:
             self.current = None
             await session.close()
-
-
-@contextlib.asynccontextmanager
-async def session_for(
-    client_or_session: AsyncClient | AsyncSession, ttl: int
-) -> AsyncIterator[AsyncSession]:
-    """The given session, or a new one on the given client, closed after use."""
-    if isinstance(client_or_session, AsyncSession):
-        yield await client_or_session.start()
-        return
-    async with AsyncSession(client_or_session, ttl) as session:
-        yield session

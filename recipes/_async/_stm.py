@@ -23,6 +23,7 @@ import time
 from typing import NamedTuple, Protocol, TypeVar
 
 from etcd3py import (
+    ArgumentTypeError,
     AsyncClient,
     AsyncLease,
     CompactedError,
@@ -34,9 +35,12 @@ from etcd3py import (
     ModRevision,
     Put,
     TxnResponse,
+    _check,
 )
+from etcd3py._requests import lease_id
+from etcd3py.errors import STMConflictError
 
-from .._data import Isolation, STMConflictError
+from .._data import Isolation
 from ._util import as_bytes, deadline_after
 
 T = TypeVar("T")
@@ -102,6 +106,7 @@ class AsyncSTMTxn:
     ) -> None:
         """Write ``value`` at commit (later reads in this attempt see it)."""
         data, payload = as_bytes(key, "key"), as_bytes(value)
+        lease_id(lease)  # refused here, not at commit
         self._writes[data] = (payload, Put(data, payload, lease=lease))
 
     def delete(self, key: str | bytes) -> None:
@@ -189,18 +194,20 @@ class AsyncSTM:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         timeout: float | None = None,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, not {max_attempts!r}")
+        if not isinstance(client, AsyncClient):
+            raise ArgumentTypeError("client", client, "an AsyncClient")
         self._client = client
-        self.isolation = Isolation(isolation)
-        self.max_attempts = max_attempts
-        self.timeout = timeout
+        self.isolation = Isolation(_check.choice(isolation, "isolation", _ISOLATIONS))
+        self.max_attempts = _check.integer(max_attempts, "max_attempts", 1)
+        self.timeout = _check.wait_timeout(timeout)
 
     def __repr__(self) -> str:
         return f"<STM {self.isolation.value}>"
 
     async def run(self, fn: AsyncSTMFunction[T]) -> T:
         """``fn``'s result, once its transaction committed."""
+        if not callable(fn):
+            raise ArgumentTypeError("fn", fn, "a function of one AsyncSTMTxn")
         deadline = deadline_after(self.timeout)
         prefetched: dict[bytes, _Read] = {}
         prefetch_revision = 0
@@ -217,3 +224,6 @@ class AsyncSTM:
             if deadline is not None and time.monotonic() >= deadline:
                 raise STMConflictError(attempt, f"the timeout of {self.timeout}s passed")
         raise STMConflictError(self.max_attempts, "every attempt met a conflicting write")
+
+
+_ISOLATIONS = frozenset(i.value for i in Isolation)

@@ -1,38 +1,65 @@
-"""Small helpers shared by the recipes: names, values, deadlines."""
+"""Small helpers shared by the recipes: names, values, deadlines.
+
+The rule for waits (the same as the client's): a wait that runs out returns the
+method's "nothing yet" answer (None, [] or False); failing to reach the cluster is
+ConnectionFailedError; a call's own deadline passing is DeadlineExceededError.
+Inside a recipe, ``remaining(deadline)`` raises WaitTimedOut once the wait's
+deadline passed, and ``timed_out`` tells that (or a call cut short by the wait's
+deadline) from a real error, so each waiting method can answer "nothing yet".
+"""
 
 from __future__ import annotations
 
 import time
 
-from etcd3py import DeadlineExceededError
+from etcd3py import ArgumentError, DeadlineExceededError
+from etcd3py._check import wait_timeout
+from etcd3py._keys import to_bytes
+
+__all__ = ["WaitTimedOut", "as_bytes", "deadline_after", "name_prefix", "remaining", "timed_out"]
+
+# A call given the wait's remaining time as its deadline may fail a hair before our
+# own clock reads the deadline: the two are not read at the same instant.
+_SLACK = 0.05
 
 
-def as_bytes(value: str | bytes, what: str = "value") -> bytes:
-    """UTF-8 for str, as the client does; anything else is refused by name."""
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode()
-    raise TypeError(f"{what} must be str or bytes, not {type(value).__name__}")
+class WaitTimedOut(Exception):
+    """A recipe's wait reached its deadline (never leaves the recipe)."""
 
 
-def name_prefix(name: str | bytes, what: str) -> bytes:
+as_bytes = to_bytes  # UTF-8 for str, as the client does; anything else refused by name
+
+
+def name_prefix(name: object, what: str) -> bytes:
     """``<name>/``: the prefix under which a recipe keeps its keys."""
-    data = as_bytes(name, f"{what} name")
+    data = to_bytes(name, "name")  # type: ignore[arg-type]
     if not data:
-        raise ValueError(f"a {what} needs a name")
+        raise ArgumentError("name", name, f"a non-empty name for the {what}")
     return data + b"/"
 
 
-def deadline_after(timeout: float | None) -> float | None:
-    return None if timeout is None else time.monotonic() + timeout
+def deadline_after(timeout: object) -> float | None:
+    """The monotonic deadline of a wait of ``timeout`` seconds (checked; None: none)."""
+    seconds = wait_timeout(timeout)
+    return None if seconds is None else time.monotonic() + seconds
 
 
 def remaining(deadline: float | None) -> float | None:
-    """Seconds left before ``deadline`` (None: no deadline); raises when it passed."""
+    """Seconds left before ``deadline`` (None: no deadline); WaitTimedOut once passed."""
     if deadline is None:
         return None
     left = deadline - time.monotonic()
     if left <= 0:
-        raise DeadlineExceededError("the wait reached its timeout")
+        raise WaitTimedOut
     return left
+
+
+def timed_out(error: BaseException, deadline: float | None) -> bool:
+    """Whether ``error`` means the wait ran out, rather than that something failed."""
+    if isinstance(error, WaitTimedOut):
+        return True
+    return (
+        isinstance(error, DeadlineExceededError)
+        and deadline is not None
+        and time.monotonic() >= deadline - _SLACK
+    )

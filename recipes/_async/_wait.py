@@ -20,14 +20,13 @@ from __future__ import annotations
 from etcd3py import (
     AsyncClient,
     AsyncWatch,
-    DeadlineExceededError,
     EventType,
     KeyValue,
     LeaseLostError,
 )
 
 from ._session import AsyncSession
-from ._util import deadline_after, remaining
+from ._util import WaitTimedOut, deadline_after, remaining
 
 __all__ = ["deadline_after", "remaining", "wait_delete", "wait_turn"]
 
@@ -74,7 +73,7 @@ async def _until_deleted(watch: AsyncWatch, deadline: float | None) -> None:
     while True:
         response = await watch.get(remaining(deadline))
         if response is None:
-            raise DeadlineExceededError("the watch ended before the key was deleted")
+            raise WaitTimedOut
         if any(e.type == EventType.DELETE for e in response.events):
             return
 

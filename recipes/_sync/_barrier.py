@@ -26,20 +26,19 @@ import uuid
 from types import TracebackType
 
 from etcd3py import (
+    ArgumentTypeError,
     Client,
     CreateRevision,
-    DeadlineExceededError,
     Delete,
-    InvalidArgumentError,
     LeaseLostError,
     ModRevision,
     Put,
-    WatchClosedError,
+    _check,
 )
+from etcd3py.errors import DoubleBarrierFullError
 
-from .._data import DoubleBarrierFullError
 from ._session import DEFAULT_TTL, Session, SessionSource
-from ._util import as_bytes, deadline_after, name_prefix, remaining
+from ._util import deadline_after, name_prefix, remaining, timed_out
 from ._wait import wait_delete
 
 
@@ -52,15 +51,17 @@ class Barrier:
     """
 
     def __init__(self, client_or_session: Client | Session, name: str | bytes) -> None:
-        self._key = as_bytes(name, "barrier name")
-        if not self._key:
-            raise ValueError("a barrier needs a name")
+        self._key = name_prefix(name, "barrier")[:-1]
         if isinstance(client_or_session, Session):
             self._session: Session | None = client_or_session
             self._client = client_or_session.client
-        else:
+        elif isinstance(client_or_session, Client):
             self._session = None
             self._client = client_or_session
+        else:
+            raise ArgumentTypeError(
+                "client_or_session", client_or_session, "an Client or an Session"
+            )
 
     def __repr__(self) -> str:
         return f"<Barrier {self._key!r}>"
@@ -94,10 +95,10 @@ class Barrier:
                 session=None,
                 deadline=deadline,
             )
-        except DeadlineExceededError:
-            if deadline is None:
-                raise
-            return False
+        except BaseException as error:
+            if timed_out(error, deadline):
+                return False
+            raise
         return True
 
 
@@ -117,11 +118,7 @@ class DoubleBarrier:
         ttl: int = DEFAULT_TTL,
     ) -> None:
         prefix = name_prefix(name, "double barrier")
-        if not isinstance(count, int) or isinstance(count, bool):
-            raise TypeError(f"count must be an int, not {type(count).__name__}")
-        if count < 1:
-            raise InvalidArgumentError(f"count must be at least 1, not {count}")
-        self.count = count
+        self.count = _check.integer(count, "count", 1)
         self._waiters = prefix + b"waiters/"
         self._ready = prefix + b"ready"
         self._sessions = SessionSource(client_or_session, ttl)
@@ -155,7 +152,13 @@ class DoubleBarrier:
         put = self._client.put(key, b"", lease=session.lease)
         self._key, self._revision = key, put.header.revision
         try:
-            if self._meet(session, key, deadline):
+            try:
+                met = self._meet(session, key, deadline)
+            except BaseException as error:
+                if not timed_out(error, deadline):
+                    raise
+                met = False
+            if met:
                 return True
             # the deadline passed: withdraw, unless the count-th came in meanwhile
             withdrawn = self._client.txn(
@@ -184,12 +187,9 @@ class DoubleBarrier:
         with watch:
             with session.guard(watch):
                 while True:
-                    try:
-                        response = watch.get(remaining(deadline))
-                    except DeadlineExceededError:
-                        return False
+                    response = watch.get(remaining(deadline))
                     if response is None:
-                        raise WatchClosedError("the watch on the double barrier ended")
+                        return False  # the deadline passed
                     if response.events:
                         return True
 
@@ -208,8 +208,8 @@ class DoubleBarrier:
         try:
             self._leave(mine, deadline)
             finished = True
-        except DeadlineExceededError:
-            if deadline is None:
+        except BaseException as error:
+            if not timed_out(error, deadline):
                 raise
         finally:
             self._quit(None if finished else mine)

@@ -17,17 +17,20 @@ from types import TracebackType
 from typing import Any
 
 from etcd3py import (
+    ArgumentError,
+    ArgumentTypeError,
     Client,
     Watch,
     CompactedError,
     DeadlineExceededError,
     EventType,
     UnavailableError,
+    _check,
 )
 from etcd3py._sync._primitives import Flag, Task, sleep, spawn
 
 from .._data import ConfigChange
-from ._util import as_bytes, deadline_after, remaining
+from ._util import WaitTimedOut, as_bytes, deadline_after, remaining
 
 log = logging.getLogger("etcd3py.recipes")
 
@@ -42,7 +45,7 @@ class ConfigWatcher(Mapping[str, bytes]):
         self._client = client
         self._prefix = as_bytes(prefix, "prefix")
         if not self._prefix:
-            raise ValueError("a config watcher needs a prefix")
+            raise ArgumentError("prefix", prefix, "a non-empty prefix")
         self._data: dict[str, bytes] = {}
         self.revision = 0
         self._callbacks: list[Callable[[ConfigChange], Any]] = []
@@ -79,10 +82,13 @@ class ConfigWatcher(Mapping[str, bytes]):
 
     def on_change(self, callback: Callable[[ConfigChange], Any]) -> None:
         """Call ``callback(change)`` after every change is applied (from the background)."""
+        if not callable(callback):
+            raise ArgumentTypeError("callback", callback, "a callable")
         self._callbacks.append(callback)
 
     def wait_for(self, revision: int, timeout: float | None = None) -> bool:
         """Wait until the mapping reflects ``revision`` (True) or ``timeout`` passes (False)."""
+        revision = _check.revision(revision)
         deadline = deadline_after(timeout)
         while self.revision < revision:
             self._check()
@@ -91,7 +97,7 @@ class ConfigWatcher(Mapping[str, bytes]):
                 break
             try:
                 left = remaining(deadline)
-            except DeadlineExceededError:
+            except WaitTimedOut:
                 return False
             self._advanced.wait(left)
         self._check()
@@ -134,11 +140,8 @@ class ConfigWatcher(Mapping[str, bytes]):
                 if not self._closed:
                     self._fail(err)
                 return
-            if response is None:
-                if not self._closed:
-                    self._fail(RuntimeError("the config watch ended"))
-                return
-            self._apply(response)
+            if response is not None:  # (None only when a timeout is given)
+                self._apply(response)
 
     def _reload_after_compaction(self) -> None:
         """Read the prefix again; while etcd cannot be reached, keep trying."""

@@ -17,17 +17,17 @@ from etcd3py import (
     Watch,
     CompactedError,
     CreateRevision,
-    DeadlineExceededError,
     Delete,
     ElectionNotLeaderError,
     EventType,
     Get,
     KeyValue,
     Put,
+    WatchClosedError,
 )
 
 from ._session import DEFAULT_TTL, Session, SessionSource
-from ._util import as_bytes, deadline_after, name_prefix, remaining
+from ._util import WaitTimedOut, as_bytes, deadline_after, name_prefix, remaining, timed_out
 from ._wait import wait_turn
 
 
@@ -111,11 +111,10 @@ class Election:
                 session=session,
                 deadline=deadline,
             )
-        except DeadlineExceededError:
+        except BaseException as error:
             self.resign()
-            return False
-        except BaseException:
-            self.resign()
+            if timed_out(error, deadline):
+                return False
             raise
         return True
 
@@ -187,14 +186,29 @@ class Observer:
         return self
 
     def __next__(self) -> KeyValue:
-        found = self.get()
+        found = self._next(None)
         if found is None:
             raise StopIteration
         return found
 
     def get(self, timeout: float | None = None) -> KeyValue | None:
-        """The next leader; None once closed; DeadlineExceededError after ``timeout``."""
+        """The next leader; None when ``timeout`` seconds pass first ("nothing yet").
+
+        Raises WatchClosedError once the observer was cancelled.
+        """
         deadline = deadline_after(timeout)
+        try:
+            found = self._next(deadline)
+        except BaseException as error:
+            if timed_out(error, deadline):
+                return None
+            raise
+        if found is None:
+            raise WatchClosedError(f"observing {self._prefix[:-1]!r}: cancelled")
+        return found
+
+    def _next(self, deadline: float | None) -> KeyValue | None:
+        """The next leader, or None once cancelled; WaitTimedOut at the deadline."""
         while not self._closed:
             while self._pending:
                 kv = self._pending.popleft()
@@ -210,9 +224,11 @@ class Observer:
             except CompactedError:
                 self._drop_watch()  # history gone: look the leader up afresh
                 continue
-            if response is None:
-                self._drop_watch()
+            except WatchClosedError:
+                self._drop_watch()  # cancelled by cancel(): the loop ends
                 continue
+            if response is None:
+                raise WaitTimedOut
             for event in response.events:
                 if event.type == EventType.DELETE:
                     self._drop_watch()  # that leader is gone
@@ -245,10 +261,13 @@ class Observer:
     def _wait_first_candidate(self, deadline: float | None) -> None:
         assert self._watch is not None
         while True:
-            response = self._watch.get(remaining(deadline))
-            if response is None:
-                self._drop_watch()
+            try:
+                response = self._watch.get(remaining(deadline))
+            except WatchClosedError:
+                self._drop_watch()  # cancelled by cancel(): the loop ends
                 return
+            if response is None:
+                raise WaitTimedOut
             puts = [e.kv for e in response.events if e.type == EventType.PUT]
             if puts:
                 leader = puts[0]

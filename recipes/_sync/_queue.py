@@ -36,14 +36,12 @@ from etcd3py import (
     Watch,
     Compare,
     CreateRevision,
-    DeadlineExceededError,
     Delete,
     EtcdError,
     Event,
     EventType,
     Get,
     GetResponse,
-    InvalidArgumentError,
     KeyValue,
     LeaseLostError,
     LeaseNotFoundError,
@@ -51,11 +49,11 @@ from etcd3py import (
     Put,
     Txn,
     TxnResponse,
-    WatchClosedError,
+    _check,
 )
 
 from ._session import DEFAULT_TTL, Session, SessionSource
-from ._util import as_bytes, deadline_after, name_prefix, remaining
+from ._util import WaitTimedOut, as_bytes, deadline_after, name_prefix, remaining, timed_out
 
 SCAN = 16  # items read per look at the head of the queue
 MAX_PRIORITY = 0xFFFF  # as etcd's recipe: an unsigned 16-bit number, 5 digits
@@ -112,10 +110,10 @@ class Job:
 
 
 T = TypeVar("T", bytes, Job)
-Q = TypeVar("Q", bound="_AsyncQueueBase[Any]")
+Q = TypeVar("Q", bound="_QueueBase[Any]")
 
 
-class _AsyncQueueBase(Generic[T]):
+class _QueueBase(Generic[T]):
     """What Queue and PriorityQueue share: putting, taking, waiting, the session."""
 
     def __init__(
@@ -143,7 +141,7 @@ class _AsyncQueueBase(Generic[T]):
 
     def _put(self, middle: bytes, value: str | bytes) -> None:
         """Put ``<items><middle><number>``, above every item of its group (module doc)."""
-        data = as_bytes(value)
+        data = as_bytes(value, "value")
         group = self._items + middle
         end = group[:-1] + b"0"  # the end of the group: "/" + 1 is "0"
         while True:
@@ -177,6 +175,12 @@ class _AsyncQueueBase(Generic[T]):
         flight is finished, not abandoned (an abandoned take could lose an item).
         """
         deadline = deadline_after(timeout)
+        try:
+            return self._get(deadline)
+        except WaitTimedOut:  # (a take that timed out is an error: it may have taken)
+            return None
+
+    def _get(self, deadline: float | None) -> T | None:
         session = self._sessions.start() if self._ack else None
         limit = SCAN
         while True:
@@ -261,12 +265,9 @@ class _AsyncQueueBase(Generic[T]):
 
     def _until_free(self, watch: Watch, deadline: float | None) -> bool:
         while True:
-            try:
-                response = watch.get(remaining(deadline))
-            except DeadlineExceededError:
-                return False
+            response = watch.get(remaining(deadline))
             if response is None:
-                raise WatchClosedError(f"the watch on queue {self._name!r} ended")
+                return False  # the deadline passed
             if self._frees_an_item(response.events):
                 return True
 
@@ -285,7 +286,17 @@ class _AsyncQueueBase(Generic[T]):
     def join(self, timeout: float | None = None) -> bool:
         """Wait until the queue is empty (in ack mode: every item acked); False on timeout."""
         deadline = deadline_after(timeout)
-        count = self._client.get(self._items, prefix=True, count_only=True)
+        try:
+            return self._join(deadline)
+        except BaseException as error:
+            if timed_out(error, deadline):
+                return False
+            raise
+
+    def _join(self, deadline: float | None) -> bool:
+        count = self._client.get(
+            self._items, prefix=True, count_only=True, timeout=remaining(deadline)
+        )
         left = count.count
         if not left:
             return True
@@ -294,12 +305,9 @@ class _AsyncQueueBase(Generic[T]):
         )
         with watch:
             while left:
-                try:
-                    response = watch.get(remaining(deadline))
-                except DeadlineExceededError:
-                    return False
+                response = watch.get(remaining(deadline))
                 if response is None:
-                    raise WatchClosedError(f"the watch on queue {self._name!r} ended")
+                    return False  # the deadline passed
                 for event in response.events:  # items are only ever created and deleted
                     left += 1 if event.type == EventType.PUT else -1
         return True
@@ -327,7 +335,7 @@ def _read(response: object) -> GetResponse:
     return response
 
 
-class Queue(_AsyncQueueBase[T]):
+class Queue(_QueueBase[T]):
     """A FIFO queue: ``q.put(b"job")``, ``q.get(timeout=None)``.
 
     ``ack=False`` (default): at-most-once -- get() deletes the item and returns its
@@ -373,7 +381,7 @@ class Queue(_AsyncQueueBase[T]):
         self._put(b"", value)
 
 
-class PriorityQueue(_AsyncQueueBase[T]):
+class PriorityQueue(_QueueBase[T]):
     """A priority queue: the lowest ``priority`` number first, FIFO within a priority.
 
     ``pq.put(b"job", priority=5)``; priorities are ints from 0 (first) to
@@ -412,10 +420,5 @@ class PriorityQueue(_AsyncQueueBase[T]):
 
     def put(self, value: str | bytes, priority: int) -> None:
         """Add ``value`` with ``priority`` (0 is taken first, 65535 last)."""
-        if not isinstance(priority, int) or isinstance(priority, bool):
-            raise TypeError(f"priority must be an int, not {type(priority).__name__}")
-        if not 0 <= priority <= MAX_PRIORITY:
-            raise InvalidArgumentError(
-                f"priority must be from 0 (first) to {MAX_PRIORITY} (last), not {priority}"
-            )
+        priority = _check.integer(priority, "priority", 0, MAX_PRIORITY)
         self._put(b"%05d/" % priority, value)

@@ -17,11 +17,22 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from etcd3py import Client, Lease, Watch, CompactedError, EtcdError, EventType
+from etcd3py import (
+    ArgumentError,
+    ArgumentTypeError,
+    Client,
+    Lease,
+    Watch,
+    CompactedError,
+    EtcdError,
+    EventType,
+    WatchClosedError,
+    _check,
+)
 from etcd3py._sync._primitives import Task, sleep, spawn
 
 from .._data import Instance, decode, encode
-from ._util import as_bytes
+from ._util import WaitTimedOut, as_bytes, deadline_after, remaining, timed_out
 
 log = logging.getLogger("etcd3py.recipes")
 
@@ -32,12 +43,14 @@ class ServiceRegistry:
     """``ServiceRegistry(client, prefix="services")``"""
 
     def __init__(self, client: Client, prefix: str = "services") -> None:
+        if not isinstance(client, Client):
+            raise ArgumentTypeError("client", client, "an Client")
         self.client = client
-        self.prefix = prefix.rstrip("/")
+        self.prefix = _check.text(prefix, "prefix").rstrip("/")
 
     def _service_prefix(self, service: str) -> bytes:
-        if not service or "/" in service:
-            raise ValueError(f"a service name must be non-empty, without '/': {service!r}")
+        if "/" in _check.text(service, "service"):
+            raise ArgumentError("service", service, "a service name without '/'")
         return as_bytes(f"{self.prefix}/{service}/")
 
     def register(
@@ -55,9 +68,17 @@ class ServiceRegistry:
         ``instance_id`` defaults to the address. With ``keep_registered``, a
         registration whose lease was lost is made again as soon as etcd answers.
         """
-        key = self._service_prefix(service) + as_bytes(instance_id or address, "instance_id")
+        prefix = self._service_prefix(service)
+        _check.text(address, "address")
+        if instance_id is not None and "/" in _check.text(instance_id, "instance_id"):
+            raise ArgumentError("instance_id", instance_id, "an id without '/'")
+        try:
+            encode(address, metadata)
+        except (TypeError, ValueError):
+            raise ArgumentTypeError("metadata", metadata, "a value JSON can encode") from None
+        key = prefix + as_bytes(instance_id or address)
         instance = Instance(service, instance_id or address, address, metadata)
-        return Registration(self.client, key, instance, ttl, keep_registered)
+        return Registration(self.client, key, instance, _check.ttl(ttl), keep_registered)
 
     def instances(self, service: str) -> list[Instance]:
         """The instances registered now, by id."""
@@ -106,6 +127,8 @@ class Registration:
 
     def on_lost(self, callback: Callable[[Registration], Any]) -> None:
         """Call ``callback(registration)`` when the instance's lease is lost."""
+        if not callable(callback):
+            raise ArgumentTypeError("callback", callback, "a callable")
         self._callbacks.append(callback)
 
     def start(self) -> Instance:
@@ -186,24 +209,41 @@ class ServiceWatch:
         return self
 
     def __next__(self) -> list[Instance]:
-        found = self.get()
+        found = self._next(None)
         if found is None:
             raise StopIteration
         return found
 
     def get(self, timeout: float | None = None) -> list[Instance] | None:
-        """The next list of instances; None once cancelled."""
+        """The next list of instances; None when ``timeout`` seconds pass first
+        ("nothing yet"). Raises WatchClosedError once cancelled."""
+        deadline = deadline_after(timeout)
+        try:
+            found = self._next(deadline)
+        except BaseException as error:
+            if timed_out(error, deadline):
+                return None
+            raise
+        if found is None:
+            raise WatchClosedError(f"watching service {self._service!r}: cancelled")
+        return found
+
+    def _next(self, deadline: float | None) -> list[Instance] | None:
+        """The next list; None once cancelled; WaitTimedOut at the deadline."""
         while not self._closed:
             if self._watch is None:
-                self._load()
+                self._load(deadline)
                 return _parse(self._service, self._prefix, self._entries)
             try:
-                response = self._watch.get(timeout)
+                response = self._watch.get(remaining(deadline))
             except CompactedError:
                 self._drop()
                 continue
+            except WatchClosedError:
+                self._drop()  # cancelled by cancel(): the loop ends
+                continue
             if response is None:
-                return None
+                raise WaitTimedOut
             for event in response.events:
                 if event.type == EventType.PUT:
                     self._entries[event.key] = event.value
@@ -213,13 +253,13 @@ class ServiceWatch:
                 return _parse(self._service, self._prefix, self._entries)
         return None
 
-    def _load(self) -> None:
-        response = self._client.get(self._prefix, prefix=True)
+    def _load(self, deadline: float | None) -> None:
+        response = self._client.get(self._prefix, prefix=True, timeout=remaining(deadline))
         self._entries = {kv.key: kv.value for kv in response.kvs}
         watch = self._client.watch(
             self._prefix, prefix=True, start_revision=response.header.revision + 1
         )
-        self._watch = watch.start()
+        self._watch = watch.start(remaining(deadline))
 
     def _drop(self) -> None:
         watch, self._watch = self._watch, None

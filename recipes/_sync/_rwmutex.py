@@ -19,11 +19,12 @@ from etcd3py import (
     CreateRevision,
     DeadlineExceededError,
     Put,
+    _check,
 )
 
 from ._hold import _Hold
-from ._session import DEFAULT_TTL, Session
-from ._util import deadline_after, name_prefix
+from ._session import DEFAULT_TTL, Session, SessionSource
+from ._util import deadline_after, name_prefix, timed_out
 from ._wait import wait_delete
 
 
@@ -41,6 +42,7 @@ class RWMutex:
         ttl: int = DEFAULT_TTL,
     ) -> None:
         self._prefix = name_prefix(name, "rwmutex")
+        SessionSource(client_or_session, ttl)  # checks both, as each lock will
         self._client_or_session = client_or_session
         self._ttl = ttl
 
@@ -75,7 +77,7 @@ class RWLock(_Hold):
         self.mode = mode
         self._what = f"{mode} lock"
         self._prefix = prefix
-        self._timeout = timeout
+        self._timeout = _check.wait_timeout(timeout)
 
     def __repr__(self) -> str:
         state = f"held as {self._key!r}" if self.held else "not held"
@@ -116,11 +118,10 @@ class RWLock(_Hold):
                 )
             if waited:
                 self._confirm()
-        except DeadlineExceededError:
+        except BaseException as error:
             self._withdraw()
-            return False
-        except BaseException:
-            self._withdraw()
+            if timed_out(error, deadline):
+                return False
             raise
         return True
 

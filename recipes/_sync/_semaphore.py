@@ -28,12 +28,12 @@ from etcd3py import (
     Get,
     LeaseLostError,
     Put,
-    WatchClosedError,
+    _check,
 )
 
 from ._hold import _Hold
 from ._session import DEFAULT_TTL, Session
-from ._util import deadline_after, name_prefix, remaining
+from ._util import WaitTimedOut, deadline_after, name_prefix, remaining, timed_out
 
 
 class Semaphore(_Hold):
@@ -56,12 +56,10 @@ class Semaphore(_Hold):
         ttl: int = DEFAULT_TTL,
         timeout: float | None = None,
     ) -> None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be a positive number of permits, not {limit!r}")
+        self.limit = _check.integer(limit, "limit", 1)
         super().__init__(client_or_session, ttl)
         self._prefix = name_prefix(name, "semaphore")
-        self.limit = limit
-        self._timeout = timeout
+        self._timeout = _check.wait_timeout(timeout)
 
     def __repr__(self) -> str:
         state = f"held as {self._key!r}" if self.held else "not held"
@@ -98,11 +96,10 @@ class Semaphore(_Hold):
                     deadline=deadline,
                 )
             self._touch(session)
-        except DeadlineExceededError:
+        except BaseException as error:
             self._withdraw()
-            return False
-        except BaseException:
-            self._withdraw()
+            if timed_out(error, deadline):
+                return False
             raise
         return True
 
@@ -164,6 +161,6 @@ def _next_event(
             while True:
                 response = watch.get(remaining(deadline))
                 if response is None:
-                    raise WatchClosedError("the watch ended while waiting for a permit")
+                    raise WaitTimedOut
                 if response.events:
                     return

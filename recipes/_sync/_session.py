@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Callable
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from etcd3py import Client, Lease, Watch, LeaseLostError
+from etcd3py import ArgumentTypeError, Client, Lease, Watch, LeaseLostError, _check
 from etcd3py._sync._primitives import Lock
 
 log = logging.getLogger("etcd3py.recipes")
@@ -28,10 +28,10 @@ class Session:
     """A kept-alive lease: ``with Session(client, ttl=10) as session``."""
 
     def __init__(self, client: Client, ttl: int = DEFAULT_TTL) -> None:
-        if ttl <= 0:
-            raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
+        if not isinstance(client, Client):
+            raise ArgumentTypeError("client", client, "an Client")
         self.client = client
-        self.ttl = ttl
+        self.ttl = _check.ttl(ttl)
         self._lease: Lease | None = None
         self._callbacks: list[Callable[[Session], Any]] = []
         self._guarded: set[Watch] = set()
@@ -82,6 +82,7 @@ class Session:
             self._callbacks.append(callback)
 
     def wait_lost(self, timeout: float | None = None) -> bool:
+        """Wait until the session's lease is lost; False when ``timeout`` passed first."""
         return self.lease.wait_lost(timeout)
 
     @contextlib.contextmanager
@@ -134,10 +135,14 @@ class SessionSource:
         if isinstance(client_or_session, Session):
             self.given: Session | None = client_or_session
             self.client = client_or_session.client
-        else:
+        elif isinstance(client_or_session, Client):
             self.given = None
             self.client = client_or_session
-        self._ttl = ttl
+        else:
+            raise ArgumentTypeError(
+                "client_or_session", client_or_session, "an Client or an Session"
+            )
+        self._ttl = _check.ttl(ttl)
         self.current: Session | None = self.given
 
     @property
@@ -157,15 +162,3 @@ class SessionSource:
         if self.given is None and session is not None:
             self.current = None
             session.close()
-
-
-@contextlib.contextmanager
-def session_for(
-    client_or_session: Client | Session, ttl: int
-) -> Iterator[Session]:
-    """The given session, or a new one on the given client, closed after use."""
-    if isinstance(client_or_session, Session):
-        yield client_or_session.start()
-        return
-    with Session(client_or_session, ttl) as session:
-        yield session

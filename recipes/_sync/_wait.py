@@ -21,14 +21,13 @@ from __future__ import annotations
 from etcd3py import (
     Client,
     Watch,
-    DeadlineExceededError,
     EventType,
     KeyValue,
     LeaseLostError,
 )
 
 from ._session import Session
-from ._util import deadline_after, remaining
+from ._util import WaitTimedOut, deadline_after, remaining
 
 __all__ = ["deadline_after", "remaining", "wait_delete", "wait_turn"]
 
@@ -75,7 +74,7 @@ def _until_deleted(watch: Watch, deadline: float | None) -> None:
     while True:
         response = watch.get(remaining(deadline))
         if response is None:
-            raise DeadlineExceededError("the watch ended before the key was deleted")
+            raise WaitTimedOut
         if any(e.type == EventType.DELETE for e in response.events):
             return
 

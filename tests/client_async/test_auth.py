@@ -33,7 +33,7 @@ from etcd3py import (
     PermissionDeniedError,
     Put,
 )
-from etcd3py._errors import (
+from etcd3py.errors import (
     InvalidAuthMgmtError,
     PermissionNotGrantedError,
     RoleAlreadyExistError,

@@ -6,6 +6,8 @@ import grpc
 import pytest
 
 from etcd3py import (
+    ArgumentError,
+    ArgumentTypeError,
     AsyncClient,
     CompactedError,
     EmptyKeyError,
@@ -14,9 +16,10 @@ from etcd3py import (
     InvalidArgumentError,
     KeyNotFoundError,
     LeaseNotFoundError,
+    LeaseProvidedError,
     PutResponse,
+    ValueProvidedError,
 )
-from etcd3py._errors import LeaseProvidedError, ValueProvidedError
 
 pytestmark = pytest.mark.anyio
 
@@ -125,21 +128,21 @@ async def test_bad_input_fails_before_the_network(aclient: AsyncClient, prefix: 
         await aclient.put("", "v")
     with pytest.raises(EmptyKeyError):
         await aclient.get(b"")
-    with pytest.raises(TypeError, match="key must be str or bytes, not int"):
+    with pytest.raises(ArgumentTypeError, match="key must be str or bytes, not int 5"):
         await aclient.get(5)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="value must be str or bytes, not NoneType"):
+    with pytest.raises(ArgumentTypeError, match="value must be str or bytes, not None"):
         await aclient.put(prefix + b"k", None)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="at most one of prefix, range_end, from_key"):
         await aclient.get(prefix, prefix=True, range_end=b"z")
-    with pytest.raises(InvalidArgumentError, match="revision must be >= 0"):
+    with pytest.raises(ArgumentError, match="revision must be an int, at least 0, not -1"):
         await aclient.get(prefix + b"k", revision=-1)
-    with pytest.raises(InvalidArgumentError, match="sort_target must be one of"):
+    with pytest.raises(ArgumentError, match="sort_target must be one of"):
         await aclient.get(prefix + b"k", sort_target="size")
     with pytest.raises(ValueProvidedError):
         await aclient.put(prefix + b"k", b"v", ignore_value=True)
     with pytest.raises(LeaseProvidedError):
         await aclient.put(prefix + b"k", b"v", lease=7, ignore_lease=True)
-    with pytest.raises(TypeError, match="lease must be a lease id or a Lease"):
+    with pytest.raises(ArgumentTypeError, match=r"lease must be a lease id \(int\) or a Lease"):
         await aclient.put(prefix + b"k", b"v", lease="7")  # type: ignore[arg-type]
     assert (await aclient.get(prefix, prefix=True)).count == 0  # nothing was written
 

@@ -7,8 +7,8 @@ import io
 import pytest
 
 from etcd3py import Alarm, AlarmType, AsyncClient, Member, NoSpaceError, Status
-from etcd3py._errors import BadLeaderTransfereeError
 from etcd3py._proto import rpc_pb2
+from etcd3py.errors import BadLeaderTransfereeError
 from tests.support.backends import RPC_TIMEOUT, Backend
 
 pytestmark = pytest.mark.anyio

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from etcd3py import (
+    ArgumentError,
     AsyncClient,
     CompactedError,
-    DeadlineExceededError,
-    EtcdError,
     EventType,
+    WatchClosedError,
     WatchResponse,
 )
 from etcd3py._methods import WATCH
@@ -99,15 +99,16 @@ async def test_cancel_ends_iteration(aclient: AsyncClient, prefix: bytes) -> Non
         received.extend(resp.events)
         await watch.cancel()
     assert [e.value for e in received] == [b"v"]
-    assert await watch.get(timeout=1) is None
+    with pytest.raises(WatchClosedError):  # "closed" is not "nothing yet"
+        await watch.get(timeout=1)
+    assert [r async for r in watch] == []  # iterating a closed watch just ends
 
 
 async def test_watch_once(aclient: AsyncClient, prefix: bytes) -> None:
-    with pytest.raises(DeadlineExceededError):
-        await aclient.watch_once(prefix + b"k", timeout=0.3)
+    assert await aclient.watch_once(prefix + b"k", timeout=0.3) is None  # nothing yet
     rev = (await aclient.put(prefix + b"k", "old")).header.revision
     event = await aclient.watch_once(prefix + b"k", start_revision=rev, timeout=10)
-    assert (event.value, event.revision) == (b"old", rev)
+    assert event is not None and (event.value, event.revision) == (b"old", rev)
 
 
 async def test_compacted_start_revision(aclient: AsyncClient, prefix: bytes) -> None:
@@ -118,7 +119,9 @@ async def test_compacted_start_revision(aclient: AsyncClient, prefix: bytes) -> 
         with pytest.raises(CompactedError) as info:
             await watch.get(timeout=10)
         assert info.value.compact_revision == now
-        assert await watch.get(timeout=1) is None  # and the watch is over
+        assert f"compacted up to revision {now}" in str(info.value)
+        with pytest.raises(WatchClosedError):  # and the watch is over
+            await watch.get(timeout=1)
 
 
 async def test_watches_share_one_stream(
@@ -162,7 +165,7 @@ async def test_slow_consumer_loses_nothing(backend: Backend, prefix: bytes) -> N
 
 
 async def test_bad_watch_arguments(aclient: AsyncClient, prefix: bytes) -> None:
-    with pytest.raises(EtcdError, match="'noput' and 'nodelete'"):
+    with pytest.raises(ArgumentError, match="filters must be one of 'nodelete', 'noput'"):
         aclient.watch(prefix, filters=["nothing"])
-    with pytest.raises(EtcdError, match="start_revision must be an int >= 0"):
+    with pytest.raises(ArgumentError, match="start_revision must be an int, at least 0, not -4"):
         aclient.watch(prefix, start_revision=-4)

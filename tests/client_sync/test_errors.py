@@ -26,7 +26,7 @@ from etcd3py import (
     TooManyOpsError,
     UnavailableError,
 )
-from etcd3py._errors import LeaseExistsError
+from etcd3py.errors import LeaseExistsError
 from tests.support.servers import StalledServer, free_port
 
 

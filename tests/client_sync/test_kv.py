@@ -7,6 +7,8 @@ import grpc
 import pytest
 
 from etcd3py import (
+    ArgumentError,
+    ArgumentTypeError,
     Client,
     CompactedError,
     EmptyKeyError,
@@ -15,9 +17,10 @@ from etcd3py import (
     InvalidArgumentError,
     KeyNotFoundError,
     LeaseNotFoundError,
+    LeaseProvidedError,
     PutResponse,
+    ValueProvidedError,
 )
-from etcd3py._errors import LeaseProvidedError, ValueProvidedError
 
 
 
@@ -125,21 +128,21 @@ def test_bad_input_fails_before_the_network(client: Client, prefix: bytes) -> No
         client.put("", "v")
     with pytest.raises(EmptyKeyError):
         client.get(b"")
-    with pytest.raises(TypeError, match="key must be str or bytes, not int"):
+    with pytest.raises(ArgumentTypeError, match="key must be str or bytes, not int 5"):
         client.get(5)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="value must be str or bytes, not NoneType"):
+    with pytest.raises(ArgumentTypeError, match="value must be str or bytes, not None"):
         client.put(prefix + b"k", None)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="at most one of prefix, range_end, from_key"):
         client.get(prefix, prefix=True, range_end=b"z")
-    with pytest.raises(InvalidArgumentError, match="revision must be >= 0"):
+    with pytest.raises(ArgumentError, match="revision must be an int, at least 0, not -1"):
         client.get(prefix + b"k", revision=-1)
-    with pytest.raises(InvalidArgumentError, match="sort_target must be one of"):
+    with pytest.raises(ArgumentError, match="sort_target must be one of"):
         client.get(prefix + b"k", sort_target="size")
     with pytest.raises(ValueProvidedError):
         client.put(prefix + b"k", b"v", ignore_value=True)
     with pytest.raises(LeaseProvidedError):
         client.put(prefix + b"k", b"v", lease=7, ignore_lease=True)
-    with pytest.raises(TypeError, match="lease must be a lease id or a Lease"):
+    with pytest.raises(ArgumentTypeError, match=r"lease must be a lease id \(int\) or a Lease"):
         client.put(prefix + b"k", b"v", lease="7")  # type: ignore[arg-type]
     assert (client.get(prefix, prefix=True)).count == 0  # nothing was written
 

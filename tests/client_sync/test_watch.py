@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from etcd3py import (
+    ArgumentError,
     Client,
     CompactedError,
-    DeadlineExceededError,
-    EtcdError,
     EventType,
+    WatchClosedError,
     WatchResponse,
 )
 from etcd3py._methods import WATCH
@@ -99,15 +99,16 @@ def test_cancel_ends_iteration(client: Client, prefix: bytes) -> None:
         received.extend(resp.events)
         watch.cancel()
     assert [e.value for e in received] == [b"v"]
-    assert watch.get(timeout=1) is None
+    with pytest.raises(WatchClosedError):  # "closed" is not "nothing yet"
+        watch.get(timeout=1)
+    assert [r for r in watch] == []  # iterating a closed watch just ends
 
 
 def test_watch_once(client: Client, prefix: bytes) -> None:
-    with pytest.raises(DeadlineExceededError):
-        client.watch_once(prefix + b"k", timeout=0.3)
+    assert client.watch_once(prefix + b"k", timeout=0.3) is None  # nothing yet
     rev = (client.put(prefix + b"k", "old")).header.revision
     event = client.watch_once(prefix + b"k", start_revision=rev, timeout=10)
-    assert (event.value, event.revision) == (b"old", rev)
+    assert event is not None and (event.value, event.revision) == (b"old", rev)
 
 
 def test_compacted_start_revision(client: Client, prefix: bytes) -> None:
@@ -118,7 +119,9 @@ def test_compacted_start_revision(client: Client, prefix: bytes) -> None:
         with pytest.raises(CompactedError) as info:
             watch.get(timeout=10)
         assert info.value.compact_revision == now
-        assert watch.get(timeout=1) is None  # and the watch is over
+        assert f"compacted up to revision {now}" in str(info.value)
+        with pytest.raises(WatchClosedError):  # and the watch is over
+            watch.get(timeout=1)
 
 
 def test_watches_share_one_stream(
@@ -162,7 +165,7 @@ def test_slow_consumer_loses_nothing(backend: Backend, prefix: bytes) -> None:
 
 
 def test_bad_watch_arguments(client: Client, prefix: bytes) -> None:
-    with pytest.raises(EtcdError, match="'noput' and 'nodelete'"):
+    with pytest.raises(ArgumentError, match="filters must be one of 'nodelete', 'noput'"):
         client.watch(prefix, filters=["nothing"])
-    with pytest.raises(EtcdError, match="start_revision must be an int >= 0"):
+    with pytest.raises(ArgumentError, match="start_revision must be an int, at least 0, not -4"):
         client.watch(prefix, start_revision=-4)

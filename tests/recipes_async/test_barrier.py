@@ -6,7 +6,12 @@ import time
 
 import pytest
 
-from etcd3py import AsyncClient, InvalidArgumentError, LeaseLostError
+from etcd3py import (
+    ArgumentError,
+    AsyncClient,
+    InvalidArgumentError,
+    LeaseLostError,
+)
 from etcd3py._async._primitives import spawn
 from etcd3py.recipes._async._barrier import (
     AsyncBarrier,
@@ -51,7 +56,7 @@ async def test_hold_wait_release(aclient: AsyncClient, prefix: bytes) -> None:
         await task.join(WAIT)
     assert results == [True, True, True]
     assert await barrier.wait(timeout=0)
-    with pytest.raises(ValueError, match="needs a name"):
+    with pytest.raises(ArgumentError, match="name must be a non-empty name for the barrier"):
         AsyncBarrier(aclient, "")
 
 

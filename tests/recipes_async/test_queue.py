@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from etcd3py import (
+    ArgumentError,
+    ArgumentTypeError,
     AsyncClient,
     AsyncWatch,
     EtcdError,
-    InvalidArgumentError,
     LeaseLostError,
     Put,
 )
@@ -67,12 +68,12 @@ async def test_priority_order(aclient: AsyncClient, prefix: bytes) -> None:
 async def test_priority_is_validated(aclient: AsyncClient, prefix: bytes) -> None:
     queue = AsyncPriorityQueue(aclient, prefix + b"p")
     for bad in (-1, 65536):
-        with pytest.raises(InvalidArgumentError, match="priority must be from 0"):
+        with pytest.raises(ArgumentError, match="priority must be an int from 0 to 65535"):
             await queue.put("x", priority=bad)
     for wrong in ("1", 1.0, True, None):
-        with pytest.raises(TypeError, match="priority must be an int"):
+        with pytest.raises(ArgumentTypeError, match="priority must be an int"):
             await queue.put("x", priority=wrong)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="needs a name"):
+    with pytest.raises(ArgumentError, match="name must be a non-empty name for the queue"):
         AsyncQueue(aclient, "")
     assert (await aclient.get(prefix, prefix=True)).count == 0  # nothing was written
     await queue.put("x", priority=1)

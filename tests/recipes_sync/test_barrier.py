@@ -7,7 +7,12 @@ import time
 
 import pytest
 
-from etcd3py import Client, InvalidArgumentError, LeaseLostError
+from etcd3py import (
+    ArgumentError,
+    Client,
+    InvalidArgumentError,
+    LeaseLostError,
+)
 from etcd3py._sync._primitives import spawn
 from etcd3py.recipes._sync._barrier import (
     Barrier,
@@ -51,7 +56,7 @@ def test_hold_wait_release(client: Client, prefix: bytes) -> None:
         task.join(WAIT)
     assert results == [True, True, True]
     assert barrier.wait(timeout=0)
-    with pytest.raises(ValueError, match="needs a name"):
+    with pytest.raises(ArgumentError, match="name must be a non-empty name for the barrier"):
         Barrier(client, "")
 
 

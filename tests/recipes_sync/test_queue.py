@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from etcd3py import (
+    ArgumentError,
+    ArgumentTypeError,
     Client,
     Watch,
     EtcdError,
-    InvalidArgumentError,
     LeaseLostError,
     Put,
 )
@@ -67,12 +68,12 @@ def test_priority_order(client: Client, prefix: bytes) -> None:
 def test_priority_is_validated(client: Client, prefix: bytes) -> None:
     queue = PriorityQueue(client, prefix + b"p")
     for bad in (-1, 65536):
-        with pytest.raises(InvalidArgumentError, match="priority must be from 0"):
+        with pytest.raises(ArgumentError, match="priority must be an int from 0 to 65535"):
             queue.put("x", priority=bad)
     for wrong in ("1", 1.0, True, None):
-        with pytest.raises(TypeError, match="priority must be an int"):
+        with pytest.raises(ArgumentTypeError, match="priority must be an int"):
             queue.put("x", priority=wrong)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="needs a name"):
+    with pytest.raises(ArgumentError, match="name must be a non-empty name for the queue"):
         Queue(client, "")
     assert (client.get(prefix, prefix=True)).count == 0  # nothing was written
     queue.put("x", priority=1)

@@ -34,11 +34,13 @@ def test_tls_settings_make_plain_endpoints_secure() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("localhost", "needs a host and a port"),
+        ("localhost", "must be a host and a port"),
         ("ftp://host:21", "scheme must be http, https or unix"),
-        ("http://host:2379/v3", "must not have a path"),
-        ("", "non-empty string"),
-        ("unix://", "names no socket path"),
+        ("http://host:2379/v3", "must be host:port without a path"),
+        ("", "must be a non-empty str"),
+        ("unix://", "must be a unix socket path"),
+        ("127.0.0.1:99999", "must be a port from 1 to 65535"),
+        ("127.0.0.1:0", "must be a port from 1 to 65535"),
     ],
 )
 def test_bad_endpoints(text: str, message: str) -> None:
@@ -50,13 +52,16 @@ def test_bad_endpoints(text: str, message: str) -> None:
     ("kwargs", "message"),
     [
         ({"lb_policy": "random"}, "lb_policy must be one of"),
-        ({"timeout": 0}, "timeout must be a positive number"),
+        ({"timeout": 0}, "timeout must be a number of seconds above 0, not 0"),
+        ({"timeout": "5"}, "timeout must be a number of seconds above 0, not str '5'"),
+        ({"timeout": float("nan")}, "timeout must be a number of seconds above 0, not nan"),
         ({"username": "root"}, "both username and password"),
         ({"cert_cert": "c.pem"}, "both cert_cert and cert_key"),
-        ({"keepalive_time": -1}, "keepalive_time must be positive"),
-        ({"endpoints": []}, "at least one endpoint"),
+        ({"keepalive_time": -1}, "keepalive_time must be a number of seconds above 0"),
+        ({"endpoints": []}, "endpoints must be at least one endpoint"),
+        ({"endpoints": 2379}, "endpoints must be a str or a list of str"),
         ({"endpoints": ["http://a:1", "https://b:2"]}, "mix http and https"),
-        ({"watch_buffer": 1}, "watch_buffer must be at least 2"),
+        ({"watch_buffer": 1}, "watch_buffer must be an int from 2"),
     ],
 )
 def test_bad_settings(kwargs: dict[str, object], message: str) -> None:
@@ -65,7 +70,7 @@ def test_bad_settings(kwargs: dict[str, object], message: str) -> None:
 
 
 def test_unreadable_certificate(tmp_path: Path) -> None:
-    with pytest.raises(InvalidArgumentError, match="ca_cert: cannot read"):
+    with pytest.raises(InvalidArgumentError, match="ca_cert must be a readable file"):
         Client("https://127.0.0.1:2379", ca_cert=tmp_path / "missing.pem")
 
 

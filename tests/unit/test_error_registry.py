@@ -5,8 +5,9 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from etcd3py import _errors, _etcd_errors
-from etcd3py._errors import EtcdError, error_class_for, from_rpc_error
+from etcd3py import _etcd_errors
+from etcd3py import errors as _errors
+from etcd3py.errors import EtcdError, error_class_for, from_rpc_error
 
 
 class FakeRpcError(grpc.RpcError):
