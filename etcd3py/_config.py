@@ -67,8 +67,9 @@ def _read(path: str | Path | None, what: str) -> bytes | None:
         raise ArgumentTypeError(what, path, "the path of a PEM file")
     try:
         return Path(path).read_bytes()
-    except OSError as err:
-        raise ArgumentError(what, path, f"a readable file ({err.strerror})") from None
+    except (OSError, ValueError) as err:  # ValueError: a NUL byte in the path
+        reason = err.strerror if isinstance(err, OSError) else str(err)
+        raise ArgumentError(what, path, f"a readable file ({reason})") from None
 
 
 @dataclass(frozen=True)

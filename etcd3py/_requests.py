@@ -126,9 +126,10 @@ def range_request(
         request = _RR(key=begin, range_end=end)
     else:
         request = _RR(key=to_key(key))
-    if revision:
+    # a falsy value of another type (None, False, 0.0) must not slip past as "default"
+    if revision or type(revision) is not int:
         request.revision = _check.revision(revision)
-    if limit:
+    if limit or type(limit) is not int:
         request.limit = _check.integer(limit, "limit")
     if sort_target is not None:
         request.sort_target = _enum(sort_target, SORT_TARGETS, "sort_target")
@@ -140,13 +141,13 @@ def range_request(
         request.keys_only = True
     if count_only:
         request.count_only = True
-    if min_mod_revision:
+    if min_mod_revision or type(min_mod_revision) is not int:
         request.min_mod_revision = _check.revision(min_mod_revision, "min_mod_revision")
-    if max_mod_revision:
+    if max_mod_revision or type(max_mod_revision) is not int:
         request.max_mod_revision = _check.revision(max_mod_revision, "max_mod_revision")
-    if min_create_revision:
+    if min_create_revision or type(min_create_revision) is not int:
         request.min_create_revision = _check.revision(min_create_revision, "min_create_revision")
-    if max_create_revision:
+    if max_create_revision or type(max_create_revision) is not int:
         request.max_create_revision = _check.revision(max_create_revision, "max_create_revision")
     return request
 

@@ -23,7 +23,7 @@ from .. import _check
 from .._methods import LEASE_KEEP_ALIVE, LEASE_REVOKE, LEASE_TIME_TO_LIVE
 from .._proto import rpc_pb2
 from .._types import LeaseInfo
-from ..errors import LeaseLostError, LeaseNotFoundError
+from ..errors import ArgumentTypeError, LeaseLostError, LeaseNotFoundError
 from ._primitives import AsyncFlag, AsyncQueue, Empty, spawn
 from ._stream_keeper import AsyncStreamKeeper
 
@@ -67,6 +67,8 @@ class AsyncLease:
 
         Callbacks run on the client's background task or thread: keep them short.
         """
+        if not callable(callback):
+            raise ArgumentTypeError("callback", callback, "a callable")
         if self.lost:
             _run_callback(callback, self)
         else:
@@ -76,7 +78,7 @@ class AsyncLease:
         """Wait until the lease is lost; False when ``timeout`` passed first."""
         return await self._lost_event.wait(_check.wait_timeout(timeout))
 
-    def mark_lost(self, reason: str) -> None:
+    def _mark_lost(self, reason: str) -> None:
         if self._lost:
             return
         self.lost_reason = reason
@@ -104,7 +106,7 @@ class AsyncLease:
         finally:
             stream.cancel()
         if response is None or response.TTL <= 0:
-            self.mark_lost("etcd does not know the lease (revoked or expired)")
+            self._mark_lost("etcd does not know the lease (revoked or expired)")
             self.check_alive()
         self.expires_at = max(self.expires_at, sent + response.TTL)
         return int(response.TTL)
@@ -127,7 +129,7 @@ class AsyncLease:
             LEASE_TIME_TO_LIVE, rpc_pb2.LeaseTimeToLiveRequest(ID=self.id, keys=keys), timeout
         )
         if response.TTL < 0:
-            self.mark_lost("etcd does not know the lease (revoked or expired)")
+            self._mark_lost("etcd does not know the lease (revoked or expired)")
             self.check_alive()
         return LeaseInfo(response)
 
@@ -258,7 +260,7 @@ class AsyncKeepAliveManager(AsyncStreamKeeper):
             if lease.expires_at > now:  # renewed since: look again then
                 heapq.heappush(expiries, (lease.expires_at, lease_id))
                 continue
-            lease.mark_lost(
+            lease._mark_lost(
                 f"no keep-alive confirmed within its {lease.ttl}s TTL (etcd unreachable)"
             )
 
@@ -277,7 +279,7 @@ class AsyncKeepAliveManager(AsyncStreamKeeper):
         if lease is None:
             return
         if response.TTL <= 0:
-            lease.mark_lost("etcd does not know the lease (revoked or expired)")
+            lease._mark_lost("etcd does not know the lease (revoked or expired)")
             return
         # etcd renewed it no earlier than our request left: count from there
         lease.expires_at = max(lease.expires_at, lease.last_sent + response.TTL)

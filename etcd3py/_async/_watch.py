@@ -74,7 +74,7 @@ def watch_create_request(
     fragment: bool = False,
 ) -> rpc_pb2.WatchCreateRequest:
     begin, end = key_range(key, prefix=prefix, range_end=range_end, from_key=from_key)
-    if isinstance(filters, str):
+    if not isinstance(filters, (list, tuple)):
         raise ArgumentTypeError("filters", filters, "a list of 'noput' and 'nodelete'")
     codes = [_FILTERS[_check.choice(f, "filters", _FILTERS)] for f in filters]
     start_revision = _check.revision(start_revision, "start_revision")
@@ -160,6 +160,8 @@ class AsyncWatch:
         The consumer gets what was already delivered, then ``error`` raised from
         ``get()``/iteration (or the normal end when ``error`` is None).
         """
+        if error is not None and not isinstance(error, BaseException):
+            raise ArgumentTypeError("error", error, "an exception or None")
         if self.closed:
             return
         self.closed = True
@@ -236,7 +238,7 @@ class AsyncWatch:
 
     # ---- called by the manager ----
 
-    def create_request(self, watch_id: int) -> rpc_pb2.WatchRequest:
+    def _create_request(self, watch_id: int) -> rpc_pb2.WatchRequest:
         create = rpc_pb2.WatchCreateRequest()
         create.CopyFrom(self._create)
         create.watch_id = watch_id
@@ -245,13 +247,13 @@ class AsyncWatch:
         self._fragments.clear()
         return rpc_pb2.WatchRequest(create_request=create)
 
-    def on_created(self, header: rpc_pb2.ResponseHeader) -> None:
+    def _on_created(self, header: rpc_pb2.ResponseHeader) -> None:
         if not self.next_revision:
             self.next_revision = header.revision + 1
         self.confirmed = True
         self._created.set()
 
-    def deliver(self, response: rpc_pb2.WatchResponse) -> bool:
+    def _deliver(self, response: rpc_pb2.WatchResponse) -> bool:
         """Take a response with events or a progress notice; False when the buffer is full."""
         if response.fragment:
             self._fragments.extend(response.events)
@@ -275,7 +277,7 @@ class AsyncWatch:
             self.next_revision = max(self.next_revision, response.header.revision + 1)
         return True
 
-    def fail(self, error: BaseException) -> None:
+    def _fail(self, error: BaseException) -> None:
         if self.closed:
             return
         self.closed = True
@@ -381,7 +383,7 @@ class AsyncWatchManager(AsyncStreamKeeper):
                 watch_id = self._next_id
                 self._next_id += 1
                 self._watches[watch_id] = watch
-                await self._send(watch.create_request(watch_id))
+                await self._send(watch._create_request(watch_id))
 
     async def _flush_cancels(self) -> None:
         cancels, self._cancels = self._cancels, []
@@ -401,7 +403,7 @@ class AsyncWatchManager(AsyncStreamKeeper):
         if response.watch_id == -1 and not response.created:
             # answer to request_progress(): every watch is up to date to this revision
             for watch in list(self._watches.values()):
-                if not watch.deliver(response):
+                if not watch._deliver(response):
                     self._pause(watch)
             return
         found = self._watches.get(response.watch_id)
@@ -417,7 +419,7 @@ class AsyncWatchManager(AsyncStreamKeeper):
                     return
                 self._finish(watch, refusal)
                 return
-            watch.on_created(response.header)
+            watch._on_created(response.header)
             if not response.events:
                 return
         if response.canceled:
@@ -433,7 +435,7 @@ class AsyncWatchManager(AsyncStreamKeeper):
                 error = error_for_message(reason, WatchClosedError)
             self._finish(watch, error)
             return
-        if not watch.deliver(response):
+        if not watch._deliver(response):
             self._pause(watch)
 
     def _retry_with_new_token(self, watch: AsyncWatch) -> bool:
@@ -453,7 +455,7 @@ class AsyncWatchManager(AsyncStreamKeeper):
     def _finish(self, watch: AsyncWatch, error: BaseException) -> None:
         if watch in self._active:
             self._active.remove(watch)
-        watch.fail(error)
+        watch._fail(error)
 
     async def close(self) -> None:
         self._closed = True

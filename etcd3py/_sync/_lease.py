@@ -24,7 +24,7 @@ from .. import _check
 from .._methods import LEASE_KEEP_ALIVE, LEASE_REVOKE, LEASE_TIME_TO_LIVE
 from .._proto import rpc_pb2
 from .._types import LeaseInfo
-from ..errors import LeaseLostError, LeaseNotFoundError
+from ..errors import ArgumentTypeError, LeaseLostError, LeaseNotFoundError
 from ._primitives import Flag, Queue, Empty, spawn
 from ._stream_keeper import StreamKeeper
 
@@ -68,6 +68,8 @@ class Lease:
 
         Callbacks run on the client's background task or thread: keep them short.
         """
+        if not callable(callback):
+            raise ArgumentTypeError("callback", callback, "a callable")
         if self.lost:
             _run_callback(callback, self)
         else:
@@ -77,7 +79,7 @@ class Lease:
         """Wait until the lease is lost; False when ``timeout`` passed first."""
         return self._lost_event.wait(_check.wait_timeout(timeout))
 
-    def mark_lost(self, reason: str) -> None:
+    def _mark_lost(self, reason: str) -> None:
         if self._lost:
             return
         self.lost_reason = reason
@@ -105,7 +107,7 @@ class Lease:
         finally:
             stream.cancel()
         if response is None or response.TTL <= 0:
-            self.mark_lost("etcd does not know the lease (revoked or expired)")
+            self._mark_lost("etcd does not know the lease (revoked or expired)")
             self.check_alive()
         self.expires_at = max(self.expires_at, sent + response.TTL)
         return int(response.TTL)
@@ -128,7 +130,7 @@ class Lease:
             LEASE_TIME_TO_LIVE, rpc_pb2.LeaseTimeToLiveRequest(ID=self.id, keys=keys), timeout
         )
         if response.TTL < 0:
-            self.mark_lost("etcd does not know the lease (revoked or expired)")
+            self._mark_lost("etcd does not know the lease (revoked or expired)")
             self.check_alive()
         return LeaseInfo(response)
 
@@ -259,7 +261,7 @@ class KeepAliveManager(StreamKeeper):
             if lease.expires_at > now:  # renewed since: look again then
                 heapq.heappush(expiries, (lease.expires_at, lease_id))
                 continue
-            lease.mark_lost(
+            lease._mark_lost(
                 f"no keep-alive confirmed within its {lease.ttl}s TTL (etcd unreachable)"
             )
 
@@ -278,7 +280,7 @@ class KeepAliveManager(StreamKeeper):
         if lease is None:
             return
         if response.TTL <= 0:
-            lease.mark_lost("etcd does not know the lease (revoked or expired)")
+            lease._mark_lost("etcd does not know the lease (revoked or expired)")
             return
         # etcd renewed it no earlier than our request left: count from there
         lease.expires_at = max(lease.expires_at, lease.last_sent + response.TTL)

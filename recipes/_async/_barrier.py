@@ -199,10 +199,10 @@ class AsyncDoubleBarrier:
         either way, so nobody waits for it. Raises LeaseLostError when the session
         was lost since ``enter()``. Does nothing when not entered.
         """
+        deadline = deadline_after(timeout)
         mine = self._key
         if mine is None:
             return True
-        deadline = deadline_after(timeout)
         finished = False
         try:
             await self._leave(mine, deadline)

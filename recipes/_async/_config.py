@@ -41,6 +41,8 @@ class AsyncConfigWatcher(Mapping[str, bytes]):
     """
 
     def __init__(self, client: AsyncClient, prefix: str | bytes) -> None:
+        if not isinstance(client, AsyncClient):
+            raise ArgumentTypeError("client", client, "an AsyncClient")
         self._client = client
         self._prefix = as_bytes(prefix, "prefix")
         if not self._prefix:

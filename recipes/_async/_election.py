@@ -119,12 +119,13 @@ class AsyncElection:
 
     async def proclaim(self, value: str | bytes) -> None:
         """Change the leader's value, without a new election."""
+        data = as_bytes(value)
         self._check_leader()
         session = self._sessions.current
         assert self._key is not None and session is not None
         response = await self._client.txn(
             compare=[CreateRevision(self._key) == self._revision],
-            success=[Put(self._key, as_bytes(value), lease=session.lease)],
+            success=[Put(self._key, data, lease=session.lease)],
         )
         if not response.succeeded:
             self._key = None

@@ -75,6 +75,8 @@ class AsyncSession:
 
     def on_lost(self, callback: Callable[[AsyncSession], Any]) -> None:
         """Call ``callback(session)`` when the lease is lost (not when closed)."""
+        if not callable(callback):
+            raise ArgumentTypeError("callback", callback, "a callable")
         if self.lost:
             callback(self)
         else:
@@ -87,6 +89,8 @@ class AsyncSession:
     @contextlib.contextmanager
     def guard(self, watch: AsyncWatch) -> Any:
         """Interrupt ``watch`` with LeaseLostError if the session is lost meanwhile."""
+        if not isinstance(watch, AsyncWatch):
+            raise ArgumentTypeError("watch", watch, "an AsyncWatch")
         self.check_alive()
         self._guarded.add(watch)
         try:

@@ -200,10 +200,10 @@ class DoubleBarrier:
         either way, so nobody waits for it. Raises LeaseLostError when the session
         was lost since ``enter()``. Does nothing when not entered.
         """
+        deadline = deadline_after(timeout)
         mine = self._key
         if mine is None:
             return True
-        deadline = deadline_after(timeout)
         finished = False
         try:
             self._leave(mine, deadline)

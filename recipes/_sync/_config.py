@@ -42,6 +42,8 @@ class ConfigWatcher(Mapping[str, bytes]):
     """
 
     def __init__(self, client: Client, prefix: str | bytes) -> None:
+        if not isinstance(client, Client):
+            raise ArgumentTypeError("client", client, "an Client")
         self._client = client
         self._prefix = as_bytes(prefix, "prefix")
         if not self._prefix:

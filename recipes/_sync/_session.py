@@ -76,6 +76,8 @@ class Session:
 
     def on_lost(self, callback: Callable[[Session], Any]) -> None:
         """Call ``callback(session)`` when the lease is lost (not when closed)."""
+        if not callable(callback):
+            raise ArgumentTypeError("callback", callback, "a callable")
         if self.lost:
             callback(self)
         else:
@@ -88,6 +90,8 @@ class Session:
     @contextlib.contextmanager
     def guard(self, watch: Watch) -> Any:
         """Interrupt ``watch`` with LeaseLostError if the session is lost meanwhile."""
+        if not isinstance(watch, Watch):
+            raise ArgumentTypeError("watch", watch, "an Watch")
         self.check_alive()
         self._guarded.add(watch)
         try:

@@ -38,6 +38,7 @@ from etcd3py import (
     TxnResponse,
     _check,
 )
+from etcd3py._keys import to_key
 from etcd3py._requests import lease_id
 from etcd3py.errors import STMConflictError
 
@@ -93,26 +94,26 @@ class STMTxn:
 
     def get(self, key: str | bytes) -> bytes | None:
         """The key's value as this transaction sees it (its own writes included); None if absent."""
-        data = as_bytes(key, "key")
+        data = to_key(key)
         if data in self._writes:
             return self._writes[data][0]
         return (self._read(data)).value
 
     def rev(self, key: str | bytes) -> int:
         """The key's mod revision in etcd as this transaction read it (0 if absent)."""
-        return (self._read(as_bytes(key, "key"))).mod_revision
+        return (self._read(to_key(key))).mod_revision
 
     def put(
         self, key: str | bytes, value: str | bytes, *, lease: int | Lease | None = None
     ) -> None:
         """Write ``value`` at commit (later reads in this attempt see it)."""
-        data, payload = as_bytes(key, "key"), as_bytes(value)
+        data, payload = to_key(key), as_bytes(value)
         lease_id(lease)  # refused here, not at commit
         self._writes[data] = (payload, Put(data, payload, lease=lease))
 
     def delete(self, key: str | bytes) -> None:
         """Delete the key at commit (later reads in this attempt see None)."""
-        data = as_bytes(key, "key")
+        data = to_key(key)
         self._writes[data] = (None, Delete(data))
 
     def _read(self, key: bytes) -> _Read:

@@ -28,7 +28,9 @@ class WaitTimedOut(Exception):
     """A recipe's wait reached its deadline (never leaves the recipe)."""
 
 
-as_bytes = to_bytes  # UTF-8 for str, as the client does; anything else refused by name
+def as_bytes(value: str | bytes, what: str = "value") -> bytes:
+    """UTF-8 for str, as the client does; anything else refused by name."""
+    return to_bytes(value, what)
 
 
 def name_prefix(name: object, what: str) -> bytes:
