@@ -24,6 +24,7 @@ class Instance:
 
     @property
     def key(self) -> str:
+        """The instance's key under the registry prefix: ``<service>/<id>``."""
         return f"{self.service}/{self.id}"
 
 
