@@ -28,6 +28,7 @@ class Compare:
         self._pb = pb
 
     def to_pb(self) -> rpc_pb2.Compare:
+        """The protobuf Compare that goes into the transaction request."""
         return self._pb
 
     def __repr__(self) -> str:
@@ -129,6 +130,8 @@ class LeaseId(_Target):
 
 @dataclass(frozen=True)
 class Put:
+    """A write inside a transaction; the fields are those of ``client.put``."""
+
     key: KeyLike
     value: KeyLike = b""
     lease: LeaseArg = None
@@ -137,6 +140,7 @@ class Put:
     ignore_lease: bool = False
 
     def to_pb(self) -> rpc_pb2.RequestOp:
+        """The protobuf RequestOp this write becomes inside a transaction."""
         return rpc_pb2.RequestOp(
             request_put=put_request(
                 self.key,
@@ -162,11 +166,14 @@ class Get:
         range_request(key, **options)  # bad options fail here, not inside txn()
 
     def to_pb(self) -> rpc_pb2.RequestOp:
+        """The protobuf RequestOp this read becomes inside a transaction."""
         return rpc_pb2.RequestOp(request_range=range_request(self.key, **self.options))
 
 
 @dataclass(frozen=True)
 class Delete:
+    """A delete inside a transaction; the fields are those of ``client.delete``."""
+
     key: KeyLike
     prefix: bool = False
     range_end: KeyLike | None = None
@@ -174,6 +181,7 @@ class Delete:
     prev_kv: bool = False
 
     def to_pb(self) -> rpc_pb2.RequestOp:
+        """The protobuf RequestOp this delete becomes inside a transaction."""
         return rpc_pb2.RequestOp(
             request_delete_range=delete_request(
                 self.key,
@@ -197,6 +205,7 @@ class Txn:
     failure: list[Operation] = field(default_factory=list)
 
     def to_pb(self) -> rpc_pb2.RequestOp:
+        """The protobuf RequestOp this nested transaction becomes."""
         return rpc_pb2.RequestOp(request_txn=txn_request(self.compare, self.success, self.failure))
 
 

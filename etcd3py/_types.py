@@ -24,22 +24,29 @@ class KeyValue:
 
     @property
     def key(self) -> bytes:
+        """The key."""
         return self._pb.key
 
     @property
     def value(self) -> bytes:
+        """The value (empty with ``keys_only=True``)."""
         return self._pb.value
 
     @property
     def create_revision(self) -> int:
+        """The revision that created the key (since its last delete)."""
         return self._pb.create_revision
 
     @property
     def mod_revision(self) -> int:
+        """The revision of this version: the last change to the key."""
         return self._pb.mod_revision
 
     @property
     def version(self) -> int:
+        """How many times the key was written since it was created (1 for a new key); a delete
+        resets it.
+        """
         return self._pb.version
 
     @property
@@ -71,18 +78,22 @@ class Header:
 
     @property
     def cluster_id(self) -> int:
+        """Id of the cluster that answered."""
         return self._pb.cluster_id
 
     @property
     def member_id(self) -> int:
+        """Id of the member that answered."""
         return self._pb.member_id
 
     @property
     def revision(self) -> int:
+        """The store's revision when the request was served (for a write: the write's revision)."""
         return self._pb.revision
 
     @property
     def raft_term(self) -> int:
+        """The raft term of the answering member."""
         return self._pb.raft_term
 
     def __repr__(self) -> str:
@@ -108,10 +119,12 @@ class GetResponse:
 
     @property
     def header(self) -> Header:
+        """Who answered, and the revision the read reflects."""
         return Header(self._pb.header)
 
     @property
     def kvs(self) -> list[KeyValue]:
+        """The key-values that matched, in the order asked for (empty when none did)."""
         if self._kvs is None:
             self._kvs = [KeyValue(kv) for kv in self._pb.kvs]
         return self._kvs
@@ -143,6 +156,8 @@ class GetResponse:
 
 
 class PutResponse:
+    """The answer to ``put``: ``header.revision`` is the revision of the write."""
+
     __slots__ = ("_pb",)
 
     def __init__(self, pb: rpc_pb2.PutResponse) -> None:
@@ -150,6 +165,7 @@ class PutResponse:
 
     @property
     def header(self) -> Header:
+        """Who answered; ``revision`` is the revision the put created."""
         return Header(self._pb.header)
 
     @property
@@ -162,6 +178,8 @@ class PutResponse:
 
 
 class DeleteResponse:
+    """The answer to ``delete``: how many keys went (and, with ``prev_kv=True``, what they held)."""
+
     __slots__ = ("_pb",)
 
     def __init__(self, pb: rpc_pb2.DeleteRangeResponse) -> None:
@@ -169,14 +187,17 @@ class DeleteResponse:
 
     @property
     def header(self) -> Header:
+        """Who answered; ``revision`` is the delete's revision when something was deleted."""
         return Header(self._pb.header)
 
     @property
     def deleted(self) -> int:
+        """The number of keys deleted (0 when none matched: not an error)."""
         return self._pb.deleted
 
     @property
     def prev_kvs(self) -> list[KeyValue]:
+        """The deleted key-values, when asked for with ``prev_kv=True`` (else empty)."""
         return [KeyValue(kv) for kv in self._pb.prev_kvs]
 
     def __repr__(self) -> str:
@@ -193,14 +214,19 @@ class TxnResponse:
 
     @property
     def header(self) -> Header:
+        """Who answered, and the revision after the transaction."""
         return Header(self._pb.header)
 
     @property
     def succeeded(self) -> bool:
+        """True when every comparison held and ``success`` ran; False when ``failure`` ran."""
         return self._pb.succeeded
 
     @property
     def responses(self) -> list[GetResponse | PutResponse | DeleteResponse | TxnResponse]:
+        """One answer per operation of the branch that ran, in order: GetResponse, PutResponse,
+        DeleteResponse or TxnResponse.
+        """
         return [op_response(r) for r in self._pb.responses]
 
     def __repr__(self) -> str:
@@ -219,6 +245,10 @@ def op_response(r: rpc_pb2.ResponseOp) -> GetResponse | PutResponse | DeleteResp
 
 
 class EventType(enum.IntEnum):
+    """What a watch event reports: PUT (a key created or changed) or DELETE (a key deleted, or gone
+    with its lease).
+    """
+
     PUT = kv_pb2.Event.PUT
     DELETE = kv_pb2.Event.DELETE
 
@@ -233,10 +263,12 @@ class Event:
 
     @property
     def type(self) -> EventType:
+        """PUT or DELETE."""
         return EventType(self._pb.type)
 
     @property
     def kv(self) -> KeyValue:
+        """The key-value after the change; a DELETE sets only its key and ``mod_revision``."""
         return KeyValue(self._pb.kv)
 
     @property
@@ -246,14 +278,17 @@ class Event:
 
     @property
     def key(self) -> bytes:
+        """The changed key (``kv.key``)."""
         return self._pb.kv.key
 
     @property
     def value(self) -> bytes:
+        """The new value (``kv.value``); empty for a DELETE."""
         return self._pb.kv.value
 
     @property
     def revision(self) -> int:
+        """The revision of the change (``kv.mod_revision``)."""
         return self._pb.kv.mod_revision
 
     def __repr__(self) -> str:
@@ -281,10 +316,16 @@ class WatchResponse:
 
     @property
     def header(self) -> Header:
+        """Who answered; for a progress notification, the revision the watch has seen everything up
+        to.
+        """
         return Header(self._header)
 
     @property
     def events(self) -> list[Event]:
+        """The events, in revision order, all of each revision together; empty for a progress
+        notification.
+        """
         if self._event_list is None:
             self._event_list = [Event(e) for e in self._events]
         return self._event_list
@@ -304,6 +345,7 @@ class LeaseInfo:
 
     @property
     def id(self) -> int:
+        """The lease id."""
         return self._pb.ID
 
     @property
@@ -313,14 +355,17 @@ class LeaseInfo:
 
     @property
     def granted_ttl(self) -> int:
+        """The TTL the lease was granted with, in seconds (after etcd's minimum was applied)."""
         return self._pb.grantedTTL
 
     @property
     def keys(self) -> list[bytes]:
+        """The keys attached to the lease, when asked for with ``keys=True``."""
         return list(self._pb.keys)
 
     @property
     def header(self) -> Header:
+        """Who answered."""
         return Header(self._pb.header)
 
     def __repr__(self) -> str:
@@ -328,6 +373,8 @@ class LeaseInfo:
 
 
 class Member:
+    """A member of the cluster, as ``member_list`` reports it."""
+
     __slots__ = ("_pb",)
 
     def __init__(self, pb: rpc_pb2.Member) -> None:
@@ -335,6 +382,7 @@ class Member:
 
     @property
     def id(self) -> int:
+        """The member id."""
         return self._pb.ID
 
     @property
@@ -344,14 +392,17 @@ class Member:
 
     @property
     def peer_urls(self) -> list[str]:
+        """The URLs other members reach this one at."""
         return list(self._pb.peerURLs)
 
     @property
     def client_urls(self) -> list[str]:
+        """The URLs clients reach this member at; empty until it has started."""
         return list(self._pb.clientURLs)
 
     @property
     def is_learner(self) -> bool:
+        """True for a learner: it receives the log but does not vote (see ``member_promote``)."""
         return self._pb.isLearner
 
     def __repr__(self) -> str:
@@ -359,6 +410,8 @@ class Member:
 
 
 class Status:
+    """One member's view of itself: version, database size, raft position and leader."""
+
     __slots__ = ("_pb",)
 
     def __init__(self, pb: rpc_pb2.StatusResponse) -> None:
@@ -366,46 +419,57 @@ class Status:
 
     @property
     def header(self) -> Header:
+        """Who answered, and its store revision."""
         return Header(self._pb.header)
 
     @property
     def version(self) -> str:
+        """The etcd version the member runs (server_ref reports the API level it serves, 3.5.1)."""
         return self._pb.version
 
     @property
     def db_size(self) -> int:
+        """The size of the member's database file, in bytes."""
         return self._pb.dbSize
 
     @property
     def db_size_in_use(self) -> int:
+        """The part of the database file in use, in bytes (defragmenting gives the rest back)."""
         return self._pb.dbSizeInUse
 
     @property
     def leader(self) -> int:
+        """The member id of the current leader (0 when there is none)."""
         return self._pb.leader
 
     @property
     def raft_index(self) -> int:
+        """The member's last raft log index."""
         return self._pb.raftIndex
 
     @property
     def raft_applied_index(self) -> int:
+        """The last raft log index the member has applied."""
         return self._pb.raftAppliedIndex
 
     @property
     def raft_term(self) -> int:
+        """The member's raft term."""
         return self._pb.raftTerm
 
     @property
     def member_id(self) -> int:
+        """The id of the member that answered."""
         return self._pb.header.member_id
 
     @property
     def is_learner(self) -> bool:
+        """True when the member is a learner."""
         return self._pb.isLearner
 
     @property
     def errors(self) -> list[str]:
+        """Alarm and health messages of the member (empty when all is well)."""
         return list(self._pb.errors)
 
     def __repr__(self) -> str:
@@ -416,12 +480,18 @@ class Status:
 
 
 class AlarmType(enum.IntEnum):
+    """An alarm kind: NOSPACE (the database reached its quota) or CORRUPT (a corruption check
+    failed).
+    """
+
     NONE = rpc_pb2.NONE
     NOSPACE = rpc_pb2.NOSPACE
     CORRUPT = rpc_pb2.CORRUPT
 
 
 class Alarm:
+    """An alarm raised on one member: ``member_id`` and ``alarm`` (an AlarmType)."""
+
     __slots__ = ("alarm", "member_id")
 
     def __init__(self, member_id: int, alarm: AlarmType) -> None:
@@ -441,6 +511,8 @@ class Alarm:
 
 
 class Permission(enum.IntEnum):
+    """What a role may do over a key range: READ, WRITE or READWRITE."""
+
     READ = auth_pb2.Permission.READ
     WRITE = auth_pb2.Permission.WRITE
     READWRITE = auth_pb2.Permission.READWRITE
@@ -471,10 +543,12 @@ class LockResponse:
 
     @property
     def key(self) -> bytes:
+        """The lock's key, ``<name>/<lease id hex>``: pass it to ``unlock``."""
         return self._pb.key
 
     @property
     def header(self) -> Header:
+        """Who answered; ``revision`` is the revision at which the lock was acquired."""
         return Header(self._pb.header)
 
     def __repr__(self) -> str:
@@ -495,6 +569,7 @@ class LeaderKey:
     lease: int
 
     def to_proto(self) -> v3election_pb2.LeaderKey:
+        """The protobuf LeaderKey that etcd's Election service takes."""
         return v3election_pb2.LeaderKey(
             name=self.name, key=self.key, rev=self.revision, lease=self.lease
         )

@@ -171,19 +171,23 @@ class EtcdError(Exception):
 
 
 class CancelledError(EtcdError):
-    """The call was cancelled (CANCELLED)."""
+    """The call was canceled (gRPC CANCELLED)."""
 
     code = grpc.StatusCode.CANCELLED
 
 
 class UnknownError(EtcdError):
-    """The server failed with an error gRPC could not classify (UNKNOWN)."""
+    """etcd answered UNKNOWN; its Lock and Election services answer their errors so."""
 
     code = grpc.StatusCode.UNKNOWN
 
 
 class InvalidArgumentError(EtcdError, ValueError):
-    """The request was refused as malformed (INVALID_ARGUMENT); a ValueError."""
+    """The request is malformed (gRPC INVALID_ARGUMENT).
+
+    Raised by etcd, or by the client before sending when it can tell (bad options, bad types); also
+    a ValueError.
+    """
 
     code = grpc.StatusCode.INVALID_ARGUMENT
 
@@ -195,55 +199,65 @@ class DeadlineExceededError(EtcdError, TimeoutError):
 
 
 class NotFoundError(EtcdError):
-    """What the request names does not exist (NOT_FOUND)."""
+    """What the request names does not exist (gRPC NOT_FOUND): a lease or a member."""
 
     code = grpc.StatusCode.NOT_FOUND
 
 
 class AlreadyExistsError(EtcdError):
-    """What the request creates exists already (ALREADY_EXISTS)."""
+    """What the request creates exists already (gRPC ALREADY_EXISTS)."""
 
     code = grpc.StatusCode.ALREADY_EXISTS
 
 
 class PermissionDeniedError(EtcdError):
-    """The user may not do this (PERMISSION_DENIED)."""
+    """The user's roles do not allow the request (gRPC PERMISSION_DENIED).
+
+    Auth management (users, roles, enabling auth) needs the root role.
+    """
 
     code = grpc.StatusCode.PERMISSION_DENIED
 
 
 class ResourceExhaustedError(EtcdError):
-    """The server is out of a resource: space, request slots (RESOURCE_EXHAUSTED)."""
+    """The server is out of space or of room for requests (gRPC RESOURCE_EXHAUSTED)."""
 
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 class FailedPreconditionError(EtcdError):
-    """The cluster's state does not allow the request (FAILED_PRECONDITION)."""
+    """The cluster's state forbids the request (gRPC FAILED_PRECONDITION).
+
+    For example a user or role that exists already, a missing root user when enabling auth, a member
+    change that is not allowed now.
+    """
 
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
 class AbortedError(EtcdError):
-    """The server aborted the request (ABORTED)."""
+    """The call was aborted (gRPC ABORTED)."""
 
     code = grpc.StatusCode.ABORTED
 
 
 class OutOfRangeError(EtcdError):
-    """A revision or TTL outside what the server keeps or allows (OUT_OF_RANGE)."""
+    """A revision or TTL outside what the server accepts (gRPC OUT_OF_RANGE).
+
+    The subclasses say which: CompactedError, FutureRevisionError, LeaseTTLTooLargeError.
+    """
 
     code = grpc.StatusCode.OUT_OF_RANGE
 
 
 class UnimplementedError(EtcdError):
-    """The server does not implement this method (UNIMPLEMENTED)."""
+    """The server does not implement the method (gRPC UNIMPLEMENTED)."""
 
     code = grpc.StatusCode.UNIMPLEMENTED
 
 
 class InternalError(EtcdError):
-    """The server failed internally, or could not parse the request (INTERNAL)."""
+    """The server failed internally (gRPC INTERNAL)."""
 
     code = grpc.StatusCode.INTERNAL
 
@@ -255,13 +269,17 @@ class UnavailableError(EtcdError):
 
 
 class DataLossError(EtcdError):
-    """Data was lost or corrupted (DATA_LOSS)."""
+    """Data was lost or corrupted (gRPC DATA_LOSS)."""
 
     code = grpc.StatusCode.DATA_LOSS
 
 
 class UnauthenticatedError(EtcdError):
-    """The call carried no valid credentials (UNAUTHENTICATED)."""
+    """The request's credentials are missing or no longer valid (gRPC UNAUTHENTICATED).
+
+    A client created with ``username`` and ``password`` fetches a new token and repeats the call by
+    itself when its token expired; this error reaches the caller only when that did not help.
+    """
 
     code = grpc.StatusCode.UNAUTHENTICATED
 

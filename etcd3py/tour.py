@@ -10,12 +10,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from etcd3py import Client
 from etcd3py.recipes import ConfigWatcher, Election, Mutex, Queue, ServiceRegistry
 from etcd3py.server_ref import EmbeddedServer
 
+T = TypeVar("T")
 _start = time.monotonic()
 _print_lock = threading.Lock()
 
@@ -27,6 +28,13 @@ def say(*parts: Any) -> None:
 
 def step(title: str) -> None:
     print(f"\n{title}", flush=True)
+
+
+def arrived(value: T | None, what: str) -> T:
+    """A recipe's get(timeout=...) returns None when the wait ran out: stop the tour there."""
+    if value is None:
+        raise SystemExit(f"the tour waited too long for {what}")
+    return value
 
 
 def in_threads(*targets: Callable[[], None]) -> None:
@@ -81,7 +89,7 @@ def election(endpoint: str) -> None:
         say("node-1 leads")
         standby = Election(client, "tour/leader", ttl=2)
         with standby.observe() as observer:
-            say("observer sees:", observer.get(timeout=5).value)
+            say("observer sees:", arrived(observer.get(timeout=5), "the leader").value)
 
             def stand_by() -> None:
                 if standby.campaign("node-2", timeout=15):
@@ -91,7 +99,7 @@ def election(endpoint: str) -> None:
             waiting.start()
             primary_client.close()  # node-1 dies: its lease expires within 2 s
             say("node-1 crashed")
-            say("observer sees:", observer.get(timeout=10).value)
+            say("observer sees:", arrived(observer.get(timeout=10), "the new leader").value)
             waiting.join(15)
         standby.resign()
 
@@ -120,7 +128,7 @@ def queue(endpoint: str) -> None:
         def consumer(name: str) -> None:
             mine = Queue(client, "tour/jobs")
             for _ in range(3):
-                say(f"{name} took", mine.get(timeout=5).decode())
+                say(f"{name} took", arrived(mine.get(timeout=5), "a job").decode())
 
         in_threads(lambda: consumer("consumer-1"), lambda: consumer("consumer-2"))
 

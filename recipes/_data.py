@@ -22,6 +22,7 @@ class Instance:
 
     @property
     def key(self) -> str:
+        """The instance's key under the registry prefix: ``<service>/<id>``."""
         return f"{self.service}/{self.id}"
 
 

@@ -55,6 +55,7 @@ class EmbeddedServer:
 
     @property
     def port(self) -> int:
+        """The port the server listens on (chosen at start when ``port=0``)."""
         if self._loop is None:
             raise RuntimeError("the server is not running")
         return self._port
@@ -66,9 +67,13 @@ class EmbeddedServer:
 
     @property
     def url(self) -> str:
+        """``http://host:port``, for tools that want a URL (etcdctl ``--endpoints``)."""
         return f"http://{self.endpoint}"
 
     def start(self) -> EmbeddedServer:
+        """Start serving in a background thread; return self once the port accepts calls (``with``
+        does this).
+        """
         if self._thread is not None:
             raise RuntimeError("the server is already running")
         loop = asyncio.new_event_loop()
@@ -139,6 +144,7 @@ class EmbeddedServer:
         self._member = member
 
     def stop(self) -> None:
+        """Stop serving and drop the data; the thread and its event loop end."""
         member, self._member = self._member, None
         if member is not None and self._loop is not None:
             self.call(member.stop(grace=None))

@@ -212,6 +212,12 @@ class AsyncClient:
         prev_kv: bool = False,
         timeout: float | None = None,
     ) -> DeleteResponse:
+        """Delete a key, a prefix (``prefix=True``), a range or every key from one on.
+
+        Returns a DeleteResponse: ``deleted`` counts the keys removed (0 is not an error) and, with
+        ``prev_kv=True``, ``prev_kvs`` holds their last versions. Like every write it is sent at
+        most once: it is repeated only when it provably never left the client.
+        """
         request = delete_request(
             key, prefix=prefix, range_end=range_end, from_key=from_key, prev_kv=prev_kv
         )
@@ -281,6 +287,10 @@ class AsyncClient:
     async def time_to_live(
         self, lease_id: LeaseArg, *, keys: bool = False, timeout: float | None = None
     ) -> LeaseInfo:
+        """The lease's remaining and granted TTL, and with ``keys=True`` its keys.
+
+        A lease etcd does not know is not an error here: its LeaseInfo has ``ttl == -1``.
+        """
         request = rpc_pb2.LeaseTimeToLiveRequest(ID=existing_lease(lease_id, "lease_id"), keys=keys)
         return LeaseInfo(await self._transport.call(M.LEASE_TIME_TO_LIVE, request, timeout))
 
@@ -408,28 +418,42 @@ class AsyncClient:
     # ---- cluster ----
 
     async def member_list(self, *, timeout: float | None = None) -> list[Member]:
+        """The members of the cluster (learners included), as the answering member knows them."""
         response = await self._transport.call(M.MEMBER_LIST, rpc_pb2.MemberListRequest(), timeout)
         return [Member(m) for m in response.members]
 
     async def member_add(
         self, peer_urls: list[str], *, learner: bool = False, timeout: float | None = None
     ) -> Member:
+        """Add a member by its peer URLs (``learner=True``: as a non-voting learner); return it.
+
+        The new member must then be started with the cluster's configuration. Adding a voter changes
+        the quorum at once: etcd refuses (MemberNotEnoughStartedError) when that would leave too few
+        members started.
+        """
         request = rpc_pb2.MemberAddRequest(peerURLs=urls(peer_urls), isLearner=learner)
         return Member((await self._transport.call(M.MEMBER_ADD, request, timeout)).member)
 
     async def member_remove(self, member_id: int, *, timeout: float | None = None) -> None:
+        """Remove the member ``member_id`` (MemberNotFoundError if there is none)."""
         request = rpc_pb2.MemberRemoveRequest(ID=_check.member_id(member_id))
         await self._transport.call(M.MEMBER_REMOVE, request, timeout)
 
     async def member_update(
         self, member_id: int, peer_urls: list[str], *, timeout: float | None = None
     ) -> None:
+        """Replace the peer URLs of the member ``member_id``."""
         request = rpc_pb2.MemberUpdateRequest(
             ID=_check.member_id(member_id), peerURLs=urls(peer_urls)
         )
         await self._transport.call(M.MEMBER_UPDATE, request, timeout)
 
     async def member_promote(self, member_id: int, *, timeout: float | None = None) -> None:
+        """Make the learner ``member_id`` a voting member.
+
+        etcd refuses until the learner has caught up with the leader (LearnerNotReadyError) and for
+        a member that is not a learner (MemberNotLearnerError).
+        """
         request = rpc_pb2.MemberPromoteRequest(ID=_check.member_id(member_id))
         await self._transport.call(M.MEMBER_PROMOTE, request, timeout)
 
@@ -463,6 +487,11 @@ class AsyncClient:
         return Status(await self._transport.call(M.STATUS, request, timeout, endpoint))
 
     async def alarms(self, *, timeout: float | None = None) -> list[Alarm]:
+        """The alarms raised on the cluster's members (empty when all is well).
+
+        NOSPACE means the database reached its quota and writes that add data are refused
+        (NoSpaceError) until space is freed (compact, defragment) and the alarm is disarmed.
+        """
         request = rpc_pb2.AlarmRequest(action=rpc_pb2.AlarmRequest.GET, alarm=rpc_pb2.NONE)
         response = await self._transport.call(M.ALARM, request, timeout)
         return [Alarm(a.memberID, AlarmType(a.alarm)) for a in response.alarms]
@@ -494,12 +523,23 @@ class AsyncClient:
     async def defragment(
         self, endpoint: str | None = None, *, timeout: float | None = None
     ) -> None:
+        """Defragment one member's database (``endpoint``, or the next one), returning space to the
+        file system.
+
+        The member serves nothing while it defragments: do one member at a time.
+        """
         request = rpc_pb2.DefragmentRequest()
         await self._transport.call(M.DEFRAGMENT, request, timeout, endpoint)
 
     async def hash_kv(
         self, revision: int = 0, endpoint: str | None = None, *, timeout: float | None = None
     ) -> int:
+        """A hash of one member's key-value history up to ``revision`` (0: the latest).
+
+        Equal on members that applied the same history and compaction, so comparing members at
+        one revision detects corruption. server_ref hashes its own encoding: compare its hashes
+        with each other, not with etcd's.
+        """
         request = rpc_pb2.HashKVRequest(revision=_check.revision(revision))
         return int((await self._transport.call(M.HASH_KV, request, timeout, endpoint)).hash)
 
@@ -530,9 +570,16 @@ class AsyncClient:
     # ---- auth ----
 
     async def auth_enable(self, *, timeout: float | None = None) -> None:
+        """Turn authentication on.
+
+        etcd requires a user ``root`` with the role ``root`` first (RootUserNotExistError,
+        RootRoleNotExistError). From then on every request needs credentials: create the client with
+        ``username`` and ``password``.
+        """
         await self._transport.call(M.AUTH_ENABLE, rpc_pb2.AuthEnableRequest(), timeout)
 
     async def auth_disable(self, *, timeout: float | None = None) -> None:
+        """Turn authentication off (only root may)."""
         await self._transport.call(M.AUTH_DISABLE, rpc_pb2.AuthDisableRequest(), timeout)
 
     async def auth_status(self, *, timeout: float | None = None) -> bool:
@@ -559,34 +606,40 @@ class AsyncClient:
         return list((await self._transport.call(M.USER_GET, request, timeout)).roles)
 
     async def user_list(self, *, timeout: float | None = None) -> list[str]:
+        """The names of every user."""
         response = await self._transport.call(M.USER_LIST, rpc_pb2.AuthUserListRequest(), timeout)
         return list(response.users)
 
     async def user_delete(self, name: str, *, timeout: float | None = None) -> None:
+        """Delete a user (UserNotFoundError if there is none)."""
         request = rpc_pb2.AuthUserDeleteRequest(name=_check.text(name, "name"))
         await self._transport.call(M.USER_DELETE, request, timeout)
 
     async def user_change_password(
         self, name: str, password: str, *, timeout: float | None = None
     ) -> None:
+        """Set a user's password; etcd drops the user's simple tokens (JWTs live on)."""
         request = rpc_pb2.AuthUserChangePasswordRequest(
             name=_check.text(name, "name"), password=_check.text(password, "password", empty=True)
         )
         await self._transport.call(M.USER_CHANGE_PASSWORD, request, timeout)
 
     async def user_grant_role(self, user: str, role: str, *, timeout: float | None = None) -> None:
+        """Give ``user`` the role ``role`` (both must exist)."""
         request = rpc_pb2.AuthUserGrantRoleRequest(
             user=_check.text(user, "user"), role=_check.text(role, "role")
         )
         await self._transport.call(M.USER_GRANT_ROLE, request, timeout)
 
     async def user_revoke_role(self, user: str, role: str, *, timeout: float | None = None) -> None:
+        """Take the role ``role`` from ``user`` (RoleNotGrantedError if it had none)."""
         request = rpc_pb2.AuthUserRevokeRoleRequest(
             name=_check.text(user, "user"), role=_check.text(role, "role")
         )
         await self._transport.call(M.USER_REVOKE_ROLE, request, timeout)
 
     async def role_add(self, name: str, *, timeout: float | None = None) -> None:
+        """Create a role without permissions."""
         request = rpc_pb2.AuthRoleAddRequest(name=_check.text(name, "name"))
         await self._transport.call(M.ROLE_ADD, request, timeout)
 
@@ -597,10 +650,12 @@ class AsyncClient:
         return [KeyPermission(Permission(p.permType), p.key, p.range_end) for p in response.perm]
 
     async def role_list(self, *, timeout: float | None = None) -> list[str]:
+        """The names of every role."""
         response = await self._transport.call(M.ROLE_LIST, rpc_pb2.AuthRoleListRequest(), timeout)
         return list(response.roles)
 
     async def role_delete(self, name: str, *, timeout: float | None = None) -> None:
+        """Delete a role; users that had it lose its permissions."""
         request = rpc_pb2.AuthRoleDeleteRequest(role=_check.text(name, "name"))
         await self._transport.call(M.ROLE_DELETE, request, timeout)
 
@@ -614,6 +669,11 @@ class AsyncClient:
         perm: Permission | int = Permission.READWRITE,
         timeout: float | None = None,
     ) -> None:
+        """Let ``role`` read, write or both (``perm``) a key, a prefix or a range.
+
+        ``prefix=True`` grants every key starting with ``key``; ``range_end`` grants ``[key,
+        range_end)``.
+        """
         begin, end = key_range(key, prefix=prefix, range_end=range_end)
         request = rpc_pb2.AuthRoleGrantPermissionRequest(
             name=_check.text(role, "role"),
@@ -630,6 +690,7 @@ class AsyncClient:
         prefix: bool = False,
         timeout: float | None = None,
     ) -> None:
+        """Take back the permission ``role`` has over exactly this key, prefix or range."""
         begin, end = key_range(key, prefix=prefix, range_end=range_end)
         request = rpc_pb2.AuthRoleRevokePermissionRequest(
             role=_check.text(role, "role"), key=begin, range_end=end

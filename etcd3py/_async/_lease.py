@@ -56,9 +56,15 @@ class AsyncLease:
 
     @property
     def lost(self) -> bool:
+        """True once etcd no longer holds the lease (revoked, expired, or not renewed in time).
+
+        Not renewed in time: no renewal was confirmed for a whole TTL. From then on every use
+        of the lease raises LeaseLostError; ``lost_reason`` says why.
+        """
         return self._lost
 
     def check_alive(self) -> None:
+        """Raise LeaseLostError if the lease is lost; do nothing otherwise."""
         if self.lost:
             raise LeaseLostError(self.id, self.lost_reason or "lost")
 
@@ -79,6 +85,11 @@ class AsyncLease:
         return await self._lost_event.wait(_check.wait_timeout(timeout))
 
     def _mark_lost(self, reason: str) -> None:
+        """Declare the lease lost: stop renewing it, log a WARNING, run the on_lost callbacks.
+
+        ``reason`` becomes ``lost_reason``. The client calls it when etcd says the lease is
+        gone or renewals stop being confirmed; it does nothing the second time.
+        """
         if self._lost:
             return
         self.lost_reason = reason
@@ -124,6 +135,10 @@ class AsyncLease:
         self._lost_event.set()
 
     async def time_to_live(self, keys: bool = False, timeout: float | None = None) -> LeaseInfo:
+        """The lease's remaining and granted TTL, and with ``keys=True`` its keys.
+
+        Raises LeaseLostError (and marks the lease lost) when etcd no longer knows it.
+        """
         self.check_alive()
         response = await self._transport.call(
             LEASE_TIME_TO_LIVE, rpc_pb2.LeaseTimeToLiveRequest(ID=self.id, keys=keys), timeout

@@ -239,6 +239,10 @@ class AsyncWatch:
     # ---- called by the manager ----
 
     def _create_request(self, watch_id: int) -> rpc_pb2.WatchRequest:
+        """The request that creates this watch as ``watch_id``, from the next revision it owes.
+
+        Used by the client's watch stream, on the first start and on every resume.
+        """
         create = rpc_pb2.WatchCreateRequest()
         create.CopyFrom(self._create)
         create.watch_id = watch_id
@@ -248,6 +252,7 @@ class AsyncWatch:
         return rpc_pb2.WatchRequest(create_request=create)
 
     def _on_created(self, header: rpc_pb2.ResponseHeader) -> None:
+        """Record etcd's confirmation of the watch (used by the client's watch stream)."""
         if not self.next_revision:
             self.next_revision = header.revision + 1
         self.confirmed = True
@@ -278,6 +283,10 @@ class AsyncWatch:
         return True
 
     def _fail(self, error: BaseException) -> None:
+        """End the watch with ``error``, raised to the consumer after what was already delivered.
+
+        Used by the client's watch stream, e.g. for a compacted start revision or a refused watch.
+        """
         if self.closed:
             return
         self.closed = True

@@ -105,6 +105,7 @@ class AsyncConfigWatcher(Mapping[str, bytes]):
         return True
 
     async def start(self) -> AsyncConfigWatcher:
+        """Load the prefix and follow it; return self (``async with`` does this)."""
         if self._task is None:
             await self._load(reloaded=False)
             self._task = spawn(self._follow, name="etcd3py-config")
@@ -192,6 +193,7 @@ class AsyncConfigWatcher(Mapping[str, bytes]):
         self._advanced.set()
 
     async def close(self) -> None:
+        """Stop following etcd; the mapping keeps its last contents."""
         self._closed = True
         if self._watch is not None:
             self._watch.interrupt()

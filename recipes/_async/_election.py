@@ -284,6 +284,7 @@ class AsyncObserver:
             await watch.cancel()
 
     async def cancel(self) -> None:
+        """Stop observing: ``get`` returns None from now on, a waiting one too."""
         self._closed = True
         await self._drop_watch()
 

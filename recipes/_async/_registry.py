@@ -122,6 +122,7 @@ class AsyncRegistration:
 
     @property
     def registered(self) -> bool:
+        """True while the instance's key is kept alive: started, not stopped, lease not lost."""
         return self._lease is not None and not self._lease.lost and not self._stopped
 
     def on_lost(self, callback: Callable[[AsyncRegistration], Any]) -> None:
@@ -131,6 +132,9 @@ class AsyncRegistration:
         self._callbacks.append(callback)
 
     async def start(self) -> Instance:
+        """Write the instance's key on a lease of its own and keep that lease alive; return the
+        instance.
+        """
         lease = await self.client.grant(self.ttl)
         lease.on_lost(self._on_lost)
         self._lease = lease  # registered from the moment the key can be seen
@@ -266,6 +270,7 @@ class AsyncServiceWatch:
             await watch.cancel()
 
     async def cancel(self) -> None:
+        """Stop following the service: ``get`` returns None from now on, a waiting one too."""
         self._closed = True
         await self._drop()
 

@@ -106,6 +106,7 @@ class ConfigWatcher(Mapping[str, bytes]):
         return True
 
     def start(self) -> ConfigWatcher:
+        """Load the prefix and follow it; return self (``with`` does this)."""
         if self._task is None:
             self._load(reloaded=False)
             self._task = spawn(self._follow, name="etcd3py-config")
@@ -193,6 +194,7 @@ class ConfigWatcher(Mapping[str, bytes]):
         self._advanced.set()
 
     def close(self) -> None:
+        """Stop following etcd; the mapping keeps its last contents."""
         self._closed = True
         if self._watch is not None:
             self._watch.interrupt()

@@ -285,6 +285,7 @@ class Observer:
             watch.cancel()
 
     def cancel(self) -> None:
+        """Stop observing: ``get`` returns None from now on, a waiting one too."""
         self._closed = True
         self._drop_watch()
 

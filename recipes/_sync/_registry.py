@@ -123,6 +123,7 @@ class Registration:
 
     @property
     def registered(self) -> bool:
+        """True while the instance's key is kept alive: started, not stopped, lease not lost."""
         return self._lease is not None and not self._lease.lost and not self._stopped
 
     def on_lost(self, callback: Callable[[Registration], Any]) -> None:
@@ -132,6 +133,9 @@ class Registration:
         self._callbacks.append(callback)
 
     def start(self) -> Instance:
+        """Write the instance's key on a lease of its own and keep that lease alive; return the
+        instance.
+        """
         lease = self.client.grant(self.ttl)
         lease.on_lost(self._on_lost)
         self._lease = lease  # registered from the moment the key can be seen
@@ -267,6 +271,7 @@ class ServiceWatch:
             watch.cancel()
 
     def cancel(self) -> None:
+        """Stop following the service: ``get`` returns None from now on, a waiting one too."""
         self._closed = True
         self._drop()
 

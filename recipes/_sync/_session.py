@@ -54,20 +54,24 @@ class Session:
 
     @property
     def lease(self) -> Lease:
+        """The session's lease (RuntimeError before ``start``)."""
         if self._lease is None:
             raise RuntimeError("the session has not started (use start() or with)")
         return self._lease
 
     @property
     def lease_id(self) -> int:
+        """The id of the session's lease: recipes write their keys with it."""
         return self.lease.id
 
     @property
     def lost(self) -> bool:
+        """True once the lease is lost: every key written with it is gone."""
         return self._lease is not None and self._lease.lost
 
     @property
     def lost_reason(self) -> str | None:
+        """Why the lease was lost, or None."""
         return None if self._lease is None else self._lease.lost_reason
 
     def check_alive(self) -> None:
