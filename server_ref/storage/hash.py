@@ -23,9 +23,13 @@ Revision = tuple[int, int]  # (main, sub)
 
 
 def hash_kv(records: Sequence[KeyRecord], compact_revision: int, revision: int) -> int:
-    """etcd's HashKV hash at ``revision`` (> ``compact_revision``; the caller answers
-    etcd's compacted and future-revision errors) over the key bucket's ``records``."""
-    if revision <= compact_revision:
+    """etcd's HashKV hash at ``revision`` over the key bucket's ``records``.
+
+    HashKV for a past revision at or below the compaction, or a future one, fails: the
+    caller answers those errors. Revision 0 means the current one, which may equal the
+    compaction revision: that is hashed, as etcd does.
+    """
+    if revision < compact_revision:
         raise ValueError(f"revision {revision} is compacted (at {compact_revision})")
     keep = _keep(records, compact_revision, revision)
     crc = google_crc32c.value(KEY)

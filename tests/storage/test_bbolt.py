@@ -3,12 +3,9 @@ status``), freelist variants, and corrupt or truncated files."""
 
 from __future__ import annotations
 
-import json
 import struct
-import subprocess
 from pathlib import Path
 
-import google_crc32c
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +18,7 @@ from etcd3py.server_ref.storage.bbolt import (
     write_bbolt,
 )
 from etcd3py.server_ref.storage.snapshot import snapshot_bytes
-from tests.support.servers import etcd_bin_dir
+from tests.storage.tools import etcdutl_status, status_of
 
 keys = st.binary(min_size=1, max_size=40)
 # large values (overflow pages) are runs of one byte: cheap to generate
@@ -97,33 +94,6 @@ def read_leaf_value(data: bytes, page_size: int) -> bytes:
     element = root_page * page_size + bbolt.PAGE_HEADER.size
     _, pos, ksize, vsize = bbolt.LEAF_ELEMENT.unpack_from(data, element)
     return data[element + pos + ksize : element + pos + ksize + vsize]
-
-
-def etcdutl_status(path: Path) -> dict[str, int]:
-    proc = subprocess.run(
-        [str(etcd_bin_dir() / "etcdutl"), "snapshot", "status", str(path), "-w", "json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result: dict[str, int] = json.loads(proc.stdout)
-    return result
-
-
-def status_of(root: Bucket) -> tuple[int, int]:
-    """(hash, total keys) as ``etcdutl snapshot status`` computes them: CRC-32C over each
-    top-level bucket's name and its keys and values (a nested bucket's value is nil)."""
-    crc, total = 0, 0
-    for name, bucket in sorted(root.entries.items()):
-        assert isinstance(bucket, Bucket)
-        crc = google_crc32c.extend(crc, name)
-        for key, value in sorted(bucket.entries.items()):
-            crc = google_crc32c.extend(crc, key)
-            if isinstance(value, bytes):
-                crc = google_crc32c.extend(crc, value)
-            total += 1
-    return crc, total
 
 
 @pytest.mark.parametrize("page_size", [1024, 4096])
