@@ -280,20 +280,32 @@ def state_buckets(state: EtcdState) -> Bucket:
     buckets = {
         KEY: keys,
         META: meta,
-        LEASE: Bucket({_U64.pack(lease.id): encode_lease(lease) for lease in state.leases}),
-        ALARM: Bucket({_alarm_key(alarm): b"" for alarm in state.alarms}),
+        LEASE: _unique("lease", [(_U64.pack(x.id), encode_lease(x)) for x in state.leases]),
+        ALARM: _unique("alarm", [(_alarm_key(alarm), b"") for alarm in state.alarms]),
         CLUSTER: Bucket(
             {CLUSTER_VERSION: state.cluster_version.encode()} if state.cluster_version else {}
         ),
-        MEMBERS: Bucket({format(m.id, "x").encode(): encode_member(m) for m in state.members}),
-        MEMBERS_REMOVED: Bucket(
-            {format(i, "x").encode(): b"removed" for i in state.removed_member_ids}
+        MEMBERS: _unique("member", [(_member_key(m.id), encode_member(m)) for m in state.members]),
+        MEMBERS_REMOVED: _unique(
+            "removed member", [(_member_key(i), b"removed") for i in state.removed_member_ids]
         ),
         AUTH: auth,
         AUTH_USERS: Bucket(dict(state.auth_users)),
         AUTH_ROLES: Bucket(dict(state.auth_roles)),
     }
     return Bucket(dict(sorted(buckets.items())))
+
+
+def _unique(what: str, pairs: list[tuple[bytes, bytes]]) -> Bucket:
+    """A bucket of ``pairs``, refusing two under one key (which etcd cannot hold)."""
+    bucket = Bucket(dict(pairs))
+    if len(bucket.entries) != len(pairs):
+        raise ValueError(f"two {what} records under one key")
+    return bucket
+
+
+def _member_key(member_id: int) -> bytes:
+    return format(member_id, "x").encode()  # types.ID.String(): hex, no padding
 
 
 def _alarm_key(alarm: Alarm) -> bytes:
