@@ -25,15 +25,16 @@ Revision = tuple[int, int]  # (main, sub)
 def hash_kv(records: Sequence[KeyRecord], compact_revision: int, revision: int) -> int:
     """etcd's HashKV hash at ``revision`` over the key bucket's ``records``.
 
-    HashKV for a past revision at or below the compaction, or a future one, fails: the
-    caller answers those errors. Revision 0 means the current one, which may equal the
-    compaction revision: that is hashed, as etcd does.
+    The caller answers etcd's errors (a requested revision at or below the compaction,
+    or above the current one) and passes the current revision for a request of 0; that
+    one may equal the compaction revision, and is hashed then, as etcd does.
     """
     if revision < compact_revision:
         raise ValueError(f"revision {revision} is compacted (at {compact_revision})")
-    keep = _keep(records, compact_revision, revision)
+    ordered = sorted(records, key=_revision_of)  # bbolt's key order; cheap when already sorted
+    keep = _keep(ordered, compact_revision, revision)
     crc = google_crc32c.value(KEY)
-    for record in records:
+    for record in ordered:
         if record.main > revision:
             continue
         if record.main <= compact_revision and keep and (record.main, record.sub) not in keep:
@@ -44,10 +45,15 @@ def hash_kv(records: Sequence[KeyRecord], compact_revision: int, revision: int) 
     return int(crc)
 
 
+def _revision_of(record: KeyRecord) -> Revision:
+    return record.main, record.sub
+
+
 def _generations(records: Sequence[KeyRecord]) -> dict[bytes, list[list[Revision]]]:
-    """Each key's generations (the last one open, maybe empty), as etcd restores them."""
+    """Each key's generations (the last one open, maybe empty), as etcd restores them
+    from records in revision order."""
     index: dict[bytes, list[list[Revision]]] = {}
-    for record in sorted(records, key=lambda r: (r.main, r.sub)):
+    for record in records:
         generations = index.get(record.key)
         if record.tombstone:
             # a tombstone of an unknown or already deleted key is skipped, as on restore

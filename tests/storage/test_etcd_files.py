@@ -212,7 +212,6 @@ def written_history() -> tuple[History, list[Lease]]:
     return h, [Lease(0x51, 300), Lease(0x52, 900)]
 
 
-@pytest.mark.slow
 def test_etcd_restored_from_a_written_snapshot_serves_it(tmp_path: Path) -> None:
     history, leases = written_history()
     state = EtcdState(
