@@ -1,8 +1,14 @@
 """Snapshot files: the db file followed by its SHA-256, as etcd's Maintenance.Snapshot
 streams it and ``etcdctl snapshot save`` stores it.
 
-``etcdutl snapshot restore`` takes a file as carrying the digest when its size is a
-multiple of 512 plus 32 (the db is whole pages), and then checks the digest.
+``etcdctl snapshot save`` only checks that the size is a multiple of 512 plus 32 (the db
+is whole pages). ``etcdutl snapshot restore`` then checks the digest, runs bbolt's
+consistency check, empties ``members`` and ``members_removed`` and fills them from its
+--initial-cluster flags, sets ``consistent_index`` to the number of members and ``term``
+to 1, and writes a fresh WAL and raft snapshot. Everything else is kept: an etcd started
+on the restored directory takes its revision from the last ``key`` record (or
+``finishedCompactRev`` when higher), resumes a ``scheduledCompactRev`` above the finished
+one, grants the ``lease`` records afresh (full TTL) and attaches each key's latest lease.
 """
 
 from __future__ import annotations
