@@ -4,9 +4,9 @@ streams it and ``etcdctl snapshot save`` stores it.
 ``etcdctl snapshot save`` only checks that the size is a multiple of 512 plus 32 (the db
 is whole pages); ``etcdutl snapshot status`` runs bbolt's consistency check.
 ``etcdutl snapshot restore`` checks the digest, empties ``members`` and
-``members_removed`` and fills them from its
---initial-cluster flags, sets ``consistent_index`` to the number of members and ``term``
-to 1, and writes a fresh WAL and raft snapshot. Everything else is kept: an etcd started
+``members_removed`` and fills them from its --initial-cluster flags, sets
+``consistent_index`` to the number of members and ``term`` to 1, and writes a fresh WAL
+and raft snapshot. Everything else is kept: an etcd started
 on the restored directory takes its revision from the last ``key`` record (or
 ``finishedCompactRev`` when higher), resumes a ``scheduledCompactRev`` above the finished
 one, grants the ``lease`` records afresh with their full TTL (3.5.1 does not read the
