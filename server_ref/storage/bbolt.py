@@ -296,8 +296,8 @@ class _Reader:
         if header_id != page_id:
             raise self.fail(offset, f"page {page_id} has id {header_id} in its header")
         if not page_flags & flags:
-            raise self.fail(offset, f"page {page_id} has flags {page_flags:#x}, {referrer} "
-                            f"expects {flags:#x}")  # fmt: skip
+            found = f"page {page_id} has flags {page_flags:#x}"
+            raise self.fail(offset, f"{found}, {referrer} expects {flags:#x}")
         end = offset + (overflow + 1) * self.page_size
         if page_id + overflow >= self.high_water or end > len(self.data):
             raise self.fail(offset, f"page {page_id} overflows by {overflow} past the end")
@@ -350,8 +350,8 @@ class _Reader:
         ):
             start = element + pos
             if start + ksize + vsize > end or ksize == 0:
-                raise self.fail(element, f"leaf element (key {ksize}, value {vsize} bytes at "
-                                f"{pos}) outside its page")  # fmt: skip
+                sizes = f"key {ksize}, value {vsize} bytes at {pos}"
+                raise self.fail(element, f"leaf element ({sizes}) outside its page")
             key = data[start : start + ksize]
             if last is not None and key <= last:
                 raise self.fail(element, f"key {key!r} out of order after {last!r}")

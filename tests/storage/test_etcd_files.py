@@ -77,8 +77,8 @@ def assert_serves(client: Client, state: EtcdState) -> None:
             (kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
             for kv in client.get(r.key, revision=r.main).kvs
         ]
-        assert kvs == ([] if r.tombstone else [(r.key, r.value, r.create_revision, r.main,
-                                                r.version, r.lease)])  # fmt: skip
+        record = (r.key, r.value, r.create_revision, r.main, r.version, r.lease)
+        assert kvs == ([] if r.tombstone else [record])
     if above:
         replayed = changes_since(client, compacted + 1, revision)
         assert replayed == [(r.key, r.main, r.tombstone) for r in above]
