@@ -12,12 +12,13 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from .. import _check
 from .. import _methods as M
 from .._config import DEFAULT_TIMEOUT, make_config, parse_endpoint
 from .._keys import KeyLike, key_range, to_bytes, to_key
+from .._migration import missing
 from .._proto import auth_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 from .._requests import (
     LeaseArg,
@@ -108,6 +109,12 @@ class Client:
     def __repr__(self) -> str:
         shown = ",".join(e.display for e in self.config.endpoints)
         return f"<{type(self).__name__} {shown}>"
+
+    if not TYPE_CHECKING:  # (type checkers keep reporting unknown names as errors)
+
+        def __getattr__(self, name: str) -> Any:
+            """Only for missing names: point python-etcd3/aetcd habits to our calls."""
+            raise missing(self, name)
 
     @property
     def endpoints(self) -> list[str]:

@@ -169,3 +169,17 @@ async def test_bad_watch_arguments(aclient: AsyncClient, prefix: bytes) -> None:
         aclient.watch(prefix, filters=["nothing"])
     with pytest.raises(ArgumentError, match="start_revision must be an int, at least 0, not -4"):
         aclient.watch(prefix, start_revision=-4)
+
+
+async def test_a_quiet_watch_answers_nothing_yet(aclient: AsyncClient, prefix: bytes) -> None:
+    """A wait that runs out is an answer, not an error: a `get(timeout)` loop survives
+    a quiet minute, and is told apart from a closed watch."""
+    async with aclient.watch(prefix + b"quiet") as watch:
+        assert await watch.get(timeout=0.2) is None
+        assert await watch.events(timeout=0.2) == []
+        assert await watch.get(timeout=0) is None  # 0: just look
+        await aclient.put(prefix + b"quiet", "now")
+        events = await watch.events(timeout=10)
+        assert [e.value for e in events] == [b"now"]
+    with pytest.raises(WatchClosedError):
+        await watch.get(timeout=0.2)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from etcd3py import (
     EtcdError,
     FutureRevisionError,
     KeyNotFoundError,
+    LeaseExistsError,
     LeaseNotFoundError,
     LeaseTTLTooLargeError,
     OutOfRangeError,
@@ -26,7 +28,6 @@ from etcd3py import (
     TooManyOpsError,
     UnavailableError,
 )
-from etcd3py.errors import LeaseExistsError
 from tests.support.servers import StalledServer, free_port
 
 
@@ -66,23 +67,50 @@ def test_server_errors_are_typed(client: Client, prefix: bytes) -> None:
 
 
 def test_client_deadline() -> None:
+    """A server that is reached but does not answer in time: the call's own deadline."""
     with StalledServer() as stalled:
         with Client(stalled.endpoint, timeout=0.3) as client:
             with pytest.raises(DeadlineExceededError) as info:
                 client.get("k")
             assert isinstance(info.value, TimeoutError)
+            assert not isinstance(info.value, ConnectionFailedError)
             assert isinstance(info.value.__cause__, grpc.RpcError)
+            assert str(info.value).startswith("get 'k': ")
+            assert f"(endpoint {stalled.endpoint})" in str(info.value)
             with pytest.raises(DeadlineExceededError):  # a per-call timeout, too
                 client.put("k", "v", timeout=0.2)
 
 
 def test_unreachable_endpoint() -> None:
-    with Client(f"127.0.0.1:{free_port()}", timeout=0.5) as dead:
+    """No endpoint reachable: ConnectionFailedError, naming the endpoints tried."""
+    endpoints = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    with Client(endpoints, timeout=0.5) as dead:
         with pytest.raises(ConnectionFailedError) as info:
             dead.get("k")
         assert isinstance(info.value, UnavailableError)
         assert "no endpoint could be reached" in str(info.value)
+        assert set(info.value.endpoints) == set(endpoints)
+        assert all(e in str(info.value) for e in endpoints)
         # a write that never left the client is retried as long as the deadline allows,
         # and reported the same way
         with pytest.raises(ConnectionFailedError):
             dead.put("k", "v")
+        # so is a watch that cannot be created: not a timeout of its own
+        with pytest.raises(ConnectionFailedError) as watching:
+            dead.watch("k").start(timeout=1.0)
+        assert watching.value.operation == "watch 'k'"
+        assert watching.value.endpoints and set(watching.value.endpoints) <= set(endpoints)
+
+
+def test_a_refused_call_names_what_failed_where(client: Client, prefix: bytes) -> None:
+    with pytest.raises(LeaseNotFoundError) as info:
+        client.put(prefix + b"k", "v", lease=0x7E57)
+    error = info.value
+    assert str(error) == (
+        f"put {prefix.decode() + 'k'!r}: etcdserver: requested lease not found "
+        f"(endpoint {client.endpoints[0]})"
+    )
+    assert error.details == "etcdserver: requested lease not found"
+    lines = "".join(traceback.format_exception(error)).splitlines()
+    assert not any("grpc/_channel.py" in line or "grpc/aio/" in line for line in lines)
+    assert len(lines) < 25, "\n".join(lines)  # short: gRPC's own frames left out

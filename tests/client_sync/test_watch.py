@@ -169,3 +169,17 @@ def test_bad_watch_arguments(client: Client, prefix: bytes) -> None:
         client.watch(prefix, filters=["nothing"])
     with pytest.raises(ArgumentError, match="start_revision must be an int, at least 0, not -4"):
         client.watch(prefix, start_revision=-4)
+
+
+def test_a_quiet_watch_answers_nothing_yet(client: Client, prefix: bytes) -> None:
+    """A wait that runs out is an answer, not an error: a `get(timeout)` loop survives
+    a quiet minute, and is told apart from a closed watch."""
+    with client.watch(prefix + b"quiet") as watch:
+        assert watch.get(timeout=0.2) is None
+        assert watch.events(timeout=0.2) == []
+        assert watch.get(timeout=0) is None  # 0: just look
+        client.put(prefix + b"quiet", "now")
+        events = watch.events(timeout=10)
+        assert [e.value for e in events] == [b"now"]
+    with pytest.raises(WatchClosedError):
+        watch.get(timeout=0.2)

@@ -6,7 +6,13 @@ import time
 
 import pytest
 
-from etcd3py import AsyncClient, DeadlineExceededError, ElectionNotLeaderError, KeyValue
+from etcd3py import (
+    AsyncClient,
+    DeadlineExceededError,
+    ElectionNotLeaderError,
+    KeyValue,
+    WatchClosedError,
+)
 from etcd3py._async._primitives import sleep, spawn
 from etcd3py.recipes import AsyncElection, AsyncSession
 from tests.conftest import Restartable
@@ -236,3 +242,17 @@ async def test_interoperates_with_the_election_service(aclient: AsyncClient, pre
     assert await ours.campaign("ours again", timeout=5)
     await ours.resign()
     await lease.revoke()
+
+
+async def test_a_quiet_observer_answers_nothing_yet(aclient: AsyncClient, prefix: bytes) -> None:
+    observer = AsyncElection(aclient, prefix + b"quiet").observe()
+    assert await observer.get(timeout=0.2) is None  # nobody stands: nothing yet
+    async with AsyncElection(aclient, prefix + b"quiet", ttl=TTL) as candidate:
+        assert await candidate.campaign("only", timeout=5)
+        found = await observer.get(timeout=10)
+        assert found is not None and found.value == b"only"
+        assert await observer.get(timeout=0.2) is None  # no change: nothing yet
+        await candidate.resign()
+    await observer.cancel()
+    with pytest.raises(WatchClosedError):
+        await observer.get(timeout=0.2)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from etcd3py import ArgumentError, AsyncClient
+from etcd3py import ArgumentError, AsyncClient, WatchClosedError
 from etcd3py.recipes import AsyncRegistration, AsyncServiceRegistry, Instance
 from tests.conftest import Restartable
 from tests.support.backends import Backend
@@ -133,3 +133,18 @@ async def test_bad_service_names(aclient: AsyncClient) -> None:
         await registry.instances("a/b")
     with pytest.raises(ArgumentError, match="service must be a non-empty str"):
         registry.register("", "h:1")
+
+
+async def test_a_quiet_service_watch_answers_nothing_yet(
+    aclient: AsyncClient, prefix: bytes
+) -> None:
+    registry = AsyncServiceRegistry(aclient, prefix=prefix.decode().rstrip("/"))
+    watch = registry.watch("quiet")
+    assert await watch.get(timeout=10) == []  # the first answer: the list as it is
+    assert await watch.get(timeout=0.2) is None  # then nothing yet, not an error
+    async with registry.register("quiet", "h1:1"):
+        assert [i.address for i in await watch.get(timeout=10) or []] == ["h1:1"]
+    await watch.cancel()
+    with pytest.raises(WatchClosedError):  # closed is not "nothing yet"
+        await watch.get(timeout=0.2)
+    assert [found async for found in watch] == []

@@ -7,7 +7,13 @@ import time
 
 import pytest
 
-from etcd3py import Client, DeadlineExceededError, ElectionNotLeaderError, KeyValue
+from etcd3py import (
+    Client,
+    DeadlineExceededError,
+    ElectionNotLeaderError,
+    KeyValue,
+    WatchClosedError,
+)
 from etcd3py._sync._primitives import sleep, spawn
 from etcd3py.recipes import Election, Session
 from tests.conftest import Restartable
@@ -236,3 +242,17 @@ def test_interoperates_with_the_election_service(client: Client, prefix: bytes) 
     assert ours.campaign("ours again", timeout=5)
     ours.resign()
     lease.revoke()
+
+
+def test_a_quiet_observer_answers_nothing_yet(client: Client, prefix: bytes) -> None:
+    observer = Election(client, prefix + b"quiet").observe()
+    assert observer.get(timeout=0.2) is None  # nobody stands: nothing yet
+    with Election(client, prefix + b"quiet", ttl=TTL) as candidate:
+        assert candidate.campaign("only", timeout=5)
+        found = observer.get(timeout=10)
+        assert found is not None and found.value == b"only"
+        assert observer.get(timeout=0.2) is None  # no change: nothing yet
+        candidate.resign()
+    observer.cancel()
+    with pytest.raises(WatchClosedError):
+        observer.get(timeout=0.2)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from etcd3py import ArgumentError, Client
+from etcd3py import ArgumentError, Client, WatchClosedError
 from etcd3py.recipes import Registration, ServiceRegistry, Instance
 from tests.conftest import Restartable
 from tests.support.backends import Backend
@@ -133,3 +133,18 @@ def test_bad_service_names(client: Client) -> None:
         registry.instances("a/b")
     with pytest.raises(ArgumentError, match="service must be a non-empty str"):
         registry.register("", "h:1")
+
+
+def test_a_quiet_service_watch_answers_nothing_yet(
+    client: Client, prefix: bytes
+) -> None:
+    registry = ServiceRegistry(client, prefix=prefix.decode().rstrip("/"))
+    watch = registry.watch("quiet")
+    assert watch.get(timeout=10) == []  # the first answer: the list as it is
+    assert watch.get(timeout=0.2) is None  # then nothing yet, not an error
+    with registry.register("quiet", "h1:1"):
+        assert [i.address for i in watch.get(timeout=10) or []] == ["h1:1"]
+    watch.cancel()
+    with pytest.raises(WatchClosedError):  # closed is not "nothing yet"
+        watch.get(timeout=0.2)
+    assert [found for found in watch] == []
