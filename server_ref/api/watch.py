@@ -27,8 +27,8 @@ from typing import Protocol
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import kv_pb2, rpc_pb2
 
-from ._apply import fill_kv
-from ._mvcc import Store, Version
+from ..apply.applier import fill_kv
+from ..mvcc.store import Store, Version
 
 _jitter = random.Random()  # our own: the host application's global random state is not ours
 MAX_REVISIONS_PER_RESPONSE = 1000  # etcd's watchBatchMaxRevs

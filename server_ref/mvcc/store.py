@@ -21,8 +21,8 @@ from typing import Protocol
 
 from etcd3py import _etcd_errors as E
 
-from ._errors import ServerError
-from ._sorted_keys import SortedKeys
+from ..errors import ServerError
+from .sorted_keys import SortedKeys
 
 _mod_rev = attrgetter("mod_revision")
 

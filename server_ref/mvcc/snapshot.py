@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 from etcd3py._proto import kv_pb2
 
-from ._apply import fill_kv
-from ._mvcc import Store
+from ..apply.applier import fill_kv
+from .store import Store
 
 CHUNK = 32 * 1024  # etcd's snapshotSendBufferSize
 MAGIC = b"etcd3py-server-ref-snapshot 1\n"

@@ -32,13 +32,13 @@ from etcd3py._etcd_errors import ErrorSpec
 from etcd3py._keys import prefix_end
 from etcd3py._proto import kv_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 
-from ._apply import fill_kv
-from ._errors import ServerError
-from ._handlers import unary
-from ._mvcc import Version
+from ..apply.applier import fill_kv
+from ..errors import ServerError
+from ..mvcc.store import Version
+from .handlers import unary
 
 if TYPE_CHECKING:
-    from ._services import KVService, LeaseService, MemberView
+    from .services import KVService, LeaseService, MemberView
 
 
 SESSION_TTL = 60  # concurrency.NewSession's default TTL

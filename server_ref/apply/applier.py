@@ -17,9 +17,9 @@ from grpc import StatusCode
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import kv_pb2, rpc_pb2
 
-from ._errors import ServerError
-from ._lease import Lessor
-from ._mvcc import RangeResult, Store, Version, WriteTxn
+from ..errors import ServerError
+from ..lease.lessor import Lessor
+from ..mvcc.store import RangeResult, Store, Version, WriteTxn
 
 DEFAULT_MAX_TXN_OPS = 128
 

@@ -13,8 +13,8 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ._member import Member
-from ._node import DEFAULT_MAX_REQUEST_BYTES, Node, NodeConfig
+from ..server.server import DEFAULT_MAX_REQUEST_BYTES, Node, NodeConfig
+from .member import Member
 
 _T = TypeVar("_T")
 START_TIMEOUT = 30.0

@@ -20,13 +20,19 @@ from grpc import StatusCode
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import rpc_pb2, v3election_pb2, v3lock_pb2
 
-from . import _snapshot
-from ._apply import is_txn_read_only, validate_delete, validate_put, validate_range, validate_txn
-from ._errors import ServerError
-from ._handlers import unary
-from ._lock_election import ElectionService, InProcessClient, LockService
-from ._node import ETCD_API_VERSION, Node
-from ._watch import WatchSession, _field_size
+from ..apply.applier import (
+    is_txn_read_only,
+    validate_delete,
+    validate_put,
+    validate_range,
+    validate_txn,
+)
+from ..errors import ServerError
+from ..mvcc import snapshot as _snapshot
+from ..server.server import ETCD_API_VERSION, Node
+from .handlers import unary
+from .lock_election import ElectionService, InProcessClient, LockService
+from .watch import WatchSession, _field_size
 
 log = logging.getLogger("etcd3py.server_ref")
 

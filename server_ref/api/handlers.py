@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeVar, overload
 import grpc
 from google.protobuf.message import Message
 
-from ._errors import ServerError
+from ..errors import ServerError
 
 log = logging.getLogger("etcd3py.server_ref")
 

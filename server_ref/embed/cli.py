@@ -11,8 +11,8 @@ import re
 import signal
 import sys
 
-from ._member import Member
-from ._node import DEFAULT_MAX_REQUEST_BYTES, Node, NodeConfig
+from ..server.server import DEFAULT_MAX_REQUEST_BYTES, Node, NodeConfig
+from .member import Member
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}

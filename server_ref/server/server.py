@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import rpc_pb2
 
-from ._apply import DEFAULT_MAX_TXN_OPS, Applier
-from ._errors import ServerError
-from ._lease import Lessor
-from ._mvcc import Store
+from ..apply.applier import DEFAULT_MAX_TXN_OPS, Applier
+from ..errors import ServerError
+from ..lease.lessor import Lessor
+from ..mvcc.store import Store
 
 DEFAULT_MAX_REQUEST_BYTES = 1536 * 1024  # etcd's --max-request-bytes default
 ETCD_API_VERSION = "3.5.1"  # reported by Status: the etcd release whose API we serve

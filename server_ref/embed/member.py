@@ -8,8 +8,8 @@ import grpc
 
 from etcd3py._proto import rpc_pb2
 
-from ._node import Node
-from ._services import add_services
+from ..api.services import add_services
+from ..server.server import Node
 
 GRPC_OVERHEAD_BYTES = 512 * 1024  # etcd lets gRPC take this much beyond max-request-bytes
 
