@@ -1,143 +1,40 @@
-"""Request validation and application: etcd's v3rpc checks and its v3 applier.
+"""The applier: proposals and reads applied to the store and the lessor (etcd's
+applierV3backend).
 
-``validate_*`` are the checks etcd makes before a request reaches consensus (pure
-functions of the request). ``Applier`` applies requests to the store and lessor and
-builds the responses, with ``header.revision`` set; the gRPC layer fills in the rest
-of the header. A request is validated against the state completely before anything
-is written, so a failing request changes nothing.
+Each method builds its response with ``header.revision`` set; the server fills in the
+rest of the header. A request is checked against the state completely before
+anything is written, and a transaction that fails while being applied is rolled
+back, so a failing request changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
+from google.protobuf.message import Message
 from grpc import StatusCode
 
 from etcd3py import _etcd_errors as E
-from etcd3py._proto import kv_pb2, rpc_pb2
+from etcd3py._proto import rpc_pb2
 
 from ..errors import ServerError
 from ..lease.lessor import Lessor
-from ..mvcc.store import RangeResult, Store, Version, WriteTxn
-
-DEFAULT_MAX_TXN_OPS = 128
+from ..mvcc.store import RangeResult, Store, Version, WriteTxn, fill_kv
+from .txn import compare_to_path, is_txn_read_only, walk_path
 
 _RangeReq = rpc_pb2.RangeRequest
-_Compare = rpc_pb2.Compare
-
-# ---- request checks (etcd's api/v3rpc/key.go) ----
 
 
-def validate_range(r: rpc_pb2.RangeRequest) -> None:
-    if not r.key:
-        raise ServerError(E.EMPTY_KEY)
+class Response(Protocol):
+    """What every response has: a header, whose revision the applier sets."""
+
+    @property
+    def header(self) -> rpc_pb2.ResponseHeader: ...
 
 
-def validate_put(r: rpc_pb2.PutRequest) -> None:
-    if not r.key:
-        raise ServerError(E.EMPTY_KEY)
-    if r.ignore_value and r.value:
-        raise ServerError(E.VALUE_PROVIDED)
-    if r.ignore_lease and r.lease:
-        raise ServerError(E.LEASE_PROVIDED)
-
-
-def validate_delete(r: rpc_pb2.DeleteRangeRequest) -> None:
-    if not r.key:
-        raise ServerError(E.EMPTY_KEY)
-
-
-def validate_txn(r: rpc_pb2.TxnRequest, max_ops: int = DEFAULT_MAX_TXN_OPS) -> None:
-    _check_txn(r, max_ops)
-    _check_intervals(r.success)
-    _check_intervals(r.failure)
-
-
-def _check_txn(r: rpc_pb2.TxnRequest, max_ops: int) -> None:
-    opc = max(len(r.compare), len(r.success), len(r.failure))
-    if opc > max_ops:
-        raise ServerError(E.TOO_MANY_OPS)
-    for c in r.compare:
-        if not c.key:
-            raise ServerError(E.EMPTY_KEY)
-    for op in (*r.success, *r.failure):
-        _check_op(op, max_ops - opc)
-
-
-def _check_op(op: rpc_pb2.RequestOp, max_ops: int) -> None:
-    kind = op.WhichOneof("request")
-    if kind == "request_range":
-        validate_range(op.request_range)
-    elif kind == "request_put":
-        validate_put(op.request_put)
-    elif kind == "request_delete_range":
-        validate_delete(op.request_delete_range)
-    elif kind == "request_txn":
-        _check_txn(op.request_txn, max_ops)
-    else:  # an empty operation
-        raise ServerError(E.KEY_NOT_FOUND)
-
-
-def _deleted(dels: list[tuple[bytes, bytes]], key: bytes) -> bool:
-    # A delete of [begin, end) hits key when begin <= key < end; a single-key delete
-    # is stored as [key, key + "\0"). A from-key delete keeps its raw "\0" end, so it
-    # hits nothing -- etcd 3.5 behaves exactly so, and we keep the same rule.
-    return any(begin <= key < end for begin, end in dels)
-
-
-def _check_intervals(
-    ops: Sequence[rpc_pb2.RequestOp],
-) -> tuple[set[bytes], list[tuple[bytes, bytes]]]:
-    """Reject a txn branch that writes one key twice (etcd's checkIntervals)."""
-    dels: list[tuple[bytes, bytes]] = []
-    for op in ops:
-        if op.WhichOneof("request") == "request_delete_range":
-            d = op.request_delete_range
-            dels.append((d.key, d.range_end or d.key + b"\x00"))
-    puts: set[bytes] = set()
-    for op in ops:
-        if op.WhichOneof("request") != "request_txn":
-            continue
-        puts_then, dels_then = _check_intervals(op.request_txn.success)
-        puts_else, dels_else = _check_intervals(op.request_txn.failure)
-        for k in puts_then:
-            if k in puts or _deleted(dels, k):
-                raise ServerError(E.DUPLICATE_KEY)
-            puts.add(k)
-        for k in puts_else:
-            if (k in puts and k not in puts_then) or _deleted(dels, k):
-                raise ServerError(E.DUPLICATE_KEY)
-            puts.add(k)
-        dels.extend(dels_then)
-        dels.extend(dels_else)
-    for op in ops:
-        if op.WhichOneof("request") != "request_put":
-            continue
-        k = op.request_put.key
-        if k in puts or _deleted(dels, k):
-            raise ServerError(E.DUPLICATE_KEY)
-        puts.add(k)
-    return puts, dels
-
-
-def is_txn_read_only(r: rpc_pb2.TxnRequest) -> bool:
-    return all(op.WhichOneof("request") == "request_range" for op in (*r.success, *r.failure))
-
-
-# ---- responses ----
-
-
-def fill_kv(out: kv_pb2.KeyValue, v: Version, keys_only: bool = False) -> None:
-    out.key = v.key
-    out.create_revision = v.create_revision
-    out.mod_revision = v.mod_revision
-    out.version = v.version
-    if v.value and not keys_only:
-        out.value = v.value
-    if v.lease:
-        out.lease = v.lease
-
+ApplyTable = dict[type[Message], Callable[[Any], Response]]
+"""How to apply each kind of proposal: request type -> function returning the response."""
 
 _SORT_KEYS: dict[int, Callable[[Version], Any]] = {
     _RangeReq.KEY: lambda v: v.key,
@@ -153,12 +50,22 @@ UNKNOWN_SORT_TARGET = E.ErrorSpec(StatusCode.INVALID_ARGUMENT, "etcd3py: unknown
 
 
 class Applier:
-    """Applies requests to the store and lessor (etcd's applierV3backend)."""
+    """Applies requests to the store and lessor (see the module docstring)."""
 
-    def __init__(self, store: Store, lessor: Lessor, max_txn_ops: int = DEFAULT_MAX_TXN_OPS):
+    def __init__(self, store: Store, lessor: Lessor) -> None:
         self.store = store
         self.lessor = lessor
-        self.max_txn_ops = max_txn_ops
+
+    def table(self) -> ApplyTable:
+        """The proposals this applier applies, by request type."""
+        return {
+            rpc_pb2.PutRequest: self.put,
+            rpc_pb2.DeleteRangeRequest: self.delete_range,
+            rpc_pb2.TxnRequest: self.txn,
+            rpc_pb2.CompactionRequest: self.compaction,
+            rpc_pb2.LeaseGrantRequest: self.lease_grant,
+            rpc_pb2.LeaseRevokeRequest: self.lease_revoke,
+        }
 
     # ---- KV ----
 
@@ -246,10 +153,10 @@ class Applier:
     def txn(self, r: rpc_pb2.TxnRequest) -> rpc_pb2.TxnResponse:
         store = self.store
         path: list[bool] = []
-        _compare_to_path(store, r, path)
+        compare_to_path(store, r, path)
         if not is_txn_read_only(r):
-            _walk_path(r, path, lambda op: self._check_put_op(op))
-        _walk_path(r, path, lambda op: self._check_range_op(op))
+            walk_path(r, path, self._check_put_op)
+        walk_path(r, path, self._check_range_op)
         txn = store.write()
         resp = rpc_pb2.TxnResponse()
         try:
@@ -299,7 +206,7 @@ class Applier:
             elif kind == "request_txn":
                 self._apply_txn(txn, op.request_txn, path, out.response_txn)
 
-    def compact(self, r: rpc_pb2.CompactionRequest) -> rpc_pb2.CompactionResponse:
+    def compaction(self, r: rpc_pb2.CompactionRequest) -> rpc_pb2.CompactionResponse:
         self.store.compact(r.revision)
         resp = rpc_pb2.CompactionResponse()
         resp.header.revision = self.store.rev
@@ -313,9 +220,9 @@ class Applier:
         resp.header.revision = self.store.rev
         return resp
 
-    def lease_revoke(self, lease_id: int) -> rpc_pb2.LeaseRevokeResponse:
+    def lease_revoke(self, r: rpc_pb2.LeaseRevokeRequest) -> rpc_pb2.LeaseRevokeResponse:
         """Revoke a lease: its keys are deleted in one revision, in key order."""
-        lease = self.lessor.remove(lease_id)
+        lease = self.lessor.remove(r.ID)
         txn = self.store.write()
         for key in sorted(lease.keys):
             txn.delete_range(key, b"")
@@ -332,72 +239,3 @@ def _within(v: Version, r: rpc_pb2.RangeRequest) -> bool:
     if r.max_create_revision and v.create_revision > r.max_create_revision:
         return False
     return not (r.min_create_revision and v.create_revision < r.min_create_revision)
-
-
-# ---- transactions: comparisons and the chosen path ----
-
-
-def _compare_to_path(store: Store, r: rpc_pb2.TxnRequest, path: list[bool]) -> None:
-    """Evaluate every comparison on the path taken, depth first (etcd's compareToPath)."""
-    ok = all(_compare(store, c) for c in r.compare)
-    path.append(ok)
-    for op in r.success if ok else r.failure:
-        if op.WhichOneof("request") == "request_txn":
-            _compare_to_path(store, op.request_txn, path)
-
-
-def _walk_path(
-    r: rpc_pb2.TxnRequest, path: list[bool], check: Callable[[rpc_pb2.RequestOp], None]
-) -> None:
-    """Run ``check`` on every non-txn operation of the chosen path."""
-    it = iter(path)
-
-    def walk(t: rpc_pb2.TxnRequest) -> None:
-        for op in t.success if next(it) else t.failure:
-            if op.WhichOneof("request") == "request_txn":
-                walk(op.request_txn)
-            else:
-                check(op)
-
-    walk(r)
-
-
-# Integer targets: the Version attribute and the Compare oneof field share one name.
-_TARGET_FIELD = {
-    _Compare.VERSION: "version",
-    _Compare.CREATE: "create_revision",
-    _Compare.MOD: "mod_revision",
-    _Compare.LEASE: "lease",
-}
-
-
-def _compare(store: Store, c: rpc_pb2.Compare) -> bool:
-    kvs = store.range(c.key, c.range_end).kvs
-    if not kvs:
-        if c.target == _Compare.VALUE:
-            return False  # a missing key has no value to compare
-        return _compare_one(c, None)
-    return all(_compare_one(c, v) for v in kvs)
-
-
-def _compare_one(c: rpc_pb2.Compare, v: Version | None) -> bool:
-    which = c.WhichOneof("target_union")
-    result = 0
-    if c.target == _Compare.VALUE:
-        mine = v.value if v is not None else b""
-        theirs = c.value if which == "value" else b""
-        result = (mine > theirs) - (mine < theirs)
-    elif c.target in _TARGET_FIELD:
-        field = _TARGET_FIELD[c.target]
-        mine_i = getattr(v, field) if v is not None else 0
-        theirs_i = getattr(c, field) if which == field else 0
-        result = (mine_i > theirs_i) - (mine_i < theirs_i)
-    if c.result == _Compare.EQUAL:
-        return result == 0
-    if c.result == _Compare.NOT_EQUAL:
-        return result != 0
-    if c.result == _Compare.GREATER:
-        return result > 0
-    if c.result == _Compare.LESS:
-        return result < 0
-    return True  # etcd treats an unknown comparison as satisfied

@@ -12,7 +12,7 @@ import pytest
 
 from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
 from etcd3py.server_ref import EmbeddedServer
-from etcd3py.server_ref.embed.cli import parse_duration
+from etcd3py.server_ref.embed.config import parse_duration
 from tests.support.servers import free_port, wait_until_serving
 
 
