@@ -11,15 +11,10 @@ import asyncio
 import dataclasses
 import signal
 import sys
-from typing import Any
 
 from ..server.server import EtcdServer
 from .config import Config, Flag
 from .member import Member
-
-
-def _shown(value: Any) -> str:
-    return ",".join(value) if isinstance(value, tuple) else str(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
             type=flag.parse,
             default=setting.default,
             metavar=flag.metavar,
-            help=f"{flag.help} (default: {_shown(setting.default) or 'none'})",
+            help=f"{flag.help} (default: {flag.show(setting.default)})",
         )
     return p
 

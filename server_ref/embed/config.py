@@ -36,14 +36,28 @@ def parse_urls(text: str) -> tuple[str, ...]:
     return tuple(u.strip() for u in text.split(",") if u.strip())
 
 
+def show_urls(urls: tuple[str, ...]) -> str:
+    return ",".join(urls) or "none"
+
+
+def show_duration(seconds: float) -> str:
+    return f"{seconds:g}s"
+
+
 @dataclass(frozen=True)
 class Flag:
-    """How a setting appears on the command line."""
+    """How a setting appears on the command line: etcd's flag name, how to parse its
+    value, and how to show the default in ``--help``."""
 
     name: str
     help: str
     parse: Callable[[str], Any] = str
     metavar: str | None = None
+    show: Callable[[Any], str] = str
+
+
+def _urls_flag(name: str, help: str) -> Flag:
+    return Flag(name, help, parse_urls, "URLS", show_urls)
 
 
 def _setting(default: Any, flag: Flag) -> Any:
@@ -55,30 +69,29 @@ class Config:
     name: str = _setting("default", Flag("--name", "member name"))
     listen_client_urls: tuple[str, ...] = _setting(
         ("http://localhost:2379",),
-        Flag("--listen-client-urls", "comma-separated URLs to serve clients on", parse_urls),
+        _urls_flag("--listen-client-urls", "comma-separated URLs to serve clients on"),
     )
     advertise_client_urls: tuple[str, ...] = _setting(
         (),
-        Flag(
-            "--advertise-client-urls",
-            "client URLs reported by MemberList (none: the listen URLs)",
-            parse_urls,
+        _urls_flag(
+            "--advertise-client-urls", "client URLs reported by MemberList; none: the bound ones"
         ),
     )
     peer_urls: tuple[str, ...] = _setting(
         ("http://localhost:2380",),
-        Flag(
-            "--initial-advertise-peer-urls",
-            "peer URLs; with the token they determine the member id",
-            parse_urls,
+        _urls_flag(
+            "--initial-advertise-peer-urls", "peer URLs; with the token, they make the member id"
         ),
     )
     cluster_token: str = _setting(
-        "etcd-cluster", Flag("--initial-cluster-token", "with the peer URLs, the member id")
+        "etcd-cluster",
+        Flag("--initial-cluster-token", "with the peer URLs, makes the member id", metavar="TOKEN"),
     )
-    max_txn_ops: int = _setting(128, Flag("--max-txn-ops", "most operations in a txn", int))
+    max_txn_ops: int = _setting(
+        128, Flag("--max-txn-ops", "most operations in a transaction", int, "N")
+    )
     max_request_bytes: int = _setting(
-        1536 * 1024, Flag("--max-request-bytes", "largest request accepted", int)
+        1536 * 1024, Flag("--max-request-bytes", "largest request accepted", int, "N")
     )
     progress_notify_interval: float = _setting(
         600.0,
@@ -87,15 +100,17 @@ class Config:
             "period of watch progress notifications",
             parse_duration,
             "DURATION",
+            show_duration,
         ),
     )
     min_lease_ttl: int = _setting(
         2,
         Flag(
             "--min-lease-ttl",
-            "smallest lease TTL granted, seconds (not an etcd flag: etcd derives 2 from "
-            "its default election timeout)",
+            "smallest lease TTL granted, in seconds (not an etcd flag: etcd derives 2 "
+            "from its default election timeout)",
             int,
+            "SECONDS",
         ),
     )
 
