@@ -7,6 +7,6 @@
 or, as a process: ``python -m etcd3py.server_ref --listen-client-urls http://127.0.0.1:2379``.
 """
 
-from ._embedded import EmbeddedServer
+from .embed.embedded import EmbeddedServer
 
 __all__ = ["EmbeddedServer"]

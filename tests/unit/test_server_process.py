@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import signal
 import socket
 import subprocess
@@ -12,7 +14,8 @@ import pytest
 
 from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
 from etcd3py.server_ref import EmbeddedServer
-from etcd3py.server_ref._cli import parse_duration
+from etcd3py.server_ref.embed.cli import build_parser
+from etcd3py.server_ref.embed.config import DEFAULTS, Config, parse_duration
 from tests.support.servers import free_port, wait_until_serving
 
 
@@ -85,6 +88,28 @@ def test_cli_rejects_a_bad_duration() -> None:
 )
 def test_go_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
+
+
+def test_one_table_of_settings_gives_every_default() -> None:
+    assert Config(**vars(build_parser().parse_args([]))) == DEFAULTS
+    settings = {f.name for f in dataclasses.fields(Config)}
+    shared = [
+        p for p in inspect.signature(EmbeddedServer).parameters.values() if p.name in settings
+    ]
+    assert len(shared) == 5
+    for param in shared:
+        assert param.default == getattr(DEFAULTS, param.name)
+
+
+def test_flags_take_etcds_value_forms() -> None:
+    args = build_parser().parse_args(
+        ["--listen-client-urls", "http://127.0.0.1:1, unix:///tmp/s",
+         "--experimental-watch-progress-notify-interval", "1m30s", "--max-txn-ops", "7"]
+    )  # fmt: skip
+    config = Config(**vars(args))
+    assert config.listen_client_urls == ("http://127.0.0.1:1", "unix:///tmp/s")
+    assert config.progress_notify_interval == 90.0
+    assert config.server_config().max_txn_ops == 7
 
 
 def test_embedded_servers_are_independent() -> None:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etcd3py.server_ref import _sorted_keys
-from etcd3py.server_ref._sorted_keys import SortedKeys
+from etcd3py.server_ref.mvcc import sorted_keys
+from etcd3py.server_ref.mvcc.sorted_keys import SortedKeys
 
 keys = st.binary(min_size=0, max_size=3)
 ops = st.lists(st.tuples(st.sampled_from(["add", "discard"]), keys), max_size=300)
@@ -15,7 +15,7 @@ ops = st.lists(st.tuples(st.sampled_from(["add", "discard"]), keys), max_size=30
 
 @pytest.fixture(autouse=True)
 def tiny_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_sorted_keys, "_CHUNK", 2)
+    monkeypatch.setattr(sorted_keys, "_CHUNK", 2)
 
 
 @given(ops=ops, begin=keys, end=st.one_of(st.none(), keys))

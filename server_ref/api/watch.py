@@ -1,10 +1,10 @@
-"""The server side of one Watch stream (etcd's serverWatchStream and watchableStore).
+"""The Watch service: one bidirectional stream per client, many watches on it
+(etcd's serverWatchStream).
 
-Every watcher remembers the next revision it has to deliver. A sender task pulls the
-events each watcher is missing straight from the store's history, so a watcher that
-starts in the past, a watcher behind a slow client and a live watcher all take the
-same path, and nothing is buffered beyond one response: while the client does not
-read, gRPC flow control holds the sender, and the history holds the events.
+What each watcher is owed comes from mvcc/watchable.py; this module is the protocol
+around it. A sender task per stream pulls the events every watcher is owed and sends
+them, so nothing is buffered beyond one response: while the client does not read,
+gRPC flow control holds the sender, and the history holds the events.
 
 What the client sees matches etcd 3.5: a ``created`` response before any event of a
 watch, whole revisions in every response (up to 1000 revisions per response),
@@ -24,18 +24,19 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from etcd3py import _etcd_errors as E
-from etcd3py._proto import kv_pb2, rpc_pb2
+import grpc
 
-from ._apply import fill_kv
-from ._mvcc import Store, Version
+from etcd3py import _etcd_errors as E
+from etcd3py._proto import rpc_pb2
+
+from ..mvcc import watchable
+from ..mvcc.store import Store
+from ..server.server import EtcdServer
+from ..wire import field_size
 
 _jitter = random.Random()  # our own: the host application's global random state is not ours
-MAX_REVISIONS_PER_RESPONSE = 1000  # etcd's watchBatchMaxRevs
 CONTROL_QUEUE = 64  # created/canceled/progress answers waiting for the sender
 
-_PUT = kv_pb2.Event.PUT
-_DELETE = kv_pb2.Event.DELETE
 _NOPUT = rpc_pb2.WatchCreateRequest.NOPUT
 _NODELETE = rpc_pb2.WatchCreateRequest.NODELETE
 
@@ -44,29 +45,21 @@ class Writer(Protocol):
     async def write(self, message: rpc_pb2.WatchResponse) -> None: ...
 
 
-class Watcher:
-    __slots__ = (
-        "announced",
-        "fragment",
-        "id",
-        "key",
-        "next_rev",
-        "no_delete",
-        "no_put",
-        "prev_kv",
-        "progress_notify",
-        "quiet",
-        "range_end",
-    )
+class Watcher(watchable.Watcher):
+    """A watch of the stream: what it is owed, and where it stands in the protocol."""
+
+    __slots__ = ("announced", "fragment", "id", "progress_notify", "quiet")
 
     def __init__(self, watch_id: int, creq: rpc_pb2.WatchCreateRequest, next_rev: int) -> None:
+        super().__init__(
+            creq.key or b"\x00",  # an empty key watches from the smallest key
+            creq.range_end,
+            next_rev,
+            no_put=_NOPUT in creq.filters,
+            no_delete=_NODELETE in creq.filters,
+            prev_kv=creq.prev_kv,
+        )
         self.id = watch_id
-        self.key = creq.key or b"\x00"  # an empty key watches from the smallest key
-        self.range_end = creq.range_end
-        self.next_rev = next_rev
-        self.no_put = _NOPUT in creq.filters
-        self.no_delete = _NODELETE in creq.filters
-        self.prev_kv = creq.prev_kv
         self.fragment = creq.fragment
         self.progress_notify = creq.progress_notify
         self.announced = False  # its "created" response has been sent
@@ -215,7 +208,7 @@ class WatchSession:
     async def _catch_up(self, w: Watcher, target: int) -> None:
         """Send ``w`` its events from ``w.next_rev``, at most one response's worth."""
         store = self._store
-        if w.next_rev < store.compact_rev:
+        if watchable.compacted(store, w):
             del self._watchers[w.id]
             header = self._header(0)  # etcd leaves the revision unset here
             await self._writer.write(
@@ -227,43 +220,18 @@ class WatchSession:
                 )
             )
             return
-        last = min(target, w.next_rev + MAX_REVISIONS_PER_RESPONSE - 1)
-        versions = store.events(w.next_rev, last, w.key, w.range_end)
-        w.next_rev = last + 1
+        last, versions = watchable.take(store, w, target)
         if not versions:
             return
         resp = rpc_pb2.WatchResponse(header=self._header(last), watch_id=w.id)
+        add, prev_kv = resp.events.add, w.prev_kv
         for v in versions:
-            if v.tombstone:
-                if w.no_delete:
-                    continue
-            elif w.no_put:
-                continue
-            self._add_event(resp, v, w.prev_kv)
-        if not resp.events:
-            return
+            watchable.fill_event(add(), store, v, prev_kv)
         w.quiet = False
         if w.fragment:
             await self._send_fragments(resp)
         else:
             await self._writer.write(resp)
-
-    def _add_event(self, resp: rpc_pb2.WatchResponse, v: Version, prev_kv: bool) -> None:
-        event = resp.events.add()
-        if v.tombstone:
-            event.type = _DELETE
-            event.kv.key = v.key
-            event.kv.mod_revision = v.mod_revision
-        else:
-            fill_kv(event.kv, v)
-        is_create = not v.tombstone and v.create_revision == v.mod_revision
-        if prev_kv and not is_create:
-            store = self._store
-            before = v.mod_revision - 1
-            if before >= store.compact_rev:
-                prev = store.get(v.key, before)
-                if prev is not None:
-                    fill_kv(event.prev_kv, prev)
 
     async def _send_fragments(self, resp: rpc_pb2.WatchResponse) -> None:
         """Split a response larger than the request limit, as etcd's sendFragments."""
@@ -280,7 +248,7 @@ class WatchSession:
             part.CopyFrom(resp)
             size = base
             while i < len(events):
-                grow = _field_size(events[i].ByteSize())
+                grow = field_size(events[i].ByteSize())
                 if part.events and size + grow >= limit:
                     break
                 part.events.append(events[i])
@@ -300,10 +268,22 @@ class WatchSession:
             w.quiet = True
 
 
-def _field_size(n: int) -> int:
-    """Bytes taken by a length-delimited field with a one-byte tag and n bytes of data."""
-    varint, rest = 1, n
-    while rest >= 0x80:
-        rest >>= 7
-        varint += 1
-    return 1 + varint + n
+class WatchService:
+    def __init__(self, server: EtcdServer) -> None:
+        self._server = server
+
+    async def Watch(
+        self,
+        request_iterator: AsyncIterator[rpc_pb2.WatchRequest],
+        context: grpc.aio.ServicerContext[rpc_pb2.WatchRequest, rpc_pb2.WatchResponse],
+    ) -> None:
+        server = self._server
+        config = server.config
+        session = WatchSession(
+            server.store,
+            context,
+            server.header,
+            config.progress_notify_interval,
+            config.max_request_bytes,
+        )
+        await session.run(request_iterator)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from etcd3py import _etcd_errors as E
 
-from ._errors import ServerError
+from ..errors import ServerError
 
 MAX_LEASE_TTL = 9_000_000_000
 

@@ -1,4 +1,4 @@
-"""One member: a gRPC server (grpc.aio) serving a Node on its client URLs."""
+"""One member: a gRPC server (grpc.aio) serving an EtcdServer on its client URLs."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ from urllib.parse import urlsplit
 
 import grpc
 
-from etcd3py._proto import rpc_pb2
-
-from ._node import Node
-from ._services import add_services
+from ..api.services import add_services
+from ..server.server import EtcdServer
 
 GRPC_OVERHEAD_BYTES = 512 * 1024  # etcd lets gRPC take this much beyond max-request-bytes
 
@@ -28,51 +26,43 @@ def listen_address(url: str) -> str:
 
 
 class Member:
-    """Serves ``node`` over gRPC; must be started and stopped on one event loop."""
+    """Serves ``server`` over gRPC; must be started and stopped on one event loop."""
 
-    def __init__(self, node: Node, listen_urls: list[str]) -> None:
-        self.node = node
-        self.info = node.members[0]
+    def __init__(self, server: EtcdServer, listen_urls: tuple[str, ...]) -> None:
+        self.server = server
+        self.info = server.member
         self.member_id = self.info.id
         self._listen_urls = listen_urls
-        self._server: grpc.aio.Server | None = None
+        self._grpc: grpc.aio.Server | None = None
         self.ports: list[int] = []
-
-    def header(self, revision: int = 0) -> rpc_pb2.ResponseHeader:
-        return rpc_pb2.ResponseHeader(
-            cluster_id=self.node.cluster_id,
-            member_id=self.member_id,
-            revision=revision,
-            raft_term=self.node.raft_term,
-        )
 
     @property
     def serving(self) -> bool:
         """False once stop() has begun: RPCs cancelled then are cut by the member's end."""
-        return self._server is not None
+        return self._grpc is not None
 
     async def start(self) -> None:
-        max_request = self.node.config.max_request_bytes
-        server = grpc.aio.server(
+        max_request = self.server.config.max_request_bytes
+        grpc_server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", max_request + GRPC_OVERHEAD_BYTES),
                 ("grpc.max_send_message_length", -1),
                 ("grpc.so_reuseport", 0),
             ]
         )
-        add_services(server, self)
+        add_services(grpc_server, self.server, lambda: self.serving)
         self.ports = []
         for url in self._listen_urls:
             try:
-                port = server.add_insecure_port(listen_address(url))
+                port = grpc_server.add_insecure_port(listen_address(url))
             except RuntimeError as err:  # grpc reports a failed bind this way
                 raise OSError(f"cannot listen on {url}: {err}") from None
             if port == 0 and not url.startswith("unix://"):
                 raise OSError(f"cannot listen on {url}")
             self.ports.append(port)
-        self.node.start()
-        await server.start()
-        self._server = server
+        self.server.start()
+        await grpc_server.start()
+        self._grpc = grpc_server
         if not self.info.client_urls:
             self.info.client_urls = [self.url_for(i) for i in range(len(self.ports))]
 
@@ -86,7 +76,7 @@ class Member:
         return f"http://{host}:{self.ports[index]}"
 
     async def stop(self, grace: float | None = None) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            await server.stop(grace)
-        await self.node.stop()
+        grpc_server, self._grpc = self._grpc, None
+        if grpc_server is not None:
+            await grpc_server.stop(grace)
+        await self.server.stop()

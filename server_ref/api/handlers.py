@@ -1,8 +1,9 @@
 """Unary gRPC handlers: an etcd error leaves as its exact status, anything else as UNKNOWN.
 
-A servicer method is a plain function when it answers at once (it then runs
-without awaiting, so it is atomic on the event loop) and a coroutine when it must
-wait (Lock, Campaign); ``unary`` wraps either.
+A servicer method is a plain function when it answers at once and a coroutine when
+it must wait (Lock, Campaign); ``unary`` wraps either. A plain method runs without
+awaiting, so it is atomic on the event loop; it may return an awaitable answer (a
+write waiting for its log entry to be durable), which is awaited after it returned.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any, NoReturn, TypeVar, overload
 import grpc
 from google.protobuf.message import Message
 
-from ._errors import ServerError
+from ..errors import ServerError
+from ..server.log import Answer
 
 log = logging.getLogger("etcd3py.server_ref")
 
@@ -28,7 +30,7 @@ Handler = Callable[[Any, _Req, grpc.aio.ServicerContext[Any, Any]], Awaitable[_R
 @overload
 def unary(fn: Callable[[Any, _Req], Coroutine[Any, Any, _Resp]]) -> Handler[_Req, _Resp]: ...
 @overload
-def unary(fn: Callable[[Any, _Req], _Resp]) -> Handler[_Req, _Resp]: ...
+def unary(fn: Callable[[Any, _Req], Answer[_Resp]]) -> Handler[_Req, _Resp]: ...
 def unary(fn: Callable[[Any, _Req], Any]) -> Handler[_Req, Any]:
     if inspect.iscoroutinefunction(fn):
 
@@ -42,13 +44,16 @@ def unary(fn: Callable[[Any, _Req], Any]) -> Handler[_Req, Any]:
         return waiting
 
     @functools.wraps(fn)
-    async def handler(self: Any, request: _Req, context: Any) -> Any:
+    async def answering(self: Any, request: _Req, context: Any) -> Any:
         try:
-            return fn(self, request)
+            answer = fn(self, request)
+            if not isinstance(answer, Message):
+                answer = await answer
+            return answer
         except Exception as err:
             await _abort(context, err, fn.__name__)
 
-    return handler
+    return answering
 
 
 async def _abort(

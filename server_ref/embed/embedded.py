@@ -13,8 +13,9 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ._member import Member
-from ._node import DEFAULT_MAX_REQUEST_BYTES, Node, NodeConfig
+from ..server.server import EtcdServer
+from .config import DEFAULTS, Config
+from .member import Member
 
 _T = TypeVar("_T")
 START_TIMEOUT = 30.0
@@ -32,25 +33,25 @@ class EmbeddedServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        name: str = "default",
-        min_lease_ttl: int = 2,
-        max_txn_ops: int = 128,
-        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-        progress_notify_interval: float = 600.0,
+        name: str = DEFAULTS.name,
+        min_lease_ttl: int = DEFAULTS.min_lease_ttl,
+        max_txn_ops: int = DEFAULTS.max_txn_ops,
+        max_request_bytes: int = DEFAULTS.max_request_bytes,
+        progress_notify_interval: float = DEFAULTS.progress_notify_interval,
     ) -> None:
-        self._config = NodeConfig(
+        self._config = Config(
             name=name,
+            listen_client_urls=(f"http://{host}:{port}",),
             min_lease_ttl=min_lease_ttl,
             max_txn_ops=max_txn_ops,
             max_request_bytes=max_request_bytes,
             progress_notify_interval=progress_notify_interval,
         )
-        self._listen = f"http://{host}:{port}"
         self._host = host
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._member: Member | None = None
-        self._node: Node | None = None
+        self._server: EtcdServer | None = None
         self._port = 0
 
     @property
@@ -94,8 +95,8 @@ class EmbeddedServer:
         asyncio.set_event_loop(loop)
 
         async def boot() -> None:
-            self._node = Node(self._config)
-            member = Member(self._node, [self._listen])
+            self._server = EtcdServer(self._config.server_config())
+            member = Member(self._server, self._config.listen_client_urls)
             await member.start()
             self._member = member
             self._port = member.ports[0]
@@ -137,9 +138,9 @@ class EmbeddedServer:
 
     def revive(self) -> None:
         """Serve the same data again on the same port, after ``kill()``."""
-        if self._member is not None or self._node is None:
+        if self._member is not None or self._server is None:
             raise RuntimeError("revive() follows kill()")
-        member = Member(self._node, [f"http://{self._host}:{self._port}"])
+        member = Member(self._server, (f"http://{self._host}:{self._port}",))
         self.call(member.start())
         self._member = member
 
@@ -148,7 +149,7 @@ class EmbeddedServer:
         member, self._member = self._member, None
         if member is not None and self._loop is not None:
             self.call(member.stop(grace=None))
-        self._node = None
+        self._server = None
         self._shutdown_thread()
 
     def _shutdown_thread(self) -> None:

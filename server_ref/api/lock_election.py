@@ -14,32 +14,28 @@ module replays the same steps on the member's own KV and Lease services:
 - every error, etcd's own included, reaches the caller as a plain Go error does:
   status UNKNOWN with the error's text.
 
-Waits are woken by the store's commit notifications, as watches are.
+Both run on ``InProcessClient`` (v3client.py): the KV checks and the server's write
+and read paths, as the KV service uses them. Waits are woken by the store's commit
+notifications, as watches are.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
-from grpc import StatusCode
 
 from etcd3py import _etcd_errors as E
-from etcd3py._etcd_errors import ErrorSpec
 from etcd3py._keys import prefix_end
 from etcd3py._proto import kv_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 
-from ._apply import fill_kv
-from ._errors import ServerError
-from ._handlers import unary
-from ._mvcc import Version
-
-if TYPE_CHECKING:
-    from ._services import KVService, LeaseService, MemberView
-
+from ..errors import ServerError
+from ..mvcc.store import Version, fill_kv
+from .handlers import unary
+from .v3client import InProcessClient
 
 SESSION_TTL = 60  # concurrency.NewSession's default TTL
 
@@ -80,99 +76,33 @@ def _kv(v: Version) -> kv_pb2.KeyValue:
     return out
 
 
-class InProcessClient:
-    """The member's own KV and Lease services, called without gRPC (etcd's v3client).
+async def _session(c: InProcessClient, lease: int) -> int:
+    """The session's lease: the one given, or (for 0) a new one of 60 s."""
+    return lease if lease != 0 else await c.grant(SESSION_TTL)
 
-    An etcd error comes back with its text and loses its status code, as it does
-    when etcd's lock and election servers hand it on to their caller.
+
+async def _wait_deletes(c: InProcessClient, prefix: bytes, max_create_rev: int) -> None:
+    """Wait until no key under ``prefix`` was created at or before ``max_create_rev``.
+
+    Go's waitDeletes: wait for the newest such key to go, then look again. Only that
+    key is checked at each commit, so a long queue of waiters stays cheap.
     """
+    options = {**_oldest(prefix), "sort_order": _R.DESCEND, "max_create_revision": max_create_rev}
+    with c.changes() as changed:
+        while kvs := (await c.range(prefix, **options)).kvs:
+            key, create_rev = kvs[0].key, kvs[0].create_revision
+            while True:
+                changed.clear()  # before looking: a commit while we look wakes us
+                if not await _alive(c, key, create_rev):
+                    break
+                await changed.wait()
 
-    def __init__(self, member: MemberView, kv: KVService, lease: LeaseService) -> None:
-        self.store = member.node.store
-        self.header = member.header
-        self._member = member
-        self._kv = kv
-        self._lease = lease
 
-    @contextlib.contextmanager
-    def _as_go_error(self) -> Iterator[None]:
-        try:
-            yield
-        except ServerError as err:
-            raise ServerError(ErrorSpec(StatusCode.UNKNOWN, err.spec.message)) from None
-
-    def range(self, key: bytes, **kw: Any) -> rpc_pb2.RangeResponse:
-        with self._as_go_error():
-            return self._kv.range(_R(key=key, **kw))
-
-    def delete(self, key: bytes) -> rpc_pb2.DeleteRangeResponse:
-        with self._as_go_error():
-            return self._kv.delete_range(rpc_pb2.DeleteRangeRequest(key=key))
-
-    def txn(self, **kw: Any) -> rpc_pb2.TxnResponse:
-        with self._as_go_error():
-            return self._kv.txn(rpc_pb2.TxnRequest(**kw))
-
-    def session(self, lease: int) -> int:
-        """The session's lease: the one given, or (for 0) a new one of 60 s."""
-        if lease != 0:
-            return lease
-        with self._as_go_error():
-            return self._lease.lease_grant(rpc_pb2.LeaseGrantRequest(TTL=SESSION_TTL)).ID
-
-    def caller_gave_up(self) -> bool:
-        """Whether a cancelled wait was given up by its caller (deadline, cancel) rather
-        than cut by the member stopping, which acts as a crash: nothing is cleaned up."""
-        return self._member.serving
-
-    @contextlib.contextmanager
-    def changes(self) -> Iterator[asyncio.Event]:
-        """An event set after every commit to the store (clear it before waiting)."""
-        event = asyncio.Event()
-        self.store.add_listener(event.set)
-        try:
-            yield event
-        finally:
-            self.store.remove_listener(event.set)
-
-    async def wait_deletes(self, prefix: bytes, max_create_rev: int) -> None:
-        """Wait until no key under ``prefix`` was created at or before ``max_create_rev``.
-
-        Go's waitDeletes: wait for the newest such key to go, then look again. Only
-        that key is checked at each commit, so a long queue of waiters stays cheap.
-        """
-        options = {
-            **_oldest(prefix),
-            "sort_order": _R.DESCEND,
-            "max_create_revision": max_create_rev,
-        }
-        with self.changes() as changed:
-            while kvs := self.range(prefix, **options).kvs:
-                while self._alive(kvs[0].key, kvs[0].create_revision):
-                    changed.clear()
-                    await changed.wait()
-
-    def _alive(self, key: bytes, create_rev: int) -> bool:
-        """Whether the key made at ``create_rev`` was not deleted since (deleting and
-        re-creating it gives it a new create revision)."""
-        now = self.store.get(key, self.store.rev)
-        return now is not None and now.create_revision == create_rev
-
-    async def next_event(
-        self, changed: asyncio.Event, key: bytes, range_end: bytes, start: int, puts: bool
-    ) -> Version | None:
-        """The first event (or PUT, with ``puts``) of the range at revision >= ``start``,
-        as a watch from ``start`` would deliver it; None when history was compacted
-        past ``start`` (the watch would be cancelled)."""
-        store = self.store
-        while start >= store.compact_rev:
-            for v in store.events(start, store.rev, key, range_end):
-                if not (puts and v.tombstone):
-                    return v
-            start = store.rev + 1
-            changed.clear()
-            await changed.wait()
-        return None
+async def _alive(c: InProcessClient, key: bytes, create_rev: int) -> bool:
+    """Whether the key made at ``create_rev`` was not deleted since (deleting and
+    re-creating it gives it a new create revision)."""
+    now = (await c.range(key)).kvs
+    return bool(now) and now[0].create_revision == create_rev
 
 
 class LockService:
@@ -184,10 +114,10 @@ class LockService:
     @unary
     async def Lock(self, r: v3lock_pb2.LockRequest) -> v3lock_pb2.LockResponse:
         c = self._c
-        lease = c.session(r.lease)
+        lease = await _session(c, r.lease)
         prefix = r.name + b"/"
         key = _key(prefix, lease)
-        resp = c.txn(
+        resp = await c.txn(
             compare=[_created(key, 0)],
             success=[_put(key, b"", lease), _get(prefix, **_oldest(prefix))],
             failure=[_get(key), _get(prefix, **_oldest(prefix))],
@@ -199,21 +129,21 @@ class LockService:
         if not owner or owner[0].create_revision == my_rev:
             return v3lock_pb2.LockResponse(header=resp.header, key=key)
         try:
-            await c.wait_deletes(prefix, my_rev - 1)
+            await _wait_deletes(c, prefix, my_rev - 1)
         except asyncio.CancelledError:
             if c.caller_gave_up():  # leave the queue
                 with contextlib.suppress(ServerError):
-                    c.delete(key)
+                    await c.delete(key)
             raise
         # the wait does not notice our own key going (lease revoked or expired)
-        got = c.range(key)
+        got = await c.range(key)
         if not got.kvs:
             raise ServerError(E.MUTEX_SESSION_EXPIRED)
         return v3lock_pb2.LockResponse(header=got.header, key=key)
 
     @unary
     async def Unlock(self, r: v3lock_pb2.UnlockRequest) -> v3lock_pb2.UnlockResponse:
-        return v3lock_pb2.UnlockResponse(header=self._c.delete(r.key).header)
+        return v3lock_pb2.UnlockResponse(header=(await self._c.delete(r.key)).header)
 
 
 _LeaderKey = v3election_pb2.LeaderKey
@@ -225,25 +155,25 @@ class ElectionService:
     def __init__(self, client: InProcessClient) -> None:
         self._c = client
 
-    def _proclaim(self, leader: _LeaderKey, lease: int, value: bytes) -> rpc_pb2.TxnResponse:
-        resp = self._c.txn(
+    async def _proclaim(self, leader: _LeaderKey, lease: int, value: bytes) -> rpc_pb2.TxnResponse:
+        resp = await self._c.txn(
             compare=[_created(leader.key, leader.rev)], success=[_put(leader.key, value, lease)]
         )
         if not resp.succeeded:
             raise ServerError(E.ELECTION_NOT_LEADER)
         return resp
 
-    def _resign(self, leader: _LeaderKey) -> rpc_pb2.TxnResponse:
+    async def _resign(self, leader: _LeaderKey) -> rpc_pb2.TxnResponse:
         delete = rpc_pb2.RequestOp(request_delete_range=rpc_pb2.DeleteRangeRequest(key=leader.key))
-        return self._c.txn(compare=[_created(leader.key, leader.rev)], success=[delete])
+        return await self._c.txn(compare=[_created(leader.key, leader.rev)], success=[delete])
 
     @unary
     async def Campaign(self, r: v3election_pb2.CampaignRequest) -> v3election_pb2.CampaignResponse:
         c = self._c
-        lease = c.session(r.lease)
+        lease = await _session(c, r.lease)
         prefix = r.name + b"/"
         key = _key(prefix, lease)
-        resp = c.txn(
+        resp = await c.txn(
             compare=[_created(key, 0)], success=[_put(key, r.value, lease)], failure=[_get(key)]
         )
         leader = _LeaderKey(name=r.name, key=key, rev=resp.header.revision, lease=lease)
@@ -252,17 +182,17 @@ class ElectionService:
             leader.rev = kv.create_revision
             if kv.value != r.value:
                 try:
-                    self._proclaim(leader, lease, r.value)
+                    await self._proclaim(leader, lease, r.value)
                 except ServerError:
                     with contextlib.suppress(ServerError):
-                        self._resign(leader)
+                        await self._resign(leader)
                     raise
         try:
-            await c.wait_deletes(prefix, leader.rev - 1)
+            await _wait_deletes(c, prefix, leader.rev - 1)
         except asyncio.CancelledError:
             if c.caller_gave_up():  # withdraw
                 with contextlib.suppress(ServerError):
-                    self._resign(leader)
+                    await self._resign(leader)
             raise
         # Go's Election answers with the header of its first Txn, even after waiting,
         # and does not check that its key survived the wait.
@@ -272,21 +202,21 @@ class ElectionService:
     async def Proclaim(self, r: v3election_pb2.ProclaimRequest) -> v3election_pb2.ProclaimResponse:
         if not r.HasField("leader"):
             raise ServerError(E.MISSING_LEADER_KEY)
-        lease = self._c.session(r.leader.lease)  # 0: a new lease, and the key moves to it
-        resp = self._proclaim(r.leader, lease, r.value)
+        lease = await _session(self._c, r.leader.lease)  # 0: a new lease, the key moves to it
+        resp = await self._proclaim(r.leader, lease, r.value)
         return v3election_pb2.ProclaimResponse(header=resp.header)
 
     @unary
     async def Resign(self, r: v3election_pb2.ResignRequest) -> v3election_pb2.ResignResponse:
         if not r.HasField("leader"):
             raise ServerError(E.MISSING_LEADER_KEY)
-        self._c.session(r.leader.lease)  # 0 grants a lease nobody uses, as in etcd
-        return v3election_pb2.ResignResponse(header=self._resign(r.leader).header)
+        await _session(self._c, r.leader.lease)  # 0 grants a lease nobody uses, as in etcd
+        return v3election_pb2.ResignResponse(header=(await self._resign(r.leader)).header)
 
     @unary
     async def Leader(self, r: v3election_pb2.LeaderRequest) -> v3election_pb2.LeaderResponse:
         prefix = r.name + b"/"
-        got = self._c.range(prefix, **_oldest(prefix))
+        got = await self._c.range(prefix, **_oldest(prefix))
         if not got.kvs:
             raise ServerError(E.ELECTION_NO_LEADER)
         return v3election_pb2.LeaderResponse(header=got.header, kv=got.kvs[0])
@@ -300,7 +230,7 @@ class ElectionService:
         prefix = r.name + b"/"
         with c.changes() as changed:
             while True:
-                got = c.range(prefix, **_oldest(prefix))
+                got = await c.range(prefix, **_oldest(prefix))
                 if got.kvs:
                     kv, rev = got.kvs[0], got.header.revision
                 else:

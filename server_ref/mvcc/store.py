@@ -20,9 +20,10 @@ from operator import attrgetter
 from typing import Protocol
 
 from etcd3py import _etcd_errors as E
+from etcd3py._proto import kv_pb2
 
-from ._errors import ServerError
-from ._sorted_keys import SortedKeys
+from ..errors import ServerError
+from .sorted_keys import SortedKeys
 
 _mod_rev = attrgetter("mod_revision")
 
@@ -66,6 +67,18 @@ class Version:
         return f"<Version {self.key!r} {kind} @{self.mod_revision}.{self.sub}>"
 
 
+def fill_kv(out: kv_pb2.KeyValue, v: Version, keys_only: bool = False) -> None:
+    """Write ``v`` into ``out`` as etcd's mvccpb.KeyValue (unset fields stay unset)."""
+    out.key = v.key
+    out.create_revision = v.create_revision
+    out.mod_revision = v.mod_revision
+    out.version = v.version
+    if v.value and not keys_only:
+        out.value = v.value
+    if v.lease:
+        out.lease = v.lease
+
+
 @dataclass(frozen=True, slots=True)
 class RangeResult:
     kvs: list[Version]
@@ -78,19 +91,6 @@ class LeaseIndex(Protocol):
 
     def attach(self, lease_id: int, key: bytes) -> None: ...
     def detach(self, lease_id: int, key: bytes) -> None: ...
-
-
-def in_range(key: bytes, begin: bytes, range_end: bytes) -> bool:
-    """Whether ``key`` is in etcd's range (begin, range_end).
-
-    An empty range_end means the single key ``begin``; ``b"\\0"`` means every key
-    >= begin; anything else the half-open interval [begin, range_end).
-    """
-    if not range_end:
-        return key == begin
-    if range_end == b"\x00":
-        return key >= begin
-    return begin <= key < range_end
 
 
 class Store:

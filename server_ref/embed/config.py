@@ -1,0 +1,130 @@
+"""The one table of a member's settings: etcd's flag names and etcd's defaults.
+
+``Config`` is that table. The CLI builds its flags from it, ``EmbeddedServer`` takes
+its defaults from ``DEFAULTS``, and ``server_config()`` hands the server its part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..server.config import ServerConfig
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go duration string such as ``10m``, ``1s`` or ``1m30s``."""
+    pos, total = 0, 0.0
+    for match in _DURATION.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (expected e.g. 500ms, 10m)")
+    return total
+
+
+def parse_urls(text: str) -> tuple[str, ...]:
+    """A comma-separated URL list, as etcd's URL flags take it."""
+    return tuple(u.strip() for u in text.split(",") if u.strip())
+
+
+def show_urls(urls: tuple[str, ...]) -> str:
+    return ",".join(urls) or "none"
+
+
+def show_duration(seconds: float) -> str:
+    return f"{seconds:g}s"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """How a setting appears on the command line: etcd's flag name, how to parse its
+    value, and how to show the default in ``--help``."""
+
+    name: str
+    help: str
+    parse: Callable[[str], Any] = str
+    metavar: str | None = None
+    show: Callable[[Any], str] = str
+
+
+def _urls_flag(name: str, help: str) -> Flag:
+    return Flag(name, help, parse_urls, "URLS", show_urls)
+
+
+def _setting(default: Any, flag: Flag) -> Any:
+    return field(default=default, metadata={"flag": flag})
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str = _setting("default", Flag("--name", "member name"))
+    listen_client_urls: tuple[str, ...] = _setting(
+        ("http://localhost:2379",),
+        _urls_flag("--listen-client-urls", "comma-separated URLs to serve clients on"),
+    )
+    advertise_client_urls: tuple[str, ...] = _setting(
+        (),
+        _urls_flag(
+            "--advertise-client-urls", "client URLs reported by MemberList; none: the bound ones"
+        ),
+    )
+    peer_urls: tuple[str, ...] = _setting(
+        ("http://localhost:2380",),
+        _urls_flag(
+            "--initial-advertise-peer-urls", "peer URLs; with the token, they make the member id"
+        ),
+    )
+    cluster_token: str = _setting(
+        "etcd-cluster",
+        Flag("--initial-cluster-token", "with the peer URLs, makes the member id", metavar="TOKEN"),
+    )
+    max_txn_ops: int = _setting(
+        128, Flag("--max-txn-ops", "most operations in a transaction", int, "N")
+    )
+    max_request_bytes: int = _setting(
+        1536 * 1024, Flag("--max-request-bytes", "largest request accepted", int, "N")
+    )
+    progress_notify_interval: float = _setting(
+        600.0,
+        Flag(
+            "--experimental-watch-progress-notify-interval",
+            "period of watch progress notifications",
+            parse_duration,
+            "DURATION",
+            show_duration,
+        ),
+    )
+    min_lease_ttl: int = _setting(
+        2,
+        Flag(
+            "--min-lease-ttl",
+            "smallest lease TTL granted, in seconds (not an etcd flag: etcd derives 2 "
+            "from its default election timeout)",
+            int,
+            "SECONDS",
+        ),
+    )
+
+    def server_config(self) -> ServerConfig:
+        return ServerConfig(
+            name=self.name,
+            peer_urls=self.peer_urls,
+            client_urls=self.advertise_client_urls,
+            cluster_token=self.cluster_token,
+            min_lease_ttl=self.min_lease_ttl,
+            max_txn_ops=self.max_txn_ops,
+            max_request_bytes=self.max_request_bytes,
+            progress_notify_interval=self.progress_notify_interval,
+        )
+
+
+DEFAULTS = Config()

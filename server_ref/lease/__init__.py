@@ -1,0 +1,1 @@
+"""Leases (etcd's lease package): the lease table, TTLs, expiry and attached keys."""

@@ -1,0 +1,21 @@
+"""The settings a member's server runs with (etcd's config.ServerConfig).
+
+No defaults here: embed/config.py holds the one table of defaults and flag names,
+and builds this from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    name: str
+    peer_urls: tuple[str, ...]  # with the cluster token, they make the member id
+    client_urls: tuple[str, ...]  # advertised; empty: the URLs the member binds
+    cluster_token: str
+    min_lease_ttl: int  # seconds
+    max_txn_ops: int
+    max_request_bytes: int
+    progress_notify_interval: float  # seconds; 0: no progress notifications

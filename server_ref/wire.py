@@ -1,0 +1,39 @@
+"""Protobuf wire arithmetic: etcd measures proposals and splits watch responses by size,
+and the log and snapshot formats frame messages with varints."""
+
+from __future__ import annotations
+
+
+def varint(n: int) -> bytes:
+    """``n`` (>= 0) as a protobuf base-128 varint."""
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if not n:
+            out.append(byte)
+            return bytes(out)
+        out.append(byte | 0x80)
+
+
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """The varint at ``data[pos:]`` and the position after it."""
+    value = shift = 0
+    while True:
+        if pos >= len(data):
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def field_size(n: int) -> int:
+    """Bytes taken by a length-delimited field with a one-byte tag and n bytes of data."""
+    size, rest = 1, n
+    while rest >= 0x80:
+        rest >>= 7
+        size += 1
+    return 1 + size + n
