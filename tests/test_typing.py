@@ -54,7 +54,7 @@ def test_mypy_strict_sees_the_types(user_project: Path) -> None:
     assert "import-not-found" not in out and "import-untyped" not in out, f"{HINT}\n{out}"
     assert 'Revealed type is "etcd3py._types.GetResponse"' in out, out
     assert 'Revealed type is "etcd3py.recipes._sync._mutex.Mutex"' in out, out
-    assert 'Revealed type is "etcd3py.server_ref._embedded.EmbeddedServer"' in out, out
+    assert 'Revealed type is "etcd3py.server_ref.embed.embedded.EmbeddedServer"' in out, out
     errors = [line for line in out.splitlines() if ": error:" in line]
     assert errors == [
         f"app.py:{WRONG_LINE}: error: Incompatible types in assignment (expression has type "
