@@ -1,5 +1,5 @@
 """Protobuf wire arithmetic: etcd measures proposals and splits watch responses by size,
-and the log and snapshot formats frame messages with varints."""
+and the log form of a proposal frames its fields with varints."""
 
 from __future__ import annotations
 

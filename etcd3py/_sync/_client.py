@@ -545,8 +545,9 @@ class Client:
         """A hash of one member's key-value history up to ``revision`` (0: the latest).
 
         Equal on members that applied the same history and compaction, so comparing members at
-        one revision detects corruption. server_ref hashes its own encoding: compare its hashes
-        with each other, not with etcd's.
+        one revision detects corruption. server_ref computes it as etcd 3.5.1 does, so its
+        hashes compare with etcd's too. A revision at or below the compaction point raises
+        CompactedError (unlike a read, which may name the compaction revision itself).
         """
         request = rpc_pb2.HashKVRequest(revision=_check.revision(revision))
         return int((self._transport.call(M.HASH_KV, request, timeout, endpoint)).hash)

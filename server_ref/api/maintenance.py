@@ -1,22 +1,28 @@
-"""The Maintenance service: status, alarms, hashes, snapshots, leader transfer."""
+"""The Maintenance service: status, alarms, hashes, snapshots, leader transfer.
+
+Snapshot, Hash and HashKV read the whole state: each takes it at one point on the
+event loop (``state.freeze``, references only), then encodes or hashes it in a worker
+thread, so a large store does not stop the server while it is read.
+"""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 
 from etcd3py._proto import rpc_pb2
 
+from ..server import state
 from ..server.log import Answer
 from ..server.server import EtcdServer
+from ..storage.snapshot import snapshot_chunks
 from .handlers import unary
 
 ETCD_API_VERSION = "3.5.1"  # reported by Status: the etcd release whose API we serve
 _STATUS_DB_BASE = 20480  # bytes a fresh etcd reports for its empty bbolt file
-SNAPSHOT_CHUNK = 32 * 1024  # etcd's snapshotSendBufferSize
 
 
 class MaintenanceService:
@@ -50,23 +56,25 @@ class MaintenanceService:
         return rpc_pb2.DefragmentResponse(header=self._server.header())  # nothing to reclaim
 
     @unary
-    def HashKV(self, r: rpc_pb2.HashKVRequest) -> rpc_pb2.HashKVResponse:
+    async def HashKV(self, r: rpc_pb2.HashKVRequest) -> rpc_pb2.HashKVResponse:
         store = self._server.store
-        rev = store.check_revision(r.revision)
+        rev = store.hash_revision(r.revision)
+        keys = store.freeze()
+        digest = await asyncio.to_thread(keys.hash_kv, rev)
         return rpc_pb2.HashKVResponse(
-            header=self._server.header(),
-            hash=store.hash_kv(rev),
-            compact_revision=store.compact_rev,
+            header=self._server.header(keys.revision),
+            hash=digest,
+            compact_revision=keys.compact_revision,
         )
 
     async def Snapshot(
         self, r: rpc_pb2.SnapshotRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[rpc_pb2.SnapshotResponse]:
-        data = self._server.snapshot()  # taken at once: a consistent revision
-        for blob, remaining in chunks(data):
-            yield rpc_pb2.SnapshotResponse(
-                header=self._server.header(), remaining_bytes=remaining, blob=blob
-            )
+        """etcd's db file in 32 KiB chunks, then its SHA-256 (no header, as etcd sends)."""
+        frozen = state.freeze(self._server)
+        data = await asyncio.to_thread(frozen.db)
+        for blob, remaining in snapshot_chunks(data):
+            yield rpc_pb2.SnapshotResponse(remaining_bytes=remaining, blob=blob)
 
     @unary
     def MoveLeader(self, r: rpc_pb2.MoveLeaderRequest) -> rpc_pb2.MoveLeaderResponse:
@@ -74,17 +82,9 @@ class MaintenanceService:
         return rpc_pb2.MoveLeaderResponse(header=self._server.header())
 
     @unary
-    def Hash(self, r: rpc_pb2.HashRequest) -> rpc_pb2.HashResponse:
-        store = self._server.store
-        return rpc_pb2.HashResponse(header=self._server.header(), hash=store.hash_kv(store.rev))
-
-
-def chunks(data: bytes) -> Iterator[tuple[bytes, int]]:
-    """As etcd sends its snapshot: (blob, remaining bytes) pairs of 32 KiB, then the
-    SHA-256 of the data with 0 remaining."""
-    sent = 0
-    while sent < len(data):
-        blob = data[sent : sent + SNAPSHOT_CHUNK]
-        sent += len(blob)
-        yield blob, len(data) - sent
-    yield hashlib.sha256(data).digest(), 0
+    async def Hash(self, r: rpc_pb2.HashRequest) -> rpc_pb2.HashResponse:
+        """etcd's hash of its whole db (members, leases, alarms, auth and meta too), not
+        of the key space only: members that are alike differ by their member records."""
+        frozen = state.freeze(self._server)
+        digest = await asyncio.to_thread(frozen.hash)
+        return rpc_pb2.HashResponse(header=self._server.header(frozen.keys.revision), hash=digest)

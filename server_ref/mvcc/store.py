@@ -7,14 +7,19 @@ revision and watch replays are answered from history. Keys are also kept in a so
 index, so a range visits only the keys inside it.
 
 The store is not thread-safe: the server runs it on one asyncio event loop, where a
-write transaction runs without yielding and is therefore atomic.
+write transaction runs without yielding and is therefore atomic. A committed version is
+never changed (compaction only drops versions), so ``freeze`` can hand out the kept
+versions as they are, to be encoded or hashed off the loop.
+
+On disk (a snapshot, a data directory) the kept versions are etcd's key bucket
+records (``storage/etcd_db.KeyRecord``): ``freeze().records()`` writes them and
+``load`` reads them back, as etcd's kvstore restores itself on start.
 """
 
 from __future__ import annotations
 
-import zlib
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Protocol
@@ -23,9 +28,12 @@ from etcd3py import _etcd_errors as E
 from etcd3py._proto import kv_pb2
 
 from ..errors import ServerError
+from ..storage.etcd_db import NOT_COMPACTED, KeyRecord
+from ..storage.hash import hash_kv
 from .sorted_keys import SortedKeys
 
 _mod_rev = attrgetter("mod_revision")
+_revision_of = attrgetter("mod_revision", "sub")
 
 
 class Version:
@@ -79,6 +87,38 @@ def fill_kv(out: kv_pb2.KeyValue, v: Version, keys_only: bool = False) -> None:
         out.lease = v.lease
 
 
+def record_of(v: Version) -> KeyRecord:
+    """``v`` as etcd's key bucket holds it (a tombstone keeps its key only)."""
+    if v.tombstone:
+        return KeyRecord(v.key, v.mod_revision, v.sub, tombstone=True)
+    return KeyRecord(v.key, v.mod_revision, v.sub, v.create_revision, v.version, v.value, v.lease)
+
+
+def version_of(r: KeyRecord) -> Version:
+    """The version a key bucket record holds."""
+    if r.tombstone:
+        return Version(r.key, b"", 0, r.main, 0, 0, r.sub, tombstone=True)
+    return Version(r.key, r.value, r.create_revision, r.main, r.version, r.lease, r.sub)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHistory:
+    """The key space at one moment: every kept version in (revision, sub) order, the
+    revision and the compaction point. Safe to read from any thread."""
+
+    versions: tuple[Version, ...]
+    revision: int
+    compact_revision: int
+
+    def records(self) -> list[KeyRecord]:
+        """The versions as etcd's key bucket records, in its order."""
+        return [record_of(v) for v in self.versions]
+
+    def hash_kv(self, rev: int) -> int:
+        """etcd's HashKV hash at ``rev``, resolved by ``Store.hash_revision``."""
+        return hash_kv(self.records(), self.compact_revision, rev)
+
+
 @dataclass(frozen=True, slots=True)
 class RangeResult:
     kvs: list[Version]
@@ -98,7 +138,7 @@ class Store:
 
     def __init__(self, lease_index: LeaseIndex) -> None:
         self.rev = 1  # a new etcd store starts at revision 1
-        self.compact_rev = -1  # etcd's compactMainRev before any compaction
+        self.compact_rev = NOT_COMPACTED  # etcd's compactMainRev before any compaction
         self._keys = SortedKeys()
         self._history: dict[bytes, list[Version]] = {}
         self._log: list[Version] = []  # every kept version in (revision, sub) order
@@ -206,6 +246,13 @@ class Store:
         if rev > self.rev:
             raise ServerError(E.FUTURE_REV)
         self.compact_rev = rev
+        self._drop_compacted()
+        self._notify()
+
+    def _drop_compacted(self) -> None:
+        """Drop what compaction at ``compact_rev`` forgets: for every key, the versions
+        before the one live at ``compact_rev``, and that one too if it is a tombstone."""
+        rev = self.compact_rev
         dropped: set[int] = set()
         for key in list(self._history):
             history = self._history[key]
@@ -225,24 +272,60 @@ class Store:
                 self._keys.discard(key)
         if dropped:
             self._log = [v for v in self._log if id(v) not in dropped]
+
+    # ---- whole-store pictures: snapshots, hashes, restore ----
+
+    def freeze(self) -> KeyHistory:
+        """The key space as it is now; later writes and compactions do not change it."""
+        return KeyHistory(tuple(self._log), self.rev, self.compact_rev)
+
+    def hash_revision(self, rev: int) -> int:
+        """The revision HashKV hashes for a request of ``rev``, with etcd's errors
+        (HashByRev): 0 is the current revision; the compaction revision itself is
+        compacted (unlike for a read); a negative one is hashed as it is (no record)."""
+        if 0 < rev <= self.compact_rev:
+            raise ServerError(E.COMPACTED)
+        if rev > self.rev:
+            raise ServerError(E.FUTURE_REV)
+        return self.rev if rev == 0 else rev
+
+    def load(self, records: Iterable[KeyRecord], compact_revision: int, revision: int) -> None:
+        """Fill this fresh store with etcd's key bucket ``records``, as etcd restores its
+        store on start: every record becomes a version of its key, the compaction point
+        is ``compact_revision`` (anything older that compaction forgets is dropped),
+        the revision is ``revision`` and each key whose latest version is a put with a
+        lease is attached to that lease (a lease the lessor lacks is ignored, as etcd
+        logs and goes on)."""
+        if self.rev != 1 or self._log or self.compact_rev != NOT_COMPACTED:
+            raise ValueError("load() fills a fresh store")
+        versions = sorted(map(version_of, records), key=_revision_of)
+        last = versions[-1].mod_revision if versions else 1
+        if not last <= revision or not compact_revision <= revision:
+            raise ValueError(f"revision {revision} is below a record or the compaction point")
+        for v in versions:
+            history = self._history.get(v.key)
+            if history is None:
+                history = self._history[v.key] = []
+                self._keys.add(v.key)
+            history.append(v)
+            self._bytes += len(v.key) + len(v.value)
+        self._log = versions
+        self.rev = revision
+        self.compact_rev = compact_revision
+        if compact_revision != NOT_COMPACTED:
+            self._drop_compacted()
+        for key, history in self._history.items():
+            latest = history[-1]
+            if latest.lease and not latest.tombstone:
+                self._lease_index.attach(latest.lease, key)
         self._notify()
 
-    # ---- figures for Status and HashKV ----
+    # ---- figures for Status ----
 
     @property
     def size_bytes(self) -> int:
         """Approximate bytes held by keys and values of every kept version."""
         return self._bytes
-
-    def hash_kv(self, rev: int) -> int:
-        """CRC-32 of the kept history up to ``rev``; equal stores give equal hashes."""
-        crc = 0
-        for v in self._log:
-            if v.mod_revision > rev:
-                break
-            head = b"%d.%d.%d:" % (v.mod_revision, v.sub, v.tombstone)
-            crc = zlib.crc32(v.value, zlib.crc32(v.key, zlib.crc32(head, crc)))
-        return crc
 
 
 class WriteTxn:

@@ -32,7 +32,6 @@ from ..apply.gates import gated
 from ..apply.txn import is_txn_read_only
 from ..errors import ServerError
 from ..lease.lessor import Lessor
-from ..mvcc import snapshot
 from ..mvcc.store import Store
 from . import proposal
 from .alarms import AlarmStore
@@ -166,8 +165,13 @@ class EtcdServer:
         resp = self.alarms.apply(r)
         resp.header.revision = self.store.rev
         if r.action != rpc_pb2.AlarmRequest.GET:
-            self._apply = gated(self._ungated, self.alarms.types())
+            self.gate_by_alarms()
         return resp
+
+    def gate_by_alarms(self) -> None:
+        """Apply proposals through the gates the raised alarms call for (after the
+        alarm table changed: an Alarm proposal, a restored state)."""
+        self._apply = gated(self._ungated, self.alarms.types())
 
     def _apply_lease_grant(self, r: rpc_pb2.LeaseGrantRequest) -> rpc_pb2.LeaseGrantResponse:
         resp = self.applier.lease_grant(r)
@@ -183,8 +187,15 @@ class EtcdServer:
             raise ServerError(E.BAD_LEADER_TRANSFEREE)
         # one member leads already; a transfer to itself is done at once, as in raft
 
-    def snapshot(self) -> bytes:
-        return snapshot.encode(self.store)
+    def adopt_members(self, members: list[MemberInfo], local: MemberInfo) -> None:
+        """Serve as ``local``, one of ``members`` (a membership read back from a
+        backend): it leads, the cluster id follows the member ids, and the ids this
+        server hands out carry the local member's id. Call it before serving."""
+        self.member = local
+        self.members = members
+        self.cluster_id = cluster_id([m.id for m in members])
+        self.leader_id = local.id
+        self._ids = IdGenerator(local.id)
 
     # ---- lease expiry ----
 

@@ -1,4 +1,4 @@
-"""HashKV as etcd 3.5.1 computes it (mvcc ``store.HashByRev``).
+"""HashKV and Hash as etcd 3.5.1 computes them (mvcc ``store.HashByRev``, backend ``Hash``).
 
 The hash is CRC-32C over the key bucket's name, then the bbolt key and value of every
 record in revision order with main revision up to ``revision``. Records at or below the
@@ -9,6 +9,10 @@ deleting them. When that keep set is empty, every record counts.
 
 The key index is rebuilt from the records (as etcd rebuilds it on start) and compacted
 at the compaction revision, which is the state the live index is in.
+
+The older Hash RPC hashes the whole db instead (``hash_db``): CRC-32C over every
+bucket's name, then its keys and values, leaving out meta's ``consistent_index`` and
+``term`` (etcd's DefaultIgnores), so it covers members, leases, alarms and auth too.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from collections.abc import Sequence
 
 import google_crc32c
 
-from .etcd_db import KEY, KeyRecord, encode_record
+from .bbolt import Bucket
+from .etcd_db import CONSISTENT_INDEX, KEY, META, TERM, KeyRecord, encode_record
 
 Revision = tuple[int, int]  # (main, sub)
 
@@ -27,9 +32,10 @@ def hash_kv(records: Sequence[KeyRecord], compact_revision: int, revision: int) 
 
     The caller answers etcd's errors (a requested revision at or below the compaction,
     or above the current one) and passes the current revision for a request of 0; that
-    one may equal the compaction revision, and is hashed then, as etcd does.
+    one may equal the compaction revision, and is hashed then, as etcd does. A negative
+    revision, which etcd passes through, hashes no record.
     """
-    if revision < compact_revision:
+    if 0 <= revision < compact_revision:
         raise ValueError(f"revision {revision} is compacted (at {compact_revision})")
     ordered = sorted(records, key=_revision_of)  # bbolt's key order; cheap when already sorted
     keep = _keep(ordered, compact_revision, revision)
@@ -106,3 +112,19 @@ def _keep(records: Sequence[KeyRecord], compact_revision: int, revision: int) ->
         if not is_tombstone:
             keep.add(generations[gen][i])
     return keep
+
+
+def hash_db(root: Bucket) -> int:
+    """etcd's Hash RPC over a db's buckets (``root``, as ``state_buckets`` builds it)."""
+    crc = 0
+    for name, bucket in sorted(root.entries.items()):
+        if not isinstance(bucket, Bucket):
+            raise ValueError(f"{name!r} is not a bucket")
+        crc = google_crc32c.extend(crc, name)
+        for key, value in sorted(bucket.entries.items()):
+            if name == META and key in (CONSISTENT_INDEX, TERM):
+                continue
+            crc = google_crc32c.extend(crc, key)
+            if isinstance(value, bytes):  # a nested bucket's value is nil to etcd
+                crc = google_crc32c.extend(crc, value)
+    return int(crc)
