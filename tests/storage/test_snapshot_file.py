@@ -29,7 +29,7 @@ from etcd3py.server_ref.storage.snapshot import (
     snapshot_chunks,
     verify_snapshot,
 )
-from tests.storage.tools import History, etcdutl
+from tests.storage.tools import History, etcdutl, sort_unordered
 
 INT64 = st.integers(1, 2**63 - 1)
 
@@ -82,15 +82,6 @@ def states(draw: st.DrawFn) -> EtcdState:
         auth_revision=draw(st.integers(0, 2**64 - 1)),
         auth_users=draw(st.dictionaries(st.binary(min_size=1, max_size=5), st.binary())),
     )
-
-
-def sort_unordered(state: EtcdState) -> EtcdState:
-    """The lists etcd keeps keyed by id (so in id or key-bytes order) sorted the same way."""
-    state.leases.sort(key=lambda lease: lease.id.to_bytes(8, "big"))
-    state.members.sort(key=lambda m: format(m.id, "x"))
-    state.removed_member_ids.sort(key=lambda i: format(i, "x"))
-    state.alarms.sort(key=lambda a: (a.member_id, a.alarm))
-    return state
 
 
 @settings(max_examples=60, deadline=None)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import google_crc32c
 
 from etcd3py import Client
+from etcd3py.server_ref.embed.member import Member
+from etcd3py.server_ref.server.server import EtcdServer
 from etcd3py.server_ref.storage.bbolt import Bucket
-from etcd3py.server_ref.storage.etcd_db import KeyRecord
+from etcd3py.server_ref.storage.etcd_db import EtcdState, KeyRecord
+from tests.support.loop_thread import LoopThread
 from tests.support.servers import etcd_bin_dir
 
 TIMEOUT = 60
@@ -103,3 +108,25 @@ def everything(client: Client, revision: int) -> list[tuple[bytes, bytes, int, i
         (kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
         for kv in response.kvs
     ]
+
+
+def sort_unordered(state: EtcdState) -> EtcdState:
+    """The lists etcd keeps keyed by id (so in id or key-bytes order) sorted the same way."""
+    state.leases.sort(key=lambda lease: lease.id.to_bytes(8, "big"))
+    state.members.sort(key=lambda m: format(m.id, "x"))
+    state.removed_member_ids.sort(key=lambda i: format(i, "x"))
+    state.alarms.sort(key=lambda a: (a.member_id, a.alarm))
+    return state
+
+
+@contextlib.contextmanager
+def serving(server: EtcdServer) -> Iterator[str]:
+    """Serve ``server`` (built, and maybe restored, beforehand) on a free loopback port
+    from an event loop of its own; yields the endpoint."""
+    with LoopThread() as loop:
+        member = Member(server, ("http://127.0.0.1:0",))
+        loop.run(member.start())
+        try:
+            yield f"127.0.0.1:{member.ports[0]}"
+        finally:
+            loop.run(member.stop(grace=None))
