@@ -5,19 +5,25 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import google_crc32c
+import grpc
+import pytest
 
-from etcd3py import Client
+from etcd3py import Client, CompactedError, EventType
+from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
 from etcd3py.server_ref.embed.member import Member
 from etcd3py.server_ref.server.server import EtcdServer
 from etcd3py.server_ref.storage.bbolt import Bucket
-from etcd3py.server_ref.storage.etcd_db import EtcdState, KeyRecord
+from etcd3py.server_ref.storage.etcd_db import EtcdState, KeyRecord, Lease
+from etcd3py.server_ref.storage.snapshot import read_snapshot_file
+from tests.support.etcdctl import etcdctl
 from tests.support.loop_thread import LoopThread
-from tests.support.servers import etcd_bin_dir
+from tests.support.servers import EtcdProcess, etcd_bin_dir, free_port, wait_until_serving
 
 TIMEOUT = 60
 
@@ -130,3 +136,99 @@ def serving(server: EtcdServer) -> Iterator[str]:
             yield f"127.0.0.1:{member.ports[0]}"
         finally:
             loop.run(member.stop(grace=None))
+
+
+def start_etcd(data_dir: Path, peer_port: int | None = None) -> EtcdProcess:
+    return EtcdProcess(data_dir, peer_port=peer_port, extra_args=["--unsafe-no-fsync"]).start()
+
+
+def save(endpoint: str, path: Path) -> EtcdState:
+    etcdctl(endpoint, "snapshot", "save", str(path))
+    return read_snapshot_file(path)
+
+
+def raw_hash_kv(endpoint: str, revision: int) -> tuple[int, int]:
+    """(hash, compact revision) of a HashKV call."""
+    with grpc.insecure_channel(endpoint) as channel:
+        response = rpc_pb2_grpc.MaintenanceStub(channel).HashKV(
+            rpc_pb2.HashKVRequest(revision=revision), timeout=10
+        )
+    return response.hash, response.compact_revision
+
+
+def changes_since(client: Client, start: int, last: int) -> list[tuple[bytes, int, bool]]:
+    """(key, revision, deleted) of every change from ``start`` to ``last``, from a watch."""
+    changes: list[tuple[bytes, int, bool]] = []
+    with client.watch(b"\0", from_key=True, start_revision=start) as watch:
+        for response in watch:
+            for event in response.events:
+                deleted = event.type == EventType.DELETE
+                changes.append((event.kv.key, event.kv.mod_revision, deleted))
+            if changes and changes[-1][1] >= last:
+                return changes
+    raise AssertionError("the watch ended early")
+
+
+def assert_serves(client: Client, state: EtcdState) -> None:
+    """The server holds ``state``'s key history: the same revision and compaction, each
+    record as a Range at its revision returns it, and a watch replays the changes."""
+    revision = client.status().header.revision
+    assert revision == state.revision
+    compacted = state.compact_revision
+    below = [r for r in state.records if r.main <= compacted]
+    above = [r for r in state.records if r.main > compacted]
+    expected = [(r.key, r.value, r.create_revision, r.main, r.version, r.lease) for r in below]
+    if compacted > 0:
+        assert everything(client, compacted) == sorted(expected)
+        with pytest.raises(CompactedError):
+            client.get(b"any", revision=compacted - 1)
+    for r in above:
+        kvs = [
+            (kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
+            for kv in client.get(r.key, revision=r.main).kvs
+        ]
+        record = (r.key, r.value, r.create_revision, r.main, r.version, r.lease)
+        assert kvs == ([] if r.tombstone else [record])
+    if above:
+        replayed = changes_since(client, compacted + 1, revision)
+        assert replayed == [(r.key, r.main, r.tombstone) for r in above]
+
+
+def assert_leases(client: Client, leases: list[Lease], attached: dict[int, list[bytes]]) -> None:
+    assert sorted(client.leases()) == sorted(lease.id for lease in leases)
+    for lease in leases:
+        info = client.time_to_live(lease.id, keys=True)
+        assert info.granted_ttl == lease.ttl
+        assert sorted(info.keys) == sorted(attached.get(lease.id, []))
+
+
+def attached_keys(state: EtcdState) -> dict[int, list[bytes]]:
+    """Lease id -> keys whose latest record is a put with that lease."""
+    latest = {r.key: r for r in state.records}
+    attached: dict[int, list[bytes]] = {}
+    for record in latest.values():
+        if record.lease and not record.tombstone:
+            attached.setdefault(record.lease, []).append(record.key)
+    return attached
+
+
+@contextlib.contextmanager
+def ref_process(peer_url: str, name: str = "default") -> Iterator[str]:
+    """A server_ref process claiming ``peer_url`` (it serves no peers): started with an
+    etcd's name and peer URL, it has that etcd's member id and member record. Yields
+    its client endpoint."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "etcd3py.server_ref",
+        "--listen-client-urls", f"http://127.0.0.1:{port}",
+        "--initial-advertise-peer-urls", peer_url,
+        "--name", name,
+    ]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        endpoint = f"127.0.0.1:{port}"
+        wait_until_serving(endpoint, TIMEOUT, lambda: proc.poll() is None)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(TIMEOUT)
