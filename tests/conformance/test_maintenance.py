@@ -1,14 +1,17 @@
-"""Status, MemberList, response headers, alarms and hashes."""
+"""Status, MemberList, response headers, alarms, hashes and the snapshot stream."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable
 
+import google_crc32c
 import grpc
 
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import rpc_pb2
+from etcd3py.server_ref.storage.etcd_db import read_db
 from tests.support.backends import RPC_TIMEOUT, Backend, WatchStream
 from tests.support.errors import raises_etcd
 
@@ -155,3 +158,42 @@ def test_hash_kv_follows_the_data(backend: Backend, prefix: bytes) -> None:
     backend.put(prefix + b"k", b"2")
     assert hash_kv().hash != first.hash
     assert hash_kv(rev).hash == first.hash  # history up to rev is unchanged
+
+
+def test_hash_kv_revisions(backend: Backend, prefix: bytes) -> None:
+    """HashKV refuses the compaction revision itself (a Range may read it), answers a
+    future one as future, and hashes a negative one as no record at all."""
+
+    def hash_kv(revision: int) -> rpc_pb2.HashKVResponse:
+        req = rpc_pb2.HashKVRequest(revision=revision)
+        return backend.maintenance.HashKV(req, timeout=RPC_TIMEOUT)
+
+    compact_at = backend.put(prefix + b"k", b"1").header.revision
+    after = backend.put(prefix + b"k", b"2").header.revision
+    req = rpc_pb2.CompactionRequest(revision=compact_at, physical=True)
+    backend.kv.Compact(req, timeout=RPC_TIMEOUT)
+    current = hash_kv(0)
+    assert (current.compact_revision, current.header.revision) == (compact_at, after)
+    assert hash_kv(after).hash == current.hash
+    raises_etcd(E.COMPACTED, hash_kv, compact_at)
+    raises_etcd(E.COMPACTED, hash_kv, compact_at - 1)
+    backend.range(prefix + b"k", revision=compact_at)  # a read there is still answered
+    raises_etcd(E.FUTURE_REV, hash_kv, after + 1)
+    negative = hash_kv(-1)
+    assert (negative.hash, negative.compact_revision) == (google_crc32c.value(b"key"), compact_at)
+
+
+def test_snapshot_stream(backend: Backend, prefix: bytes) -> None:
+    """etcd's db in 32 KiB chunks counting down the bytes left, then its SHA-256 with
+    0 left; no header."""
+    backend.put(prefix + b"k", b"in the snapshot" * 5000)
+    chunks = list(backend.maintenance.Snapshot(rpc_pb2.SnapshotRequest(), timeout=RPC_TIMEOUT))
+    db = b"".join(chunk.blob for chunk in chunks[:-1])
+    assert [len(c.blob) for c in chunks[:-2]] == [32 * 1024] * (len(chunks) - 2)
+    assert [c.remaining_bytes for c in chunks[:-1]] == [
+        len(db) - sum(len(c.blob) for c in chunks[: i + 1]) for i in range(len(chunks) - 1)
+    ]
+    assert (chunks[-1].blob, chunks[-1].remaining_bytes) == (hashlib.sha256(db).digest(), 0)
+    assert not any(chunk.HasField("header") for chunk in chunks)
+    records = [r for r in read_db(db).records if r.key == prefix + b"k"]
+    assert [r.value for r in records] == [b"in the snapshot" * 5000]

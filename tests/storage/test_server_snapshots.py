@@ -29,12 +29,11 @@ from tests.storage.tools import (
     etcdutl_status,
     everything,
     raw_hash_kv,
-    ref_process,
     save,
     start_etcd,
     status_of,
 )
-from tests.support.servers import free_port
+from tests.support.servers import free_port, ref_process
 
 Step = tuple[Any, ...]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from etcd3py.server_ref.storage.etcd_db import EtcdState, KeyRecord, Lease
 from etcd3py.server_ref.storage.snapshot import read_snapshot_file
 from tests.support.etcdctl import etcdctl
 from tests.support.loop_thread import LoopThread
-from tests.support.servers import EtcdProcess, etcd_bin_dir, free_port, wait_until_serving
+from tests.support.servers import EtcdProcess, etcd_bin_dir
 
 TIMEOUT = 60
 
@@ -210,25 +209,3 @@ def attached_keys(state: EtcdState) -> dict[int, list[bytes]]:
         if record.lease and not record.tombstone:
             attached.setdefault(record.lease, []).append(record.key)
     return attached
-
-
-@contextlib.contextmanager
-def ref_process(peer_url: str, name: str = "default") -> Iterator[str]:
-    """A server_ref process claiming ``peer_url`` (it serves no peers): started with an
-    etcd's name and peer URL, it has that etcd's member id and member record. Yields
-    its client endpoint."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "etcd3py.server_ref",
-        "--listen-client-urls", f"http://127.0.0.1:{port}",
-        "--initial-advertise-peer-urls", peer_url,
-        "--name", name,
-    ]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        endpoint = f"127.0.0.1:{port}"
-        wait_until_serving(endpoint, TIMEOUT, lambda: proc.poll() is None)
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(TIMEOUT)

@@ -5,13 +5,15 @@ Every server listens on loopback only, on free ports, and is stopped by its fixt
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import grpc
@@ -168,6 +170,28 @@ class EtcdProcess:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def ref_process(peer_url: str, name: str = "default") -> Iterator[str]:
+    """A server_ref process claiming ``peer_url`` (it serves no peers): started with an
+    etcd's name and peer URL, it has that etcd's member id and member record. Yields
+    its client endpoint."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "etcd3py.server_ref",
+        "--listen-client-urls", f"http://127.0.0.1:{port}",
+        "--initial-advertise-peer-urls", peer_url,
+        "--name", name,
+    ]  # fmt: skip
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        endpoint = f"127.0.0.1:{port}"
+        wait_until_serving(endpoint, START_TIMEOUT, lambda: proc.poll() is None)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(START_TIMEOUT)
 
 
 class StalledServer:
