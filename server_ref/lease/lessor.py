@@ -95,6 +95,17 @@ class Lessor:
         """Whole seconds left, truncated as etcd reports them."""
         return int(lease.remaining(self._clock()))
 
+    def promote(self) -> None:
+        """Give every lease its full TTL again, from now: what etcd 3.5's lessor does when
+        its member becomes leader, so a restart never expires a lease that was kept
+        alive up to the crash (its keep-alives could not reach a dead server)."""
+        now = self._clock()
+        self._expiries = []
+        for lease in self._leases.values():
+            lease.expiry = now + lease.ttl
+            self._expiries.append((lease.expiry, lease.id))
+        heapq.heapify(self._expiries)
+
     # ---- expiry ----
 
     def expired(self) -> list[int]:
