@@ -14,6 +14,7 @@ import sys
 
 from ..storage.datadir import DataDirError
 from ..storage.wal import WalError
+from . import restore
 from .config import Config, Flag
 from .member import Member
 from .running import make_server
@@ -22,6 +23,8 @@ from .running import make_server
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="etcd3py-server",
+        epilog="Also: etcd3py-server snapshot restore FILE --data-dir DIR (etcdutl's command; "
+        "snapshot restore --help for its flags).",
         description="etcd3py reference server: the etcd v3 gRPC API, with etcd's flags.",
     )
     for setting in dataclasses.fields(Config):
@@ -66,6 +69,9 @@ async def _serve(config: Config) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["snapshot", "restore"]:  # etcdutl's command, on our data directory
+        return restore.main(argv[2:])
     args = build_parser().parse_args(argv)
     config = Config(**{s.name: getattr(args, s.name) for s in dataclasses.fields(Config)})
     try:
