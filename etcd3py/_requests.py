@@ -46,6 +46,13 @@ def lease_id(lease: LeaseArg, what: str = "lease") -> int:
     if isinstance(lease, LeaseLike):
         lease.check_alive()
         return lease.id
+    if hasattr(lease, "__enter__") or hasattr(lease, "__aenter__"):
+        raise ArgumentTypeError(  # python-etcd3's client.lease(ttl) returns a Lease; ours not
+            what,
+            lease,
+            "a lease id (int) or a Lease: client.lease(ttl) is a context manager "
+            "(with client.lease(ttl) as lease: ...), client.grant(ttl) returns a Lease",
+        )
     raise ArgumentTypeError(what, lease, "a lease id (int) or a Lease")
 
 

@@ -70,8 +70,9 @@ class Restartable:
 
 @pytest.fixture(params=BACKENDS)
 def restartable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Restartable]:
-    """A dedicated server per test: real etcd (kill -9, restarted on its data directory,
-    fsync on so nothing acknowledged is lost) or server_ref (kill/revive keep its state)."""
+    """A dedicated server per test, with a data directory (fsync on, so nothing
+    acknowledged is lost): real etcd (kill -9, restarted on its directory) or server_ref
+    (kill() drops what is not on disk; revive() reads everything back from the directory)."""
     if request.param == "etcd":
         proc = EtcdProcess(tmp_path / "etcd-data")
         proc.start()
@@ -81,7 +82,9 @@ def restartable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rest
             proc.remove()
     else:
         interval = float(PROGRESS_NOTIFY_INTERVAL.rstrip("s"))
-        server = EmbeddedServer(progress_notify_interval=interval).start()
+        server = EmbeddedServer(
+            progress_notify_interval=interval, data_dir=tmp_path / "ref-data"
+        ).start()
         try:
             yield Restartable("server_ref", server.endpoint, server.kill, server.revive)
         finally:

@@ -12,15 +12,20 @@ import dataclasses
 import signal
 import sys
 
-from ..server.server import EtcdServer
+from ..storage.datadir import DataDirError
+from ..storage.wal import WalError
+from . import restore
 from .config import Config, Flag
 from .member import Member
+from .running import make_server
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="etcd3py-server",
-        description="etcd3py reference server: the etcd v3 gRPC API, in memory.",
+        epilog="Also: etcd3py-server snapshot restore FILE --data-dir DIR (etcdutl's command; "
+        "snapshot restore --help for its flags).",
+        description="etcd3py reference server: the etcd v3 gRPC API, with etcd's flags.",
     )
     for setting in dataclasses.fields(Config):
         flag: Flag = setting.metadata["flag"]
@@ -31,17 +36,26 @@ def build_parser() -> argparse.ArgumentParser:
             default=setting.default,
             metavar=flag.metavar,
             help=f"{flag.help} (default: {flag.show(setting.default)})",
+            nargs="?" if flag.boolean else None,  # Go style: --flag alone means true
+            const=True if flag.boolean else None,
         )
     return p
 
 
 async def _serve(config: Config) -> None:
-    member = Member(EtcdServer(config.server_config()), config.listen_client_urls)
-    await member.start()
+    server, durable = make_server(config)
+    member = Member(server, config.listen_client_urls)
+    try:
+        await member.start()
+    except BaseException:
+        if durable is not None:
+            await durable.close(crash=False)
+        raise
     urls = ", ".join(member.url_for(i) for i in range(len(member.ports)))
+    where = "in memory" if config.data_dir is None else f"on {config.data_dir}"
     print(
         f"etcd3py reference server {config.name!r} (member {member.member_id:x}) "
-        f"serving clients on {urls}",
+        f"serving clients on {urls}, data {where}",
         flush=True,
     )
     stopping = asyncio.Event()
@@ -50,14 +64,19 @@ async def _serve(config: Config) -> None:
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
     await member.stop(grace=1.0)
+    if durable is not None:
+        await durable.close(crash=False)
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["snapshot", "restore"]:  # etcdutl's command, on our data directory
+        return restore.main(argv[2:])
     args = build_parser().parse_args(argv)
     config = Config(**{s.name: getattr(args, s.name) for s in dataclasses.fields(Config)})
     try:
         asyncio.run(_serve(config))
-    except OSError as err:
+    except (OSError, DataDirError, WalError) as err:
         print(f"etcd3py-server: {err}", file=sys.stderr)
         return 1
     return 0

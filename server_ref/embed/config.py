@@ -10,9 +10,11 @@ import argparse
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..server.config import ServerConfig
+from ..server.durable import DEFAULT_SNAPSHOT_COUNT, Durability
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
@@ -44,6 +46,20 @@ def show_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def parse_bool(text: str) -> bool:
+    """A Go boolean flag's value: ``--flag``, ``--flag=true``, ``--flag=false``."""
+    lowered = text.lower()
+    if lowered in ("1", "t", "true"):
+        return True
+    if lowered in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {text!r} (expected true or false)")
+
+
+def show_data_dir(path: str | None) -> str:
+    return "none: in memory" if path is None else path
+
+
 @dataclass(frozen=True)
 class Flag:
     """How a setting appears on the command line: etcd's flag name, how to parse its
@@ -54,6 +70,7 @@ class Flag:
     parse: Callable[[str], Any] = str
     metavar: str | None = None
     show: Callable[[Any], str] = str
+    boolean: bool = False  # Go style: ``--flag`` alone means true
 
 
 def _urls_flag(name: str, help: str) -> Flag:
@@ -113,6 +130,38 @@ class Config:
             "SECONDS",
         ),
     )
+
+    data_dir: str | None = _setting(
+        None,
+        Flag(
+            "--data-dir",
+            "where the member keeps its log and snapshots; none: in memory, lost on exit",
+            str,
+            "DIR",
+            show_data_dir,
+        ),
+    )
+    snapshot_count: int = _setting(
+        DEFAULT_SNAPSHOT_COUNT,
+        Flag("--snapshot-count", "applied entries between two snapshots of the log", int, "N"),
+    )
+    unsafe_no_fsync: bool = _setting(
+        False,
+        Flag(
+            "--unsafe-no-fsync",
+            "write the log without fsync: a crash of the machine (not of the process) may "
+            "lose acknowledged writes",
+            parse_bool,
+            "BOOL",
+            boolean=True,
+        ),
+    )
+
+    def durability(self) -> Durability | None:
+        """Where the data lives, or None to keep it in memory."""
+        if self.data_dir is None:
+            return None
+        return Durability(Path(self.data_dir), self.snapshot_count, not self.unsafe_no_fsync)
 
     def server_config(self) -> ServerConfig:
         return ServerConfig(

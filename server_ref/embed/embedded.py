@@ -10,22 +10,28 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Coroutine
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from ..server.durable import DurableLog
 from ..server.server import EtcdServer
 from .config import DEFAULTS, Config
 from .member import Member
+from .running import make_server
 
 _T = TypeVar("_T")
 START_TIMEOUT = 30.0
 
 
 class EmbeddedServer:
-    """An in-memory etcd v3 server on a free loopback port.
+    """An etcd v3 server on a free loopback port: in memory, or on ``data_dir``.
 
     >>> with EmbeddedServer() as server:
     ...     server.endpoint          # "127.0.0.1:<port>"
+
+    With ``data_dir`` every write is in the directory's log before it is answered,
+    and the server serves the same data again when started on it later.
     """
 
     def __init__(
@@ -38,6 +44,9 @@ class EmbeddedServer:
         max_txn_ops: int = DEFAULTS.max_txn_ops,
         max_request_bytes: int = DEFAULTS.max_request_bytes,
         progress_notify_interval: float = DEFAULTS.progress_notify_interval,
+        data_dir: str | Path | None = DEFAULTS.data_dir,
+        snapshot_count: int = DEFAULTS.snapshot_count,
+        unsafe_no_fsync: bool = DEFAULTS.unsafe_no_fsync,
     ) -> None:
         self._config = Config(
             name=name,
@@ -46,12 +55,16 @@ class EmbeddedServer:
             max_txn_ops=max_txn_ops,
             max_request_bytes=max_request_bytes,
             progress_notify_interval=progress_notify_interval,
+            data_dir=None if data_dir is None else str(data_dir),
+            snapshot_count=snapshot_count,
+            unsafe_no_fsync=unsafe_no_fsync,
         )
         self._host = host
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._member: Member | None = None
         self._server: EtcdServer | None = None
+        self._durable: DurableLog | None = None
         self._port = 0
 
     @property
@@ -95,7 +108,7 @@ class EmbeddedServer:
         asyncio.set_event_loop(loop)
 
         async def boot() -> None:
-            self._server = EtcdServer(self._config.server_config())
+            self._server, self._durable = make_server(self._config)
             member = Member(self._server, self._config.listen_client_urls)
             await member.start()
             self._member = member
@@ -128,27 +141,47 @@ class EmbeddedServer:
     def kill(self) -> None:
         """Stop serving at once, cutting every connection, as a crash would.
 
-        The data stays (like a member's data directory): ``revive()`` serves it again
-        on the same port. While down, nothing runs -- not even lease expiry.
+        The data stays: ``revive()`` serves it again on the same port. With a
+        ``data_dir``, writes not yet on disk are dropped unanswered, as a killed
+        process drops them. While down, nothing runs -- not even lease expiry.
         """
         member, self._member = self._member, None
         if member is None:
             raise RuntimeError("the server is not serving")
-        self.call(member.stop(grace=None))
+        self.call(self._down(member, crash=True))
 
     def revive(self) -> None:
-        """Serve the same data again on the same port, after ``kill()``."""
+        """Restart after ``kill()``, on the same port, as etcd restarts a member: with a
+        ``data_dir`` everything is read back from the directory; either way the member
+        starts a new raft term and every lease gets its full TTL again (etcd 3.5)."""
         if self._member is not None or self._server is None:
             raise RuntimeError("revive() follows kill()")
+        self.call(self._up())
+
+    async def _up(self) -> None:
+        assert self._server is not None
+        if self._config.data_dir is not None:
+            self._server, self._durable = make_server(self._config)
+        else:
+            self._server.restarted()
         member = Member(self._server, (f"http://{self._host}:{self._port}",))
-        self.call(member.start())
+        await member.start()
         self._member = member
 
+    async def _down(self, member: Member, *, crash: bool) -> None:
+        await member.stop(grace=None)
+        durable, self._durable = self._durable, None
+        if durable is not None:
+            await durable.close(crash=crash)
+
     def stop(self) -> None:
-        """Stop serving and drop the data; the thread and its event loop end."""
+        """Stop serving; the thread and its event loop end. In memory the data goes;
+        a ``data_dir`` keeps it (every acknowledged write), for a later server."""
         member, self._member = self._member, None
         if member is not None and self._loop is not None:
-            self.call(member.stop(grace=None))
+            self.call(self._down(member, crash=False))
+        elif self._durable is not None and self._loop is not None:
+            self.call(self._durable.close(crash=False))
         self._server = None
         self._shutdown_thread()
 

@@ -1,18 +1,19 @@
 """The log step of the write path, and answers that may have to wait for it.
 
 ``EtcdServer.propose`` hands every proposal to its ``Log`` before applying it. The
-log says whether the entry is durable at once (None) or when it will be (an
-awaitable, e.g. done by the fsync that covers it). The server applies proposals in
-log order at once, on the event loop, and answers each when its entry is durable:
-so a WAL can make writes wait without changing what they do or in which order.
-In memory, ``NullLog`` records nothing and every entry is durable at once.
+log says whether the entry is durable at once (in memory, ``NullLog``: then the
+server applies and answers at once, atomically on the event loop), or tells the
+server later which entries became durable (a WAL, after the fsync that covers
+them): the server then applies them, in log order, and answers each. A proposal is
+never applied before it is durable, so no read, watch or answer ever shows a write
+that a crash could take back -- as etcd applies only committed entries.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable
-from typing import NoReturn, Protocol, TypeVar, Union
+from typing import Protocol, TypeVar, Union
 
 from .proposal import Proposal
 
@@ -24,26 +25,17 @@ Answer = Union[_T, Awaitable[_T]]  # noqa: UP007
 
 
 class Log(Protocol):
-    def append(self, index: int, proposal: Proposal) -> Awaitable[None] | None:
-        """Record ``proposal`` as entry ``index`` (called in index order, before the
-        proposal is applied); None when it is durable already."""
+    def append(self, index: int, proposal: Proposal) -> bool:
+        """Record ``proposal`` as entry ``index`` (called in index order). True when it
+        is durable already (the server applies it at once); False when the log will
+        tell the server later, by ``EtcdServer.durable(up_to)`` or ``log_failed``."""
 
 
 class NullLog:
     """No log: server_ref keeps its state in memory only."""
 
-    def append(self, index: int, proposal: Proposal) -> None:
-        return None
-
-
-async def when_durable(durable: Awaitable[None], response: _T) -> _T:
-    await durable
-    return response
-
-
-async def fail_when_durable(durable: Awaitable[None], error: Exception) -> NoReturn:
-    await durable
-    raise error
+    def append(self, index: int, proposal: Proposal) -> bool:
+        return True
 
 
 async def settled(answer: Answer[_T]) -> _T:

@@ -18,11 +18,13 @@ proposals, as etcd's leader does). One member serves it today.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import Callable
 from typing import Any, overload
 
 from google.protobuf.message import Message
+from grpc import StatusCode
 
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import rpc_pb2
@@ -37,7 +39,7 @@ from . import proposal
 from .alarms import AlarmStore
 from .config import ServerConfig
 from .ids import IdGenerator
-from .log import Answer, Log, NullLog, fail_when_durable, settled, when_durable
+from .log import Answer, Log, NullLog, settled
 from .membership import MemberInfo, cluster_id, member_id
 from .proposal import Proposal
 
@@ -64,6 +66,11 @@ class EtcdServer:
         self.alarms = AlarmStore()
         self._ids = IdGenerator(self.member.id)
         self._log: Log = log if log is not None else NullLog()
+        self.applied_index = self.raft_index
+        self._pending: collections.deque[tuple[int, Proposal, asyncio.Future[Response]]] = (
+            collections.deque()
+        )
+        self.on_applied: Callable[[int], None] | None = None  # (a durable log's snapshots)
         self._max_request_bytes = config.max_request_bytes
         self._ungated: ApplyTable = {
             **self.applier.table(),
@@ -98,23 +105,87 @@ class EtcdServer:
         """The one write path: size check -> log -> apply -> answer (see the module).
 
         A proposal that fails when applied (a missing lease, a raised alarm) was
-        logged: it counts in the raft index and changes nothing, as in etcd.
+        logged: it counts in the raft index and changes nothing, as in etcd. With a
+        log that writes to disk, the answer is a future: the proposal is applied, in
+        log order, once its entry is durable (``durable``).
         """
-        apply = self._apply[type(p)]
         if proposal.size(p) > self._max_request_bytes:
             raise ServerError(E.REQUEST_TOO_LARGE)
         self.raft_index += 1
-        durable = self._log.append(self.raft_index, p)
-        try:
-            resp = apply(p)
-        except ServerError as err:
-            if durable is None:
-                raise
-            return fail_when_durable(durable, err)
-        self._stamp(resp.header)
-        if durable is None:
+        if self._log.append(self.raft_index, p):
+            self.applied_index = self.raft_index
+            resp = self._apply[type(p)](p)
+            self._stamp(resp.header)
             return resp
-        return when_durable(durable, resp)
+        answer: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._pending.append((self.raft_index, p, answer))
+        return answer
+
+    def durable(self, up_to: int) -> None:
+        """The log made every entry up to ``up_to`` durable: apply them, in order, and
+        answer them (an answer nobody awaits any more is dropped; the entry applies)."""
+        pending = self._pending
+        while pending and pending[0][0] <= up_to:
+            index, p, answer = pending.popleft()
+            self.applied_index = index
+            try:
+                resp = self._apply[type(p)](p)
+            except ServerError as err:
+                if not answer.done():
+                    answer.set_exception(err)
+                continue
+            self._stamp(resp.header)
+            if not answer.done():
+                answer.set_result(resp)
+        if self.on_applied is not None:
+            self.on_applied(self.applied_index)
+
+    def log_failed(self, reason: str) -> None:
+        """The log could not make the pending entries durable: none of them applies,
+        each is answered with the reason, and their indexes are taken again."""
+        error = ServerError(E.ErrorSpec(StatusCode.UNAVAILABLE, f"etcd3py server_ref: {reason}"))
+        pending, self._pending = self._pending, collections.deque()
+        for _, _, answer in pending:
+            if not answer.done():
+                answer.set_exception(error)
+        self.raft_index = self.applied_index
+
+    def abandon_pending(self) -> None:
+        """A crash: entries not yet durable are never answered (their callers see the
+        connection go) and never applied here."""
+        pending, self._pending = self._pending, collections.deque()
+        for _, _, answer in pending:
+            answer.cancel()
+
+    def replay(self, index: int, p: Proposal) -> None:
+        """Apply a logged entry again at start-up (no log, no answer; its own failure,
+        as a missing lease, was the original answer and changes nothing again)."""
+        self.raft_index = self.applied_index = index
+        with contextlib.suppress(ServerError):
+            self._apply[type(p)](p)
+
+    def restarted(self) -> None:
+        """What a restart does to the raft state, as etcd 3.5.1 does on one member: a
+        new term, two entries (the new leader's empty entry and the member's published
+        attributes), and every lease back to its full TTL (checked against etcd)."""
+        self.raft_term += 1
+        self.raft_index += 2
+        self.applied_index = self.raft_index
+        self.lessor.promote()
+
+    def adopt_identity(
+        self, member_id: int, cluster_id: int, name: str, peer_urls: list[str]
+    ) -> None:
+        """Take the identity recorded in a data directory: as etcd, a restarted member
+        keeps its ids whatever its --initial-* flags say now."""
+        self.member.id, self.member.name, self.member.peer_urls = member_id, name, peer_urls
+        self.cluster_id = cluster_id
+        self.leader_id = member_id
+        self._ids = IdGenerator(member_id)
+
+    def use_log(self, log: Log) -> None:
+        """Log every proposal from now on to ``log`` (after a replay, which logs nothing)."""
+        self._log = log
 
     def txn(self, r: rpc_pb2.TxnRequest) -> Answer[rpc_pb2.TxnResponse]:
         """A read-only transaction takes the read path, any other is proposed (etcd's Txn)."""
@@ -186,16 +257,6 @@ class EtcdServer:
         if target is None or target.is_learner:
             raise ServerError(E.BAD_LEADER_TRANSFEREE)
         # one member leads already; a transfer to itself is done at once, as in raft
-
-    def adopt_members(self, members: list[MemberInfo], local: MemberInfo) -> None:
-        """Serve as ``local``, one of ``members`` (a membership read back from a
-        backend): it leads, the cluster id follows the member ids, and the ids this
-        server hands out carry the local member's id. Call it before serving."""
-        self.member = local
-        self.members = members
-        self.cluster_id = cluster_id([m.id for m in members])
-        self.leader_id = local.id
-        self._ids = IdGenerator(local.id)
 
     # ---- lease expiry ----
 

@@ -2,10 +2,11 @@
 
 ``capture`` takes what etcd's db holds after the last applied entry: every kept
 revision record of the key space, the compaction point, the leases (id and TTL), the
-members, the alarms, the consistent index (the raft index of that entry) and the
-term. ``write_db(capture(server))`` is the db etcd would have, and Maintenance.Snapshot
-streams it. ``restore`` loads such a state into a fresh server, as etcd loads its db on
-start.
+members, the alarms, the consistent index (the raft index of that entry; entries
+logged but not yet durable, so not applied, are not in it) and the term.
+``write_db(capture(server))`` is the db etcd would have, and Maintenance.Snapshot
+streams it. ``restore`` loads such a state into a fresh server, as etcd loads its db
+on start.
 
 Taking the state is cheap (``freeze``: references to versions that never change);
 turning it into records and a db file is not, and may run in another thread.
@@ -18,14 +19,11 @@ from dataclasses import dataclass
 from ..mvcc.store import KeyHistory
 from ..storage import etcd_db as db
 from ..storage.hash import hash_db
-from .membership import MemberInfo
+from .membership import MemberInfo, cluster_id
 from .server import EtcdServer
 
 # etcd 3.5.1 records its cluster version as major.minor.0
 CLUSTER_VERSION = "3.5.0"
-# etcd's default --election-timeout, in seconds: a new leader (a restarted member too)
-# extends every lease by it (lessor.Promote), so a restored lease reports its full TTL
-ELECTION_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ def freeze(server: EtcdServer) -> FrozenState:
         leases=tuple(db.Lease(lease.id, lease.ttl) for lease in server.lessor.leases()),
         members=tuple(_recorded(m) for m in server.members),
         alarms=tuple(db.Alarm(member, alarm) for member, alarm in server.alarms.active),
-        consistent_index=server.raft_index,
+        consistent_index=server.applied_index,
         term=server.raft_term,
     )
 
@@ -93,12 +91,13 @@ def restore(server: EtcdServer, state: db.EtcdState) -> None:
     Afterwards the server holds every record as the history of its key (so reads at
     every kept revision, watch replays and HashKV answer as before), its revision and
     compaction point (a scheduled compaction beyond the finished one is carried out,
-    as etcd resumes it); every lease with its whole TTL again (plus the election
-    timeout, as etcd's new leader gives) and the keys whose latest version names it;
-    the alarms, with the write gates they raise; the members as recorded; and the
-    raft index and term the state was taken at. What a restart adds on top (etcd's
-    new term and its two entries) is the caller's. Auth is not restored (server_ref
-    has none) and nor are removed members.
+    as etcd resumes it); every lease with its whole TTL again from now plus the
+    election timeout, as etcd's lessor promotes them when its member leads, and the
+    keys whose latest version names it; the alarms, with the write gates they raise;
+    the members as recorded; and the raft index (applied too) and term the state was
+    taken at. What a restart adds on top (``EtcdServer.restarted``: a new term, two
+    entries) is the caller's. Auth is not restored (server_ref has none) and nor are
+    removed members.
 
     The local member is the recorded one with the server's id, or else the only
     recorded member (a member's data carries its identity); its name and client URLs
@@ -108,32 +107,31 @@ def restore(server: EtcdServer, state: db.EtcdState) -> None:
         raise ValueError("restore() loads a fresh server")
     if state.members:
         _adopt_members(server, state.members)
-    server.lessor.load(((lease.id, lease.ttl) for lease in state.leases), ELECTION_TIMEOUT)
+    server.lessor.load((lease.id, lease.ttl) for lease in state.leases)
+    server.lessor.promote()
     server.store.load(state.records, state.compact_revision, state.revision)
     if state.scheduled_compact_revision > state.compact_revision:
         server.store.compact(state.scheduled_compact_revision)
     server.alarms.active = [(alarm.member_id, alarm.alarm) for alarm in state.alarms]
     server.gate_by_alarms()
-    server.raft_index = state.consistent_index
+    server.raft_index = server.applied_index = state.consistent_index
     server.raft_term = state.term
 
 
 def _adopt_members(server: EtcdServer, recorded: list[db.Member]) -> None:
-    local_id = server.member.id
-    if all(m.id != local_id for m in recorded):
+    local = next((m for m in recorded if m.id == server.member.id), None)
+    if local is None:
         if len(recorded) != 1:
-            ids = ", ".join(f"{m.id:x}" for m in recorded)
-            raise ValueError(f"member {local_id:x} is not among the recorded members {ids}")
-        local_id = recorded[0].id
-    members = []
-    for m in recorded:
-        if m.id == server.member.id:
-            members.append(server.member)  # the configured member, as it was
-        elif m.id == local_id:
-            name, client_urls = server.member.name, server.member.client_urls
-            members.append(MemberInfo(m.id, name, list(m.peer_urls), client_urls, m.is_learner))
-        else:
-            info = MemberInfo(m.id, m.name, list(m.peer_urls), list(m.client_urls), m.is_learner)
-            members.append(info)
-    local = next(m for m in members if m.id == local_id)
-    server.adopt_members(members, local)
+            known = ", ".join(f"{m.id:x}" for m in recorded)
+            raise ValueError(
+                f"member {server.member.id:x} is not among the recorded members {known}"
+            )
+        [local] = recorded
+    ids = [m.id for m in recorded]
+    server.adopt_identity(local.id, cluster_id(ids), server.member.name, list(local.peer_urls))
+    server.members = [
+        server.member
+        if m is local
+        else MemberInfo(m.id, m.name, list(m.peer_urls), list(m.client_urls), m.is_learner)
+        for m in recorded
+    ]

@@ -3,8 +3,9 @@ compactions; no leases, whose ids are random) sent to a fresh etcd and a fresh
 server_ref give the same hash at the current revision and at past ones, and the same
 errors and compact_revision for compacted and future revisions.
 
-server_ref runs with the etcd's name and peer URL, so it has the etcd's member id:
-every response, header included, and the whole-db Hash compare byte for byte.
+server_ref runs as a process on a data directory, with the etcd's name and peer URL,
+so it has the etcd's member id: every response, header included, and the whole-db
+Hash compare byte for byte.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 from etcd3py._proto import rpc_pb2
 from tests.support.backends import Backend, prefix_end
-from tests.support.servers import EtcdProcess, ref_process
+from tests.support.servers import EtcdProcess, RefProcess
 
 C = rpc_pb2.Compare
 KEYS = [b"a", b"b", b"b/1", b"b/2", b"c"]
@@ -45,8 +46,14 @@ class Pair:
         data = self._root / f"etcd{self._started}"
         etcd = EtcdProcess(data, extra_args=["--unsafe-no-fsync"]).start()
         self._stack.callback(etcd.remove)
-        ref = self._stack.enter_context(ref_process(etcd.peer_url))
-        self.backends = [Backend("etcd", etcd.endpoint), Backend("server_ref", ref)]
+        ref = RefProcess(
+            self._root / f"ref{self._started}",
+            peer_port=etcd.peer_port,
+            extra_args=["--unsafe-no-fsync"],
+        )
+        self._stack.callback(ref.remove)
+        ref.start()
+        self.backends = [Backend("etcd", etcd.endpoint), Backend("server_ref", ref.endpoint)]
         for backend in self.backends:
             self._stack.callback(backend.close)
 

@@ -33,7 +33,7 @@ from tests.storage.tools import (
     start_etcd,
     status_of,
 )
-from tests.support.servers import free_port, ref_process
+from tests.support.servers import RefProcess, free_port
 
 Step = tuple[Any, ...]
 
@@ -172,24 +172,26 @@ def test_the_same_history_saves_the_same_db_on_both_servers(tmp_path: Path) -> N
     same history gives the same snapshot content (keys, leases, members, compaction,
     consistent index, term), the same etcdutl status, and the same Hash and HashKV."""
     etcd = start_etcd(tmp_path / "etcd")
+    ref = RefProcess(tmp_path / "ref", peer_port=etcd.peer_port, extra_args=["--unsafe-no-fsync"])
     try:
-        with ref_process(etcd.peer_url) as ref:
-            endpoints = {"etcd": etcd.endpoint, "server_ref": ref}
-            for endpoint in endpoints.values():
-                with Client(endpoint) as client:
-                    history = write_history(client)
-            saved = {kind: save(e, tmp_path / f"{kind}.db") for kind, e in endpoints.items()}
-            assert saved["server_ref"] == saved["etcd"]
-            statuses = [etcdutl_status(tmp_path / f"{kind}.db") for kind in endpoints]
-            assert [(s["hash"], s["totalKey"], s["revision"]) for s in statuses] == [
-                (statuses[0]["hash"], statuses[0]["totalKey"], history.revision)
-            ] * 2
-            hashes = [whole_hash(e) for e in endpoints.values()]
-            assert [(h.hash, h.header.revision) for h in hashes] == [
-                (hashes[0].hash, history.revision)
-            ] * 2
-            for rev in [-1, 0, *range(history.compacted - 1, history.revision + 2)]:
-                answers = [raw_hash_kv_or_error(e, rev) for e in endpoints.values()]
-                assert answers[0] == answers[1], f"HashKV at {rev}"
+        ref.start()
+        endpoints = {"etcd": etcd.endpoint, "server_ref": ref.endpoint}
+        for endpoint in endpoints.values():
+            with Client(endpoint) as client:
+                history = write_history(client)
+        saved = {kind: save(e, tmp_path / f"{kind}.db") for kind, e in endpoints.items()}
+        assert saved["server_ref"] == saved["etcd"]
+        statuses = [etcdutl_status(tmp_path / f"{kind}.db") for kind in endpoints]
+        assert [(s["hash"], s["totalKey"], s["revision"]) for s in statuses] == [
+            (statuses[0]["hash"], statuses[0]["totalKey"], history.revision)
+        ] * 2
+        hashes = [whole_hash(e) for e in endpoints.values()]
+        assert [(h.hash, h.header.revision) for h in hashes] == [
+            (hashes[0].hash, history.revision)
+        ] * 2
+        for rev in [-1, 0, *range(history.compacted - 1, history.revision + 2)]:
+            answers = [raw_hash_kv_or_error(e, rev) for e in endpoints.values()]
+            assert answers[0] == answers[1], f"HashKV at {rev}"
     finally:
+        ref.remove()
         etcd.remove()

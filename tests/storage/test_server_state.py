@@ -19,10 +19,11 @@ from etcd3py import _etcd_errors as E
 from etcd3py._proto import kv_pb2, rpc_pb2, rpc_pb2_grpc
 from etcd3py.server_ref.embed.config import DEFAULTS
 from etcd3py.server_ref.errors import ServerError
+from etcd3py.server_ref.lease.lessor import ELECTION_TIMEOUT
 from etcd3py.server_ref.mvcc.watchable import Watcher, fill_event, take
 from etcd3py.server_ref.server.membership import member_id
 from etcd3py.server_ref.server.server import EtcdServer
-from etcd3py.server_ref.server.state import ELECTION_TIMEOUT, capture, freeze, restore
+from etcd3py.server_ref.server.state import capture, freeze, restore
 from etcd3py.server_ref.storage.etcd_db import (
     Alarm,
     EtcdState,

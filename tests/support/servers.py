@@ -5,16 +5,17 @@ Every server listens on loopback only, on free ports, and is stopped by its fixt
 
 from __future__ import annotations
 
-import contextlib
 import os
+import resource
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -128,12 +129,16 @@ class EtcdProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 cwd=self.data_dir.parent,
+                preexec_fn=self._limits,
             )
         finally:
             log.close()
         if wait:
             self.wait_ready()
         return self
+
+    def _limits(self) -> None:
+        """Resource limits of the child (none for etcd)."""
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -172,26 +177,36 @@ class EtcdProcess:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def ref_process(peer_url: str, name: str = "default") -> Iterator[str]:
-    """A server_ref process claiming ``peer_url`` (it serves no peers): started with an
-    etcd's name and peer URL, it has that etcd's member id and member record. Yields
-    its client endpoint."""
-    port = free_port()
-    command = [
-        sys.executable, "-m", "etcd3py.server_ref",
-        "--listen-client-urls", f"http://127.0.0.1:{port}",
-        "--initial-advertise-peer-urls", peer_url,
-        "--name", name,
-    ]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        endpoint = f"127.0.0.1:{port}"
-        wait_until_serving(endpoint, START_TIMEOUT, lambda: proc.poll() is None)
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(START_TIMEOUT)
+class RefProcess(EtcdProcess):
+    """server_ref as users run it: ``python -m etcd3py.server_ref`` on a data directory,
+    with etcd's flags, killed and restarted like a real member.
+
+    ``file_size_limit`` (bytes) caps every file the process writes (RLIMIT_FSIZE): a
+    disk that fills up, without a filesystem of its own.
+    """
+
+    def __init__(
+        self, data_dir: Path, *, file_size_limit: int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(data_dir, **kwargs)
+        self.file_size_limit = file_size_limit
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "etcd3py.server_ref",
+            "--name", self.name,
+            "--data-dir", str(self.data_dir),
+            "--listen-client-urls", self.client_url,
+            "--advertise-client-urls", self.client_url,
+            "--initial-advertise-peer-urls", self.peer_url,
+            "--experimental-watch-progress-notify-interval", PROGRESS_NOTIFY_INTERVAL,
+            *self.extra_args,
+        ]  # fmt: skip
+
+    def _limits(self) -> None:
+        if self.file_size_limit is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_size_limit,) * 2)
 
 
 class StalledServer:

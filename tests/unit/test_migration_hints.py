@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from etcd3py import AsyncClient, Client
+from etcd3py import ArgumentTypeError, AsyncClient, Client
 from etcd3py._migration import OTHER_CLIENTS
 
 
@@ -23,4 +23,11 @@ def test_other_missing_names_stay_plain() -> None:
     client = Client("127.0.0.1:2379")
     with pytest.raises(AttributeError, match="'Client' object has no attribute 'get_prfix'"):
         client.get_prfix  # type: ignore[attr-defined]  # noqa: B018
+    client.close()
+
+
+def test_a_lease_context_manager_given_as_a_lease_says_how_to_hold_it() -> None:
+    client = Client("127.0.0.1:2379")
+    with pytest.raises(ArgumentTypeError, match=r"client.lease\(ttl\) is a context manager"):
+        client.put("k", "v", lease=client.lease(10))  # type: ignore[arg-type]
     client.close()

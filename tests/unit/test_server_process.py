@@ -96,7 +96,7 @@ def test_one_table_of_settings_gives_every_default() -> None:
     shared = [
         p for p in inspect.signature(EmbeddedServer).parameters.values() if p.name in settings
     ]
-    assert len(shared) == 5
+    assert len(shared) == 8
     for param in shared:
         assert param.default == getattr(DEFAULTS, param.name)
 
@@ -108,6 +108,14 @@ def test_flags_take_etcds_value_forms() -> None:
     )  # fmt: skip
     config = Config(**vars(args))
     assert config.listen_client_urls == ("http://127.0.0.1:1", "unix:///tmp/s")
+    assert config.unsafe_no_fsync is False and config.data_dir is None
+    for given, meant in (
+        ([], False),
+        (["--unsafe-no-fsync"], True),
+        (["--unsafe-no-fsync=false"], False),
+        (["--unsafe-no-fsync=true"], True),
+    ):
+        assert build_parser().parse_args(given).unsafe_no_fsync is meant  # fmt: skip
     assert config.progress_notify_interval == 90.0
     assert config.server_config().max_txn_ops == 7
 

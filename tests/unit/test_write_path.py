@@ -1,12 +1,11 @@
 """server_ref's one write path: proposals are complete values, logged before they are
-applied, applied in log order, and answered when the log says they are durable."""
+applied, and applied in log order -- with a log on disk, only once the log says they
+are durable, and answered then."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-from collections.abc import Awaitable
 
 import pytest
 
@@ -25,16 +24,16 @@ _R = rpc_pb2.RequestOp
 
 
 class RecordingLog:
-    """Keeps every entry as its log bytes; ``durable`` (when set) is what each append
-    waits for, as a WAL's fsync would be."""
+    """Keeps every entry as its log bytes. ``durable_at_once=False`` behaves as a WAL:
+    the test then says when entries are durable, as an fsync would."""
 
-    def __init__(self, durable: asyncio.Future[None] | None = None) -> None:
+    def __init__(self, durable_at_once: bool = True) -> None:
         self.entries: list[tuple[int, bytes]] = []
-        self.durable = durable
+        self.durable_at_once = durable_at_once
 
-    def append(self, index: int, p: Proposal) -> Awaitable[None] | None:
+    def append(self, index: int, p: Proposal) -> bool:
         self.entries.append((index, proposal.encode(p, request_id=index)))
-        return self.durable
+        return self.durable_at_once
 
     def proposals(self) -> list[Proposal]:
         return [proposal.decode(data)[1] for _, data in self.entries]
@@ -109,9 +108,8 @@ def test_replaying_the_log_rebuilds_the_same_state() -> None:
         first.propose(put(b"d", lease=lease.ID))  # logged, fails again on replay
 
     second = new_server()
-    for p in log.proposals():
-        with contextlib.suppress(ServerError):  # fails as it did the first time
-            second.propose(p)
+    for index, data in log.entries:
+        second.replay(index, proposal.decode(data)[1])  # what failed fails again, quietly
     for server in (first, second):
         assert server.store.rev == 5
     assert second.raft_index == first.raft_index
@@ -135,31 +133,45 @@ def test_a_log_entry_with_two_proposals_is_refused() -> None:
         proposal.decode(data)
 
 
-async def test_a_waiting_log_delays_the_answers_not_the_order_of_applying() -> None:
-    durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    server = new_server(RecordingLog(durable))
+async def test_a_log_on_disk_applies_and_answers_only_what_is_durable() -> None:
+    log = RecordingLog(durable_at_once=False)
+    server = new_server(log)
     first = server.propose(put(b"k", b"1"))
     failing = server.propose(put(b"k", lease=42))
     second = server.propose(put(b"k", b"2"))
-    # applied at once, in order; nobody has an answer yet
-    assert server.store.rev == 3
-    assert not isinstance(first, rpc_pb2.PutResponse)
-    assert not isinstance(failing, rpc_pb2.PutResponse)
-    assert not isinstance(second, rpc_pb2.PutResponse)
+    # logged, but neither applied nor answered: no read can see them yet
+    assert [i for i, _ in log.entries] == [server.raft_index - 2 + n for n in range(3)]
+    assert server.store.rev == 1
     answers = asyncio.gather(first, failing, second, return_exceptions=True)
     await asyncio.sleep(0)
     assert not answers.done()
-    durable.set_result(None)
+    server.durable(up_to=server.raft_index - 1)  # the first two reached the disk
+    assert server.store.rev == 2
+    server.durable(up_to=server.raft_index)
     got = await asyncio.wait_for(answers, 5)
     assert [r.header.revision for r in (got[0], got[2])] == [2, 3]
     assert isinstance(got[1], ServerError) and got[1].spec == E.LEASE_NOT_FOUND
+
+
+async def test_entries_the_log_could_not_write_are_refused_and_their_indexes_reused() -> None:
+    log = RecordingLog(durable_at_once=False)
+    server = new_server(log)
+    start = server.raft_index
+    kept = server.propose(put(b"k", b"1"))
+    server.durable(up_to=start + 1)
+    lost = server.propose(put(b"k", b"2"))
+    server.log_failed("the disk is full")
+    with pytest.raises(ServerError, match="the disk is full"):
+        await lost
+    assert (await kept).header.revision == 2
+    assert server.store.rev == 2 and server.raft_index == start + 1
 
 
 async def test_an_expired_lease_is_revoked_by_a_proposal() -> None:
     revoked = asyncio.Event()
 
     class WatchingLog(RecordingLog):
-        def append(self, index: int, p: Proposal) -> Awaitable[None] | None:
+        def append(self, index: int, p: Proposal) -> bool:
             if isinstance(p, rpc_pb2.LeaseRevokeRequest):
                 revoked.set()
             return super().append(index, p)

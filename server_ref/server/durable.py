@@ -1,0 +1,155 @@
+"""A member whose state survives a crash: the write-ahead log behind ``EtcdServer``.
+
+``DurableLog`` is the server's ``Log`` over a WAL (``storage/wal.py``): proposals are
+buffered as they come and written by one worker thread, a batch per write and fsync
+(group commit), while the event loop goes on taking requests; after each batch the
+server applies the batch's proposals in order and answers them. A write is answered
+only once it is on disk, and never applied before: a crash loses nothing that was
+acknowledged, and nothing a client saw (a read, a watch event) can vanish.
+
+``open_server`` starts a member on a data directory: a new one is created, an
+existing one is replayed (its snapshot, then the log after it) and restarted as etcd
+restarts (a new term, leases back at their full TTL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..storage.datadir import DataDir, DataDirError
+from ..storage.wal import Wal, WalError
+from . import proposal
+from .config import ServerConfig
+from .proposal import Proposal
+from .server import EtcdServer
+
+log = logging.getLogger("etcd3py.server_ref")
+
+DEFAULT_SNAPSHOT_COUNT = 100_000  # etcd's --snapshot-count
+
+
+@dataclass(frozen=True)
+class Durability:
+    """Where and how a member keeps its data (etcd's flags of the same names)."""
+
+    data_dir: Path
+    snapshot_count: int = DEFAULT_SNAPSHOT_COUNT
+    fsync: bool = True  # --unsafe-no-fsync turns it off: a crash of the machine may lose writes
+
+
+class DurableLog:
+    """EtcdServer's log on disk: group commit in one worker thread."""
+
+    def __init__(self, server: EtcdServer, wal: Wal, durability: Durability) -> None:
+        self._server = server
+        self._wal = wal
+        self._durability = durability
+        # one thread: flushes (and the file work that must not overlap them) in order
+        self._worker = concurrent.futures.ThreadPoolExecutor(1, "etcd3py-wal")
+        self._flushing: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def append(self, index: int, p: Proposal) -> bool:
+        if self._closed:
+            raise WalError(f"{self._wal.folder}: the log is closed")
+        self._wal.add_entry(index, proposal.encode(p, index))
+        if self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._flush_all())
+        return False
+
+    async def _flush_all(self) -> None:
+        """Flush batches until nothing is buffered; after each, the server applies it."""
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._closed:
+                try:
+                    last = await loop.run_in_executor(self._worker, self._wal.flush)
+                except WalError as err:
+                    if self._closed:
+                        return
+                    log.error("%s", err)
+                    self._wal.discard_buffer()  # their indexes will be taken again
+                    self._server.log_failed(str(err))
+                    return
+                if self._closed:
+                    return
+                self._server.durable(last)
+                if not self._wal.buffered:
+                    return
+        finally:
+            self._flushing = None
+
+    async def close(self, *, crash: bool) -> None:
+        """Stop logging. ``crash``: as a killed process, entries not yet durable are
+        dropped unanswered; otherwise they are flushed and answered first."""
+        if not crash:
+            while self._flushing is not None:
+                await asyncio.shield(self._flushing)
+        self._closed = True
+        self._server.abandon_pending()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._worker, self._wal.close)  # after a flush under way
+        self._worker.shutdown(wait=True)
+
+
+def open_server(config: ServerConfig, durability: Durability) -> tuple[EtcdServer, DurableLog]:
+    """A member's server on its data directory: replayed if it exists, else created."""
+    folder = DataDir(durability.data_dir)
+    server = EtcdServer(config)
+    try:
+        if folder.exists():
+            wal = _replay(server, folder, durability)
+        else:
+            folder.create(fsync=durability.fsync)
+            wal = Wal.create(
+                folder.wal,
+                _identity(server),
+                server.raft_term,
+                server.raft_index,
+                fsync=durability.fsync,
+            )
+    except OSError as err:
+        raise DataDirError(f"data dir {folder.path}: {err}") from None
+    durable = DurableLog(server, wal, durability)
+    server.use_log(durable)
+    return server, durable
+
+
+def _identity(server: EtcdServer) -> dict[str, Any]:
+    """What the log's metadata records: the member's and the cluster's identity."""
+    member = server.member
+    return {
+        "member_id": member.id,
+        "cluster_id": server.cluster_id,
+        "name": member.name,
+        "peer_urls": list(member.peer_urls),
+    }
+
+
+def _replay(server: EtcdServer, folder: DataDir, durability: Durability) -> Wal:
+    wal, replayed = Wal.open(folder.wal, after_index=0, fsync=durability.fsync)
+    if replayed.cut_bytes:
+        log.warning(
+            "%s: cut %d bytes of a write a crash left unfinished (never acknowledged)",
+            wal.segments[-1],
+            replayed.cut_bytes,
+        )
+    identity = replayed.metadata
+    server.adopt_identity(
+        identity["member_id"], identity["cluster_id"], identity["name"], identity["peer_urls"]
+    )
+    server.raft_term = replayed.term
+    server.raft_index = server.applied_index = replayed.last_index
+    for index, data in replayed.entries:
+        _, p = proposal.decode(data)
+        server.replay(index, p)
+    server.raft_index = server.applied_index = replayed.last_index
+    server.restarted()
+    wal.add_state(server.raft_term, server.raft_index)
+    wal.flush()
+    return wal

@@ -1,0 +1,359 @@
+"""The write-ahead log: every proposal reaches the disk, checksummed, before it applies.
+
+A log is a folder of segment files ``<seq>-<first index>.wal`` (16 hex digits each,
+etcd's naming). A segment is a sequence of records::
+
+    u32 length | u32 crc32c(body) | body = u8 type | payload       (little endian)
+
+- METADATA (first record of every segment): JSON of the member's identity and the
+  format version;
+- ENTRY: u64 index, then the entry's bytes (a proposal in etcd's InternalRaftRequest
+  form; this module does not look inside);
+- STATE: u64 term, u64 index: the raft state at a (re)start, after which entries go
+  on from ``index + 1``.
+
+Records are appended in batches; ``flush`` writes a batch and fsyncs it (group
+commit), so a batch is durable, or not there, as a whole from the caller's view.
+
+Reading back (``open``) checks every record. A crash can leave the last record of the
+last segment half written (a torn tail): it is cut off, as the write it held was
+never acknowledged. Damage anywhere else -- a bad checksum followed by more data, a
+gap in the indexes, a segment that does not start with its metadata -- is refused
+with an error naming the file and the offset: nothing is ever silently skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import google_crc32c
+
+SEGMENT_BYTES = 64 * 1024 * 1024  # etcd's SegmentSizeBytes: a new segment past this
+METADATA, ENTRY, STATE = 1, 2, 3
+_HEADER = struct.Struct("<II")
+_U64 = struct.Struct("<Q")
+_STATE = struct.Struct("<QQ")
+_MAX_RECORD = 1 << 31  # far above any request etcd takes: a larger length is damage
+
+
+class WalError(Exception):
+    """The log cannot be read or written; the message names the file."""
+
+
+@dataclass
+class Replayed:
+    """What a log holds: its metadata, its entries after a given index, the raft state."""
+
+    metadata: dict[str, Any]
+    entries: list[tuple[int, bytes]] = field(default_factory=list)
+    term: int = 0
+    last_index: int = 0  # of the last entry or state record
+    cut_bytes: int = 0  # of a torn tail cut off the last segment
+
+
+def _name(seq: int, first_index: int) -> str:
+    return f"{seq:016x}-{first_index:016x}.wal"
+
+
+def _parse_name(path: Path) -> tuple[int, int]:
+    try:
+        seq, first = path.stem.split("-")
+        return int(seq, 16), int(first, 16)
+    except ValueError:
+        raise WalError(f"{path}: not a segment name (<seq>-<first index>.wal)") from None
+
+
+def _record(kind: int, payload: bytes) -> bytes:
+    body = bytes((kind,)) + payload
+    return _HEADER.pack(len(body), google_crc32c.value(body)) + body
+
+
+def entry_record(index: int, data: bytes) -> bytes:
+    return _record(ENTRY, _U64.pack(index) + data)
+
+
+def state_record(term: int, index: int) -> bytes:
+    return _record(STATE, _STATE.pack(term, index))
+
+
+def metadata_record(metadata: dict[str, Any]) -> bytes:
+    return _record(METADATA, json.dumps(metadata, sort_keys=True).encode())
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Wal:
+    """An open log, appending to its last segment. ``add_*`` may be called from the event
+    loop while ``flush`` runs in a worker thread; one flush runs at a time."""
+
+    def __init__(
+        self, folder: Path, metadata: dict[str, Any], segments: list[Path], *, fsync: bool
+    ) -> None:
+        self.folder = folder
+        self.metadata = metadata
+        self._segments = segments  # in order; the last one is open for appending
+        self._fsync = fsync
+        self._buffer: list[bytes] = []
+        self._buffer_last = 0  # the last index in the buffer
+        self._lock = threading.Lock()
+        self._file = open(segments[-1], "ab")  # noqa: SIM115 - closed by close()
+        self._size = self._file.tell()
+        self._cut_requested = False
+        self.broken: str | None = None  # why appends are refused, after a failed rollback
+
+    # ---- creating and opening ----
+
+    @classmethod
+    def create(
+        cls, folder: Path, metadata: dict[str, Any], term: int, index: int, *, fsync: bool
+    ) -> Wal:
+        """A new log whose first record after the metadata is the raft state."""
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / _name(0, index + 1)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as out:
+            out.write(metadata_record(metadata) + state_record(term, index))
+            out.flush()
+            if fsync:
+                os.fsync(out.fileno())
+        os.replace(tmp, path)
+        if fsync:
+            fsync_dir(folder)
+        return cls(folder, metadata, [path], fsync=fsync)
+
+    @classmethod
+    def open(cls, folder: Path, after_index: int, *, fsync: bool) -> tuple[Wal, Replayed]:
+        """Read every segment back (entries after ``after_index`` are returned), cut a
+        torn tail off the last one, and open the log for appending."""
+        segments = sorted(folder.glob("*.wal"), key=_parse_name)
+        if not segments:
+            raise WalError(f"{folder}: no log segments (*.wal)")
+        replayed: Replayed | None = None
+        expected = 0  # the next entry index, once known
+        for number, path in enumerate(segments):
+            last = number == len(segments) - 1
+            data = path.read_bytes()
+            records, good = _read_records(path, data, tail_may_tear=last)
+            if not records or records[0][0] != METADATA:
+                raise WalError(f"{path}: offset 0: a segment must start with its metadata")
+            metadata = json.loads(records[0][1])
+            if replayed is None:
+                replayed = Replayed(metadata)
+            elif metadata != replayed.metadata:
+                raise WalError(f"{path}: its metadata differs from the first segment's")
+            for kind, payload, offset in records[1:]:
+                if kind == STATE:
+                    term, index = _STATE.unpack(payload)
+                    if expected and index + 1 < expected:
+                        raise WalError(f"{path}: offset {offset}: state index {index} goes back")
+                    replayed.term, replayed.last_index, expected = term, index, index + 1
+                elif kind == ENTRY:
+                    (index,) = _U64.unpack_from(payload)
+                    if expected and index != expected:
+                        raise WalError(
+                            f"{path}: offset {offset}: entry {index} where {expected} was due"
+                        )
+                    expected = index + 1
+                    replayed.last_index = index
+                    if index > after_index:
+                        replayed.entries.append((index, payload[_U64.size :]))
+                else:
+                    raise WalError(f"{path}: offset {offset}: unknown record type {kind}")
+            if last and good < len(data):
+                replayed.cut_bytes = len(data) - good
+                with open(path, "r+b") as out:
+                    out.truncate(good)
+                    out.flush()
+                    if fsync:
+                        os.fsync(out.fileno())
+        assert replayed is not None
+        return cls(folder, replayed.metadata, segments, fsync=fsync), replayed
+
+    # ---- appending ----
+
+    def add_entry(self, index: int, data: bytes) -> None:
+        record = entry_record(index, data)
+        with self._lock:
+            self._buffer.append(record)
+            self._buffer_last = index
+
+    def add_state(self, term: int, index: int) -> None:
+        record = state_record(term, index)
+        with self._lock:
+            self._buffer.append(record)
+            self._buffer_last = index
+
+    @property
+    def buffered(self) -> bool:
+        """Whether records wait for the next flush."""
+        with self._lock:
+            return bool(self._buffer)
+
+    def discard_buffer(self) -> None:
+        """Drop what waits for a flush (after a failed one: those entries are refused)."""
+        with self._lock:
+            self._buffer = []
+
+    def request_cut(self) -> None:
+        """Start a new segment with the next flush (the old ones can then be released)."""
+        self._cut_requested = True
+
+    def flush(self) -> int:
+        """Write what was added, and fsync it; return the last index now durable.
+
+        On failure (a full disk, a file-size limit) the segment is cut back to its size
+        before the batch, so the log holds exactly what was flushed before, and the
+        error is raised: none of the batch is durable.
+        """
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+            last = self._buffer_last
+        if self.broken is not None:
+            raise WalError(self.broken)
+        if not batch:
+            return last
+        if self._cut_requested or self._size >= SEGMENT_BYTES:
+            self._cut(first_index=_first_index(batch[0]))
+        data = b"".join(batch)
+        try:
+            self._file.write(data)
+            self._file.flush()
+            if self._fsync:
+                os.fsync(self._file.fileno())
+        except OSError as err:
+            self._roll_back(err)
+            raise WalError(f"{self._segments[-1]}: cannot write the log: {err}") from err
+        self._size += len(data)
+        return last
+
+    def _roll_back(self, err: OSError) -> None:
+        try:
+            self._file.seek(self._size)
+            self._file.truncate(self._size)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as again:
+            self.broken = (
+                f"{self._segments[-1]}: the log could not be written ({err}) nor cut back "
+                f"({again}): refusing writes"
+            )
+
+    def _cut(self, first_index: int) -> None:
+        seq, _ = _parse_name(self._segments[-1])
+        path = self.folder / _name(seq + 1, first_index)
+        record = metadata_record(self.metadata)
+        with open(path, "wb") as out:
+            out.write(record)
+            out.flush()
+            if self._fsync:
+                os.fsync(out.fileno())
+        if self._fsync:
+            fsync_dir(self.folder)
+        self._file.close()
+        self._segments.append(path)
+        self._file = open(path, "ab")  # noqa: SIM115 - closed by close()
+        self._size = len(record)
+        self._cut_requested = False
+
+    def release(self, up_to: int) -> list[Path]:
+        """Delete the segments whose entries all have indexes up to ``up_to`` (a snapshot
+        holds them now); return them."""
+        released = []
+        while len(self._segments) > 1:
+            _, next_first = _parse_name(self._segments[1])
+            if next_first > up_to + 1:
+                break
+            path = self._segments.pop(0)
+            path.unlink()
+            released.append(path)
+        if released and self._fsync:
+            fsync_dir(self.folder)
+        return released
+
+    @property
+    def segments(self) -> list[Path]:
+        return list(self._segments)
+
+    def close(self) -> None:
+        with self._lock:
+            self._buffer = []
+        self._file.close()
+
+
+def _first_index(record: bytes) -> int:
+    kind = record[_HEADER.size]
+    payload = record[_HEADER.size + 1 :]
+    if kind == STATE:
+        return int(_STATE.unpack(payload)[1]) + 1
+    return int(_U64.unpack_from(payload)[0])
+
+
+def _read_records(
+    path: Path, data: bytes, *, tail_may_tear: bool
+) -> tuple[list[tuple[int, bytes, int]], int]:
+    """(type, payload, offset) of each good record, and the end of the last good one.
+
+    A bad record ends the reading. At the very end of the last segment it is a torn
+    write (cut off by the caller); anywhere else it is damage (an error)."""
+    records: list[tuple[int, bytes, int]] = []
+    pos = 0
+    while pos < len(data):
+        problem = None
+        if pos + _HEADER.size > len(data):
+            problem = "a record header cut short"
+        else:
+            length, crc = _HEADER.unpack_from(data, pos)
+            end = pos + _HEADER.size + length
+            if length == 0 or length > _MAX_RECORD:
+                problem = f"an impossible record length {length}"
+            elif end > len(data):
+                problem = "a record cut short"
+            else:
+                body = data[pos + _HEADER.size : end]
+                if google_crc32c.value(body) != crc:
+                    problem = "a record whose checksum does not match"
+        if problem is None:
+            records.append((body[0], body[1:], pos))
+            pos = end
+            continue
+        if tail_may_tear and _torn(data, pos):
+            return records, pos
+        raise WalError(f"{path}: offset {pos}: {problem} (the log is damaged)")
+    return records, pos
+
+
+_SECTOR = 512
+
+
+def _torn(data: bytes, pos: int) -> bool:
+    """Whether the bad record at ``pos`` of the last segment is the torn last write.
+
+    As etcd decides: a write a crash stopped is cut short by the end of the file, or
+    has sectors that never reached the disk (all zeros). A full record with a bad
+    checksum and no zeroed sector is damage.
+    """
+    if pos + _HEADER.size > len(data):
+        return True
+    length = _HEADER.unpack_from(data, pos)[0]
+    end = pos + _HEADER.size + length
+    if length == 0 or length > _MAX_RECORD:
+        return not data[pos:].strip(b"\x00")
+    if end > len(data):
+        return True
+    start = pos - pos % _SECTOR
+    zeroed = any(
+        not data[at : min(at + _SECTOR, end)].strip(b"\x00") for at in range(start, end, _SECTOR)
+    )
+    return zeroed  # what follows in the segment belongs to the same unfinished batch
