@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..mvcc.store import KeyHistory
-from ..storage import etcd_db as db
+from ..storage import etcd_db
 from ..storage.hash import hash_db
 from .membership import MemberInfo, cluster_id
 from .server import EtcdServer
@@ -32,14 +32,14 @@ class FrozenState:
     ``to_state``, ``db`` and ``hash`` may run in any thread."""
 
     keys: KeyHistory
-    leases: tuple[db.Lease, ...]
-    members: tuple[db.Member, ...]
-    alarms: tuple[db.Alarm, ...]
+    leases: tuple[etcd_db.Lease, ...]
+    members: tuple[etcd_db.Member, ...]
+    alarms: tuple[etcd_db.Alarm, ...]
     consistent_index: int
     term: int
 
-    def to_state(self) -> db.EtcdState:
-        state = db.EtcdState(
+    def to_state(self) -> etcd_db.EtcdState:
+        state = etcd_db.EtcdState(
             records=self.keys.records(),
             compact_revision=self.keys.compact_revision,
             scheduled_compact_revision=self.keys.compact_revision,  # compaction is atomic here
@@ -55,37 +55,37 @@ class FrozenState:
 
     def db(self) -> bytes:
         """The etcd 3.5 db file holding this state."""
-        return db.write_db(self.to_state())
+        return etcd_db.write_db(self.to_state())
 
     def hash(self) -> int:
         """etcd's Hash RPC: CRC-32C of the whole db but its consistent index and term."""
-        return hash_db(db.state_buckets(self.to_state()))
+        return hash_db(etcd_db.state_buckets(self.to_state()))
 
 
 def freeze(server: EtcdServer) -> FrozenState:
     """The server's state now, cheaply; call it on the server's event loop."""
     return FrozenState(
         keys=server.store.freeze(),
-        leases=tuple(db.Lease(lease.id, lease.ttl) for lease in server.lessor.leases()),
+        leases=tuple(etcd_db.Lease(lease.id, lease.ttl) for lease in server.lessor.leases()),
         members=tuple(_recorded(m) for m in server.members),
-        alarms=tuple(db.Alarm(member, alarm) for member, alarm in server.alarms.active),
+        alarms=tuple(etcd_db.Alarm(member, alarm) for member, alarm in server.alarms.active),
         consistent_index=server.applied_index,
         term=server.raft_term,
     )
 
 
-def capture(server: EtcdServer) -> db.EtcdState:
+def capture(server: EtcdServer) -> etcd_db.EtcdState:
     """The server's state now, as etcd's db would hold it; call it on the event loop."""
     return freeze(server).to_state()
 
 
-def _recorded(member: MemberInfo) -> db.Member:
+def _recorded(member: MemberInfo) -> etcd_db.Member:
     """A member as etcd 3.5.1's db holds it: its name and peer URLs as when it joined,
     never its client URLs (3.5.1 does not write published attributes back)."""
-    return db.Member(member.id, tuple(member.peer_urls), member.name, (), member.is_learner)
+    return etcd_db.Member(member.id, tuple(member.peer_urls), member.name, (), member.is_learner)
 
 
-def restore(server: EtcdServer, state: db.EtcdState) -> None:
+def restore(server: EtcdServer, state: etcd_db.EtcdState) -> None:
     """Load ``state`` into ``server``, fresh and not yet serving, as etcd loads its db.
 
     Afterwards the server holds every record as the history of its key (so reads at
@@ -118,7 +118,7 @@ def restore(server: EtcdServer, state: db.EtcdState) -> None:
     server.raft_term = state.term
 
 
-def _adopt_members(server: EtcdServer, recorded: list[db.Member]) -> None:
+def _adopt_members(server: EtcdServer, recorded: list[etcd_db.Member]) -> None:
     local = next((m for m in recorded if m.id == server.member.id), None)
     if local is None:
         if len(recorded) != 1:
