@@ -34,6 +34,7 @@ from ..errors import ServerError
 from ..lease.lessor import Lessor
 from ..mvcc import snapshot
 from ..mvcc.store import Store
+from ..storage.backend_size import BackendSize
 from . import proposal
 from .alarms import AlarmStore
 from .config import ServerConfig
@@ -48,8 +49,9 @@ class EtcdServer:
 
     def __init__(self, config: ServerConfig, log: Log | None = None) -> None:
         self.config = config
-        self.lessor = Lessor(config.min_lease_ttl)
-        self.store = Store(self.lessor)
+        self.backend = BackendSize()  # etcd's db Size and SizeInUse, modelled
+        self.lessor = Lessor(self.backend, config.min_lease_ttl)
+        self.store = Store(self.lessor, self.backend)
         self.applier = Applier(self.store, self.lessor)
         self.member = MemberInfo(
             member_id(config.peer_urls, config.cluster_token),
