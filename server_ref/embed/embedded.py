@@ -37,6 +37,7 @@ class EmbeddedServer:
         min_lease_ttl: int = DEFAULTS.min_lease_ttl,
         max_txn_ops: int = DEFAULTS.max_txn_ops,
         max_request_bytes: int = DEFAULTS.max_request_bytes,
+        quota_backend_bytes: int = DEFAULTS.quota_backend_bytes,
         progress_notify_interval: float = DEFAULTS.progress_notify_interval,
     ) -> None:
         self._config = Config(
@@ -45,6 +46,7 @@ class EmbeddedServer:
             min_lease_ttl=min_lease_ttl,
             max_txn_ops=max_txn_ops,
             max_request_bytes=max_request_bytes,
+            quota_backend_bytes=quota_backend_bytes,
             progress_notify_interval=progress_notify_interval,
         )
         self._host = host

@@ -42,6 +42,7 @@ from .ids import IdGenerator
 from .log import Answer, Log, NullLog, fail_when_durable, settled, when_durable
 from .membership import MemberInfo, cluster_id, member_id
 from .proposal import Proposal
+from .quota import SpaceQuota
 
 
 class EtcdServer:
@@ -65,6 +66,9 @@ class EtcdServer:
         self.raft_term = 2  # a fresh single-member etcd leads in term 2
         self.raft_index = 4  # ... after four bootstrap entries
         self.alarms = AlarmStore()
+        self.quota = SpaceQuota(
+            config.quota_backend_bytes, self.backend, self.propose, self.member.id
+        )
         self._ids = IdGenerator(self.member.id)
         self._log: Log = log if log is not None else NullLog()
         self._max_request_bytes = config.max_request_bytes
@@ -127,6 +131,7 @@ class EtcdServer:
 
     def lease_grant(self, r: rpc_pb2.LeaseGrantRequest) -> Answer[rpc_pb2.LeaseGrantResponse]:
         """Propose a grant, with an id picked here first when the request has none."""
+        self.quota.check(r)  # first, as etcd's quota lease server wraps its lease server
         if r.ID == 0:
             r.ID = self._ids.next()
             while self.lessor.lookup(r.ID) is not None:
