@@ -122,6 +122,7 @@ class CheckedKV:
         return self._server.read(r)
 
     def put(self, r: rpc_pb2.PutRequest) -> Answer[rpc_pb2.PutResponse]:
+        self._server.quota.check(r)  # before the checks, as etcd's quota KV server
         validate_put(r)
         return self._server.propose(r)
 
@@ -130,6 +131,7 @@ class CheckedKV:
         return self._server.propose(r)
 
     def txn(self, r: rpc_pb2.TxnRequest) -> Answer[rpc_pb2.TxnResponse]:
+        self._server.quota.check(r)  # every txn, read-only ones too, as etcd's
         validate_txn(r, self._max_txn_ops)
         return self._server.txn(r)
 

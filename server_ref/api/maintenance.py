@@ -15,7 +15,6 @@ from ..server.server import EtcdServer
 from .handlers import unary
 
 ETCD_API_VERSION = "3.5.1"  # reported by Status: the etcd release whose API we serve
-_STATUS_DB_BASE = 20480  # bytes a fresh etcd reports for its empty bbolt file
 SNAPSHOT_CHUNK = 32 * 1024  # etcd's snapshotSendBufferSize
 
 
@@ -26,12 +25,11 @@ class MaintenanceService:
     @unary
     def Status(self, r: rpc_pb2.StatusRequest) -> rpc_pb2.StatusResponse:
         server = self._server
-        size = _STATUS_DB_BASE + server.store.size_bytes
         resp = rpc_pb2.StatusResponse(
             header=server.header(),
             version=ETCD_API_VERSION,
-            dbSize=size,
-            dbSizeInUse=size,
+            dbSize=server.backend.size,
+            dbSizeInUse=server.backend.size_in_use,
             leader=server.leader_id,
             raftIndex=server.raft_index,
             raftTerm=server.raft_term,
@@ -47,7 +45,8 @@ class MaintenanceService:
 
     @unary
     def Defragment(self, r: rpc_pb2.DefragmentRequest) -> rpc_pb2.DefragmentResponse:
-        return rpc_pb2.DefragmentResponse(header=self._server.header())  # nothing to reclaim
+        self._server.backend.defragment()  # this member's file only: not a proposal
+        return rpc_pb2.DefragmentResponse(header=self._server.header())
 
     @unary
     def HashKV(self, r: rpc_pb2.HashKVRequest) -> rpc_pb2.HashKVResponse:

@@ -23,6 +23,7 @@ from etcd3py import _etcd_errors as E
 from etcd3py._proto import kv_pb2
 
 from ..errors import ServerError
+from ..storage.backend_size import BackendSize, key_record_cost, tombstone_cost
 from .sorted_keys import SortedKeys
 
 _mod_rev = attrgetter("mod_revision")
@@ -67,6 +68,13 @@ class Version:
         return f"<Version {self.key!r} {kind} @{self.mod_revision}.{self.sub}>"
 
 
+def record_cost(v: Version) -> int:
+    """What ``v``'s record takes in etcd's backend (see storage/backend_size.py)."""
+    if v.tombstone:
+        return tombstone_cost(v.key)
+    return key_record_cost(v.key, v.value, v.create_revision, v.mod_revision, v.version, v.lease)
+
+
 def fill_kv(out: kv_pb2.KeyValue, v: Version, keys_only: bool = False) -> None:
     """Write ``v`` into ``out`` as etcd's mvccpb.KeyValue (unset fields stay unset)."""
     out.key = v.key
@@ -96,13 +104,13 @@ class LeaseIndex(Protocol):
 class Store:
     """MVCC key-value store (see the module docstring)."""
 
-    def __init__(self, lease_index: LeaseIndex) -> None:
+    def __init__(self, lease_index: LeaseIndex, backend: BackendSize) -> None:
         self.rev = 1  # a new etcd store starts at revision 1
         self.compact_rev = -1  # etcd's compactMainRev before any compaction
         self._keys = SortedKeys()
         self._history: dict[bytes, list[Version]] = {}
         self._log: list[Version] = []  # every kept version in (revision, sub) order
-        self._bytes = 0
+        self._backend = backend  # sized by the records etcd would keep
         self._lease_index = lease_index
         self._listeners: list[Callable[[], None]] = []
 
@@ -218,7 +226,7 @@ class Store:
                 continue
             for old in history[:cut]:
                 dropped.add(id(old))
-                self._bytes -= len(old.key) + len(old.value)
+                self._backend.free(record_cost(old))
             del history[:cut]
             if not history:
                 del self._history[key]
@@ -227,12 +235,7 @@ class Store:
             self._log = [v for v in self._log if id(v) not in dropped]
         self._notify()
 
-    # ---- figures for Status and HashKV ----
-
-    @property
-    def size_bytes(self) -> int:
-        """Approximate bytes held by keys and values of every kept version."""
-        return self._bytes
+    # ---- figures for HashKV ----
 
     def hash_kv(self, rev: int) -> int:
         """CRC-32 of the kept history up to ``rev``; equal stores give equal hashes."""
@@ -275,12 +278,10 @@ class WriteTxn:
             history = store._history[version.key] = []
             store._keys.add(version.key)
         history.append(version)
-        store._bytes += len(version.key) + len(version.value)
         self.changes.append(version)
 
         def undo() -> None:
             history.pop()
-            store._bytes -= len(version.key) + len(version.value)
             if not history:
                 del store._history[version.key]
                 store._keys.discard(version.key)
@@ -334,6 +335,8 @@ class WriteTxn:
         if self.changes:
             store.rev = self.begin_rev + 1
             store._log.extend(self.changes)
+            for version in self.changes:
+                store._backend.add(record_cost(version))
             self._undo.clear()
             store._notify()
         return store.rev
