@@ -110,7 +110,11 @@ def quota_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Quo
             stops.append(proc.remove)
             endpoint = proc.start().endpoint
         else:
-            server = EmbeddedServer(quota_backend_bytes=quota_bytes)
+            server = EmbeddedServer(  # on a data directory too, as the etcd beside it
+                quota_backend_bytes=quota_bytes,
+                data_dir=tmp_path / f"ref-{len(stops)}",
+                unsafe_no_fsync=True,
+            )
             stops.append(server.stop)
             endpoint = server.start().endpoint
         backend = Backend(request.param, endpoint)

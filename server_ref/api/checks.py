@@ -122,7 +122,8 @@ class CheckedKV:
         return self._server.read(r)
 
     def put(self, r: rpc_pb2.PutRequest) -> Answer[rpc_pb2.PutResponse]:
-        self._server.quota.check(r)  # before the checks, as etcd's quota KV server
+        if (refusal := self._server.quota.check(r)) is not None:  # first, as etcd's quota
+            return refusal  # KV server: before the request checks
         validate_put(r)
         return self._server.propose(r)
 
@@ -131,7 +132,8 @@ class CheckedKV:
         return self._server.propose(r)
 
     def txn(self, r: rpc_pb2.TxnRequest) -> Answer[rpc_pb2.TxnResponse]:
-        self._server.quota.check(r)  # every txn, read-only ones too, as etcd's
+        if (refusal := self._server.quota.check(r)) is not None:  # every txn, read-only
+            return refusal  # ones too, as etcd's
         validate_txn(r, self._max_txn_ops)
         return self._server.txn(r)
 

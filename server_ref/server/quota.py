@@ -15,9 +15,10 @@ compaction alone frees nothing for the quota: a defragmentation must follow.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import rpc_pb2
@@ -47,25 +48,24 @@ class SpaceQuota:
         self._alarm = rpc_pb2.AlarmRequest(
             action=rpc_pb2.AlarmRequest.ACTIVATE, memberID=member_id, alarm=rpc_pb2.NOSPACE
         )
-        self._pending: set[asyncio.Future[rpc_pb2.AlarmResponse]] = set()
 
     def available(self, r: QuotaRequest) -> bool:
         return self.limit < 0 or self._backend.size + cost(r) < self.limit
 
-    def check(self, r: QuotaRequest) -> None:
-        """Refuse ``r`` with NOSPACE, raising the alarm, when it does not fit."""
+    def check(self, r: QuotaRequest) -> Awaitable[NoReturn] | None:
+        """Refuse ``r`` with NOSPACE, raising the alarm, when it does not fit: None when
+        it fits. As etcd, the refusal comes once the alarm is applied (it then gates
+        every later request), whatever the alarm proposal's own outcome: at once in
+        memory, and with a log on disk as an awaitable that raises after the alarm."""
         if self.available(r):
-            return
-        answer = self._propose(self._alarm)  # applied at once: later requests see it
-        # etcd waits for its alarm proposal but ignores how it ends; here the refusal
-        # does not wait for the alarm's log entry to be durable
+            return None
+        answer = self._propose(self._alarm)
         if inspect.isawaitable(answer):
-            task = asyncio.ensure_future(answer)
-            self._pending.add(task)
-            task.add_done_callback(self._settle)
+            return _refuse_after(answer)
         raise ServerError(E.NO_SPACE)
 
-    def _settle(self, task: asyncio.Future[rpc_pb2.AlarmResponse]) -> None:
-        self._pending.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: a failed alarm proposal is not an error here
+
+async def _refuse_after(alarm: Awaitable[rpc_pb2.AlarmResponse]) -> NoReturn:
+    with contextlib.suppress(ServerError):  # etcd ignores how its alarm proposal ends
+        await alarm
+    raise ServerError(E.NO_SPACE)

@@ -202,7 +202,8 @@ class EtcdServer:
 
     def lease_grant(self, r: rpc_pb2.LeaseGrantRequest) -> Answer[rpc_pb2.LeaseGrantResponse]:
         """Propose a grant, with an id picked here first when the request has none."""
-        self.quota.check(r)  # first, as etcd's quota lease server wraps its lease server
+        if (refusal := self.quota.check(r)) is not None:  # first, as etcd's quota lease
+            return refusal  # server wraps its lease server
         if r.ID == 0:
             r.ID = self._ids.next()
             while self.lessor.lookup(r.ID) is not None:

@@ -130,15 +130,16 @@ def test_a_refusal_proposes_the_alarm_and_not_the_request() -> None:
     assert server.store.range(b"b", b"").count == 0
 
 
-async def test_a_refusal_does_not_wait_for_the_alarm_to_be_durable() -> None:
-    durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    server = new_server(16 * 1024, RecordingLog(durable))  # below a fresh member's size
+async def test_with_a_log_on_disk_the_refusal_comes_once_the_alarm_is_applied() -> None:
+    log = RecordingLog(durable_at_once=False)
+    server = new_server(16 * 1024, log)  # below a fresh member's size
+    refusal = server.lease_grant(rpc_pb2.LeaseGrantRequest(TTL=60))
+    assert not isinstance(refusal, rpc_pb2.LeaseGrantResponse)
+    refused = asyncio.ensure_future(refusal)
+    await asyncio.sleep(0)
+    assert not refused.done() and server.alarms.active == []  # the alarm is not durable yet
+    server.durable(up_to=server.raft_index)
     with pytest.raises(ServerError) as info:
-        server.lease_grant(rpc_pb2.LeaseGrantRequest(TTL=60))
+        await refused
     assert info.value.spec == E.NO_SPACE
-    assert server.alarms.active == [(server.member.id, rpc_pb2.NOSPACE)]  # applied at once
-    (pending,) = server.quota._pending
-    assert not pending.done()
-    durable.set_result(None)
-    assert (await pending).alarms[0].alarm == rpc_pb2.NOSPACE
-    assert not server.quota._pending
+    assert server.alarms.active == [(server.member.id, rpc_pb2.NOSPACE)]
