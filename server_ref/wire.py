@@ -30,10 +30,11 @@ def read_varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def varint_size(n: int) -> int:
+    """Bytes taken by ``n`` (>= 0) as a varint."""
+    return (n.bit_length() + 6) // 7 or 1
+
+
 def field_size(n: int) -> int:
     """Bytes taken by a length-delimited field with a one-byte tag and n bytes of data."""
-    size, rest = 1, n
-    while rest >= 0x80:
-        rest >>= 7
-        size += 1
-    return 1 + size + n
+    return 1 + varint_size(n) + n

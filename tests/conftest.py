@@ -91,6 +91,41 @@ def restartable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rest
             server.stop()
 
 
+QuotaServer = Callable[[int], Backend]
+
+
+@pytest.fixture(params=BACKENDS)
+def quota_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QuotaServer]:
+    """Start dedicated servers with a space quota: ``quota_server(bytes)`` gives a
+    backend on a fresh real etcd (``--quota-backend-bytes``) or server_ref
+    (``EmbeddedServer(quota_backend_bytes=...)``); all are stopped after the test."""
+    stops: list[Callable[[], object]] = []  # last started, first stopped
+
+    def start(quota_bytes: int) -> Backend:
+        if request.param == "etcd":
+            proc = EtcdProcess(
+                tmp_path / f"etcd-{len(stops)}",
+                extra_args=["--quota-backend-bytes", str(quota_bytes), "--unsafe-no-fsync"],
+            )
+            stops.append(proc.remove)
+            endpoint = proc.start().endpoint
+        else:
+            server = EmbeddedServer(  # on a data directory too, as the etcd beside it
+                quota_backend_bytes=quota_bytes,
+                data_dir=tmp_path / f"ref-{len(stops)}",
+                unsafe_no_fsync=True,
+            )
+            stops.append(server.stop)
+            endpoint = server.start().endpoint
+        backend = Backend(request.param, endpoint)
+        stops.append(backend.close)
+        return backend
+
+    yield start
+    for stop in reversed(stops):
+        stop()
+
+
 @pytest.fixture
 def prefix() -> bytes:
     """A key prefix no other test uses."""

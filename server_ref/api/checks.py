@@ -122,6 +122,8 @@ class CheckedKV:
         return self._server.read(r)
 
     def put(self, r: rpc_pb2.PutRequest) -> Answer[rpc_pb2.PutResponse]:
+        if (refusal := self._server.quota.check(r)) is not None:  # first, as etcd's quota
+            return refusal  # KV server: before the request checks
         validate_put(r)
         return self._server.propose(r)
 
@@ -130,6 +132,8 @@ class CheckedKV:
         return self._server.propose(r)
 
     def txn(self, r: rpc_pb2.TxnRequest) -> Answer[rpc_pb2.TxnResponse]:
+        if (refusal := self._server.quota.check(r)) is not None:  # every txn, read-only
+            return refusal  # ones too, as etcd's
         validate_txn(r, self._max_txn_ops)
         return self._server.txn(r)
 

@@ -22,7 +22,6 @@ from ..storage.snapshot import snapshot_chunks
 from .handlers import unary
 
 ETCD_API_VERSION = "3.5.1"  # reported by Status: the etcd release whose API we serve
-_STATUS_DB_BASE = 20480  # bytes a fresh etcd reports for its empty bbolt file
 
 
 class MaintenanceService:
@@ -32,12 +31,11 @@ class MaintenanceService:
     @unary
     def Status(self, r: rpc_pb2.StatusRequest) -> rpc_pb2.StatusResponse:
         server = self._server
-        size = _STATUS_DB_BASE + server.store.size_bytes
         resp = rpc_pb2.StatusResponse(
             header=server.header(),
             version=ETCD_API_VERSION,
-            dbSize=size,
-            dbSizeInUse=size,
+            dbSize=server.backend.size,
+            dbSizeInUse=server.backend.size_in_use,
             leader=server.leader_id,
             raftIndex=server.raft_index,
             raftTerm=server.raft_term,
@@ -53,7 +51,8 @@ class MaintenanceService:
 
     @unary
     def Defragment(self, r: rpc_pb2.DefragmentRequest) -> rpc_pb2.DefragmentResponse:
-        return rpc_pb2.DefragmentResponse(header=self._server.header())  # nothing to reclaim
+        self._server.backend.defragment()  # this member's file only: not a proposal
+        return rpc_pb2.DefragmentResponse(header=self._server.header())
 
     @unary
     async def HashKV(self, r: rpc_pb2.HashKVRequest) -> rpc_pb2.HashKVResponse:

@@ -18,9 +18,10 @@ from etcd3py._proto import rpc_pb2
 
 from ..errors import ServerError
 from .applier import ApplyTable, Response
-from .txn import has_put
+from .cost import txn_cost
 
-# CORRUPT stops every KV and lease proposal; NOSPACE stops those that add data.
+# CORRUPT stops every KV and lease proposal; NOSPACE those that add data, as etcd's
+# quota prices them (apply/cost.py).
 _CORRUPT_REFUSES = (
     rpc_pb2.PutRequest,
     rpc_pb2.DeleteRangeRequest,
@@ -54,7 +55,7 @@ def _refuse(spec: ErrorSpec) -> Callable[[Any], NoReturn]:
 
 def _capped_txn(apply: Callable[[Any], Response]) -> Callable[[Any], Response]:
     def capped(r: rpc_pb2.TxnRequest) -> Response:
-        if has_put(r):
+        if txn_cost(r) > 0:  # puts at its top level: a nested txn's puts pass, as in etcd
             raise ServerError(E.NO_SPACE)
         return apply(r)
 

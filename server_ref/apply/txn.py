@@ -19,15 +19,6 @@ def is_txn_read_only(r: rpc_pb2.TxnRequest) -> bool:
     return all(op.WhichOneof("request") == "request_range" for op in (*r.success, *r.failure))
 
 
-def has_put(r: rpc_pb2.TxnRequest) -> bool:
-    """Whether either branch, nested transactions included, puts a key (adds data)."""
-    for op in (*r.success, *r.failure):
-        kind = op.WhichOneof("request")
-        if kind == "request_put" or (kind == "request_txn" and has_put(op.request_txn)):
-            return True
-    return False
-
-
 def compare_to_path(store: Store, r: rpc_pb2.TxnRequest, path: list[bool]) -> None:
     """Evaluate every comparison on the path taken, depth first (etcd's compareToPath)."""
     ok = all(_compare(store, c) for c in r.compare)

@@ -110,6 +110,16 @@ class Config:
     max_request_bytes: int = _setting(
         1536 * 1024, Flag("--max-request-bytes", "largest request accepted", int, "N")
     )
+    quota_backend_bytes: int = _setting(
+        0,
+        Flag(
+            "--quota-backend-bytes",
+            "raise the NOSPACE alarm when the db size would pass this many bytes "
+            "(0: 2 GiB, etcd's default; negative: no quota)",
+            int,
+            "BYTES",
+        ),
+    )
     progress_notify_interval: float = _setting(
         600.0,
         Flag(
@@ -172,6 +182,7 @@ class Config:
             min_lease_ttl=self.min_lease_ttl,
             max_txn_ops=self.max_txn_ops,
             max_request_bytes=self.max_request_bytes,
+            quota_backend_bytes=self.quota_backend_bytes,
             progress_notify_interval=self.progress_notify_interval,
         )
 

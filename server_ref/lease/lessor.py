@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from etcd3py import _etcd_errors as E
 
 from ..errors import ServerError
+from ..storage.backend_size import BackendSize, lease_record_cost
 
 MAX_LEASE_TTL = 9_000_000_000
 # etcd's default --election-timeout, in seconds: a member that becomes leader extends
@@ -40,8 +41,11 @@ class Lease:
 class Lessor:
     """The lease table; also the store's LeaseIndex (key attachments)."""
 
-    def __init__(self, min_ttl: int = 2, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, backend: BackendSize, min_ttl: int = 2, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.min_ttl = min_ttl
+        self._backend = backend  # etcd keeps a record per lease in its backend
         self._clock = clock
         self._leases: dict[int, Lease] = {}
         self._expiries: list[tuple[float, int]] = []  # heap; stale entries are skipped
@@ -73,6 +77,7 @@ class Lessor:
         ttl = max(ttl, self.min_ttl)
         lease = Lease(lease_id, ttl, self._clock() + ttl)
         self._leases[lease_id] = lease
+        self._backend.add(lease_record_cost(lease_id, ttl))
         heapq.heappush(self._expiries, (lease.expiry, lease_id))
         return lease
 
@@ -91,6 +96,7 @@ class Lessor:
         lease = self._leases.pop(lease_id, None)
         if lease is None:
             raise ServerError(E.LEASE_NOT_FOUND)
+        self._backend.free(lease_record_cost(lease_id, lease.ttl))
         return lease
 
     def ids(self) -> list[int]:
@@ -111,6 +117,7 @@ class Lessor:
             if lease_id in self._leases:
                 raise ValueError(f"lease {lease_id:x} recorded twice")
             self._leases[lease_id] = Lease(lease_id, ttl, math.inf)
+            self._backend.add(lease_record_cost(lease_id, ttl))
 
     def remaining_seconds(self, lease: Lease) -> int:
         """Whole seconds left, truncated as etcd reports them."""

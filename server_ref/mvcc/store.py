@@ -28,6 +28,7 @@ from etcd3py import _etcd_errors as E
 from etcd3py._proto import kv_pb2
 
 from ..errors import ServerError
+from ..storage.backend_size import BackendSize, key_record_cost, tombstone_cost
 from ..storage.etcd_db import NOT_COMPACTED, KeyRecord
 from ..storage.hash import hash_kv
 from .sorted_keys import SortedKeys
@@ -73,6 +74,13 @@ class Version:
     def __repr__(self) -> str:
         kind = "tombstone" if self.tombstone else f"v{self.version}"
         return f"<Version {self.key!r} {kind} @{self.mod_revision}.{self.sub}>"
+
+
+def record_cost(v: Version) -> int:
+    """What ``v``'s record takes in etcd's backend (see storage/backend_size.py)."""
+    if v.tombstone:
+        return tombstone_cost(v.key)
+    return key_record_cost(v.key, v.value, v.create_revision, v.mod_revision, v.version, v.lease)
 
 
 def fill_kv(out: kv_pb2.KeyValue, v: Version, keys_only: bool = False) -> None:
@@ -136,13 +144,13 @@ class LeaseIndex(Protocol):
 class Store:
     """MVCC key-value store (see the module docstring)."""
 
-    def __init__(self, lease_index: LeaseIndex) -> None:
+    def __init__(self, lease_index: LeaseIndex, backend: BackendSize) -> None:
         self.rev = 1  # a new etcd store starts at revision 1
         self.compact_rev = NOT_COMPACTED  # etcd's compactMainRev before any compaction
         self._keys = SortedKeys()
         self._history: dict[bytes, list[Version]] = {}
         self._log: list[Version] = []  # every kept version in (revision, sub) order
-        self._bytes = 0
+        self._backend = backend  # sized by the records etcd would keep
         self._lease_index = lease_index
         self._listeners: list[Callable[[], None]] = []
 
@@ -265,7 +273,7 @@ class Store:
                 continue
             for old in history[:cut]:
                 dropped.add(id(old))
-                self._bytes -= len(old.key) + len(old.value)
+                self._backend.free(record_cost(old))
             del history[:cut]
             if not history:
                 del self._history[key]
@@ -308,7 +316,7 @@ class Store:
                 history = self._history[v.key] = []
                 self._keys.add(v.key)
             history.append(v)
-            self._bytes += len(v.key) + len(v.value)
+            self._backend.add(record_cost(v))
         self._log = versions
         self.rev = revision
         self.compact_rev = compact_revision
@@ -319,13 +327,6 @@ class Store:
             if latest.lease and not latest.tombstone:
                 self._lease_index.attach(latest.lease, key)
         self._notify()
-
-    # ---- figures for Status ----
-
-    @property
-    def size_bytes(self) -> int:
-        """Approximate bytes held by keys and values of every kept version."""
-        return self._bytes
 
 
 class WriteTxn:
@@ -358,12 +359,10 @@ class WriteTxn:
             history = store._history[version.key] = []
             store._keys.add(version.key)
         history.append(version)
-        store._bytes += len(version.key) + len(version.value)
         self.changes.append(version)
 
         def undo() -> None:
             history.pop()
-            store._bytes -= len(version.key) + len(version.value)
             if not history:
                 del store._history[version.key]
                 store._keys.discard(version.key)
@@ -417,6 +416,8 @@ class WriteTxn:
         if self.changes:
             store.rev = self.begin_rev + 1
             store._log.extend(self.changes)
+            for version in self.changes:
+                store._backend.add(record_cost(version))
             self._undo.clear()
             store._notify()
         return store.rev

@@ -18,4 +18,5 @@ class ServerConfig:
     min_lease_ttl: int  # seconds
     max_txn_ops: int
     max_request_bytes: int
+    quota_backend_bytes: int  # 0: etcd's default (2 GiB); negative: no quota
     progress_notify_interval: float  # seconds; 0: no progress notifications

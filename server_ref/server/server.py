@@ -35,6 +35,7 @@ from ..apply.txn import is_txn_read_only
 from ..errors import ServerError
 from ..lease.lessor import Lessor
 from ..mvcc.store import Store
+from ..storage.backend_size import BackendSize
 from . import proposal
 from .alarms import AlarmStore
 from .config import ServerConfig
@@ -42,6 +43,7 @@ from .ids import IdGenerator
 from .log import Answer, Log, NullLog, settled
 from .membership import MemberInfo, cluster_id, member_id
 from .proposal import Proposal
+from .quota import SpaceQuota
 
 
 class EtcdServer:
@@ -49,8 +51,9 @@ class EtcdServer:
 
     def __init__(self, config: ServerConfig, log: Log | None = None) -> None:
         self.config = config
-        self.lessor = Lessor(config.min_lease_ttl)
-        self.store = Store(self.lessor)
+        self.backend = BackendSize()  # etcd's db Size and SizeInUse, modelled
+        self.lessor = Lessor(self.backend, config.min_lease_ttl)
+        self.store = Store(self.lessor, self.backend)
         self.applier = Applier(self.store, self.lessor)
         self.member = MemberInfo(
             member_id(config.peer_urls, config.cluster_token),
@@ -64,6 +67,9 @@ class EtcdServer:
         self.raft_term = 2  # a fresh single-member etcd leads in term 2
         self.raft_index = 4  # ... after four bootstrap entries
         self.alarms = AlarmStore()
+        self.quota = SpaceQuota(
+            config.quota_backend_bytes, self.backend, self.propose, self.member.id
+        )
         self._ids = IdGenerator(self.member.id)
         self._log: Log = log if log is not None else NullLog()
         self.applied_index = self.raft_index
@@ -195,6 +201,8 @@ class EtcdServer:
 
     def lease_grant(self, r: rpc_pb2.LeaseGrantRequest) -> Answer[rpc_pb2.LeaseGrantResponse]:
         """Propose a grant, with an id picked here first when the request has none."""
+        if (refusal := self.quota.check(r)) is not None:  # first, as etcd's quota lease
+            return refusal  # server wraps its lease server
         if r.ID == 0:
             r.ID = self._ids.next()
             while self.lessor.lookup(r.ID) is not None:
