@@ -7,6 +7,10 @@ server applies the batch's proposals in order and answers them. A write is answe
 only once it is on disk, and never applied before: a crash loses nothing that was
 acknowledged, and nothing a client saw (a read, a watch event) can vanish.
 
+Every ``snapshot_count`` applied entries (etcd's --snapshot-count) the state is
+written to ``member/snap/db`` as etcd's db file, atomically, and the log segments it
+makes useless are deleted: replay time and disk use stay bounded.
+
 ``open_server`` starts a member on a data directory: a new one is created, an
 existing one is replayed (its snapshot, then the log after it) and restarted as etcd
 restarts (a new term, leases back at their full TTL).
@@ -22,11 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from ..storage.datadir import DataDir, DataDirError
+from ..storage.etcd_db import EtcdState, read_db
 from ..storage.wal import Wal, WalError
 from . import proposal
 from .config import ServerConfig
 from .proposal import Proposal
 from .server import EtcdServer
+from .state import freeze, restore
 
 log = logging.getLogger("etcd3py.server_ref")
 
@@ -45,14 +51,20 @@ class Durability:
 class DurableLog:
     """EtcdServer's log on disk: group commit in one worker thread."""
 
-    def __init__(self, server: EtcdServer, wal: Wal, durability: Durability) -> None:
+    def __init__(
+        self, server: EtcdServer, wal: Wal, folder: DataDir, durability: Durability
+    ) -> None:
         self._server = server
         self._wal = wal
+        self._folder = folder
         self._durability = durability
         # one thread: flushes (and the file work that must not overlap them) in order
         self._worker = concurrent.futures.ThreadPoolExecutor(1, "etcd3py-wal")
         self._flushing: asyncio.Task[None] | None = None
         self._closed = False
+        self.snapshot_index = server.applied_index  # what member/snap/db (or the log) holds
+        self._snapshotting: asyncio.Task[None] | None = None
+        server.on_applied = self._applied
 
     def append(self, index: int, p: Proposal) -> bool:
         if self._closed:
@@ -84,12 +96,40 @@ class DurableLog:
         finally:
             self._flushing = None
 
+    # ---- snapshots ----
+
+    def _applied(self, index: int) -> None:
+        due = index - self.snapshot_index >= self._durability.snapshot_count
+        if due and self._snapshotting is None and not self._closed:
+            self._snapshotting = asyncio.ensure_future(self._snapshot())
+
+    async def _snapshot(self) -> None:
+        """Write the state at the applied index as member/snap/db, then delete the log
+        segments it holds all of (a crash in between leaves the old db, or the new)."""
+        loop = asyncio.get_running_loop()
+        frozen = freeze(self._server)  # on the loop: one consistent index
+        try:
+            db = await loop.run_in_executor(None, frozen.db)  # not the log's thread
+            await loop.run_in_executor(
+                None, lambda: self._folder.write_db(db, fsync=self._durability.fsync)
+            )
+            self.snapshot_index = frozen.consistent_index
+            self._wal.request_cut()
+            await loop.run_in_executor(self._worker, self._wal.release, frozen.consistent_index)
+        except OSError as err:  # the log still holds everything: the next one may do
+            log.error("%s: snapshot not written: %s", self._folder.db, err)
+        finally:
+            self._snapshotting = None
+
     async def close(self, *, crash: bool) -> None:
         """Stop logging. ``crash``: as a killed process, entries not yet durable are
-        dropped unanswered; otherwise they are flushed and answered first."""
+        dropped unanswered; otherwise they are flushed and answered first. A snapshot
+        under way is let finish either way (its thread must not outlive the member)."""
         if not crash:
             while self._flushing is not None:
                 await asyncio.shield(self._flushing)
+        if self._snapshotting is not None:
+            await asyncio.shield(self._snapshotting)
         self._closed = True
         self._server.abandon_pending()
         loop = asyncio.get_running_loop()
@@ -115,7 +155,7 @@ def open_server(config: ServerConfig, durability: Durability) -> tuple[EtcdServe
             )
     except OSError as err:
         raise DataDirError(f"data dir {folder.path}: {err}") from None
-    durable = DurableLog(server, wal, durability)
+    durable = DurableLog(server, wal, folder, durability)
     server.use_log(durable)
     return server, durable
 
@@ -132,7 +172,11 @@ def _identity(server: EtcdServer) -> dict[str, Any]:
 
 
 def _replay(server: EtcdServer, folder: DataDir, durability: Durability) -> Wal:
-    wal, replayed = Wal.open(folder.wal, after_index=0, fsync=durability.fsync)
+    """Load the snapshot, replay the log after it, and restart the member."""
+    db = folder.read_db()
+    state: EtcdState | None = None if db is None else read_db(db, str(folder.db))
+    snapshot_index = 0 if state is None else state.consistent_index
+    wal, replayed = Wal.open(folder.wal, after_index=snapshot_index, fsync=durability.fsync)
     if replayed.cut_bytes:
         log.warning(
             "%s: cut %d bytes of a write a crash left unfinished (never acknowledged)",
@@ -143,12 +187,14 @@ def _replay(server: EtcdServer, folder: DataDir, durability: Durability) -> Wal:
     server.adopt_identity(
         identity["member_id"], identity["cluster_id"], identity["name"], identity["peer_urls"]
     )
-    server.raft_term = replayed.term
-    server.raft_index = server.applied_index = replayed.last_index
+    if state is not None:
+        restore(server, state)
+    last = max(replayed.last_index, snapshot_index)
     for index, data in replayed.entries:
         _, p = proposal.decode(data)
         server.replay(index, p)
-    server.raft_index = server.applied_index = replayed.last_index
+    server.raft_term = max(replayed.term, server.raft_term)
+    server.raft_index = server.applied_index = last
     server.restarted()
     wal.add_state(server.raft_term, server.raft_index)
     wal.flush()
