@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -191,7 +192,9 @@ class EmbeddedServer:
         loop, thread = self._loop, self._thread
         self._loop = self._thread = None
         if loop is not None and thread is not None and thread.is_alive():
-            loop.call_soon_threadsafe(loop.stop)
+            # a boot that failed closes its loop itself, racing with us: then just wait
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(loop.stop)
             thread.join(START_TIMEOUT)
 
     def __enter__(self) -> EmbeddedServer:
