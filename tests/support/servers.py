@@ -6,7 +6,6 @@ Every server listens on loopback only, on free ports, and is stopped by its fixt
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -129,16 +128,12 @@ class EtcdProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 cwd=self.data_dir.parent,
-                preexec_fn=self._limits,
             )
         finally:
             log.close()
         if wait:
             self.wait_ready()
         return self
-
-    def _limits(self) -> None:
-        """Resource limits of the child (none for etcd)."""
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -192,7 +187,7 @@ class RefProcess(EtcdProcess):
         self.file_size_limit = file_size_limit
 
     def command(self) -> list[str]:
-        return [
+        server = [
             sys.executable, "-m", "etcd3py.server_ref",
             "--name", self.name,
             "--data-dir", str(self.data_dir),
@@ -202,11 +197,14 @@ class RefProcess(EtcdProcess):
             "--experimental-watch-progress-notify-interval", PROGRESS_NOTIFY_INTERVAL,
             *self.extra_args,
         ]  # fmt: skip
-
-    def _limits(self) -> None:
-        if self.file_size_limit is not None:
-            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death
-            resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_size_limit,) * 2)
+        if self.file_size_limit is None:
+            return server
+        # A shell sets the limit and execs the server: a preexec_fn would make Python
+        # fork() this multi-threaded, gRPC-using process, whose fork handlers may abort
+        # the child. An ignored SIGXFSZ stays ignored across exec: EFBIG, not death.
+        blocks = max(1, self.file_size_limit // 1024)  # ulimit -f counts 1 KiB blocks
+        script = f"ulimit -f {blocks} && trap '' XFSZ && exec \"$@\""
+        return ["bash", "-c", script, "bash", *server]
 
 
 class StalledServer:
