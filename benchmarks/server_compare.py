@@ -13,10 +13,11 @@ reported as not supported, and the run goes on.
 The load: --clients processes (benchmarks/workers/server_load.py) share the 64 calls
 in flight, as asyncio tasks on the generated grpc.aio KV stub. Each run starts every
 server afresh (order rotated run by run), writes the keys the gets read, then
-measures puts and gets, --duration seconds each after the warm-up. A check follows:
-puts with 1, 2, 4 client processes (--check-clients) against etcd without fsync and
-server_ref in memory. --profile then samples server_ref under the put load (perf,
-py-spy). The report (markdown) goes to stdout and to benchmarks/server_results.md.
+measures puts and gets, --duration seconds each after the warm-up; etcd without
+fsync and server_ref in memory then also take puts from 1, 2, 4 client processes
+(--check-clients), to show what the load generator changes. --profile then samples
+server_ref under the put load (perf, py-spy). The report (markdown) goes to stdout
+and to benchmarks/server_results.md.
 """
 
 from __future__ import annotations
@@ -81,9 +82,17 @@ class Plan:
     profile: str | None  # server_ref mode to profile, or None
 
 
-def run_all(plan: Plan) -> tuple[dict[tuple[str, str, str], Line], list[str]]:
-    """Every runnable (server, mode) in every run; the load average before each run."""
+Checks = dict[tuple[ServerSpec, int], list[Sample]]  # (server, client processes) -> runs
+
+
+def run_all(plan: Plan) -> tuple[dict[tuple[str, str, str], Line], Checks, list[str]]:
+    """Every runnable (server, mode) in every run; the load average before each run.
+
+    In each run, the servers of the load-generator check (etcd without fsync,
+    server_ref in memory) also take puts from 1, 2, 4... client processes.
+    """
     lines = {(s.backend, s.mode, op): Line(s, op) for s in plan.specs for op in OPS}
+    checks: Checks = {}
     runnable = []
     for spec in plan.specs:
         reason = spec.unsupported()
@@ -106,26 +115,25 @@ def run_all(plan: Plan) -> tuple[dict[tuple[str, str, str], Line], list[str]]:
                         sample = measure(server, op, plan.load)
                         lines[(spec.backend, spec.mode, op)].samples.append(sample)
                         _progress(f"run {run_no + 1}: {spec.label} {op}: {sample.brief()}")
+                    if (spec.backend, spec.mode) in CHECKED:
+                        _check(server, plan, checks, lines[(spec.backend, spec.mode, "put")])
             except (RuntimeError, LoadFailed, grpc.RpcError) as err:
                 _progress(f"run {run_no + 1}: {spec.label}: FAILED: {err}")
                 for op in OPS:
                     lines[(spec.backend, spec.mode, op)].error = f"failed: {err}"
     loads.append(load_average())
-    return lines, loads
+    return lines, checks, loads
 
 
-def check_load_generator(plan: Plan) -> list[tuple[ServerSpec, int, Sample]]:
-    """Puts with 1, 2, 4... client processes (64 in flight in all) on the fastest modes."""
-    rows: list[tuple[ServerSpec, int, Sample]] = []
-    for spec in plan.specs:
-        if (spec.backend, spec.mode) not in CHECKED or spec.unsupported():
-            continue
-        with Server(spec, plan.data_root, plan.server_cpus) as server:
-            for n in plan.check_clients:
-                sample = measure(server, "put", replace(plan.load, clients=n))
-                rows.append((spec, n, sample))
-                _progress(f"check: {spec.label} put, {n} client processes: {sample.brief()}")
-    return rows
+def _check(server: Server, plan: Plan, checks: Checks, put: Line) -> None:
+    """Puts with each client-process count of the check (the run's own count: its sample)."""
+    for n in plan.check_clients:
+        if n == plan.load.clients:
+            sample = put.samples[-1]
+        else:
+            sample = measure(server, "put", replace(plan.load, clients=n))
+            _progress(f"  check: {put.spec.label} put, {n} client processes: {sample.brief()}")
+        checks.setdefault((put.spec, n), []).append(sample)
 
 
 def run_profile(plan: Plan, reproduce: str) -> str:
@@ -237,10 +245,12 @@ def _median_cpu(line: Line) -> float:
     return statistics.median(x.us_per_op(x.server_cpu) for x in line.samples)
 
 
-def render_check(checks: list[tuple[ServerSpec, int, Sample]]) -> list[str]:
+def render_check(checks: Checks) -> list[str]:
     out = [f"| server | mode | client processes | {COLUMNS} |", "|---" * 12 + "|"]
-    for spec, n, sample in checks:
-        cells = _row([sample])
+    for (spec, n), samples in sorted(
+        checks.items(), key=lambda item: (item[0][0].label, item[0][1])
+    ):
+        cells = _row(samples)
         out.append(f"| {spec.backend} | {MODES[spec.mode]} | {n} | " + " | ".join(cells) + " |")
     return out
 
@@ -249,7 +259,7 @@ def render(
     plan: Plan,
     lines: dict[tuple[str, str, str], Line],
     loads: list[str],
-    checks: list[tuple[ServerSpec, int, Sample]],
+    checks: Checks,
     command: str,
     started: str,
 ) -> str:
@@ -284,7 +294,8 @@ def render(
     ]
     if checks:
         out += [
-            "\n## The load generator: puts at concurrency 64 by client processes\n",
+            "\n## The load generator: puts at concurrency 64 by client processes "
+            "(in each run, on the same server process)\n",
             *render_check(checks),
         ]
     out.append("\n## Server command lines\n")
@@ -398,8 +409,7 @@ def main(argv: list[str] | None = None) -> None:
     words = sys.argv[1:] if argv is None else argv
     command = ("python benchmarks/server_compare.py " + shlex.join(words)).strip()
     started = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    lines, loads = run_all(plan)
-    checks = check_load_generator(plan) if plan.check_clients else []
+    lines, checks, loads = run_all(plan)
     report = render(plan, lines, loads, checks, command, started)
     if plan.profile is not None:
         reproduce = (
