@@ -57,6 +57,7 @@ class Sample:
     other_cpu: float  # processes other than the server, the workers and the orchestrator
     server_thread: float  # the server's busiest thread (server_ref: its event loop)
     client_thread: float  # the busiest thread of any worker
+    attempts: int = 1  # windows measured to get this one (the quietest; see server_compare)
 
     @property
     def ops_per_s(self) -> float:
