@@ -155,7 +155,8 @@ def pyspy_threads(raw: Path) -> list[ThreadTime]:
             f.split(" (")[0] + " " + _file(f) for f in frames if "server_ref/" in _file(f)
         }:
             thread.inclusive[function] += count
-    return sorted(threads.values(), key=lambda t: -t.samples)
+    # the event loop first: it runs server_ref's code
+    return sorted(threads.values(), key=lambda t: (t.name != "MainThread", -t.samples))
 
 
 def _file(frame: str) -> str:
@@ -197,7 +198,10 @@ def render(profilers: Profilers, reproduce: str) -> str:
         out.append("\n### CPU by shared object (perf, cpu-clock, % of the server's CPU samples)\n")
         out.append("| where | % |\n|---|---|")
         out.extend(f"| {label} | {pct:.1f} |" for label, pct in perf_by_dso(profilers.perf_data))
-        out.append("\n### Kernel paths, inclusive (perf, % of the server's CPU samples)\n")
+        out.append(
+            "\n### Kernel paths (perf, % of the server's CPU samples, each with its callees: "
+            "they overlap, e.g. a futex or epoll wait ends in a context switch)\n"
+        )
         out.append("| path | % |\n|---|---|")
         out.extend(f"| {label} | {pct:.1f} |" for label, pct in perf_syscalls(profilers.perf_data))
     if profilers.pyspy_raw.exists():
@@ -208,7 +212,7 @@ def render(profilers: Profilers, reproduce: str) -> str:
             for i, (label, n) in enumerate(t.categories.most_common()):
                 head = f"| {t.name} | {t.samples} |" if i == 0 else "|  |  |"
                 out.append(f"{head} {label} | {100 * n / t.samples:.1f} |")
-        main = threads[0] if threads else None
+        main = threads[0] if threads else None  # MainThread, if sampled
         if main is not None and main.inclusive:
             out.append(f"\n### server_ref functions with the most time under them ({main.name}, "
                        "% of its wall-time samples)\n")  # fmt: skip
