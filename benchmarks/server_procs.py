@@ -152,6 +152,7 @@ class Server:
         )
 
     def __enter__(self) -> Server:
+        (self.workdir / "data").mkdir()  # empty: etcd takes it, a server need not make it
         with open(self.workdir / "server.log", "wb") as log:
             self.proc = subprocess.Popen(
                 pinned(self.command(), self.cpus),
