@@ -52,6 +52,8 @@ RULES: list[tuple[re.Pattern[str], str]] = [
         (r"\bAsyncIterator\b", "Iterator"),
         (r"\bAsyncIterable\b", "Iterable"),
         (r"\bAsyncGenerator\b", "Generator"),
+        (r"\bAwaitable\[(\w+)\]", r"\1"),  # a sync call returns the value itself
+        (r"^(from collections\.abc import )Awaitable, ", r"\1"),
         (r"\bgrpc\.aio\.", "grpc."),
         (r"\bAioRpcError\b", "RpcError"),
         (r"\baclient\b", "client"),

@@ -26,7 +26,15 @@ from etcd3py import (
 )
 
 from ._session import DEFAULT_TTL, AsyncSession, AsyncSessionSource
-from ._util import WaitTimedOut, as_bytes, deadline_after, name_prefix, remaining, timed_out
+from ._util import (
+    WaitTimedOut,
+    as_bytes,
+    deadline_after,
+    name_prefix,
+    remaining,
+    timed_out,
+    within,
+)
 from ._wait import wait_turn
 
 
@@ -197,13 +205,8 @@ class AsyncObserver:
         Raises WatchClosedError once the observer was cancelled.
         """
         deadline = deadline_after(timeout)
-        try:
-            found = await self._next(deadline)
-        except BaseException as error:
-            if timed_out(error, deadline):
-                return None
-            raise
-        if found is None:
+        found = await within(deadline, lambda: self._next(deadline))
+        if found is None and self._closed:  # (not a wait that ran out)
             raise WatchClosedError(f"observing {self._prefix[:-1]!r}: cancelled")
         return found
 

@@ -31,7 +31,7 @@ from etcd3py import (
 from etcd3py._async._primitives import AsyncTask, sleep, spawn
 
 from .._data import Instance, decode, encode
-from ._util import WaitTimedOut, as_bytes, deadline_after, remaining, timed_out
+from ._util import WaitTimedOut, as_bytes, deadline_after, remaining, within
 
 log = logging.getLogger("etcd3py.recipes")
 
@@ -221,13 +221,8 @@ class AsyncServiceWatch:
         """The next list of instances; None when ``timeout`` seconds pass first
         ("nothing yet"). Raises WatchClosedError once cancelled."""
         deadline = deadline_after(timeout)
-        try:
-            found = await self._next(deadline)
-        except BaseException as error:
-            if timed_out(error, deadline):
-                return None
-            raise
-        if found is None:
+        found = await within(deadline, lambda: self._next(deadline))
+        if found is None and self._closed:  # (not a wait that ran out)
             raise WatchClosedError(f"watching service {self._service!r}: cancelled")
         return found
 

@@ -12,12 +12,24 @@ deadline) from a real error, so each waiting method can answer "nothing yet".
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from etcd3py import ArgumentError, DeadlineExceededError
 from etcd3py._check import wait_timeout
 from etcd3py._keys import to_bytes
 
-__all__ = ["WaitTimedOut", "as_bytes", "deadline_after", "name_prefix", "remaining", "timed_out"]
+__all__ = [
+    "WaitTimedOut",
+    "as_bytes",
+    "deadline_after",
+    "name_prefix",
+    "remaining",
+    "timed_out",
+    "within",
+]
+
+T = TypeVar("T")
 
 # A call given the wait's remaining time as its deadline may fail a hair before our
 # own clock reads the deadline: the two are not read at the same instant.
@@ -66,3 +78,13 @@ def timed_out(error: BaseException, deadline: float | None) -> bool:
         and deadline is not None
         and time.monotonic() >= deadline - _SLACK
     )
+
+
+def within(deadline: float | None, wait: Callable[[], T]) -> T | None:
+    """What ``wait()`` answers, or None when the wait ran out first ("nothing yet")."""
+    try:
+        return wait()
+    except BaseException as error:
+        if timed_out(error, deadline):
+            return None
+        raise

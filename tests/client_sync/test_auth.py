@@ -104,7 +104,7 @@ def alice(auth_endpoint: str) -> Iterator[Client]:
 
 
 def fails_with(
-    cls: type[EtcdError], call: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
+    cls: type[EtcdError], call: Callable[..., Any], *args: Any, **kwargs: Any
 ) -> EtcdError:
     """``call(*args, **kwargs)`` must raise exactly ``cls``, chained to the gRPC failure."""
     with pytest.raises(cls) as info:

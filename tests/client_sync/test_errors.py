@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -33,7 +33,7 @@ from tests.support.servers import StalledServer, free_port
 
 
 def fails_with(
-    cls: type[EtcdError], call: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any
+    cls: type[EtcdError], call: Callable[..., Any], *args: Any, **kwargs: Any
 ) -> EtcdError:
     """Call ``call(*args, **kwargs)``; it must raise exactly ``cls``, chained to gRPC."""
     with pytest.raises(cls) as info:

@@ -8,7 +8,7 @@ certificates made for the module by tests/support/certs.py.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -87,7 +87,7 @@ def test_plaintext_client_is_refused(tls_etcd: TlsEtcdProcess, prefix: bytes) ->
         assert type(info.value) is ConnectionFailedError
 
 
-def handshake_fails(call: Callable[..., Awaitable[Any]], *args: Any) -> ConnectionFailedError:
+def handshake_fails(call: Callable[..., Any], *args: Any) -> ConnectionFailedError:
     """``call(*args)`` must raise exactly ConnectionFailedError, caused by a failed handshake."""
     with pytest.raises(ConnectionFailedError) as info:
         call(*args)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pickle
 
-import grpc
 import pytest
 
 import etcd3py
 import etcd3py.recipes
 from etcd3py import _etcd_errors, errors
 from etcd3py.errors import EtcdError, error_class_for, from_rpc_error
+from tests.unit.test_error_registry import FakeRpcError
 
 
 def every_error_class() -> list[type[EtcdError]]:
@@ -51,21 +51,10 @@ def test_public_classes_report_the_package() -> None:
     assert etcd3py.recipes.STMConflictError is errors.STMConflictError
 
 
-class StatusError(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        self._code, self._details = code, details
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-    def details(self) -> str:
-        return self._details
-
-
 def test_a_server_error_names_the_operation_the_key_and_the_endpoint() -> None:
     spec = _etcd_errors.NO_SPACE
     error = from_rpc_error(
-        StatusError(spec.code, spec.message), "10.0.0.1:2379", operation="put", key=b"config/x"
+        FakeRpcError(spec.code, spec.message), "10.0.0.1:2379", operation="put", key=b"config/x"
     )
     assert str(error) == (
         "put 'config/x': etcdserver: mvcc: database space exceeded (endpoint 10.0.0.1:2379)"
@@ -76,7 +65,7 @@ def test_a_server_error_names_the_operation_the_key_and_the_endpoint() -> None:
 
 def test_compacted_error_shows_both_revisions() -> None:
     spec = _etcd_errors.COMPACTED
-    read = from_rpc_error(StatusError(spec.code, spec.message), operation="get", revision=3)
+    read = from_rpc_error(FakeRpcError(spec.code, spec.message), operation="get", revision=3)
     assert isinstance(read, errors.CompactedError) and read.revision == 3
     assert "revision 3 asked for" in str(read)
     watched = errors.CompactedError(compact_revision=9, revision=4)
