@@ -86,6 +86,10 @@ def metadata_record(metadata: dict[str, Any]) -> bytes:
     return _record(METADATA, json.dumps(metadata, sort_keys=True).encode())
 
 
+# the data and the size, not the times: what etcd's WAL syncs with too
+_datasync = getattr(os, "fdatasync", os.fsync)
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -231,7 +235,7 @@ class Wal:
             self._file.write(data)
             self._file.flush()
             if self._fsync:
-                os.fsync(self._file.fileno())
+                _datasync(self._file.fileno())
         except OSError as err:
             self._roll_back(err)
             raise WalError(f"{self._segments[-1]}: cannot write the log: {err}") from err
