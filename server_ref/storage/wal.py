@@ -200,10 +200,10 @@ class Wal:
             self._buffer_last = index
 
     @property
-    def buffered(self) -> bool:
-        """Whether records wait for the next flush."""
+    def buffered(self) -> int:
+        """How many records wait for the next flush."""
         with self._lock:
-            return bool(self._buffer)
+            return len(self._buffer)
 
     def discard_buffer(self) -> None:
         """Drop what waits for a flush (after a failed one: those entries are refused)."""
