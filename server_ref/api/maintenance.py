@@ -37,9 +37,11 @@ class MaintenanceService:
             dbSize=server.backend.size,
             dbSizeInUse=server.backend.size_in_use,
             leader=server.leader_id,
-            raftIndex=server.raft_index,
+            # committed = durable = applied here; entries still waiting for the log's
+            # fsync are neither, as a proposal not yet committed is not in etcd's
+            raftIndex=server.applied_index,
             raftTerm=server.raft_term,
-            raftAppliedIndex=server.raft_index,
+            raftAppliedIndex=server.applied_index,
         )
         for mid, alarm in server.alarms.active:
             resp.errors.append(f"memberID:{mid} alarm:{rpc_pb2.AlarmType.Name(alarm)} ")
