@@ -36,7 +36,10 @@ def parse_endpoint(text: str, tls: bool) -> Endpoint:
             raise ArgumentError("endpoint", text, "a unix socket path after unix://")
         target = f"unix://{path}" if path.startswith("/") else f"unix:{path}"
         return Endpoint(target, tls, text, host=path)
-    parts = urlsplit(text if "://" in text else f"//{text}")
+    try:
+        parts = urlsplit(text if "://" in text else f"//{text}")
+    except ValueError as err:  # e.g. "Invalid IPv6 URL" for an unclosed "["
+        raise ArgumentError("endpoint", text, f'"host:port" ({err})') from None
     scheme = parts.scheme or ("https" if tls else "http")
     if scheme not in ("http", "https"):
         raise InvalidArgumentError(

@@ -41,6 +41,8 @@ def test_tls_settings_make_plain_endpoints_secure() -> None:
         ("unix://", "must be a unix socket path"),
         ("127.0.0.1:99999", "must be a port from 1 to 65535"),
         ("127.0.0.1:0", "must be a port from 1 to 65535"),
+        ("[", "Invalid IPv6 URL"),  # found by the argument property test
+        ("[::1:2379", "Invalid IPv6 URL"),
     ],
 )
 def test_bad_endpoints(text: str, message: str) -> None:
