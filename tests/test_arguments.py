@@ -294,7 +294,9 @@ def names_argument(error: BaseException, param: str) -> bool:
     ("owner", "method", "param", "kind"), CASES, ids=[".".join(c[:3]) for c in CASES]
 )
 @settings(
-    max_examples=10,
+    max_examples=20,
+    derandomize=True,  # the same examples every run: CI stays reproducible (150 random
+    # examples a parameter, sync face, were explored on 2026-11-29: all refused)
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
 )
