@@ -11,6 +11,7 @@ client never believes in a lease that etcd may already have expired).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import heapq
 import logging
@@ -47,7 +48,9 @@ class AsyncLease:
         # keep-alive bookkeeping (owned by the manager)
         self.expires_at = time.monotonic() + ttl  # etcd holds it at least until then
         self.next_renewal = 0.0
-        self.last_sent = 0.0
+        # when each renewal on the current stream was sent, oldest first: etcd answers
+        # a stream's requests in order, so an answer renews from its own request's time
+        self.unanswered: collections.deque[float] = collections.deque()
         self._manager: AsyncKeepAliveManager | None = None
 
     def __repr__(self) -> str:
@@ -239,9 +242,10 @@ class AsyncKeepAliveManager(AsyncStreamKeeper):
 
     def _on_open(self) -> None:
         self._take_added()
-        # a new stream: renew everything now
+        # a new stream: renew everything now (a broken stream's requests are not answered)
         for lease in self._leases.values():
             lease.next_renewal = 0.0
+            lease.unanswered.clear()
         self._renewals = [(0.0, lease_id) for lease_id in self._leases]
 
     def _on_stream_down(self) -> None:
@@ -258,7 +262,7 @@ class AsyncKeepAliveManager(AsyncStreamKeeper):
             lease = self._leases.get(lease_id)
             if lease is None or lease.next_renewal != due:
                 continue  # removed, or rescheduled since
-            lease.last_sent = now
+            lease.unanswered.append(now)
             lease.next_renewal = now + max(lease.ttl / 3, 0.5)
             heapq.heappush(renewals, (lease.next_renewal, lease_id))
             await self._stream.send(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id))
@@ -296,8 +300,11 @@ class AsyncKeepAliveManager(AsyncStreamKeeper):
         if response.TTL <= 0:
             lease._mark_lost("etcd does not know the lease (revoked or expired)")
             return
-        # etcd renewed it no earlier than our request left: count from there
-        lease.expires_at = max(lease.expires_at, lease.last_sent + response.TTL)
+        # etcd renewed it no earlier than the answered request left: count from there
+        # (not from the latest request, whose answer may never come)
+        if lease.unanswered:
+            sent = lease.unanswered.popleft()
+            lease.expires_at = max(lease.expires_at, sent + response.TTL)
 
     async def close(self) -> None:
         await self._stop()

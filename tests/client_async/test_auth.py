@@ -57,7 +57,10 @@ GRANTED = "/t/"  # alice's role may read and write under it
 # etcd forgets a simple token AUTH_TOKEN_TTL seconds after its last use, at its next
 # once-a-second sweep: idle this long and the token is surely gone
 TOKEN_EXPIRY = AUTH_TOKEN_TTL + 1.5
-LEASE_TTL = 2  # etcd's minimum: kept alive every 2/3 s
+# below the idle time of the test that uses it (2.5 token lifetimes, 5 s), so the lease
+# must be renewed on its stream while the token dies; not etcd's minimum of 2 s, whose
+# 1.3 s margin a loaded 2-core machine running four test workers once took away
+LEASE_TTL = 4
 
 
 @pytest.fixture(scope="module")
