@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,3 +179,56 @@ def _issue(
         _write(stem.with_name(stem.name + ".pem"), cert),
         _write(stem.with_name(stem.name + "-key.pem"), key),
     )
+
+
+def self_signed_certificate(
+    directory: str | Path, hosts: Sequence[str], years: int = 1
+) -> tuple[Path, Path]:
+    """etcd's ``--auto-tls`` certificate: ``cert.pem`` and ``key.pem`` in ``directory``,
+    made as etcd 3.5.1 makes them (probed): Organization "etcd", serving ``hosts`` (IPs
+    and names, ports dropped), not a CA, valid ``years`` years -- but on a P-256 key where
+    etcd takes P-521: gRPC's TLS 1.3 (BoringSSL) signs no handshake with P-521, etcd's
+    TLS 1.2 does (probed: a P-521 certificate fails every handshake on server_ref)."""
+    _require()
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    key = _new_key()
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "etcd")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    usage = x509.KeyUsage(
+        digital_signature=True,
+        key_encipherment=True,
+        content_commitment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(int.from_bytes(os.urandom(16), "big") >> 1 or 1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=365 * years))
+        .add_extension(usage, critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    )
+    if hosts:
+        names = [_general_name(host) for host in hosts]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    _write(cert_path, builder.sign(key, hashes.SHA256()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,  # "EC PRIVATE KEY", as Go writes
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..server.config import ServerConfig
 from ..server.durable import DEFAULT_SNAPSHOT_COUNT, Durability
-from .tls import ClientTls
+from .tls import ClientTls, auto_tls
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
@@ -201,8 +201,25 @@ class Config:
         ),
     )
 
+    auto_tls: bool = _setting(
+        False,
+        Flag(
+            "--auto-tls",
+            "without --cert-file and --key-file: a self-signed certificate, kept in "
+            "DATA_DIR/fixtures/client (no client certificate is then asked for)",
+            parse_bool,
+            "BOOL",
+            boolean=True,
+        ),
+    )
+
     def client_tls(self) -> ClientTls:
-        return ClientTls(self.cert_file, self.key_file, self.trusted_ca_file, self.client_cert_auth)
+        """The client TLS setting; with ``--auto-tls`` its certificate is made (or found)
+        now, as etcd makes it at start."""
+        tls = ClientTls(self.cert_file, self.key_file, self.trusted_ca_file, self.client_cert_auth)
+        if self.auto_tls:
+            return auto_tls(tls, self.listen_client_urls, self.data_dir)
+        return tls
 
     def durability(self) -> Durability | None:
         """Where the data lives, or None to keep it in memory."""

@@ -21,13 +21,16 @@ a handshake alert.
 from __future__ import annotations
 
 import errno
+import logging
 import ssl
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 
+log = logging.getLogger("etcd3py.server_ref")
 SECURE_SCHEMES = ("https", "unixs")
 
 # A CA whose key was thrown away when it was made: a trust store that verifies no client,
@@ -117,6 +120,36 @@ class ClientTls:
         # no CA file: Go verifies against the system's roots
         pem = _read(self.trusted_ca_file) if self.trusted_ca_file else _system_roots()
         return pem if b"-----BEGIN CERTIFICATE-----" in pem else TRUSTS_NO_CLIENT
+
+
+def auto_tls(tls: ClientTls, urls: Sequence[str], data_dir: str | None) -> ClientTls:
+    """etcd's ``--auto-tls`` (``ClientSelfCert``): without certificate and key, serve a
+    self-signed certificate for the listen hosts, kept in ``DATA_DIR/fixtures/client``
+    and reused there (in memory: a fresh temporary folder). Like etcd, it replaces the
+    whole client TLS setting: no client certificate is asked for, whatever the CA flags."""
+    if not tls.empty():
+        log.warning("ignoring client auto TLS since certs given")
+        return tls
+    from .certs import self_signed_certificate
+
+    if data_dir is None:
+        folder = Path(tempfile.mkdtemp(prefix="etcd3py-auto-tls-"))
+    else:
+        folder = Path(data_dir) / "fixtures" / "client"
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    if not (cert.exists() and key.exists()):
+        hosts = [_host(url) for url in urls]
+        cert, key = self_signed_certificate(folder, [h for h in hosts if h])
+    return ClientTls(str(cert.resolve()), str(key.resolve()))
+
+
+def _host(url: str) -> str:
+    """The host of a listen URL, as etcd puts it in the certificate (unix paths: none)."""
+    if url.startswith(("unix://", "unixs://")):
+        return ""
+    authority = url.split("://", 1)[-1].split("/", 1)[0]
+    host = authority.rsplit(":", 1)[0] if ":" in authority else authority
+    return host.strip("[]")
 
 
 def _read(path: str) -> bytes:

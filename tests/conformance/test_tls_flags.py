@@ -12,6 +12,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
 from tests.conftest import BACKENDS
@@ -209,3 +211,30 @@ def test_file_without_pem_data_stops_the_member(
 def test_key_of_another_certificate_stops_the_member(refused: Refused, certs: Certs) -> None:
     _, log = refused(["--cert-file", str(certs.server_cert), "--key-file", str(certs.client_key)])
     assert "tls: private key does not match public key" in log
+
+
+@pytest.mark.parametrize("ca_flags", [False, True], ids=["auto-tls", "auto-tls+ca"])
+def test_auto_tls_serves_a_self_signed_certificate_from_the_data_dir(
+    kind: str, tmp_path: Path, certs: Certs, ca_flags: bool
+) -> None:
+    # etcd's ClientSelfCert replaces the whole client TLS setting: the CA flags are dropped
+    flags = ["--auto-tls"]
+    flags += ["--trusted-ca-file", str(certs.ca), "--client-cert-auth"] if ca_flags else []
+    made = tmp_path / "data" / "fixtures" / "client"
+    with Https(kind, tmp_path / "data", flags) as https:
+        served = Certs(**{**vars(certs), "ca": made / "cert.pem"})  # trust the made cert
+        assert https.status(served) == "served"
+        assert https.status(served, client=certs) == "served"
+        assert https.status(certs) == "refused"  # not signed by any CA the client knows
+        pem = (made / "cert.pem").read_bytes()
+        assert (made / "key.pem").stat().st_mode & 0o777 == 0o600
+        https.proc.stop()
+        https.proc.start()  # restarted on its data dir: the same certificate
+        assert https.status(served) == "served"
+        assert (made / "cert.pem").read_bytes() == pem
+    cert = x509.load_pem_x509_certificate(pem)
+    etcd = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "etcd")])
+    assert cert.subject == cert.issuer == etcd
+    assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)} == {"127.0.0.1"}
