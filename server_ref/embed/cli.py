@@ -18,6 +18,7 @@ from . import restore
 from .config import Config, Flag
 from .member import Member
 from .running import make_server
+from .tls import TlsSetupError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,8 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _serve(config: Config) -> None:
+    tls = config.client_tls()
+    tls.check_urls(config.listen_client_urls)  # as etcd: before the data dir is touched
     server, durable = make_server(config)
-    member = Member(server, config.listen_client_urls)
+    member = Member(server, config.listen_client_urls, tls)
     try:
         await member.start()
     except BaseException:
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     config = Config(**{s.name: getattr(args, s.name) for s in dataclasses.fields(Config)})
     try:
         asyncio.run(_serve(config))
-    except (OSError, DataDirError, WalError) as err:
+    except (OSError, DataDirError, WalError, TlsSetupError) as err:
         print(f"etcd3py-server: {err}", file=sys.stderr)
         return 1
     return 0

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..server.config import ServerConfig
 from ..server.durable import DEFAULT_SNAPSHOT_COUNT, Durability
+from .tls import ClientTls, auto_tls
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
@@ -54,6 +55,10 @@ def parse_bool(text: str) -> bool:
     if lowered in ("0", "f", "false"):
         return False
     raise argparse.ArgumentTypeError(f"invalid boolean {text!r} (expected true or false)")
+
+
+def show_file(path: str | None) -> str:
+    return "none" if path is None else path
 
 
 def show_data_dir(path: str | None) -> str:
@@ -166,6 +171,55 @@ class Config:
             boolean=True,
         ),
     )
+
+    # client TLS (etcd's ClientTLSInfo): used by the https:// and unixs:// client URLs
+    cert_file: str | None = _setting(
+        None, Flag("--cert-file", "the client server's TLS certificate", str, "FILE", show_file)
+    )
+    key_file: str | None = _setting(
+        None, Flag("--key-file", "the client server's TLS key", str, "FILE", show_file)
+    )
+    trusted_ca_file: str | None = _setting(
+        None,
+        Flag(
+            "--trusted-ca-file",
+            "CA certificates of the clients: given, every client must show a certificate "
+            "they signed (as with --client-cert-auth)",
+            str,
+            "FILE",
+            show_file,
+        ),
+    )
+    client_cert_auth: bool = _setting(
+        False,
+        Flag(
+            "--client-cert-auth",
+            "require a client certificate (verified by --trusted-ca-file, else the system's CAs)",
+            parse_bool,
+            "BOOL",
+            boolean=True,
+        ),
+    )
+
+    auto_tls: bool = _setting(
+        False,
+        Flag(
+            "--auto-tls",
+            "without --cert-file and --key-file: a self-signed certificate, kept in "
+            "DATA_DIR/fixtures/client (no client certificate is then asked for)",
+            parse_bool,
+            "BOOL",
+            boolean=True,
+        ),
+    )
+
+    def client_tls(self) -> ClientTls:
+        """The client TLS setting; with ``--auto-tls`` its certificate is made (or found)
+        now, as etcd makes it at start."""
+        tls = ClientTls(self.cert_file, self.key_file, self.trusted_ca_file, self.client_cert_auth)
+        if self.auto_tls:
+            return auto_tls(tls, self.listen_client_urls, self.data_dir)
+        return tls
 
     def durability(self) -> Durability | None:
         """Where the data lives, or None to keep it in memory."""

@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
+import shutil
+import tempfile
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Any, TypeVar
 
 from ..server.durable import DurableLog
 from ..server.server import EtcdServer
+from .certs import TlsFiles, client_certificate, make_certs
 from .config import DEFAULTS, Config
 from .member import Member
 from .running import make_server
@@ -33,6 +37,13 @@ class EmbeddedServer:
 
     With ``data_dir`` every write is in the directory's log before it is answered,
     and the server serves the same data again when started on it later.
+
+    ``tls=True`` serves https only, wanting a client certificate (etcd's
+    ``--client-cert-auth``), with a throw-away CA, server and client certificate made at
+    start (the ``tls`` extra) and deleted at stop; ``tls=TlsFiles(...)`` uses those files::
+
+        with EmbeddedServer(tls=True) as server:
+            Client(server.url, **server.tls.client_options)
     """
 
     def __init__(
@@ -49,10 +60,14 @@ class EmbeddedServer:
         data_dir: str | Path | None = DEFAULTS.data_dir,
         snapshot_count: int = DEFAULTS.snapshot_count,
         unsafe_no_fsync: bool = DEFAULTS.unsafe_no_fsync,
+        tls: bool | TlsFiles = False,
     ) -> None:
+        self._tls_request = tls
+        self._tls: TlsFiles | None = None
+        self._tls_dir: str | None = None  # made for tls=True, removed at stop
         self._config = Config(
             name=name,
-            listen_client_urls=(f"http://{host}:{port}",),
+            listen_client_urls=(f"{'https' if tls else 'http'}://{host}:{port}",),
             min_lease_ttl=min_lease_ttl,
             max_txn_ops=max_txn_ops,
             max_request_bytes=max_request_bytes,
@@ -84,8 +99,24 @@ class EmbeddedServer:
 
     @property
     def url(self) -> str:
-        """``http://host:port``, for tools that want a URL (etcdctl ``--endpoints``)."""
-        return f"http://{self.endpoint}"
+        """``http://host:port`` (``https://`` with TLS), for clients and tools that want a
+        URL (etcdctl ``--endpoints``)."""
+        return f"{'https' if self._tls_request else 'http'}://{self.endpoint}"
+
+    @property
+    def tls(self) -> TlsFiles | None:
+        """The certificate files served and trusted (None without TLS): ``ca`` to trust,
+        ``client_cert`` and ``client_key`` to show, ``client_options`` for a Client."""
+        if self._tls_request and self._tls is None:
+            raise RuntimeError("the server is not running: its certificates are made at start")
+        return self._tls
+
+    def client_certificate(self, common_name: str) -> tuple[Path, Path]:
+        """Another client certificate (and key) the server trusts, with Common Name
+        ``common_name`` (the user etcd's auth sees): paths, removed at stop."""
+        if self.tls is None:
+            raise RuntimeError("the server was started without tls")
+        return client_certificate(self.tls, common_name)
 
     def start(self) -> EmbeddedServer:
         """Start serving in a background thread; return self once the port accepts calls (``with``
@@ -93,6 +124,7 @@ class EmbeddedServer:
         """
         if self._thread is not None:
             raise RuntimeError("the server is already running")
+        self._setup_tls()
         loop = asyncio.new_event_loop()
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._loop = loop
@@ -104,15 +136,43 @@ class EmbeddedServer:
             ready.result(START_TIMEOUT)
         except BaseException:
             self._shutdown_thread()
+            self._remove_tls()
             raise
         return self
+
+    def _setup_tls(self) -> None:
+        if isinstance(self._tls_request, TlsFiles):
+            self._tls = self._tls_request
+        elif self._tls_request:
+            self._tls_dir = tempfile.mkdtemp(prefix="etcd3py-tls-")
+            hosts = dict.fromkeys((self._host, "127.0.0.1", "localhost"))  # ordered, unique
+            self._tls = make_certs(self._tls_dir, hosts=tuple(hosts))
+        if self._tls is not None:
+            self._config = dataclasses.replace(
+                self._config,
+                cert_file=str(self._tls.server_cert),
+                key_file=str(self._tls.server_key),
+                trusted_ca_file=str(self._tls.ca),
+                client_cert_auth=True,
+            )
+
+    def _remove_tls(self) -> None:
+        if self._tls_dir is not None:
+            shutil.rmtree(self._tls_dir, ignore_errors=True)
+            self._tls_dir = None
+            self._tls = None
+
+    def _bound_url(self) -> str:
+        """The listen URL on the port bound at start, for revive()."""
+        return f"{'https' if self._tls_request else 'http'}://{self._host}:{self._port}"
 
     def _run(self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future[None]) -> None:
         asyncio.set_event_loop(loop)
 
         async def boot() -> None:
             self._server, self._durable = make_server(self._config)
-            member = Member(self._server, self._config.listen_client_urls)
+            urls = self._config.listen_client_urls
+            member = Member(self._server, urls, self._config.client_tls())
             await member.start()
             self._member = member
             self._port = member.ports[0]
@@ -167,7 +227,7 @@ class EmbeddedServer:
             self._server, self._durable = make_server(self._config)
         else:
             self._server.restarted()
-        member = Member(self._server, (f"http://{self._host}:{self._port}",))
+        member = Member(self._server, (self._bound_url(),), self._config.client_tls())
         await member.start()
         self._member = member
 
@@ -187,6 +247,7 @@ class EmbeddedServer:
             self.call(self._durable.close(crash=False))
         self._server = None
         self._shutdown_thread()
+        self._remove_tls()
 
     def _shutdown_thread(self) -> None:
         loop, thread = self._loop, self._thread

@@ -1,23 +1,29 @@
-"""One member: a gRPC server (grpc.aio) serving an EtcdServer on its client URLs."""
+"""One member: a gRPC server (grpc.aio) serving an EtcdServer on its client URLs, in
+plain text or, on ``https://`` and ``unixs://`` URLs, TLS (tls.py)."""
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 import grpc
 
 from ..api.services import add_services
 from ..server.server import EtcdServer
+from .tls import ClientTls, is_secure
 
+log = logging.getLogger("etcd3py.server_ref")
 GRPC_OVERHEAD_BYTES = 512 * 1024  # etcd lets gRPC take this much beyond max-request-bytes
 
 
 def listen_address(url: str) -> str:
-    """gRPC bind address for an etcd client URL (``http://host:port`` or ``host:port``)."""
-    if url.startswith("unix://"):
-        return "unix:" + url[len("unix://") :]
+    """gRPC bind address for an etcd client URL (``http(s)://host:port``, ``host:port``
+    or ``unix(s)://path``)."""
+    for scheme in ("unix://", "unixs://"):
+        if url.startswith(scheme):
+            return "unix:" + url[len(scheme) :]
     parts = urlsplit(url if "://" in url else f"http://{url}")
-    if parts.scheme not in ("http", ""):
+    if parts.scheme not in ("http", "https", ""):
         raise ValueError(f"unsupported client URL scheme {parts.scheme!r} in {url!r}")
     if parts.hostname is None or parts.port is None:
         raise ValueError(f"client URL {url!r} needs a host and a port")
@@ -28,8 +34,12 @@ def listen_address(url: str) -> str:
 class Member:
     """Serves ``server`` over gRPC; must be started and stopped on one event loop."""
 
-    def __init__(self, server: EtcdServer, listen_urls: tuple[str, ...]) -> None:
+    def __init__(
+        self, server: EtcdServer, listen_urls: tuple[str, ...], tls: ClientTls | None = None
+    ) -> None:
         self.server = server
+        self.tls = tls or ClientTls()
+        self.tls.check_urls(listen_urls)
         self.info = server.member
         self.member_id = self.info.id
         self._listen_urls = listen_urls
@@ -42,6 +52,10 @@ class Member:
         return self._grpc is not None
 
     async def start(self) -> None:
+        secure = [url for url in self._listen_urls if is_secure(url)]
+        credentials = self.tls.server_credentials() if secure else None
+        for note in self.tls.ignored_on(self._listen_urls):
+            log.warning(note)
         max_request = self.server.config.max_request_bytes
         grpc_server = grpc.aio.server(
             options=[
@@ -54,10 +68,14 @@ class Member:
         self.ports = []
         for url in self._listen_urls:
             try:
-                port = grpc_server.add_insecure_port(listen_address(url))
+                address = listen_address(url)
+                if credentials is not None and is_secure(url):
+                    port = grpc_server.add_secure_port(address, credentials)
+                else:
+                    port = grpc_server.add_insecure_port(address)
             except RuntimeError as err:  # grpc reports a failed bind this way
                 raise OSError(f"cannot listen on {url}: {err}") from None
-            if port == 0 and not url.startswith("unix://"):
+            if port == 0 and not url.startswith(("unix://", "unixs://")):
                 raise OSError(f"cannot listen on {url}")
             self.ports.append(port)
         self.server.start()
@@ -69,11 +87,12 @@ class Member:
     def url_for(self, index: int) -> str:
         """The client URL actually bound (port 0 resolved) for listen URL ``index``."""
         url = self._listen_urls[index]
-        if url.startswith("unix://"):
+        if url.startswith(("unix://", "unixs://")):
             return url
         address = listen_address(url)
         host = address.rsplit(":", 1)[0]
-        return f"http://{host}:{self.ports[index]}"
+        scheme = "https" if is_secure(url) else "http"
+        return f"{scheme}://{host}:{self.ports[index]}"
 
     async def stop(self, grace: float | None = None) -> None:
         grpc_server, self._grpc = self._grpc, None

@@ -1,8 +1,9 @@
-"""Dedicated real etcd members for the TLS and auth tests (server_ref has neither yet).
+"""Dedicated members for the TLS and auth tests.
 
-``TlsEtcdProcess`` serves clients over https only and asks them for a certificate signed
-by the test CA (``--client-cert-auth``); peers stay on http. Its readiness check speaks
-TLS, as the plain ``wait_until_serving`` of ``EtcdProcess`` cannot.
+``TlsEtcdProcess`` (real etcd) and ``TlsRefProcess`` (server_ref's CLI) serve clients
+over https only and ask them for a certificate signed by the test CA (``--cert-file
+--key-file --trusted-ca-file --client-cert-auth``); etcd's peers stay on http. Their
+readiness check speaks TLS, as the plain ``wait_until_serving`` cannot.
 
 ``TcpProxy`` forwards a loopback port to a member; ``cut()`` drops every connection
 through it (both ends see a closed socket), so that the client must open its streams
@@ -18,7 +19,7 @@ import grpc
 
 from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
 from tests.support.certs import Certs
-from tests.support.servers import START_TIMEOUT, EtcdProcess
+from tests.support.servers import START_TIMEOUT, EtcdProcess, RefProcess
 
 # simple tokens expire after this many seconds without use (etcd checks every second)
 AUTH_TOKEN_TTL = 2
@@ -30,19 +31,21 @@ def auth_etcd(data_dir: Path) -> EtcdProcess:
     return EtcdProcess(data_dir, extra_args=args)
 
 
-class TlsEtcdProcess(EtcdProcess):
-    def __init__(self, data_dir: Path, certs: Certs) -> None:
-        super().__init__(
-            data_dir,
-            extra_args=[
-                "--unsafe-no-fsync",
-                "--cert-file", str(certs.server_cert),
-                "--key-file", str(certs.server_key),
-                "--trusted-ca-file", str(certs.ca),
-                "--client-cert-auth",
-            ],
-        )  # fmt: skip
-        self.certs = certs
+def tls_flags(certs: Certs) -> list[str]:
+    """etcd's flags for https with client-certificate auth on the test certificates."""
+    return [
+        "--cert-file", str(certs.server_cert),
+        "--key-file", str(certs.server_key),
+        "--trusted-ca-file", str(certs.ca),
+        "--client-cert-auth",
+    ]  # fmt: skip
+
+
+class ServesTls(EtcdProcess):
+    """An https member: its URL, the client credentials it accepts, a readiness check
+    over TLS. Made by ``tls_process``."""
+
+    certs: Certs
 
     @property
     def client_url(self) -> str:
@@ -56,7 +59,7 @@ class TlsEtcdProcess(EtcdProcess):
         )
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        """Poll Status over TLS (with the client certificate) until etcd answers."""
+        """Poll Status over TLS (with the client certificate) until the member answers."""
         deadline = time.monotonic() + timeout
         with grpc.secure_channel(self.endpoint, self.credentials()) as channel:
             stub = rpc_pb2_grpc.MaintenanceStub(channel)
@@ -67,7 +70,28 @@ class TlsEtcdProcess(EtcdProcess):
                 except grpc.RpcError:
                     if not self.alive() or time.monotonic() > deadline:
                         raise RuntimeError(
-                            f"etcd at {self.client_url} not serving TLS after {timeout}s\n"
-                            f"--- etcd log ---\n{self.log_tail()}"
+                            f"member at {self.client_url} not serving TLS after {timeout}s\n"
+                            f"--- log ---\n{self.log_tail()}"
                         ) from None
                     time.sleep(0.05)
+
+
+class TlsEtcdProcess(ServesTls):
+    """Real etcd 3.5.1 on https, wanting client certificates."""
+
+    def __init__(self, data_dir: Path, certs: Certs) -> None:
+        super().__init__(data_dir, extra_args=["--unsafe-no-fsync", *tls_flags(certs)])
+        self.certs = certs
+
+
+class TlsRefProcess(ServesTls, RefProcess):
+    """server_ref's CLI with the same flags, on the same certificates."""
+
+    def __init__(self, data_dir: Path, certs: Certs) -> None:
+        RefProcess.__init__(self, data_dir, extra_args=["--unsafe-no-fsync", *tls_flags(certs)])
+        self.certs = certs
+
+
+def tls_process(kind: str, data_dir: Path, certs: Certs) -> ServesTls:
+    """An https member wanting client certificates: real etcd or server_ref."""
+    return TlsEtcdProcess(data_dir, certs) if kind == "etcd" else TlsRefProcess(data_dir, certs)
