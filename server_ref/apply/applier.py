@@ -204,6 +204,7 @@ class Applier:
             elif kind == "request_delete_range":
                 out.response_delete_range.CopyFrom(self._delete(txn, op.request_delete_range))
             elif kind == "request_txn":
+                out.response_txn.header.SetInParent()  # etcd's nested answer: an empty header
                 self._apply_txn(txn, op.request_txn, path, out.response_txn)
 
     def compaction(self, r: rpc_pb2.CompactionRequest) -> rpc_pb2.CompactionResponse:

@@ -190,6 +190,8 @@ def test_nested_txns(backend: Backend, prefix: bytes) -> None:
     assert resp.succeeded
     inner1, inner2 = (r.response_txn for r in resp.responses)
     assert not inner1.succeeded and inner2.succeeded
+    # etcd gives a nested transaction's answer a header, left empty
+    assert inner1.HasField("header") and inner1.header == rpc_pb2.ResponseHeader()
     assert [kv.key for kv in inner2.responses[1].response_range.kvs] == [prefix + b"b"]
     got = backend.range(prefix + b"a", range_end=prefix + b"d")
     assert [kv.key for kv in got.kvs] == [prefix + b"b", prefix + b"c"]
