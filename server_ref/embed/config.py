@@ -56,6 +56,17 @@ def parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"invalid boolean {text!r} (expected true or false)")
 
 
+def parse_auth_token(text: str) -> str:
+    """etcd's --auth-token: a type, then comma-separated options; server_ref serves
+    simple tokens only."""
+    kind = text.split(",")[0]
+    if kind != "simple":
+        raise argparse.ArgumentTypeError(
+            f"unsupported auth token type {kind!r} (server_ref serves simple tokens only)"
+        )
+    return text
+
+
 def show_data_dir(path: str | None) -> str:
     return "none: in memory" if path is None else path
 
@@ -141,6 +152,30 @@ class Config:
         ),
     )
 
+    # ---- auth ----
+    auth_token: str = _setting(
+        "simple",
+        Flag(
+            "--auth-token",
+            "how auth tokens are made: simple (etcd's default; jwt is not served)",
+            parse_auth_token,
+            "TYPE",
+        ),
+    )
+    auth_token_ttl: int = _setting(
+        300,
+        Flag("--auth-token-ttl", "seconds a simple token lives unused", int, "SECONDS"),
+    )
+    bcrypt_cost: int = _setting(
+        10,
+        Flag(
+            "--bcrypt-cost",
+            "bcrypt cost of password hashes (4 to 31; out of range: 10, as etcd)",
+            int,
+            "N",
+        ),
+    )
+
     data_dir: str | None = _setting(
         None,
         Flag(
@@ -184,6 +219,8 @@ class Config:
             max_request_bytes=self.max_request_bytes,
             quota_backend_bytes=self.quota_backend_bytes,
             progress_notify_interval=self.progress_notify_interval,
+            auth_token_ttl=float(self.auth_token_ttl),
+            bcrypt_cost=self.bcrypt_cost,
         )
 
 

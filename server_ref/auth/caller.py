@@ -1,0 +1,21 @@
+"""Who is calling: the credentials of the request being served (etcd reads them from
+its gRPC context: the ``token`` metadata, else a verified client certificate's CN).
+
+The gRPC handlers set ``CALLER`` for the request they serve; the server reads it when
+it proposes or reads. Work the member starts itself runs with no caller.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Credentials:
+    token: str | None = None  # the ``token`` metadata
+    common_name: str | None = None  # a verified TLS client certificate's CN
+
+
+NO_CREDENTIALS = Credentials()
+CALLER: ContextVar[Credentials] = ContextVar("etcd3py_server_ref_caller", default=NO_CREDENTIALS)
