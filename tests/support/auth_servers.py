@@ -1,4 +1,5 @@
-"""Dedicated real etcd members for the TLS and auth tests (server_ref has neither yet).
+"""Dedicated members for the TLS and auth tests: real etcd for TLS (server_ref has no
+TLS yet), real etcd or server_ref for auth.
 
 ``TlsEtcdProcess`` serves clients over https only and asks them for a certificate signed
 by the test CA (``--client-cert-auth``); peers stay on http. Its readiness check speaks
@@ -18,16 +19,25 @@ import grpc
 
 from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
 from tests.support.certs import Certs
-from tests.support.servers import START_TIMEOUT, EtcdProcess
+from tests.support.servers import START_TIMEOUT, EtcdProcess, RefProcess
 
 # simple tokens expire after this many seconds without use (etcd checks every second)
 AUTH_TOKEN_TTL = 2
 
 
+_AUTH_ARGS = ["--auth-token", "simple", "--auth-token-ttl", str(AUTH_TOKEN_TTL)]
+
+
 def auth_etcd(data_dir: Path) -> EtcdProcess:
     """A member whose simple auth tokens expire after AUTH_TOKEN_TTL idle seconds."""
-    args = ["--unsafe-no-fsync", "--auth-token", "simple", "--auth-token-ttl", str(AUTH_TOKEN_TTL)]
-    return EtcdProcess(data_dir, extra_args=args)
+    return EtcdProcess(data_dir, extra_args=["--unsafe-no-fsync", *_AUTH_ARGS])
+
+
+def auth_member(kind: str, data_dir: Path) -> EtcdProcess:
+    """``auth_etcd``, or server_ref run as a process with the same auth flags."""
+    if kind == "etcd":
+        return auth_etcd(data_dir)
+    return RefProcess(data_dir, extra_args=["--unsafe-no-fsync", *_AUTH_ARGS])
 
 
 class TlsEtcdProcess(EtcdProcess):
