@@ -31,7 +31,7 @@ import pytest
 
 from etcd3py import _etcd_errors as E
 from etcd3py._etcd_errors import ErrorSpec
-from etcd3py._proto import auth_pb2, rpc_pb2, rpc_pb2_grpc
+from etcd3py._proto import auth_pb2, rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3lock_pb2
 from tests.conftest import BACKENDS, Restartable
 from tests.durability.test_snapshots import restore_cli
 from tests.support.auth_servers import AUTH_TOKEN_TTL, auth_member
@@ -427,6 +427,28 @@ def test_watch_is_checked_when_created(secured: Member, alice: str) -> None:
     for key, end in [(b"/t/", b"/t0"), (b"k1", b"\0")]:
         resp = first_watch_response(secured, key, end, alice)
         assert resp.created and not resp.canceled
+
+
+def test_lock_and_election_run_as_their_caller(secured: Member, alice: str) -> None:
+    """The member's own client carries the caller's token: its errors come back as
+    UNKNOWN, with etcd's text, as the Lock and Election services hand them on."""
+    b = secured.backend
+    lease = ok(b.lease.LeaseGrant, rpc_pb2.LeaseGrantRequest(TTL=60), alice).ID
+    key = ok(b.lock.Lock, v3lock_pb2.LockRequest(name=b"/t/lock", lease=lease), alice).key
+    assert key.startswith(b"/t/lock/")
+    ok(b.lock.Unlock, v3lock_pb2.UnlockRequest(key=key), alice)
+    lock_s = v3lock_pb2.LockRequest(name=b"/s", lease=lease)
+    for token, spec in [(alice, _DENIED), (None, E.USER_EMPTY), ("bad", E.INVALID_AUTH_TOKEN)]:
+        fails(ErrorSpec(grpc.StatusCode.UNKNOWN, spec.message), b.lock.Lock, lock_s, token)
+    campaign = v3election_pb2.CampaignRequest(name=b"/s", lease=lease, value=b"v")
+    unknown_denied = ErrorSpec(grpc.StatusCode.UNKNOWN, _DENIED.message)
+    fails(unknown_denied, b.election.Campaign, campaign, alice)
+    fails(unknown_denied, b.election.Leader, v3election_pb2.LeaderRequest(name=b"/s"), alice)
+    campaign = v3election_pb2.CampaignRequest(name=b"/t/e", lease=lease, value=b"v")
+    leader = ok(b.election.Campaign, campaign, alice).leader
+    got = ok(b.election.Leader, v3election_pb2.LeaderRequest(name=b"/t/e"), alice)
+    assert got.kv.key == leader.key
+    ok(b.lease.LeaseRevoke, rpc_pb2.LeaseRevokeRequest(ID=lease), alice)
 
 
 def test_changes_take_effect_on_the_next_request(secured: Member, root: str) -> None:
