@@ -47,6 +47,7 @@ class AuthStore:
         self.users: dict[str, auth_pb2.User] = {}
         self.roles: dict[str, auth_pb2.Role] = {}
         self.enabled = False
+        self.flag_recorded = False  # etcd's db has an authEnabled record once enabled
         self.revision = 1  # a fresh etcd commits revision 1 when it creates its store
         self._perms: dict[str, MergedPermissions] = {}  # user -> merged permissions
 
@@ -58,14 +59,23 @@ class AuthStore:
         roles = {name.encode(): r.SerializeToString() for name, r in self.roles.items()}
         return users, roles
 
+    def enabled_record(self) -> bool | None:
+        """The db's authEnabled record: none until auth was first enabled."""
+        return self.enabled if self.flag_recorded else None
+
     def load(
-        self, enabled: bool, revision: int, users: dict[bytes, bytes], roles: dict[bytes, bytes]
+        self,
+        enabled: bool | None,
+        revision: int,
+        users: dict[bytes, bytes],
+        roles: dict[bytes, bytes],
     ) -> None:
         self.users = {k.decode(): auth_pb2.User.FromString(v) for k, v in users.items()}
         self.roles = {k.decode(): auth_pb2.Role.FromString(v) for k, v in roles.items()}
         self.revision = revision
         self._perms.clear()
-        self.enabled = enabled
+        self.enabled = bool(enabled)
+        self.flag_recorded = enabled is not None
         if enabled:
             self.tokens.enable()
         else:
@@ -162,7 +172,7 @@ class AuthStore:
             raise ServerError(E.ROOT_USER_NOT_EXIST)
         if not _has_root_role(root):
             raise ServerError(E.ROOT_ROLE_NOT_EXIST)
-        self.enabled = True
+        self.enabled = self.flag_recorded = True
         self.tokens.enable()
         self._perms.clear()
 

@@ -38,7 +38,7 @@ class FrozenState:
     alarms: tuple[etcd_db.Alarm, ...]
     consistent_index: int
     term: int
-    auth_enabled: bool
+    auth_enabled: bool | None  # None: no record yet
     auth_revision: int
     auth_users: dict[bytes, bytes]  # fresh copies: nothing else holds them
     auth_roles: dict[bytes, bytes]
@@ -81,7 +81,7 @@ def freeze(server: EtcdServer) -> FrozenState:
         alarms=tuple(etcd_db.Alarm(member, alarm) for member, alarm in server.alarms.active),
         consistent_index=server.applied_index,
         term=server.raft_term,
-        auth_enabled=server.auth.enabled,
+        auth_enabled=server.auth.enabled_record(),
         auth_revision=server.auth.revision,
         auth_users=users,
         auth_roles=roles,

@@ -556,3 +556,54 @@ def test_a_restored_snapshot_keeps_users_who_log_in(kind: str, tmp_path: Path) -
         fails(_DENIED, member.backend.kv.Put, rpc_pb2.PutRequest(key=b"y"), alice)
         wrong = rpc_pb2.AuthenticateRequest(name="alice", password="x")
         fails(E.AUTH_FAILED, member.auth.Authenticate, wrong, None)
+
+
+def test_the_auth_buckets_are_etcds_byte_for_byte(tmp_path: Path) -> None:
+    """The same auth changes on a fresh etcd and a fresh server_ref (with the etcd's
+    member id) leave the same whole-db Hash: users and roles marshalled as etcd
+    marshals them, the auth revision, and the authEnabled record (absent until auth
+    is first enabled, 0 once disabled). Users have no password, and root, who needs one
+    to disable auth, is deleted then: a bcrypt salt is random."""
+    etcd = EtcdProcess(tmp_path / "etcd", extra_args=["--unsafe-no-fsync"])
+    ref = RefProcess(tmp_path / "ref", peer_port=etcd.peer_port, extra_args=["--unsafe-no-fsync"])
+    members = [member for process in (etcd, ref) for member in serve_open(process)]
+    try:
+
+        def same_hash() -> None:
+            got = [ok(m.backend.maintenance.Hash, rpc_pb2.HashRequest(), None) for m in members]
+            assert got[0].hash == got[1].hash
+            assert got[0].header.revision == got[1].header.revision
+
+        same_hash()
+        no_password = auth_pb2.UserAddOptions(no_password=True)
+        for m in members:
+            a = m.auth
+            a.UserAdd(rpc_pb2.AuthUserAddRequest(name="root", password="r"))
+            a.UserGrantRole(rpc_pb2.AuthUserGrantRoleRequest(user="root", role="root"))
+            a.RoleAdd(rpc_pb2.AuthRoleAddRequest(name="app"))
+            for key, end in [(b"m", b""), (b"a", b"b"), (b"z", b"\0")]:
+                perm = P(key=key, range_end=end, permType=P.READWRITE)
+                a.RoleGrantPermission(rpc_pb2.AuthRoleGrantPermissionRequest(name="app", perm=perm))
+            a.UserAdd(rpc_pb2.AuthUserAddRequest(name="bob", options=no_password))
+            a.UserGrantRole(rpc_pb2.AuthUserGrantRoleRequest(user="bob", role="app"))
+        for m in members:
+            m.auth.UserDelete(rpc_pb2.AuthUserDeleteRequest(name="root"), timeout=RPC_TIMEOUT)
+        same_hash()
+        for m in members:
+            m.auth.UserAdd(rpc_pb2.AuthUserAddRequest(name="root", password="r"))
+            m.auth.UserGrantRole(rpc_pb2.AuthUserGrantRoleRequest(user="root", role="root"))
+            m.auth.AuthEnable(rpc_pb2.AuthEnableRequest(), timeout=RPC_TIMEOUT)
+            ok(m.auth.AuthDisable, rpc_pb2.AuthDisableRequest(), m.login("root", "r"))
+            m.auth.UserDelete(rpc_pb2.AuthUserDeleteRequest(name="root"), timeout=RPC_TIMEOUT)
+        same_hash()
+    finally:
+        for m in members:
+            m.backend.close()
+        etcd.remove()
+        ref.remove()
+
+
+def serve_open(process: EtcdProcess) -> list[Member]:
+    """A started member the caller closes and removes."""
+    process.start()
+    return [Member(process.endpoint)]
