@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 from etcd3py._proto import rpc_pb2
 
+from ..auth.caller import AuthInfo
 from ..auth.request import InternalAuthenticate
-from ..auth.store import AuthInfo, AuthStore
+from ..auth.store import AuthStore
 from ..errors import ServerError
 from ..lease.lessor import Lessor
 from ..mvcc.store import Store

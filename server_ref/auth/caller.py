@@ -17,5 +17,13 @@ class Credentials:
     common_name: str | None = None  # a verified TLS client certificate's CN
 
 
+@dataclass(frozen=True)
+class AuthInfo:
+    """Who a request runs as: a user, and the auth revision the caller was checked at."""
+
+    username: str
+    revision: int
+
+
 NO_CREDENTIALS = Credentials()
 CALLER: ContextVar[Credentials] = ContextVar("etcd3py_server_ref_caller", default=NO_CREDENTIALS)

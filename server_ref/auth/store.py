@@ -12,28 +12,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
 from typing import Any
 
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import auth_pb2, rpc_pb2
 
 from ..errors import ServerError
-from .caller import Credentials
+from .caller import AuthInfo, Credentials
 from .passwords import hash_password
 from .perms import MergedPermissions
-from .tokens import SimpleTokens, token_index
+from .tokens import TokenProvider
 
 ROOT_USER = "root"
 ROOT_ROLE = "root"
-
-
-@dataclass(frozen=True)
-class AuthInfo:
-    """Who a request runs as: a user, and the auth revision the caller was checked at."""
-
-    username: str
-    revision: int
 
 
 def _has_root_role(user: auth_pb2.User) -> bool:
@@ -41,7 +32,7 @@ def _has_root_role(user: auth_pb2.User) -> bool:
 
 
 class AuthStore:
-    def __init__(self, tokens: SimpleTokens, bcrypt_cost: int) -> None:
+    def __init__(self, tokens: TokenProvider, bcrypt_cost: int) -> None:
         self.tokens = tokens
         self.bcrypt_cost = bcrypt_cost
         self.users: dict[str, auth_pb2.User] = {}
@@ -88,12 +79,10 @@ class AuthStore:
         certificate's CN, else None. A token is checked even while auth is disabled
         (then no token is live), as etcd does."""
         if creds.token is not None:
-            user = (
-                self.tokens.user_of(creds.token) if token_index(creds.token) is not None else None
-            )
-            if user is None:
+            info = self.tokens.info(creds.token, self.revision)
+            if info is None:
                 raise ServerError(E.INVALID_AUTH_TOKEN)
-            return AuthInfo(user, self.revision)
+            return info
         if creds.common_name is not None:
             return AuthInfo(creds.common_name, self.revision)
         return None
@@ -190,7 +179,7 @@ class AuthStore:
         user = self.users.get(name)
         if user is None or user.options.no_password:
             raise ServerError(E.AUTH_FAILED)
-        return self.tokens.assign(name, prefix, index)
+        return self.tokens.assign(name, prefix, index, self.revision)
 
     def _password(self, password: str, hashed_password: str) -> bytes:
         if password and not hashed_password:  # an entry of etcd before 3.5

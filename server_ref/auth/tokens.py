@@ -1,4 +1,10 @@
-"""Simple tokens (etcd's ``--auth-token simple``, its default).
+"""Token providers (etcd's ``--auth-token``): simple tokens, its default, and JWT.
+
+``provider(spec, ttl)`` makes the one a member was configured with. Both turn an
+authenticated user into a token when the Authenticate entry is applied, and a token
+back into an ``AuthInfo`` for each request.
+
+Simple tokens (``simple``):
 
 A token is ``<16 random letters>.<raft index>``: the letters are drawn by the member
 before it proposes the Authenticate entry, the index is that entry's, so replaying
@@ -12,6 +18,9 @@ import secrets
 import string
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+from .caller import AuthInfo
 
 LETTERS = string.ascii_lowercase + string.ascii_uppercase
 PREFIX_LENGTH = 16
@@ -19,8 +28,50 @@ DEFAULT_TTL = 300.0  # seconds, etcd's --auth-token-ttl default
 SWEEP_INTERVAL = 1.0  # etcd's simpleTokenTTLResolution
 
 
-def new_prefix() -> str:
-    return "".join(secrets.choice(LETTERS) for _ in range(PREFIX_LENGTH))
+class TokenProvider(Protocol):
+    def enable(self) -> None: ...
+    def disable(self) -> None: ...
+    def new_prefix(self) -> str:
+        """What the member draws before proposing an Authenticate entry."""
+
+    def assign(self, user: str, prefix: str, index: int, revision: int) -> str:
+        """The token of an applied Authenticate entry (at raft ``index``; the auth
+        store at ``revision``)."""
+
+    def info(self, token: str, revision: int) -> AuthInfo | None:
+        """Who the token names (None: not a valid token); ``revision`` is the store's."""
+
+    def invalidate_user(self, user: str) -> None: ...
+    def sweep(self) -> None:
+        """Called once a second."""
+
+
+class InvalidAuthOptions(ValueError):
+    """etcd's ErrInvalidAuthOpts and friends: the member does not start."""
+
+
+def parse_options(spec: str) -> tuple[str, dict[str, str]]:
+    """``type,key=value,...`` (etcd's decomposeOpts): the type and its options."""
+    kind, *pairs = spec.split(",")
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or "=" in value or key in options:
+            raise InvalidAuthOptions(f"invalid auth token options {spec!r}")
+        options[key] = value
+    return kind, options
+
+
+def provider(spec: str, ttl: float) -> TokenProvider:
+    """The token provider ``--auth-token`` names (``ttl``: ``--auth-token-ttl``)."""
+    kind, options = parse_options(spec)
+    if kind == "simple":
+        return SimpleTokens(ttl)
+    if kind == "jwt":
+        from .jwt_tokens import JwtTokens  # PyJWT: the optional extra "jwt"
+
+        return JwtTokens.from_options(options)
+    raise InvalidAuthOptions(f"unknown auth token type {kind!r} (simple or jwt)")
 
 
 def token_index(token: str) -> int | None:
@@ -44,18 +95,26 @@ class SimpleTokens:
     def enable(self) -> None:
         self.enabled = True
 
+    def new_prefix(self) -> str:
+        return "".join(secrets.choice(LETTERS) for _ in range(PREFIX_LENGTH))
+
     def disable(self) -> None:
         """Forget every token, as etcd does when auth is disabled."""
         self.enabled = False
         self._users.clear()
         self._deadlines.clear()
 
-    def assign(self, user: str, prefix: str, index: int) -> str:
+    def assign(self, user: str, prefix: str, index: int, revision: int = 0) -> str:
         token = f"{prefix}.{index}"
         if self.enabled:
             self._users[token] = user
             self._deadlines[token] = self._clock() + self.ttl
         return token
+
+    def info(self, token: str, revision: int) -> AuthInfo | None:
+        """The token's user at the store's revision (a simple token carries none)."""
+        user = self.user_of(token) if token_index(token) is not None else None
+        return None if user is None else AuthInfo(user, revision)
 
     def user_of(self, token: str) -> str | None:
         """The token's user, renewing the token; None for an unknown token."""

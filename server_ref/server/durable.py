@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..auth.store import AuthInfo
+from ..auth.caller import AuthInfo
 from ..storage.datadir import DataDir, DataDirError
 from ..storage.etcd_db import EtcdState, read_db
 from ..storage.wal import Wal, WalError

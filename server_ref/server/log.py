@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Awaitable
 from typing import Protocol, TypeVar, Union
 
-from ..auth.store import AuthInfo
+from ..auth.caller import AuthInfo
 from .proposal import Proposal
 
 _T = TypeVar("_T")

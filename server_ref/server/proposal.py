@@ -15,8 +15,8 @@ from typing import Any
 
 from etcd3py._proto import rpc_pb2
 
+from ..auth.caller import AuthInfo
 from ..auth.request import InternalAuthenticate
-from ..auth.store import AuthInfo
 from ..wire import field_size, read_varint, varint, varint_size
 
 Proposal = (

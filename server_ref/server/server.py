@@ -40,10 +40,10 @@ from ..apply.auth import AuthApplier, check_txn
 from ..apply.gates import gated
 from ..apply.txn import is_txn_read_only
 from ..auth import tokens
-from ..auth.caller import CALLER
+from ..auth.caller import CALLER, AuthInfo
 from ..auth.passwords import password_matches
 from ..auth.request import InternalAuthenticate
-from ..auth.store import ROOT_USER, AuthInfo, AuthStore
+from ..auth.store import ROOT_USER, AuthStore
 from ..errors import ServerError
 from ..lease.lessor import Lessor
 from ..mvcc.store import Store
@@ -67,7 +67,9 @@ class EtcdServer:
         self.lessor = Lessor(self.backend, config.min_lease_ttl)
         self.store = Store(self.lessor, self.backend)
         self.applier = Applier(self.store, self.lessor)
-        self.auth = AuthStore(tokens.SimpleTokens(config.auth_token_ttl), config.bcrypt_cost)
+        self.auth = AuthStore(
+            tokens.provider(config.auth_token, config.auth_token_ttl), config.bcrypt_cost
+        )
         self.auth_applier = AuthApplier(self.auth, self.store, self.lessor, self._index)
         self.member = MemberInfo(
             member_id(config.peer_urls, config.cluster_token),
@@ -259,6 +261,10 @@ class EtcdServer:
         else:
             check_txn(self.auth, who, r)
         resp = self._readers[type(r)](r)
+        if who is not None and who.revision and who.revision != self.auth.revision:
+            # etcd's doSerialize checks this after reading, whether auth is on or not:
+            # only a token naming its own revision (a JWT) can fail it
+            raise ServerError(E.AUTH_OLD_REVISION)
         self._stamp(resp.header)
         return resp
 
@@ -314,7 +320,7 @@ class EtcdServer:
         if the auth store changed meanwhile (etcd's Authenticate)."""
         while True:
             checked = await self._check_password(r.name, r.password)
-            p = InternalAuthenticate(r.name, tokens.new_prefix())
+            p = InternalAuthenticate(r.name, self.auth.tokens.new_prefix())
             resp = await settled(self.propose(p))
             if checked == self.auth.revision:
                 assert isinstance(resp, rpc_pb2.AuthenticateResponse)

@@ -11,8 +11,8 @@ import pytest
 
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import rpc_pb2
+from etcd3py.server_ref.auth.caller import AuthInfo
 from etcd3py.server_ref.auth.request import InternalAuthenticate
-from etcd3py.server_ref.auth.store import AuthInfo
 from etcd3py.server_ref.embed.config import DEFAULTS
 from etcd3py.server_ref.errors import ServerError
 from etcd3py.server_ref.server import proposal
