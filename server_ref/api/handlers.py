@@ -21,7 +21,7 @@ from typing import Any, NoReturn, TypeVar, overload
 import grpc
 from google.protobuf.message import Message
 
-from ..auth.caller import CALLER, NO_CREDENTIALS, Credentials
+from ..auth.caller import CALLER, Credentials
 from ..errors import ServerError
 from ..server.log import Answer
 
@@ -85,10 +85,12 @@ def credentials(context: grpc.aio.ServicerContext[Any, Any]) -> Credentials:
         for key, value in metadata:
             if key == wanted:
                 return Credentials(token=value if isinstance(value, str) else value.decode())
-    names = list(context.auth_context().get("x509_common_name", ()))
-    if names:
-        return Credentials(common_name=names[0].decode())
-    return NO_CREDENTIALS
+
+    def common_name() -> str | None:
+        names = list(context.auth_context().get("x509_common_name", ()))
+        return names[0].decode() if names else None
+
+    return Credentials(common_name=common_name)
 
 
 def serve_as(context: grpc.aio.ServicerContext[Any, Any]) -> None:

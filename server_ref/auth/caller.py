@@ -7,14 +7,21 @@ it proposes or reads. Work the member starts itself runs with no caller.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+
+
+def _no_name() -> str | None:
+    return None
 
 
 @dataclass(frozen=True)
 class Credentials:
     token: str | None = None  # the ``token`` metadata
-    common_name: str | None = None  # a verified TLS client certificate's CN
+    # a verified TLS client certificate's CN, looked up only when auth needs it (it
+    # costs more than the whole rest of finding the caller)
+    common_name: Callable[[], str | None] = _no_name
 
 
 @dataclass(frozen=True)

@@ -75,17 +75,18 @@ class AuthStore:
     # ---- who is calling ----
 
     def info_from(self, creds: Credentials) -> AuthInfo | None:
-        """The caller's AuthInfo: from a token (which must be live), else from a client
-        certificate's CN, else None. A token is checked even while auth is disabled
-        (then no token is live), as etcd does."""
+        """The caller's AuthInfo: from a token (which must be valid), else from a client
+        certificate's CN, else None. A token is checked even while auth is disabled (no
+        simple token is live then), as etcd does."""
         if creds.token is not None:
             info = self.tokens.info(creds.token, self.revision)
             if info is None:
                 raise ServerError(E.INVALID_AUTH_TOKEN)
             return info
-        if creds.common_name is not None:
-            return AuthInfo(creds.common_name, self.revision)
-        return None
+        if not self.enabled:
+            return None  # a certificate's user would change nothing: all is permitted
+        name = creds.common_name()
+        return None if name is None else AuthInfo(name, self.revision)
 
     def password_of(self, name: str) -> tuple[int, bytes]:
         """(the auth revision now, the password hash) of a user who may authenticate;

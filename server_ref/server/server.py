@@ -340,8 +340,11 @@ class EtcdServer:
         return await settled(self.propose(r))
 
     async def user_change_password(self, r: rpc_pb2.AuthUserChangePasswordRequest) -> Response:
-        r.hashedPassword = await asyncio.to_thread(self.auth.hashed, r.password)
-        r.password = ""
+        """Propose a new password, hashed first (an empty one is not hashed: the user is
+        left with an empty hash, which no password matches, as in etcd)."""
+        if r.password:
+            r.hashedPassword = await asyncio.to_thread(self.auth.hashed, r.password)
+            r.password = ""
         return await settled(self.propose(r))
 
     def read_permitted(self, key: bytes, range_end: bytes) -> bool:

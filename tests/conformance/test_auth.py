@@ -244,6 +244,22 @@ def test_authentication_failures(secured: Member) -> None:
     fails(E.NO_PASSWORD_USER, a.Authenticate, R.AuthenticateRequest(name="np"), None)
 
 
+def test_empty_passwords(fresh: Member) -> None:
+    """An empty password given to UserAdd is hashed, and logs in; one given to
+    UserChangePassword is not, and leaves a hash no password matches."""
+    a, R = fresh.auth, rpc_pb2
+    ok(a.UserAdd, R.AuthUserAddRequest(name="root", password="r"), None)
+    ok(a.UserGrantRole, R.AuthUserGrantRoleRequest(user="root", role="root"), None)
+    ok(a.UserAdd, R.AuthUserAddRequest(name="e", password=""), None)
+    ok(a.UserAdd, R.AuthUserAddRequest(name="f", password="x"), None)
+    ok(a.UserChangePassword, R.AuthUserChangePasswordRequest(name="f", password=""), None)
+    ok(a.AuthEnable, R.AuthEnableRequest(), None)
+    assert fresh.login("e", "")
+    for name, password in [("e", "x"), ("f", ""), ("f", "x")]:
+        wrong = R.AuthenticateRequest(name=name, password=password)
+        fails(E.AUTH_FAILED, a.Authenticate, wrong, None)
+
+
 def test_a_token_is_letters_and_the_raft_index_of_its_entry(secured: Member) -> None:
     first, second = secured.login("alice", ALICE_PW), secured.login("alice", ALICE_PW)
     for token in (first, second):

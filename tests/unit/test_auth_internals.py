@@ -156,3 +156,27 @@ def test_a_token_lives_its_ttl_from_its_last_use() -> None:
     assert tokens.user_of(a) is None
     assert tokens.assign("alice", "C" * 16, 9) == "CCCCCCCCCCCCCCCC.9"  # disabled: not kept
     assert tokens.user_of("CCCCCCCCCCCCCCCC.9") is None
+
+
+def test_a_client_certificate_names_the_user_when_there_is_no_token() -> None:
+    """etcd's AuthInfoFromTLS: the CN is the user (looked up only with auth on, where
+    it matters); a token, when given, wins."""
+    server = new_server()
+    set_up_auth(server)
+    looked_up: list[bool] = []
+
+    def alice_cn() -> str:
+        looked_up.append(True)
+        return "alice"
+
+    who = server.auth.info_from(Credentials(common_name=alice_cn))
+    assert who is not None and (who.username, who.revision) == ("alice", server.auth.revision)
+    server.auth.check_put(who, b"/t/k")
+    with pytest.raises(ServerError) as info:
+        server.auth.info_from(Credentials(token="bad", common_name=alice_cn))
+    assert info.value.spec == E.INVALID_AUTH_TOKEN
+    assert server.auth.info_from(Credentials()) is None
+    server.auth.apply_disable()
+    looked_up.clear()
+    assert server.auth.info_from(Credentials(common_name=alice_cn)) is None
+    assert not looked_up
