@@ -386,6 +386,13 @@ def test_bad_tokens(secured: Member, token: str) -> None:
     ok(b.cluster.MemberList, rpc_pb2.MemberListRequest(), token)
     ok(b.lease.LeaseLeases, rpc_pb2.LeaseLeasesRequest(), token)
     assert ok(b.lease.LeaseTimeToLive, rpc_pb2.LeaseTimeToLiveRequest(ID=1), token).TTL == -1
+    lease = ok(b.lease.LeaseGrant, rpc_pb2.LeaseGrantRequest(TTL=30), None).ID
+    renewals = b.lease.LeaseKeepAlive(
+        iter([rpc_pb2.LeaseKeepAliveRequest(ID=lease)]), metadata=as_user(token), timeout=10
+    )
+    assert next(renewals).TTL == 30
+    renewals.cancel()
+    ok(b.lease.LeaseRevoke, rpc_pb2.LeaseRevokeRequest(ID=lease), None)
 
 
 def test_root_only_maintenance_calls(secured: Member, alice: str, root: str) -> None:
