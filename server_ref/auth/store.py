@@ -63,7 +63,7 @@ class AuthStore:
     ) -> None:
         self.users = {k.decode(): auth_pb2.User.FromString(v) for k, v in users.items()}
         self.roles = {k.decode(): auth_pb2.Role.FromString(v) for k, v in roles.items()}
-        self.revision = revision
+        self.revision = revision or 1  # etcd commits revision 1 into a db with none
         self._perms.clear()
         self.enabled = bool(enabled)
         self.flag_recorded = enabled is not None
