@@ -477,6 +477,15 @@ def test_lock_and_election_run_as_their_caller(secured: Member, alice: str) -> N
     leader = ok(b.election.Campaign, campaign, alice).leader
     got = ok(b.election.Leader, v3election_pb2.LeaderRequest(name=b"/t/e"), alice)
     assert got.kv.key == leader.key
+    observed = b.election.Observe(
+        v3election_pb2.LeaderRequest(name=b"/t/e"), metadata=as_user(alice), timeout=10
+    )
+    assert next(observed).kv.key == leader.key
+    observed.cancel()
+    # an Observe whose reads fail ends, with no error (Go's observe returns on any)
+    for token in (alice, None, "bad"):
+        request = v3election_pb2.LeaderRequest(name=b"/s" if token == alice else b"/t/e")
+        assert list(b.election.Observe(request, metadata=as_user(token), timeout=10)) == []
     ok(b.lease.LeaseRevoke, rpc_pb2.LeaseRevokeRequest(ID=lease), alice)
 
 
