@@ -68,8 +68,12 @@ def provider(spec: str, ttl: float) -> TokenProvider:
     if kind == "simple":
         return SimpleTokens(ttl)
     if kind == "jwt":
-        from .jwt_tokens import JwtTokens  # PyJWT: the optional extra "jwt"
-
+        try:
+            from .jwt_tokens import JwtTokens  # PyJWT: the optional extra "jwt"
+        except ImportError as err:
+            raise InvalidAuthOptions(
+                f"--auth-token jwt needs PyJWT and cryptography (etcd3py[jwt]): {err}"
+            ) from None
         return JwtTokens.from_options(options)
     raise InvalidAuthOptions(f"unknown auth token type {kind!r} (simple or jwt)")
 
