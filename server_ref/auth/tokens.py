@@ -1,6 +1,6 @@
 """Token providers (etcd's ``--auth-token``): simple tokens, its default, and JWT.
 
-``provider(spec, ttl)`` makes the one a member was configured with. Both turn an
+``providers.provider(spec, ttl)`` makes the one a member was configured with. Both turn an
 authenticated user into a token when the Authenticate entry is applied, and a token
 back into an ``AuthInfo`` for each request.
 
@@ -60,22 +60,6 @@ def parse_options(spec: str) -> tuple[str, dict[str, str]]:
             raise InvalidAuthOptions(f"invalid auth token options {spec!r}")
         options[key] = value
     return kind, options
-
-
-def provider(spec: str, ttl: float) -> TokenProvider:
-    """The token provider ``--auth-token`` names (``ttl``: ``--auth-token-ttl``)."""
-    kind, options = parse_options(spec)
-    if kind == "simple":
-        return SimpleTokens(ttl)
-    if kind == "jwt":
-        try:
-            from .jwt_tokens import JwtTokens  # PyJWT: the optional extra "jwt"
-        except ImportError as err:
-            raise InvalidAuthOptions(
-                f"--auth-token jwt needs PyJWT and cryptography (etcd3py[jwt]): {err}"
-            ) from None
-        return JwtTokens.from_options(options)
-    raise InvalidAuthOptions(f"unknown auth token type {kind!r} (simple or jwt)")
 
 
 def token_index(token: str) -> int | None:

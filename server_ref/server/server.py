@@ -42,6 +42,7 @@ from ..apply.txn import is_txn_read_only
 from ..auth import tokens
 from ..auth.caller import CALLER, AuthInfo
 from ..auth.passwords import password_matches
+from ..auth.providers import provider
 from ..auth.request import InternalAuthenticate
 from ..auth.store import ROOT_USER, AuthStore
 from ..errors import ServerError
@@ -68,7 +69,7 @@ class EtcdServer:
         self.store = Store(self.lessor, self.backend)
         self.applier = Applier(self.store, self.lessor)
         self.auth = AuthStore(
-            tokens.provider(config.auth_token, config.auth_token_ttl), config.bcrypt_cost
+            provider(config.auth_token, config.auth_token_ttl), config.bcrypt_cost
         )
         self.auth_applier = AuthApplier(self.auth, self.store, self.lessor, self._index)
         self.member = MemberInfo(
