@@ -79,21 +79,28 @@ _LENGTH_DELIMITED = 2
 _ID_BYTES = 10  # the request id's field, with an id of etcd's size (a 9-byte varint)
 
 
-def _header_size(who: AuthInfo | None) -> int:
+# bytes a field's tag takes beyond one (field numbers from 16 on take two)
+_LONG_TAG = {kind: varint_size(number << 3) - 1 for kind, number in FIELD_NUMBERS.items()}
+# the header field (2-byte tag, length, body) of a header with an id only
+_PLAIN_HEADER = 1 + field_size(_ID_BYTES)
+
+
+def _header_field_size(who: AuthInfo | None) -> int:
+    if who is None:
+        return _PLAIN_HEADER
     size = _ID_BYTES
-    if who is not None:
-        if who.username:
-            size += field_size(len(who.username.encode()))
-        if who.revision:
-            size += 1 + varint_size(who.revision)
-    return size
+    if who.username:
+        size += field_size(len(who.username.encode()))
+    if who.revision:
+        size += 1 + varint_size(who.revision)
+    return 1 + field_size(size)
 
 
 def size(proposal: Proposal, who: AuthInfo | None = None) -> int:
     """Bytes of the proposal's log form, as etcd measures it before proposing (etcd's
     request ids take 9 bytes; the header's field number, 100, takes a 2-byte tag)."""
-    field = varint_size(FIELD_NUMBERS[type(proposal)] << 3) - 1 + field_size(proposal.ByteSize())
-    return 1 + field_size(_header_size(who)) + field
+    field = _LONG_TAG[type(proposal)] + field_size(proposal.ByteSize())
+    return _header_field_size(who) + field
 
 
 def encode(proposal: Proposal, request_id: int, who: AuthInfo | None = None) -> bytes:
