@@ -5,6 +5,7 @@ the token sweep. (What a client sees is tested against etcd in conformance/test_
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 from collections.abc import Iterator
 
@@ -56,12 +57,15 @@ def new_server(log: RecordingLog | None = None) -> EtcdServer:
     return EtcdServer(config, log)
 
 
-@pytest.fixture(autouse=True)
-def caller() -> Iterator[None]:
-    """Each test sets the caller as it goes; no test leaves one behind."""
-    reset = CALLER.set(Credentials())
-    yield
-    CALLER.reset(reset)
+@contextlib.contextmanager
+def calling(token: str) -> Iterator[None]:
+    """Propose and read as the token's user, within the block only (the async tests
+    share one context: a caller left set would call into the next test)."""
+    reset = CALLER.set(Credentials(token=token))
+    try:
+        yield
+    finally:
+        CALLER.reset(reset)
 
 
 def hashed(password: str) -> str:
@@ -98,10 +102,10 @@ async def test_a_proposal_checked_at_an_old_auth_revision_fails_when_applied() -
     alice = await login(server, "alice", "a")
     root = await login(server, "root", "r")
     log.durable_at_once = False
-    CALLER.set(Credentials(token=root))
-    change = server.propose(rpc_pb2.AuthRoleAddRequest(name="other"))  # pending
-    CALLER.set(Credentials(token=alice))
-    write = server.propose(rpc_pb2.PutRequest(key=b"/t/k", value=b"v"))  # checked at rev N
+    with calling(root):
+        change = server.propose(rpc_pb2.AuthRoleAddRequest(name="other"))  # pending
+    with calling(alice):
+        write = server.propose(rpc_pb2.PutRequest(key=b"/t/k", value=b"v"))  # checked at rev N
     server.durable(server.raft_index)
     assert isinstance(await settled(change), rpc_pb2.AuthRoleAddResponse)
     with pytest.raises(ServerError) as info:
@@ -115,10 +119,10 @@ async def test_replaying_the_log_rebuilds_the_auth_state_and_its_tokens() -> Non
     first = new_server(log)
     set_up_auth(first)
     token = await login(first, "alice", "a")
-    CALLER.set(Credentials(token=token))
-    first.propose(rpc_pb2.PutRequest(key=b"/t/k", value=b"v"))
-    with pytest.raises(ServerError):
-        first.propose(rpc_pb2.PutRequest(key=b"/s", value=b"v"))  # logged, denied again
+    with calling(token):
+        first.propose(rpc_pb2.PutRequest(key=b"/t/k", value=b"v"))
+        with pytest.raises(ServerError):
+            first.propose(rpc_pb2.PutRequest(key=b"/s", value=b"v"))  # logged, denied again
     second = new_server()
     for index, data in log.entries:
         _, p, who = proposal.decode(data)
