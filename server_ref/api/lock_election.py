@@ -34,7 +34,7 @@ from etcd3py._proto import kv_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 
 from ..errors import ServerError
 from ..mvcc.store import Version, fill_kv
-from .handlers import unary
+from .handlers import serve_as, unary
 from .v3client import InProcessClient
 
 SESSION_TTL = 60  # concurrency.NewSession's default TTL
@@ -225,12 +225,18 @@ class ElectionService:
         self, r: v3election_pb2.LeaderRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[v3election_pb2.LeaderResponse]:
         """Go's Election.observe: the leader, then each put to its key until the key is
-        deleted; then the next leader (or, if none, the first key put under the name)."""
+        deleted; then the next leader (or, if none, the first key put under the name).
+        A read that fails (the caller may not read the name) ends the stream without
+        an error, as Go's observe returns on any error."""
+        serve_as(context)
         c = self._c
         prefix = r.name + b"/"
         with c.changes() as changed:
             while True:
-                got = await c.range(prefix, **_oldest(prefix))
+                try:
+                    got = await c.range(prefix, **_oldest(prefix))
+                except ServerError:
+                    return
                 if got.kvs:
                     kv, rev = got.kvs[0], got.header.revision
                 else:

@@ -13,20 +13,38 @@ from typing import Any
 
 import grpc
 
+from etcd3py import _etcd_errors as E
 from etcd3py._proto import rpc_pb2
 
+from ..errors import ServerError
 from ..server import state
 from ..server.log import Answer
 from ..server.server import EtcdServer
 from ..storage.snapshot import snapshot_chunks
-from .handlers import unary
+from .handlers import serve_as, unary
 
 ETCD_API_VERSION = "3.5.1"  # reported by Status: the etcd release whose API we serve
+
+# etcd's maintenance server hands on the auth store's own errors for the calls that
+# need root (Hash, HashKV, Defragment, Snapshot), untranslated
+_AS_AUTH_TEXT = {
+    E.USER_EMPTY: E.AUTH_USER_EMPTY,
+    E.USER_NOT_FOUND: E.AUTH_USER_NOT_FOUND,
+    E.PERMISSION_DENIED: E.AUTH_PERMISSION_DENIED,
+    E.INVALID_AUTH_TOKEN: E.AUTH_INVALID_TOKEN,
+}
 
 
 class MaintenanceService:
     def __init__(self, server: EtcdServer) -> None:
         self._server = server
+
+    def _root_only(self) -> None:
+        """The caller must be root (with auth enabled), as etcd's authMaintenanceServer."""
+        try:
+            self._server.check_admin()
+        except ServerError as err:
+            raise ServerError(_AS_AUTH_TEXT.get(err.spec, err.spec)) from None
 
     @unary
     def Status(self, r: rpc_pb2.StatusRequest) -> rpc_pb2.StatusResponse:
@@ -53,11 +71,13 @@ class MaintenanceService:
 
     @unary
     def Defragment(self, r: rpc_pb2.DefragmentRequest) -> rpc_pb2.DefragmentResponse:
+        self._root_only()
         self._server.backend.defragment()  # this member's file only: not a proposal
         return rpc_pb2.DefragmentResponse(header=self._server.header())
 
     @unary
     async def HashKV(self, r: rpc_pb2.HashKVRequest) -> rpc_pb2.HashKVResponse:
+        self._root_only()
         store = self._server.store
         rev = store.hash_revision(r.revision)
         keys = store.freeze()
@@ -72,6 +92,11 @@ class MaintenanceService:
         self, r: rpc_pb2.SnapshotRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[rpc_pb2.SnapshotResponse]:
         """etcd's db file in 32 KiB chunks, then its SHA-256 (no header, as etcd sends)."""
+        serve_as(context)
+        try:
+            self._root_only()
+        except ServerError as err:
+            await context.abort(err.spec.code, err.spec.message)
         frozen = state.freeze(self._server)
         data = await asyncio.to_thread(frozen.db)
         for blob, remaining in snapshot_chunks(data):
@@ -86,6 +111,7 @@ class MaintenanceService:
     async def Hash(self, r: rpc_pb2.HashRequest) -> rpc_pb2.HashResponse:
         """etcd's hash of its whole db (members, leases, alarms, auth and meta too), not
         of the key space only: members that are alike differ by their member records."""
+        self._root_only()
         frozen = state.freeze(self._server)
         digest = await asyncio.to_thread(frozen.hash)
         return rpc_pb2.HashResponse(header=self._server.header(frozen.keys.revision), hash=digest)

@@ -9,6 +9,7 @@ import grpc
 from etcd3py._proto import rpc_pb2, v3election_pb2, v3lock_pb2
 
 from ..server.server import EtcdServer
+from .auth import AuthService
 from .cluster import ClusterService
 from .kv import KVService
 from .lease import LeaseService
@@ -29,6 +30,7 @@ def add_services(
     register(grpc_server, rpc_pb2, "Lease", LeaseService(server))
     register(grpc_server, rpc_pb2, "Cluster", ClusterService(server))
     register(grpc_server, rpc_pb2, "Maintenance", MaintenanceService(server))
+    register(grpc_server, rpc_pb2, "Auth", AuthService(server))
     client = InProcessClient(server, serving)
     register(grpc_server, v3lock_pb2, "Lock", LockService(client))
     register(grpc_server, v3election_pb2, "Election", ElectionService(client))

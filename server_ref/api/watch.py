@@ -33,6 +33,7 @@ from ..mvcc import watchable
 from ..mvcc.store import Store
 from ..server.server import EtcdServer
 from ..wire import field_size
+from .handlers import serve_as
 
 _jitter = random.Random()  # our own: the host application's global random state is not ours
 CONTROL_QUEUE = 64  # created/canceled/progress answers waiting for the sender
@@ -82,8 +83,10 @@ class WatchSession:
         header: Callable[[int], rpc_pb2.ResponseHeader],
         progress_interval: float | None,
         max_request_bytes: int,
+        permitted: Callable[[bytes, bytes], bool] = lambda key, range_end: True,
     ) -> None:
         self._store = store
+        self._permitted = permitted
         self._writer = writer
         self._header = header
         self._progress_interval = progress_interval
@@ -128,6 +131,17 @@ class WatchSession:
 
     def _create(self, creq: rpc_pb2.WatchCreateRequest) -> _Control:
         rev = self._store.rev
+        # checked first, with a from-key end ("\0") dropped: etcd 3.5.1 checks a
+        # from-key watch as a watch of its one key
+        if not self._permitted(creq.key, b"" if creq.range_end == b"\x00" else creq.range_end):
+            denied = rpc_pb2.WatchResponse(
+                header=self._header(rev),
+                watch_id=creq.watch_id,
+                created=True,
+                canceled=True,
+                cancel_reason=E.WATCH_PERMISSION_DENIED,
+            )
+            return _Control(denied)
         key = creq.key or b"\x00"
         end = creq.range_end
         error = None
@@ -279,11 +293,13 @@ class WatchService:
     ) -> None:
         server = self._server
         config = server.config
+        serve_as(context)
         session = WatchSession(
             server.store,
             context,
             server.header,
             config.progress_notify_interval,
             config.max_request_bytes,
+            server.read_permitted,
         )
         await session.run(request_iterator)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from google.protobuf.message import Message
 from grpc import StatusCode
 
 from etcd3py import _etcd_errors as E
@@ -33,7 +32,7 @@ class Response(Protocol):
     def header(self) -> rpc_pb2.ResponseHeader: ...
 
 
-ApplyTable = dict[type[Message], Callable[[Any], Response]]
+ApplyTable = dict[type, Callable[[Any], Response]]
 """How to apply each kind of proposal: request type -> function returning the response."""
 
 _SORT_KEYS: dict[int, Callable[[Version], Any]] = {

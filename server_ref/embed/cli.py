@@ -12,6 +12,7 @@ import dataclasses
 import signal
 import sys
 
+from ..auth.tokens import InvalidAuthOptions
 from ..storage.datadir import DataDirError
 from ..storage.wal import WalError
 from . import restore
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     config = Config(**{s.name: getattr(args, s.name) for s in dataclasses.fields(Config)})
     try:
         asyncio.run(_serve(config))
-    except (OSError, DataDirError, WalError, TlsSetupError) as err:
+    except (OSError, DataDirError, WalError, TlsSetupError, InvalidAuthOptions) as err:
         print(f"etcd3py-server: {err}", file=sys.stderr)
         return 1
     return 0

@@ -7,31 +7,16 @@ its defaults from ``DEFAULTS``, and ``server_config()`` hands the server its par
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..auth.tokens import InvalidAuthOptions, parse_options
+from ..durations import parse_duration
 from ..server.config import ServerConfig
 from ..server.durable import DEFAULT_SNAPSHOT_COUNT, Durability
 from .tls import ClientTls, auto_tls
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
-_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Go duration string such as ``10m``, ``1s`` or ``1m30s``."""
-    pos, total = 0, 0.0
-    for match in _DURATION.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or not text:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (expected e.g. 500ms, 10m)")
-    return total
 
 
 def parse_urls(text: str) -> tuple[str, ...]:
@@ -59,6 +44,18 @@ def parse_bool(text: str) -> bool:
 
 def show_file(path: str | None) -> str:
     return "none" if path is None else path
+
+
+def parse_auth_token(text: str) -> str:
+    """etcd's --auth-token: ``simple``, or ``jwt,pub-key=FILE,priv-key=FILE,
+    sign-method=RS256,ttl=5m`` (the keys are read when the member starts)."""
+    try:
+        kind, _ = parse_options(text)
+    except InvalidAuthOptions as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    if kind not in ("simple", "jwt"):
+        raise argparse.ArgumentTypeError(f"unknown auth token type {kind!r} (simple or jwt)")
+    return text
 
 
 def show_data_dir(path: str | None) -> str:
@@ -143,6 +140,31 @@ class Config:
             "from its default election timeout)",
             int,
             "SECONDS",
+        ),
+    )
+
+    # ---- auth ----
+    auth_token: str = _setting(
+        "simple",
+        Flag(
+            "--auth-token",
+            "how auth tokens are made: simple, or jwt,pub-key=FILE,priv-key=FILE,"
+            "sign-method=RS256,ttl=5m (needs the extra etcd3py[jwt])",
+            parse_auth_token,
+            "TYPE",
+        ),
+    )
+    auth_token_ttl: int = _setting(
+        300,
+        Flag("--auth-token-ttl", "seconds a simple token lives unused", int, "SECONDS"),
+    )
+    bcrypt_cost: int = _setting(
+        10,
+        Flag(
+            "--bcrypt-cost",
+            "bcrypt cost of password hashes (4 to 31; out of range: 10, as etcd)",
+            int,
+            "N",
         ),
     )
 
@@ -238,6 +260,9 @@ class Config:
             max_request_bytes=self.max_request_bytes,
             quota_backend_bytes=self.quota_backend_bytes,
             progress_notify_interval=self.progress_notify_interval,
+            auth_token=self.auth_token,
+            auth_token_ttl=float(self.auth_token_ttl),
+            bcrypt_cost=self.bcrypt_cost,
         )
 
 

@@ -61,6 +61,9 @@ class EmbeddedServer:
         snapshot_count: int = DEFAULTS.snapshot_count,
         unsafe_no_fsync: bool = DEFAULTS.unsafe_no_fsync,
         tls: bool | TlsFiles = False,
+        auth_token: str = DEFAULTS.auth_token,
+        auth_token_ttl: int = DEFAULTS.auth_token_ttl,
+        bcrypt_cost: int = DEFAULTS.bcrypt_cost,
     ) -> None:
         self._tls_request = tls
         self._tls: TlsFiles | None = None
@@ -76,6 +79,9 @@ class EmbeddedServer:
             data_dir=None if data_dir is None else str(data_dir),
             snapshot_count=snapshot_count,
             unsafe_no_fsync=unsafe_no_fsync,
+            auth_token=auth_token,
+            auth_token_ttl=auth_token_ttl,
+            bcrypt_cost=bcrypt_cost,
         )
         self._host = host
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -20,3 +20,6 @@ class ServerConfig:
     max_request_bytes: int
     quota_backend_bytes: int  # 0: etcd's default (2 GiB); negative: no quota
     progress_notify_interval: float  # seconds; 0: no progress notifications
+    auth_token: str  # etcd's --auth-token: simple, or jwt with its options
+    auth_token_ttl: float  # seconds a simple token lives unused
+    bcrypt_cost: int

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..auth.caller import AuthInfo
 from ..storage.datadir import DataDir, DataDirError
 from ..storage.etcd_db import EtcdState, read_db
 from ..storage.wal import Wal, WalError
@@ -72,10 +73,10 @@ class DurableLog:
         self._snapshotting: asyncio.Task[None] | None = None
         server.on_applied = self._applied
 
-    def append(self, index: int, p: Proposal) -> bool:
+    def append(self, index: int, p: Proposal, who: AuthInfo | None) -> bool:
         if self._closed:
             raise WalError(f"{self._wal.folder}: the log is closed")
-        self._wal.add_entry(index, proposal.encode(p, index))
+        self._wal.add_entry(index, proposal.encode(p, index, who))
         if self._flushing is None:
             self._flushing = asyncio.ensure_future(self._flush_all())
         return False
@@ -219,8 +220,8 @@ def _replay(server: EtcdServer, folder: DataDir, durability: Durability) -> Wal:
         restore(server, state)
     last = max(replayed.last_index, snapshot_index)
     for index, data in replayed.entries:
-        _, p = proposal.decode(data)
-        server.replay(index, p)
+        _, p, who = proposal.decode(data)
+        server.replay(index, p, who)
     server.raft_term = max(replayed.term, server.raft_term)
     server.raft_index = server.applied_index = last
     server.restarted()

@@ -15,6 +15,7 @@ import inspect
 from collections.abc import Awaitable
 from typing import Protocol, TypeVar, Union
 
+from ..auth.caller import AuthInfo
 from .proposal import Proposal
 
 _T = TypeVar("_T")
@@ -25,8 +26,9 @@ Answer = Union[_T, Awaitable[_T]]  # noqa: UP007
 
 
 class Log(Protocol):
-    def append(self, index: int, proposal: Proposal) -> bool:
-        """Record ``proposal`` as entry ``index`` (called in index order). True when it
+    def append(self, index: int, proposal: Proposal, who: AuthInfo | None) -> bool:
+        """Record ``proposal``, made by ``who``, as entry ``index`` (called in index
+        order). True when it
         is durable already (the server applies it at once); False when the log will
         tell the server later, by ``EtcdServer.durable(up_to)`` or ``log_failed``."""
 
@@ -34,7 +36,7 @@ class Log(Protocol):
 class NullLog:
     """No log: server_ref keeps its state in memory only."""
 
-    def append(self, index: int, proposal: Proposal) -> bool:
+    def append(self, index: int, proposal: Proposal, who: AuthInfo | None) -> bool:
         return True
 
 

@@ -11,8 +11,14 @@ Both answer without awaiting when nothing makes them wait, so a request runs
 atomically on the event loop (see ``log.py`` for writes that wait for a WAL).
 
 The server also holds what etcd replicates beside the key space: alarms, members,
-the raft counters, and it drives lease expiry (expired leases are revoked by
-proposals, as etcd's leader does). One member serves it today.
+the raft counters, the auth store; it drives lease expiry (expired leases are revoked
+by proposals, as etcd's leader does) and forgets idle auth tokens. One member serves
+it today.
+
+Auth: a proposal carries the caller's user and auth revision (resolved from the
+caller's credentials, ``auth/caller.py``, when it is proposed; a bad token fails it
+then) and is checked when applied (``apply/auth.py``); a read is checked before it
+is read, as etcd's doSerialize does.
 """
 
 from __future__ import annotations
@@ -30,8 +36,15 @@ from etcd3py import _etcd_errors as E
 from etcd3py._proto import rpc_pb2
 
 from ..apply.applier import Applier, ApplyTable, Response
+from ..apply.auth import AuthApplier, check_txn
 from ..apply.gates import gated
 from ..apply.txn import is_txn_read_only
+from ..auth import tokens
+from ..auth.caller import CALLER, AuthInfo
+from ..auth.passwords import password_matches
+from ..auth.providers import provider
+from ..auth.request import InternalAuthenticate
+from ..auth.store import ROOT_USER, AuthStore
 from ..errors import ServerError
 from ..lease.lessor import Lessor
 from ..mvcc.store import Store
@@ -55,6 +68,10 @@ class EtcdServer:
         self.lessor = Lessor(self.backend, config.min_lease_ttl)
         self.store = Store(self.lessor, self.backend)
         self.applier = Applier(self.store, self.lessor)
+        self.auth = AuthStore(
+            provider(config.auth_token, config.auth_token_ttl), config.bcrypt_cost
+        )
+        self.auth_applier = AuthApplier(self.auth, self.store, self.lessor, self._index)
         self.member = MemberInfo(
             member_id(config.peer_urls, config.cluster_token),
             config.name,
@@ -73,16 +90,19 @@ class EtcdServer:
         self._ids = IdGenerator(self.member.id)
         self._log: Log = log if log is not None else NullLog()
         self.applied_index = self.raft_index
-        self._pending: collections.deque[tuple[int, Proposal, asyncio.Future[Response]]] = (
-            collections.deque()
-        )
+        self._pending: collections.deque[
+            tuple[int, Proposal, AuthInfo | None, asyncio.Future[Response]]
+        ] = collections.deque()
         self.on_applied: Callable[[int], None] | None = None  # (a durable log's snapshots)
         self._max_request_bytes = config.max_request_bytes
-        self._ungated: ApplyTable = {
-            **self.applier.table(),
-            rpc_pb2.LeaseGrantRequest: self._apply_lease_grant,
-            rpc_pb2.AlarmRequest: self._apply_alarm,
-        }
+        self._ungated: ApplyTable = self.auth_applier.guard(
+            {
+                **self.applier.table(),
+                rpc_pb2.LeaseGrantRequest: self._apply_lease_grant,
+                rpc_pb2.AlarmRequest: self._apply_alarm,
+                **self.auth_applier.table(),
+            }
+        )
         self._apply: ApplyTable = self._ungated
         self._readers: dict[type[Message], Callable[[Any], Response]] = {
             rpc_pb2.RangeRequest: self.applier.range,
@@ -90,6 +110,7 @@ class EtcdServer:
         }
         self._lease_added: asyncio.Event | None = None  # set up by start()
         self._expiry_task: asyncio.Task[None] | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
 
     # ---- the write path ----
 
@@ -107,35 +128,51 @@ class EtcdServer:
     def propose(self, p: rpc_pb2.LeaseRevokeRequest) -> Answer[rpc_pb2.LeaseRevokeResponse]: ...
     @overload
     def propose(self, p: rpc_pb2.AlarmRequest) -> Answer[rpc_pb2.AlarmResponse]: ...
-    def propose(self, p: Proposal) -> Answer[Response]:
+    @overload
+    def propose(self, p: Proposal, *, internal: bool = False) -> Answer[Response]: ...
+    def propose(self, p: Proposal, *, internal: bool = False) -> Answer[Response]:
         """The one write path: size check -> log -> apply -> answer (see the module).
+
+        It runs as the caller (its credentials, checked now; an Authenticate carries
+        none), or as root for the member's own ``internal`` proposals (etcd's WithRoot).
 
         A proposal that fails when applied (a missing lease, a raised alarm) was
         logged: it counts in the raft index and changes nothing, as in etcd. With a
         log that writes to disk, the answer is a future: the proposal is applied, in
         log order, once its entry is durable (``durable``).
         """
-        if proposal.size(p) > self._max_request_bytes:
+        if internal:
+            who = AuthInfo(ROOT_USER, self.auth.revision) if self.auth.enabled else None
+        else:
+            who = None if isinstance(p, InternalAuthenticate) else self.caller()
+        if proposal.size(p, who) > self._max_request_bytes:
             raise ServerError(E.REQUEST_TOO_LARGE)
         self.raft_index += 1
-        if self._log.append(self.raft_index, p):
+        if self._log.append(self.raft_index, p, who):
             self.applied_index = self.raft_index
-            resp = self._apply[type(p)](p)
+            resp = self.auth_applier.applying(self._apply[type(p)], p, who)
             self._stamp(resp.header)
             return resp
         answer: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        self._pending.append((self.raft_index, p, answer))
+        self._pending.append((self.raft_index, p, who, answer))
         return answer
+
+    def caller(self) -> AuthInfo | None:
+        """Who the request being served runs as (an invalid token fails it)."""
+        return self.auth.info_from(CALLER.get())
+
+    def _index(self) -> int:
+        return self.applied_index
 
     def durable(self, up_to: int) -> None:
         """The log made every entry up to ``up_to`` durable: apply them, in order, and
         answer them (an answer nobody awaits any more is dropped; the entry applies)."""
         pending = self._pending
         while pending and pending[0][0] <= up_to:
-            index, p, answer = pending.popleft()
+            index, p, who, answer = pending.popleft()
             self.applied_index = index
             try:
-                resp = self._apply[type(p)](p)
+                resp = self.auth_applier.applying(self._apply[type(p)], p, who)
             except ServerError as err:
                 if not answer.done():
                     answer.set_exception(err)
@@ -151,7 +188,7 @@ class EtcdServer:
         each is answered with the reason, and their indexes are taken again."""
         error = ServerError(E.ErrorSpec(StatusCode.UNAVAILABLE, f"etcd3py server_ref: {reason}"))
         pending, self._pending = self._pending, collections.deque()
-        for _, _, answer in pending:
+        for *_, answer in pending:
             if not answer.done():
                 answer.set_exception(error)
         self.raft_index = self.applied_index
@@ -160,15 +197,16 @@ class EtcdServer:
         """A crash: entries not yet durable are never answered (their callers see the
         connection go) and never applied here."""
         pending, self._pending = self._pending, collections.deque()
-        for _, _, answer in pending:
+        for *_, answer in pending:
             answer.cancel()
 
-    def replay(self, index: int, p: Proposal) -> None:
+    def replay(self, index: int, p: Proposal, who: AuthInfo | None = None) -> None:
         """Apply a logged entry again at start-up (no log, no answer; its own failure,
-        as a missing lease, was the original answer and changes nothing again)."""
+        as a missing lease, was the original answer and changes nothing again). An
+        Authenticate entry brings its token back, as in etcd 3.5.1."""
         self.raft_index = self.applied_index = index
         with contextlib.suppress(ServerError):
-            self._apply[type(p)](p)
+            self.auth_applier.applying(self._apply[type(p)], p, who)
 
     def restarted(self) -> None:
         """What a restart does to the raft state, as etcd 3.5.1 does on one member: a
@@ -216,8 +254,18 @@ class EtcdServer:
     @overload
     def read(self, r: rpc_pb2.TxnRequest) -> Answer[rpc_pb2.TxnResponse]: ...
     def read(self, r: rpc_pb2.RangeRequest | rpc_pb2.TxnRequest) -> Answer[Response]:
-        """The one read path: a Range, or a read-only Txn, on the applied state."""
+        """The one read path: a Range, or a read-only Txn, on the applied state, once
+        the caller's permissions allow it."""
+        who = self.caller()
+        if isinstance(r, rpc_pb2.RangeRequest):
+            self.auth.check_range(who, r.key, r.range_end)
+        else:
+            check_txn(self.auth, who, r)
         resp = self._readers[type(r)](r)
+        if who is not None and who.revision and who.revision != self.auth.revision:
+            # etcd's doSerialize checks this after reading, whether auth is on or not:
+            # only a token naming its own revision (a JWT) can fail it
+            raise ServerError(E.AUTH_OLD_REVISION)
         self._stamp(resp.header)
         return resp
 
@@ -266,20 +314,73 @@ class EtcdServer:
             raise ServerError(E.BAD_LEADER_TRANSFEREE)
         # one member leads already; a transfer to itself is done at once, as in raft
 
-    # ---- lease expiry ----
+    # ---- auth requests that do work before they are proposed ----
+
+    async def authenticate(self, r: rpc_pb2.AuthenticateRequest) -> rpc_pb2.AuthenticateResponse:
+        """Check the password (bcrypt, off the event loop), then propose the token: again
+        if the auth store changed meanwhile (etcd's Authenticate)."""
+        while True:
+            checked = await self._check_password(r.name, r.password)
+            p = InternalAuthenticate(r.name, self.auth.tokens.new_prefix())
+            resp = await settled(self.propose(p))
+            if checked == self.auth.revision:
+                assert isinstance(resp, rpc_pb2.AuthenticateResponse)
+                return resp
+
+    async def _check_password(self, name: str, password: str) -> int:
+        revision, hashed = self.auth.password_of(name)
+        if not await asyncio.to_thread(password_matches, hashed, password):
+            raise ServerError(E.AUTH_FAILED)
+        return revision
+
+    async def user_add(self, r: rpc_pb2.AuthUserAddRequest) -> Response:
+        """Propose a new user, its password hashed first (etcd's UserAdd)."""
+        if not r.options.no_password:
+            r.hashedPassword = await asyncio.to_thread(self.auth.hashed, r.password)
+            r.password = ""
+        return await settled(self.propose(r))
+
+    async def user_change_password(self, r: rpc_pb2.AuthUserChangePasswordRequest) -> Response:
+        """Propose a new password, hashed first (an empty one is not hashed: the user is
+        left with an empty hash, which no password matches, as in etcd)."""
+        if r.password:
+            r.hashedPassword = await asyncio.to_thread(self.auth.hashed, r.password)
+            r.password = ""
+        return await settled(self.propose(r))
+
+    def read_permitted(self, key: bytes, range_end: bytes) -> bool:
+        """Whether the caller may read the range (a bad token may not: etcd's watch check)."""
+        try:
+            self.auth.check_range(self.caller(), key, range_end)
+        except ServerError:
+            return False
+        return True
+
+    def check_admin(self) -> None:
+        """The caller must be root (when auth is enabled)."""
+        self.auth.check_admin(self.caller())
+
+    # ---- background work ----
 
     def start(self) -> None:
-        """Start background work (lease expiry) on the running event loop."""
+        """Start background work (lease expiry, the token sweep) on the running loop."""
         if self._expiry_task is None:
             self._lease_added = asyncio.Event()
             self._expiry_task = asyncio.ensure_future(self._expire_leases())
+            self._sweep_task = asyncio.ensure_future(self._sweep_tokens())
 
     async def stop(self) -> None:
-        task, self._expiry_task = self._expiry_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._expiry_task, self._sweep_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._expiry_task = self._sweep_task = None
+
+    async def _sweep_tokens(self) -> None:
+        while True:
+            await asyncio.sleep(tokens.SWEEP_INTERVAL)
+            self.auth.tokens.sweep()
 
     async def _expire_leases(self) -> None:
         """Revoke each expired lease by a proposal, as etcd's leader does."""
@@ -291,4 +392,5 @@ class EtcdServer:
             self._lease_added.clear()
             for lease_id in self.lessor.expired():
                 with contextlib.suppress(ServerError):
-                    await settled(self.propose(rpc_pb2.LeaseRevokeRequest(ID=lease_id)))
+                    revoke = rpc_pb2.LeaseRevokeRequest(ID=lease_id)
+                    await settled(self.propose(revoke, internal=True))

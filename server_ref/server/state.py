@@ -2,7 +2,8 @@
 
 ``capture`` takes what etcd's db holds after the last applied entry: every kept
 revision record of the key space, the compaction point, the leases (id and TTL), the
-members, the alarms, the consistent index (the raft index of that entry; entries
+members, the alarms, the auth store (enabled flag, auth revision, users and roles as
+marshalled authpb messages), the consistent index (the raft index of that entry; entries
 logged but not yet durable, so not applied, are not in it) and the term.
 ``write_db(capture(server))`` is the db etcd would have, and Maintenance.Snapshot
 streams it. ``restore`` loads such a state into a fresh server, as etcd loads its db
@@ -37,6 +38,10 @@ class FrozenState:
     alarms: tuple[etcd_db.Alarm, ...]
     consistent_index: int
     term: int
+    auth_enabled: bool | None  # None: no record yet
+    auth_revision: int
+    auth_users: dict[bytes, bytes]  # fresh copies: nothing else holds them
+    auth_roles: dict[bytes, bytes]
 
     def to_state(self) -> etcd_db.EtcdState:
         state = etcd_db.EtcdState(
@@ -49,6 +54,10 @@ class FrozenState:
             alarms=list(self.alarms),
             consistent_index=self.consistent_index,
             term=self.term,
+            auth_enabled=self.auth_enabled,
+            auth_revision=self.auth_revision,
+            auth_users=dict(self.auth_users),
+            auth_roles=dict(self.auth_roles),
         )
         assert state.revision == self.keys.revision, "the records imply another revision"
         return state
@@ -64,6 +73,7 @@ class FrozenState:
 
 def freeze(server: EtcdServer) -> FrozenState:
     """The server's state now, cheaply; call it on the server's event loop."""
+    users, roles = server.auth.records()
     return FrozenState(
         keys=server.store.freeze(),
         leases=tuple(etcd_db.Lease(lease.id, lease.ttl) for lease in server.lessor.leases()),
@@ -71,6 +81,10 @@ def freeze(server: EtcdServer) -> FrozenState:
         alarms=tuple(etcd_db.Alarm(member, alarm) for member, alarm in server.alarms.active),
         consistent_index=server.applied_index,
         term=server.raft_term,
+        auth_enabled=server.auth.enabled_record(),
+        auth_revision=server.auth.revision,
+        auth_users=users,
+        auth_roles=roles,
     )
 
 
@@ -96,8 +110,9 @@ def restore(server: EtcdServer, state: etcd_db.EtcdState) -> None:
     keys whose latest version names it; the alarms, with the write gates they raise;
     the members as recorded; and the raft index (applied too) and term the state was
     taken at. What a restart adds on top (``EtcdServer.restarted``: a new term, two
-    entries) is the caller's. Auth is not restored (server_ref has none) and nor are
-    removed members.
+    entries) is the caller's; the auth store (users, roles, enabled, revision: an
+    etcd snapshot's users log in with their passwords); not the removed members.
+    Tokens are not in the state: they come back only from a replayed log.
 
     The local member is the recorded one with the server's id, or else the only
     recorded member (a member's data carries its identity); its name and client URLs
@@ -114,6 +129,7 @@ def restore(server: EtcdServer, state: etcd_db.EtcdState) -> None:
         server.store.compact(state.scheduled_compact_revision)
     server.alarms.active = [(alarm.member_id, alarm.alarm) for alarm in state.alarms]
     server.gate_by_alarms()
+    server.auth.load(state.auth_enabled, state.auth_revision, state.auth_users, state.auth_roles)
     server.raft_index = server.applied_index = state.consistent_index
     server.raft_term = state.term
 

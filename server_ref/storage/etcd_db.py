@@ -12,8 +12,9 @@ membership, cindex, alarm, auth):
 - ``members``: member id in hex -> the member as JSON; ``members_removed``: id -> "removed".
 - ``cluster``: ``clusterVersion`` -> e.g. ``3.5.0``.
 - ``alarm``: a marshalled ``AlarmMember`` -> empty.
-- ``auth``: ``authEnabled`` (one byte) and ``authRevision`` (8-byte big-endian);
-  ``authUsers``/``authRoles``: name -> marshalled ``authpb.User``/``authpb.Role``.
+- ``auth``: ``authEnabled`` (one byte, 1 or 0; none before auth was first enabled) and
+  ``authRevision`` (8-byte big-endian); ``authUsers``/``authRoles``: name -> marshalled
+  ``authpb.User``/``authpb.Role``.
 
 The cluster id is not in the db (etcd keeps it in the WAL's metadata).
 """
@@ -113,7 +114,7 @@ class EtcdState:
     alarms: list[Alarm] = field(default_factory=list)
     consistent_index: int = 0
     term: int = 0
-    auth_enabled: bool = False
+    auth_enabled: bool | None = None  # None: no record (etcd writes one when enabling)
     auth_revision: int = 1  # a fresh etcd's
     auth_users: dict[bytes, bytes] = field(default_factory=dict)  # marshalled authpb.User
     auth_roles: dict[bytes, bytes] = field(default_factory=dict)  # marshalled authpb.Role
@@ -275,8 +276,8 @@ def state_buckets(state: EtcdState) -> Bucket:
     if scheduled > 0:
         meta.entries[SCHEDULED_COMPACT] = revision_key(scheduled)
     auth = Bucket({AUTH_REVISION: _U64.pack(state.auth_revision)})
-    if state.auth_enabled:
-        auth.entries[AUTH_ENABLED] = b"\x01"
+    if state.auth_enabled is not None:  # disabling writes 0, as etcd does
+        auth.entries[AUTH_ENABLED] = b"\x01" if state.auth_enabled else b"\x00"
     buckets = {
         KEY: keys,
         META: meta,
@@ -354,6 +355,7 @@ def _compact_rev(raw: bytes | None) -> int:
 def _state_of(root: Bucket) -> EtcdState:
     meta = _bucket(root, META)
     auth = _bucket(root, AUTH)
+    enabled = auth.get(AUTH_ENABLED)
     cluster_version = _bucket(root, CLUSTER).get(CLUSTER_VERSION)
     return EtcdState(
         records=[decode_record(k, v) for k, v in _bucket(root, KEY).items()],
@@ -366,7 +368,7 @@ def _state_of(root: Bucket) -> EtcdState:
         alarms=[_decode_alarm(k) for k in _bucket(root, ALARM)],
         consistent_index=_u64(meta.get(CONSISTENT_INDEX)),
         term=_u64(meta.get(TERM)),
-        auth_enabled=auth.get(AUTH_ENABLED) == b"\x01",
+        auth_enabled=None if enabled is None else enabled == b"\x01",
         auth_revision=_u64(auth.get(AUTH_REVISION)),
         auth_users=_bucket(root, AUTH_USERS),
         auth_roles=_bucket(root, AUTH_ROLES),

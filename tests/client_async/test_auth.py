@@ -1,7 +1,7 @@
 """Authentication: users, roles, permissions, and a client whose token expires.
 
-Real etcd 3.5.1 only: server_ref has no auth (nor TLS) yet. Enabling auth changes
-what every call needs, so the module runs its own member, started with
+Every test runs on server_ref and on real etcd 3.5.1. Enabling auth changes what
+every call needs, so the module runs its own member of each kind, started with
 ``--auth-token simple --auth-token-ttl 2``: a simple token is forgotten by etcd once it
 went unused for 2 s (swept every second), and the next call with it fails with
 "etcdserver: invalid auth token". The client must renew its token and go on.
@@ -12,7 +12,7 @@ write under ``/t/`` -- where the ``prefix`` fixture puts every test's keys.
 To make the client open its streams again while its token is dead, a test cuts its
 connections (a TcpProxy between client and member) rather than restarting etcd: a
 restarted etcd 3.5.1 replays its log, Authenticate entries included, and so brings
-back the very tokens it had forgotten.
+back the very tokens it had forgotten (server_ref does the same).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ from etcd3py.errors import (
     UserEmptyError,
     UserNotFoundError,
 )
-from tests.support.auth_servers import AUTH_TOKEN_TTL, auth_etcd
+from tests.support.auth_servers import AUTH_TOKEN_TTL, auth_member
+from tests.support.backends import Backend
 from tests.support.proxy import TcpProxy
 from tests.support.servers import EtcdProcess
 
@@ -63,9 +64,11 @@ TOKEN_EXPIRY = AUTH_TOKEN_TTL + 1.5
 LEASE_TTL = 4
 
 
-@pytest.fixture(scope="module")
-def auth_member(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdProcess]:
-    proc = auth_etcd(tmp_path_factory.mktemp("auth-etcd") / "data")
+@pytest.fixture(scope="module", params=["server_ref", "etcd"])
+def auth_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EtcdProcess]:
+    proc = auth_member(request.param, tmp_path_factory.mktemp("auth-member") / "data")
     proc.start()
     try:
         yield proc
@@ -74,9 +77,9 @@ def auth_member(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdProces
 
 
 @pytest.fixture(scope="module")
-async def auth_endpoint(auth_member: EtcdProcess) -> AsyncIterator[str]:
+async def auth_endpoint(auth_server: EtcdProcess) -> AsyncIterator[str]:
     """The member with auth enabled (through the client API), and disabled after the module."""
-    endpoint = auth_member.endpoint
+    endpoint = auth_server.endpoint
     async with AsyncClient(endpoint) as admin:
         await admin.user_add(*ROOT)
         await admin.role_add("root")
@@ -202,15 +205,15 @@ async def test_wrong_password(auth_endpoint: str, prefix: bytes) -> None:
         await fails_with(AuthFailedError, client.get, prefix + b"k")
 
 
-async def test_enabling_auth_needs_a_root_user(real_etcd: EtcdProcess) -> None:
-    async with AsyncClient(real_etcd.endpoint) as client:  # the suite's etcd: no auth
+async def test_enabling_auth_needs_a_root_user(backend: Backend) -> None:
+    async with AsyncClient(backend.endpoint) as client:  # the suite's servers: no auth
         assert not await client.auth_status()
         await fails_with(RootUserNotExistError, client.auth_enable)  # and nothing changed
         assert not await client.auth_status()
 
 
-async def test_credentials_are_ignored_without_auth(real_etcd: EtcdProcess, prefix: bytes) -> None:
-    async with AsyncClient(real_etcd.endpoint, username=ALICE[0], password=ALICE[1]) as client:
+async def test_credentials_are_ignored_without_auth(backend: Backend, prefix: bytes) -> None:
+    async with AsyncClient(backend.endpoint, username=ALICE[0], password=ALICE[1]) as client:
         await client.put(prefix + b"k", "v")
         assert (await client.get(prefix + b"k")).value == b"v"
 
@@ -263,9 +266,9 @@ async def test_new_watch_after_the_token_expired(alice: AsyncClient, prefix: byt
 
 
 async def test_watch_resumes_over_a_new_stream_after_the_token_expired(
-    auth_member: EtcdProcess, auth_endpoint: str, root: AsyncClient, prefix: bytes
+    auth_server: EtcdProcess, auth_endpoint: str, root: AsyncClient, prefix: bytes
 ) -> None:
-    with TcpProxy(auth_member.client_port) as proxy:
+    with TcpProxy(auth_server.client_port) as proxy:
         async with AsyncClient(proxy.endpoint, username=ALICE[0], password=ALICE[1]) as client:
             await resume_after_a_cut(client, proxy, root, prefix)
 

@@ -78,7 +78,7 @@ def states(draw: st.DrawFn) -> EtcdState:
         ),
         consistent_index=draw(st.integers(0, 2**64 - 1)),
         term=draw(st.integers(0, 2**64 - 1)),
-        auth_enabled=draw(st.booleans()),
+        auth_enabled=draw(st.sampled_from([None, False, True])),
         auth_revision=draw(st.integers(0, 2**64 - 1)),
         auth_users=draw(st.dictionaries(st.binary(min_size=1, max_size=5), st.binary())),
     )

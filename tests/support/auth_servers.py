@@ -25,10 +25,13 @@ from tests.support.servers import START_TIMEOUT, EtcdProcess, RefProcess
 AUTH_TOKEN_TTL = 2
 
 
-def auth_etcd(data_dir: Path) -> EtcdProcess:
-    """A member whose simple auth tokens expire after AUTH_TOKEN_TTL idle seconds."""
-    args = ["--unsafe-no-fsync", "--auth-token", "simple", "--auth-token-ttl", str(AUTH_TOKEN_TTL)]
-    return EtcdProcess(data_dir, extra_args=args)
+def auth_member(kind: str, data_dir: Path, token_ttl: int = AUTH_TOKEN_TTL) -> EtcdProcess:
+    """A member ("etcd", or "server_ref" run as a process) whose simple auth tokens
+    expire after ``token_ttl`` idle seconds."""
+    args = ["--unsafe-no-fsync", "--auth-token", "simple", "--auth-token-ttl", str(token_ttl)]
+    if kind == "etcd":
+        return EtcdProcess(data_dir, extra_args=args)
+    return RefProcess(data_dir, extra_args=args)
 
 
 def tls_flags(certs: Certs) -> list[str]:

@@ -21,6 +21,7 @@ RANKS = {
     "storage": 1,
     "mvcc": 2,
     "lease": 2,
+    "auth": 2,
     "apply": 3,
     "server": 4,
     "api": 5,

@@ -96,7 +96,7 @@ def test_one_table_of_settings_gives_every_default() -> None:
     shared = [
         p for p in inspect.signature(EmbeddedServer).parameters.values() if p.name in settings
     ]
-    assert len(shared) == 9
+    assert len(shared) == 12
     for param in shared:
         assert param.default == getattr(DEFAULTS, param.name)
 

@@ -11,6 +11,8 @@ import pytest
 
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import rpc_pb2
+from etcd3py.server_ref.auth.caller import AuthInfo
+from etcd3py.server_ref.auth.request import InternalAuthenticate
 from etcd3py.server_ref.embed.config import DEFAULTS
 from etcd3py.server_ref.errors import ServerError
 from etcd3py.server_ref.server import proposal
@@ -31,8 +33,8 @@ class RecordingLog:
         self.entries: list[tuple[int, bytes]] = []
         self.durable_at_once = durable_at_once
 
-    def append(self, index: int, p: Proposal) -> bool:
-        self.entries.append((index, proposal.encode(p, request_id=index)))
+    def append(self, index: int, p: Proposal, who: AuthInfo | None = None) -> bool:
+        self.entries.append((index, proposal.encode(p, index, who)))
         return self.durable_at_once
 
     def proposals(self) -> list[Proposal]:
@@ -109,7 +111,8 @@ def test_replaying_the_log_rebuilds_the_same_state() -> None:
 
     second = new_server()
     for index, data in log.entries:
-        second.replay(index, proposal.decode(data)[1])  # what failed fails again, quietly
+        _, p, who = proposal.decode(data)
+        second.replay(index, p, who)  # what failed fails again, quietly
     for server in (first, second):
         assert server.store.rev == 5
     assert second.raft_index == first.raft_index
@@ -122,9 +125,22 @@ def test_proposals_encode_as_etcds_internal_raft_request() -> None:
     p = rpc_pb2.TxnRequest(success=[_R(request_put=put(b"k" * 300))])
     data = proposal.encode(p, request_id=0x2BCDEF0123456789)
     assert data[0] == (6 << 3 | 2)  # InternalRaftRequest.txn
-    assert proposal.decode(data) == (0x2BCDEF0123456789, p)
+    assert proposal.decode(data) == (0x2BCDEF0123456789, p, None)
     # the size etcd checks against max-request-bytes, with a 9-byte id like etcd's
     assert proposal.size(p) == len(data)
+
+
+def test_an_auth_proposal_carries_its_user_in_the_header() -> None:
+    """Fields in number order as Go's: 1012 (authenticate) comes after the header (100);
+    the header holds the user (2) and auth revision (3) the applier checks."""
+    who = AuthInfo("alice", 7)
+    p = rpc_pb2.AuthRoleAddRequest(name="app")
+    data = proposal.encode(p, 0x2BCDEF0123456789, who)
+    assert data[:2] == bytes([0xA2, 0x06])  # field 100, length-delimited
+    assert proposal.decode(data) == (0x2BCDEF0123456789, p, who)
+    assert proposal.size(p, who) == len(data)
+    auth = InternalAuthenticate("bob", "abcdefghijklmnop")
+    assert proposal.decode(proposal.encode(auth, 5)) == (5, auth, None)
 
 
 def test_a_log_entry_with_two_proposals_is_refused() -> None:
@@ -171,10 +187,10 @@ async def test_an_expired_lease_is_revoked_by_a_proposal() -> None:
     revoked = asyncio.Event()
 
     class WatchingLog(RecordingLog):
-        def append(self, index: int, p: Proposal) -> bool:
+        def append(self, index: int, p: Proposal, who: AuthInfo | None = None) -> bool:
             if isinstance(p, rpc_pb2.LeaseRevokeRequest):
                 revoked.set()
-            return super().append(index, p)
+            return super().append(index, p, who)
 
     log = WatchingLog()
     server = new_server(log, min_lease_ttl=1)
