@@ -12,7 +12,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -132,20 +132,6 @@ def test_endpoint_health_and_status(endpoints: dict[str, str]) -> None:
         c.transcript.pop()  # peer URLs differ
 
     both(endpoints, scenario)
-
-
-@pytest.fixture
-def background() -> Iterator[Callable[..., Background]]:
-    started: list[Background] = []
-
-    def start(endpoint: str, *args: str) -> Background:
-        bg = Background(endpoint, *args)
-        started.append(bg)
-        return bg
-
-    yield start
-    for bg in started:
-        bg.stop()
 
 
 def test_watch_from_a_revision(
