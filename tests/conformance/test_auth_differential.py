@@ -14,7 +14,7 @@ after normalising revisions (relative to the example's start) and tokens.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,32 @@ def requests(spans: st.SearchStrategy[Span]) -> st.SearchStrategy[Op]:
 
     watch = st.tuples(st.just("watch"), st.fixed_dictionaries({"span": spans}))
     return st.one_of(leaf, leaf, txn(st.one_of(leaf, txn(leaf))), watch)
+
+
+def auth_requests(
+    role_count: int, user_count: int, spans: st.SearchStrategy[Span]
+) -> st.SearchStrategy[Op]:
+    """Auth calls: a user reading accounts (its own or others'), and root changing grants
+    between requests ("admin_" calls), which count from the next request on."""
+    role = st.sampled_from([f"r{i}" for i in range(role_count)] * 4 + ["nosuchrole"])
+    any_role = st.one_of(role, st.just("root"))
+    user = st.sampled_from([f"u{i}" for i in range(user_count)] + ["root", "nosuchuser"])
+
+    def call(kind: str, **fields: st.SearchStrategy[Any]) -> st.SearchStrategy[Op]:
+        return st.tuples(st.just(kind), st.fixed_dictionaries(fields))
+
+    return st.one_of(
+        call("user_get", name=user),
+        call("role_get", role=any_role),
+        call("user_list"),
+        call("role_list"),
+        call("auth_status"),
+        call("admin_grant", role=role, span=spans, perm=perm_type),
+        call("admin_grant", role=role, span=spans, perm=perm_type),
+        call("admin_revoke", role=role, span=spans),
+        call("admin_revoke", role=role, span=spans),
+        call("admin_revoke_role", user=user, role=role),
+    )
 
 
 @dataclass
@@ -272,7 +298,11 @@ class Example:
 
     def send(self, user: int, op: Op) -> Outcome:
         kind, a = op
-        token = self.tokens[user]
+        token = self.server.root if kind.startswith("admin_") else self.tokens[user]
+        if kind in AUTH_CALLS:
+            method, req = AUTH_CALLS[kind](self, a)
+            outcome = self.server.call(getattr(self.server.auth, method), req, token)[0]
+            return self.normalise(outcome)
         if kind == "watch":
             return self.watch(token, a["span"])
         kv = self.server.kv
@@ -319,6 +349,37 @@ class Example:
         return data
 
 
+def _grant(e: Example, a: dict[str, Any]) -> tuple[str, Message]:
+    key, end = e.key_range(a["span"])
+    perm = PERM(permType=a["perm"], key=key, range_end=end)
+    return "RoleGrantPermission", rpc_pb2.AuthRoleGrantPermissionRequest(
+        name=e.name(a["role"]), perm=perm
+    )
+
+
+def _revoke(e: Example, a: dict[str, Any]) -> tuple[str, Message]:
+    key, end = e.key_range(a["span"])
+    return "RoleRevokePermission", rpc_pb2.AuthRoleRevokePermissionRequest(
+        role=e.name(a["role"]), key=key, range_end=end
+    )
+
+
+# an auth request kind -> (Auth method, its request) for an example
+AUTH_CALLS: dict[str, Callable[[Example, dict[str, Any]], tuple[str, Message]]] = {
+    "user_get": lambda e, a: ("UserGet", rpc_pb2.AuthUserGetRequest(name=e.name(a["name"]))),
+    "role_get": lambda e, a: ("RoleGet", rpc_pb2.AuthRoleGetRequest(role=e.name(a["role"]))),
+    "user_list": lambda e, a: ("UserList", rpc_pb2.AuthUserListRequest()),
+    "role_list": lambda e, a: ("RoleList", rpc_pb2.AuthRoleListRequest()),
+    "auth_status": lambda e, a: ("AuthStatus", rpc_pb2.AuthStatusRequest()),
+    "admin_grant": _grant,
+    "admin_revoke": _revoke,
+    "admin_revoke_role": lambda e, a: (
+        "UserRevokeRole",
+        rpc_pb2.AuthUserRevokeRoleRequest(name=e.name(a["user"]), role=e.name(a["role"])),
+    ),
+}
+
+
 def describe(outcome: Outcome) -> str:
     """The kind of an outcome, for Hypothesis' statistics (--hypothesis-show-statistics)."""
     if outcome[0] == "watch":
@@ -338,12 +399,15 @@ def describe(outcome: Outcome) -> str:
 def test_same_permissions_as_etcd(servers: list[Server], data: st.DataObject) -> None:
     role_grants = data.draw(roles(), label="roles")
     user_roles = data.draw(users(len(role_grants)), label="users")
-    # mostly the spans granted (so that many requests are allowed), and any other
+    # mostly the spans granted (so that many requests are allowed), and any others
     granted = [s for grants in role_grants for s, _ in grants]
-    spans = st.one_of(st.sampled_from(granted), span) if granted else span
+    spans = st.one_of(st.sampled_from(granted), st.sampled_from(granted), span) if granted else span
     # mostly this example's users; also no token at all (-1) and a made-up one (-2)
     who = st.sampled_from([*range(len(user_roles))] * 4 + [-1, -2])
-    sent = data.draw(st.lists(st.tuples(who, requests(spans)), min_size=1, max_size=10), "sent")
+    asked = st.one_of(
+        requests(spans), requests(spans), auth_requests(len(role_grants), len(user_roles), spans)
+    )
+    sent = data.draw(st.lists(st.tuples(who, asked), min_size=1, max_size=12), "sent")
     tag = uuid.uuid4().hex[:8]
     examples = [Example(s, tag, f"/auth-diff/{tag}/".encode()) for s in servers]
     first, *others = examples
