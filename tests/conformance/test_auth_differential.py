@@ -13,6 +13,7 @@ after normalising revisions (relative to the example's start) and tokens.
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -256,8 +257,12 @@ class Example:
         return out
 
     def teardown(self, role_count: int, user_count: int) -> list[Outcome]:
+        """Delete the example's users, roles and every key: the next example (or a
+        shrunk replay of a failing one) starts from the same state on both servers."""
         auth = self.server.auth
-        out = [
+        wipe = rpc_pb2.DeleteRangeRequest(key=b"\0", range_end=b"\0")
+        out = [self.admin(self.server.kv.DeleteRange, wipe)]
+        out += [
             self.admin(auth.UserDelete, rpc_pb2.AuthUserDeleteRequest(name=self.name(f"u{i}")))
             for i in range(user_count)
         ]
@@ -334,7 +339,7 @@ class Example:
             stream.close()
 
     def normalise(self, data: Any) -> Any:
-        """Revisions relative to the example's start; no member ids."""
+        """Revisions relative to the example's start; no member ids; bytes as bytes."""
         if isinstance(data, dict):
             out = {}
             for k, v in data.items():
@@ -342,6 +347,8 @@ class Example:
                     continue
                 if k in ("revision", "create_revision", "mod_revision"):
                     v = int(v) - self.base
+                elif k in ("key", "value", "range_end"):  # readable in a failure's report
+                    v = base64.b64decode(v)
                 out[k] = self.normalise(v)
             return out
         if isinstance(data, (list, tuple)):
