@@ -3,13 +3,17 @@ on etcd must be allowed and refused alike, with the same status code and message
 
 Both servers run with auth enabled (AUTH_FLAGS, bcrypt at cost 4), started for this
 module only: auth state is server-wide. Each example makes its own roles and users (names
-unique to the example, deleted at its end) whose permissions name keys under the
-example's prefix -- single keys, ranges (inverted ones too), prefixes, from-key ranges,
-the empty key, "\\0" and "\\xff" bytes -- and sends requests as those users (or with no
-token, or a wrong one): ranges, puts, deletes, transactions with compares and nested
-transactions, watch creations. Every answer, the administrator's included, is compared
-after normalising revisions (relative to the example's start) and tokens.
-"""
+unique to the example) whose permissions name keys under the example's prefix -- single
+keys, ranges (inverted ones too), prefixes, from-key ranges, the whole key space, the
+empty key, "\\0" and "\\xff" bytes -- and sends requests as those users (or with no
+token, or a made-up one): ranges, puts, deletes, transactions with compares and nested
+transactions, watch creations, account reads; root changes grants between them. Every
+answer, the administrator's included, is compared after normalising revisions (relative
+to the example's start) and tokens. The example's users, roles and all keys are deleted
+at its end.
+
+ETCD3PY_AUTH_BACKENDS=etcd,etcd compares two real etcds: a check of the test itself.
+Hypothesis' statistics (--hypothesis-show-statistics) count the answers of each kind."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ Auth state is server-wide, so every test starts its own servers (real etcd and
 server_ref as processes, with the same flags: AUTH_FLAGS) instead of the session's.
 The transcripts (commands, output, the whole of stderr, exit codes) must be identical;
 the checks on etcd's own transcript keep two equally broken ones from passing.
+ETCD3PY_AUTH_BACKENDS=etcd,etcd compares two real etcds: a check of the normalisation.
 
 With ``--client-cert-auth`` a client certificate's common name is the user when the
 request carries no token: the second test runs as ``alice`` by certificate alone.
@@ -42,14 +43,15 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
 
     def start(certs: Certs | None) -> dict[str, EtcdProcess]:
         procs = {}
-        for kind in AUTH_BACKENDS:
+        for i, kind in enumerate(AUTH_BACKENDS):
+            name = kind if kind not in procs else f"{kind}-{i}"  # "etcd,etcd": a self-check
             try:
-                procs[kind] = auth_server(kind, tmp_path / kind, certs)
+                procs[name] = auth_server(kind, tmp_path / name, certs)
             except FlagsRejected as err:
                 if kind == "server_ref" and set(err.flags) & set(TLS_FLAG_NAMES):
                     pytest.skip("server_ref has no TLS yet (branch tls)")
                 raise
-            started.append(procs[kind])
+            started.append(procs[name])
         return procs
 
     yield start
