@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from etcd3py._proto import auth_pb2, rpc_pb2, rpc_pb2_grpc
-from tests.support.auth_servers import AUTH_BACKENDS, auth_server
+from tests.support.auth_backends import AUTH_BACKENDS, auth_server
 from tests.support.backends import CHANNEL_OPTIONS, RPC_TIMEOUT, WatchStream, prefix_end
 from tests.support.servers import EtcdProcess
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.auth_servers import (
+from tests.support.auth_backends import (
     AUTH_BACKENDS,
     TLS_FLAG_NAMES,
     FlagsRejected,
