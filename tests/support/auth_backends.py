@@ -1,4 +1,4 @@
-"""The servers the auth oracle tests compare: a fresh one of each kind per test module.
+"""The servers the auth oracle tests compare: fresh ones of each kind, auth being server-wide.
 
 ``auth_server`` starts real etcd or server_ref (as a process, ``TlsRefProcess`` with
 TLS) with the same auth flags (AUTH_FLAGS); a flag server_ref does not know yet makes
