@@ -8,122 +8,22 @@ transcripts cannot pass.
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import re
-import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
 from etcd3py.server_ref import EmbeddedServer
-from tests.support.etcdctl import Background
-from tests.support.servers import EtcdProcess, etcd_bin_dir
-
-TIMEOUT = 20.0
-
-
-@dataclass
-class Ctl:
-    """etcdctl against one server, with a per-scenario prefix and base revision."""
-
-    endpoint: str
-    prefix: str = field(default_factory=lambda: f"/ctl/{uuid.uuid4().hex[:10]}/")
-    base: int = 0
-    transcript: list[str] = field(default_factory=list)
-    lease_names: dict[str, str] = field(default_factory=dict)
-
-    def run(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
-        """Run etcdctl; ``{revN}`` in arguments or stdin means the base revision + N."""
-        cmd = [str(etcd_bin_dir() / "etcdctl"), f"--endpoints={self.endpoint}"]
-        cmd += [self._expand(a) for a in args]
-        proc = subprocess.run(
-            cmd,
-            input=None if stdin is None else self._expand(stdin),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            env={**os.environ, "ETCDCTL_API": "3"},
-        )
-        errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
-        if check and proc.returncode != 0:
-            raise AssertionError(f"{args} failed ({proc.returncode}): {proc.stderr}")
-        out = self.normalise(proc.stdout.rstrip("\n"))
-        command = self.normalise(" ".join(args))
-        self.transcript.append(f"$ {command}\n{out}\n{' '.join(errors)} rc={proc.returncode}")
-        return out
-
-    def _expand(self, text: str) -> str:
-        return re.sub(r"\{rev(\d+)\}", lambda m: str(self.base + int(m.group(1))), text)
-
-    def start(self) -> None:
-        """Pin the base revision: revisions in transcripts are relative to it."""
-        out = self.run("put", "/ctl-base" + self.prefix, "", "-w", "json")
-        self.base = json.loads(out)["header"]["revision"]
-        self.transcript.clear()
-
-    @staticmethod
-    def rev(offset: int) -> str:
-        return f"{{rev{offset}}}"
-
-    def normalise(self, text: str) -> str:
-        text = text.replace(self.endpoint, "<endpoint>")
-        text = text.replace("/ctl-base" + self.prefix, "<base>")
-        text = text.replace(self.prefix, "<p>/")
-        text = re.sub(r"took = [0-9.]+[a-zµ]+", "took = <t>", text)
-        text = re.sub(
-            r"compacted revision (\d+)",
-            lambda m: f"compacted revision {{rev{int(m.group(1)) - self.base}}}",
-            text,
-        )
-        text = re.sub(r"\b[0-9a-f]{12,16}\b", self._lease_name, text)
-        if text.startswith("{"):
-            text = "\n".join(self._normalise_json(line) for line in text.splitlines())
-        return text
-
-    def _lease_name(self, match: re.Match[str]) -> str:
-        return self.lease_names.setdefault(match.group(0), f"<lease{len(self.lease_names)}>")
-
-    def _normalise_json(self, line: str) -> str:
-        data = json.loads(line)
-
-        def walk(node: Any) -> Any:
-            if isinstance(node, dict):
-                out = {}
-                for k, v in node.items():
-                    if k in ("cluster_id", "member_id", "raft_term"):
-                        continue
-                    if k in ("revision", "create_revision", "mod_revision") and self.base:
-                        v = v - self.base
-                    elif k == "key":  # base64 of a key under the random prefix
-                        v = base64.b64decode(v).decode().replace(self.prefix, "<p>/")
-                    out[k] = walk(v)
-                return out
-            if isinstance(node, list):
-                return [walk(v) for v in node]
-            return node
-
-        return json.dumps(walk(data), sort_keys=True)
+from tests.support.etcdctl import TIMEOUT, Background, Ctl, both
+from tests.support.servers import EtcdProcess
 
 
 @pytest.fixture(scope="module")
 def endpoints(real_etcd: EtcdProcess, ref_server: EmbeddedServer) -> dict[str, str]:
     return {"etcd": real_etcd.endpoint, "server_ref": ref_server.endpoint}
-
-
-def both(endpoints: dict[str, str], scenario: Callable[[Ctl], None]) -> dict[str, Ctl]:
-    """Run ``scenario`` on both servers; their transcripts must be identical."""
-    ctls = {name: Ctl(ep) for name, ep in endpoints.items()}
-    for ctl in ctls.values():
-        ctl.start()
-        scenario(ctl)
-    assert ctls["server_ref"].transcript == ctls["etcd"].transcript
-    return ctls
 
 
 def test_put_get_and_its_options(endpoints: dict[str, str]) -> None:
@@ -232,20 +132,6 @@ def test_endpoint_health_and_status(endpoints: dict[str, str]) -> None:
         c.transcript.pop()  # peer URLs differ
 
     both(endpoints, scenario)
-
-
-@pytest.fixture
-def background() -> Iterator[Callable[..., Background]]:
-    started: list[Background] = []
-
-    def start(endpoint: str, *args: str) -> Background:
-        bg = Background(endpoint, *args)
-        started.append(bg)
-        return bg
-
-    yield start
-    for bg in started:
-        bg.stop()
 
 
 def test_watch_from_a_revision(

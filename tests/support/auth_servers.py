@@ -13,6 +13,7 @@ again while the member keeps running.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -25,13 +26,28 @@ from tests.support.servers import START_TIMEOUT, EtcdProcess, RefProcess
 AUTH_TOKEN_TTL = 2
 
 
-def auth_member(kind: str, data_dir: Path, token_ttl: int = AUTH_TOKEN_TTL) -> EtcdProcess:
+def auth_member(
+    kind: str,
+    data_dir: Path,
+    token_ttl: int = AUTH_TOKEN_TTL,
+    *,
+    certs: Certs | None = None,
+    bcrypt_cost: int | None = None,
+) -> EtcdProcess:
     """A member ("etcd", or "server_ref" run as a process) whose simple auth tokens
-    expire after ``token_ttl`` idle seconds."""
-    args = ["--unsafe-no-fsync", "--auth-token", "simple", "--auth-token-ttl", str(token_ttl)]
-    if kind == "etcd":
-        return EtcdProcess(data_dir, extra_args=args)
-    return RefProcess(data_dir, extra_args=args)
+    expire after ``token_ttl`` idle seconds; on https wanting client certificates when
+    ``certs`` are given; bcrypt at ``bcrypt_cost`` when given (4 makes logins cheap)."""
+    args = ["--auth-token", "simple", "--auth-token-ttl", str(token_ttl)]
+    if bcrypt_cost is not None:
+        args += ["--bcrypt-cost", str(bcrypt_cost)]
+    if certs is not None:
+        return tls_process(kind, data_dir, certs, args)
+    args.append("--unsafe-no-fsync")
+    return (
+        EtcdProcess(data_dir, extra_args=args)
+        if kind == "etcd"
+        else RefProcess(data_dir, extra_args=args)
+    )
 
 
 def tls_flags(certs: Certs) -> list[str]:
@@ -82,19 +98,24 @@ class ServesTls(EtcdProcess):
 class TlsEtcdProcess(ServesTls):
     """Real etcd 3.5.1 on https, wanting client certificates."""
 
-    def __init__(self, data_dir: Path, certs: Certs) -> None:
-        super().__init__(data_dir, extra_args=["--unsafe-no-fsync", *tls_flags(certs)])
+    def __init__(self, data_dir: Path, certs: Certs, extra_args: Sequence[str] = ()) -> None:
+        super().__init__(data_dir, extra_args=["--unsafe-no-fsync", *tls_flags(certs), *extra_args])
         self.certs = certs
 
 
 class TlsRefProcess(ServesTls, RefProcess):
     """server_ref's CLI with the same flags, on the same certificates."""
 
-    def __init__(self, data_dir: Path, certs: Certs) -> None:
-        RefProcess.__init__(self, data_dir, extra_args=["--unsafe-no-fsync", *tls_flags(certs)])
+    def __init__(self, data_dir: Path, certs: Certs, extra_args: Sequence[str] = ()) -> None:
+        RefProcess.__init__(
+            self, data_dir, extra_args=["--unsafe-no-fsync", *tls_flags(certs), *extra_args]
+        )
         self.certs = certs
 
 
-def tls_process(kind: str, data_dir: Path, certs: Certs) -> ServesTls:
+def tls_process(
+    kind: str, data_dir: Path, certs: Certs, extra_args: Sequence[str] = ()
+) -> ServesTls:
     """An https member wanting client certificates: real etcd or server_ref."""
-    return TlsEtcdProcess(data_dir, certs) if kind == "etcd" else TlsRefProcess(data_dir, certs)
+    make = TlsEtcdProcess if kind == "etcd" else TlsRefProcess
+    return make(data_dir, certs, extra_args)

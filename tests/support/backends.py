@@ -70,10 +70,13 @@ class Backend:
 class WatchStream:
     """A Watch stream driven synchronously: send requests, read responses with deadlines."""
 
-    def __init__(self, stub: rpc_pb2_grpc.WatchStub) -> None:
+    def __init__(
+        self, stub: rpc_pb2_grpc.WatchStub, metadata: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        """``metadata`` goes with the stream's opening, e.g. an auth token."""
         self._requests: queue.Queue[rpc_pb2.WatchRequest | None] = queue.Queue()
         self._responses: queue.Queue[rpc_pb2.WatchResponse | BaseException] = queue.Queue()
-        self._call = stub.Watch(self._request_iter())
+        self._call = stub.Watch(self._request_iter(), metadata=metadata or None)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
