@@ -39,7 +39,13 @@ def _is(err: grpc.RpcError, spec: E.ErrorSpec) -> bool:
 
 
 def is_invalid_token(err: grpc.RpcError) -> bool:
-    return _is(err, E.INVALID_AUTH_TOKEN)
+    """The token expired or is unknown; or (etcd 3.5) it predates a change to auth,
+    which etcd reports in its auth store's own words: log in again either way."""
+    return (
+        _is(err, E.INVALID_AUTH_TOKEN)
+        or _is(err, E.AUTH_OLD_REVISION)
+        or _is(err, E.AUTH_INVALID_TOKEN)
+    )
 
 
 def is_user_empty(err: grpc.RpcError) -> bool:

@@ -34,7 +34,7 @@ from etcd3py._etcd_errors import ErrorSpec
 from etcd3py._proto import auth_pb2, rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3lock_pb2
 from tests.conftest import BACKENDS, Restartable
 from tests.durability.test_snapshots import restore_cli
-from tests.support.auth_servers import AUTH_TOKEN_TTL, auth_member
+from tests.support.auth_servers import AUTH_TOKEN_TTL, auth_member, jwt_member, write_jwt_keys
 from tests.support.backends import RPC_TIMEOUT, Backend
 from tests.support.servers import EtcdProcess, RefProcess
 
@@ -650,40 +650,6 @@ def serve_open(process: EtcdProcess) -> list[Member]:
 # ---- JWT tokens ----
 
 
-def write_keys(folder: Path, method: str) -> str:
-    """Key files for ``method``; the --auth-token options naming them."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    folder.mkdir(parents=True, exist_ok=True)
-    if method.startswith("HS"):
-        (folder / "secret").write_bytes(b"a shared secret of the cluster")
-        return f"priv-key={folder / 'secret'}"
-    key: Any = (
-        ec.generate_private_key(ec.SECP256R1())
-        if method.startswith("ES")
-        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    )
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    (folder / "priv.pem").write_bytes(private)
-    (folder / "pub.pem").write_bytes(public)
-    return f"pub-key={folder / 'pub.pem'},priv-key={folder / 'priv.pem'}"
-
-
-def jwt_member(kind: str, folder: Path, options: str) -> EtcdProcess:
-    args = ["--unsafe-no-fsync", "--auth-token", f"jwt,{options}"]
-    if kind == "etcd":
-        return EtcdProcess(folder / "data", extra_args=args)
-    return RefProcess(folder / "data", extra_args=args)
-
-
 def claims_of(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     import base64
     import json
@@ -703,7 +669,7 @@ def test_jwt_tokens_name_their_auth_revision(kind: str, method: str, tmp_path: P
     """A JWT carries the user and the auth revision it was issued at: once the auth
     store changes, reads and writes with it fail ("revision in header is old", UNKNOWN,
     even after auth is disabled), admin calls do not; it expires after its ttl."""
-    options = write_keys(tmp_path / "keys", method) + f",sign-method={method},ttl=3s"
+    options = write_jwt_keys(tmp_path / "keys", method) + f",sign-method={method},ttl=3s"
     for member in serve(jwt_member(kind, tmp_path, options)):
         a, kv, R = member.auth, member.backend.kv, rpc_pb2
         ok(a.UserAdd, R.AuthUserAddRequest(name="root", password="r"), None)
@@ -735,7 +701,7 @@ def test_jwt_tokens_name_their_auth_revision(kind: str, method: str, tmp_path: P
 
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_a_jwt_member_with_a_public_key_only_issues_no_token(kind: str, tmp_path: Path) -> None:
-    options = write_keys(tmp_path / "keys", "RS256").split(",")[0] + ",sign-method=RS256"
+    options = write_jwt_keys(tmp_path / "keys", "RS256").split(",")[0] + ",sign-method=RS256"
     for member in serve(jwt_member(kind, tmp_path, options)):
         a = member.auth
         ok(a.UserAdd, rpc_pb2.AuthUserAddRequest(name="root", password="r"), None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -48,6 +49,41 @@ def auth_member(
         if kind == "etcd"
         else RefProcess(data_dir, extra_args=args)
     )
+
+
+def write_jwt_keys(folder: Path, method: str) -> str:
+    """Key files for ``method``; the --auth-token options naming them."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if method.startswith("HS"):
+        (folder / "secret").write_bytes(b"a shared secret of the cluster")
+        return f"priv-key={folder / 'secret'}"
+    key: Any = (
+        ec.generate_private_key(ec.SECP256R1())
+        if method.startswith("ES")
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    (folder / "priv.pem").write_bytes(private)
+    (folder / "pub.pem").write_bytes(public)
+    return f"pub-key={folder / 'pub.pem'},priv-key={folder / 'priv.pem'}"
+
+
+def jwt_member(kind: str, folder: Path, options: str) -> EtcdProcess:
+    """A member ("etcd" or "server_ref") issuing JWTs: ``--auth-token jwt,OPTIONS``."""
+    args = ["--unsafe-no-fsync", "--auth-token", f"jwt,{options}"]
+    if kind == "etcd":
+        return EtcdProcess(folder / "data", extra_args=args)
+    return RefProcess(folder / "data", extra_args=args)
 
 
 def tls_flags(certs: Certs) -> list[str]:
