@@ -94,23 +94,26 @@ class Election:
         session = self._sessions.start()
         key = self._prefix + b"%x" % session.lease_id
         newest = Get(self._prefix, prefix=True, sort_target="create", sort_order="descend", limit=2)
-        response = self._client.txn(
-            compare=[CreateRevision(key) == 0],
-            success=[Put(key, data, lease=session.lease), newest],
-            failure=[Get(key)],
-        )
-        self._key, self._revision = key, response.header.revision
-        predecessor = None  # the candidate just before me, read with my key's creation
-        if response.succeeded:
-            made = response.responses[1].kvs  # type: ignore[union-attr]
-            if len(made) == 2 and made[0].key == key:
-                predecessor = made[1]
-        else:
-            existing = response.responses[0].kvs[0]  # type: ignore[union-attr]
-            self._revision = existing.create_revision
-            if existing.value != data:
-                self.proclaim(data)
+        # from here on a failure (a denied write, a write of unknown outcome) resigns,
+        # so that no key and no lease of ours outlive it
+        self._key, self._revision = key, 0
         try:
+            response = self._client.txn(
+                compare=[CreateRevision(key) == 0],
+                success=[Put(key, data, lease=session.lease), newest],
+                failure=[Get(key)],
+            )
+            self._revision = response.header.revision
+            predecessor = None  # the candidate just before me, read with my key's creation
+            if response.succeeded:
+                made = response.responses[1].kvs  # type: ignore[union-attr]
+                if len(made) == 2 and made[0].key == key:
+                    predecessor = made[1]
+            else:
+                existing = response.responses[0].kvs[0]  # type: ignore[union-attr]
+                self._revision = existing.create_revision
+                if existing.value != data:
+                    self.proclaim(data)
             wait_turn(
                 self._client,
                 self._prefix,
@@ -149,9 +152,9 @@ class Election:
         if self._sessions.given is None:
             self._sessions.end()  # the election's own lease: revoking deletes the key
         elif key is not None:
-            self._client.txn(
-                compare=[CreateRevision(key) == self._revision], success=[Delete(key)]
-            )
+            # revision 0: a campaign failed before it knew whether its key was made
+            mine = [CreateRevision(key) == self._revision] if self._revision else []
+            self._client.txn(compare=mine, success=[Delete(key)])
 
     def leader(self) -> KeyValue | None:
         """The current leader's key-value (its value is what it proclaimed), or None."""
