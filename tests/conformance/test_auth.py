@@ -19,9 +19,11 @@ What etcd 3.5.1 answers, found by probing it, and asserted on both servers:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ from etcd3py._proto import auth_pb2, rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3lo
 from tests.conftest import BACKENDS, Restartable
 from tests.durability.test_snapshots import restore_cli
 from tests.support.auth_servers import AUTH_TOKEN_TTL, auth_member, jwt_member, write_jwt_keys
-from tests.support.backends import RPC_TIMEOUT, Backend
+from tests.support.backends import RPC_TIMEOUT, Backend, WatchStream
 from tests.support.servers import EtcdProcess, RefProcess
 
 P = auth_pb2.Permission
@@ -514,6 +516,56 @@ def test_changes_take_effect_on_the_next_request(secured: Member, root: str) -> 
     ok(a.UserDelete, R.AuthUserDeleteRequest(name="carol"), root)
     fails(E.INVALID_AUTH_TOKEN, kv.Range, R.RangeRequest(key=b"/c"), carol)
     ok(a.RoleDelete, R.AuthRoleDeleteRequest(role="carol-role"), root)
+
+
+def test_role_changes_under_live_watches(secured: Member, root: str, alice: str) -> None:
+    """A watch is checked when it is created, never again: revoking the right leaves a
+    live watch delivering, while the next watch on the same stream is denied. A storm
+    of role changes from other threads while events flow breaks no client's stream."""
+    a, kv, R = secured.auth, secured.backend.kv, rpc_pb2
+    ok(a.UserAdd, R.AuthUserAddRequest(name="wendy", password="w"), root)
+    ok(a.RoleAdd, R.AuthRoleAddRequest(name="watcher"), root)
+    ok(a.UserGrantRole, R.AuthUserGrantRoleRequest(user="wendy", role="watcher"), root)
+    readable = P(key=b"/w/", range_end=b"/w0", permType=P.READ)
+    ok(a.RoleGrantPermission, R.AuthRoleGrantPermissionRequest(name="watcher", perm=readable), root)
+    wendy = secured.login("wendy", "w")
+    hers = WatchStream(secured.backend.watch_stub, (("token", wendy),))
+    theirs = WatchStream(secured.backend.watch_stub, (("token", alice),))
+    try:
+        hers.create(b"/w/", range_end=b"/w0")
+        theirs.create(b"/t/", range_end=b"/t0")
+
+        def churn(i: int) -> None:  # other roles and rights come and go meanwhile
+            role = f"churn-{i % 3}"
+            with contextlib.suppress(grpc.RpcError):  # (added twice: "already exists")
+                ok(a.RoleAdd, R.AuthRoleAddRequest(name=role), root)
+            perm = P(key=b"/churn/%d" % i, permType=P.READWRITE)
+            ok(a.RoleGrantPermission, R.AuthRoleGrantPermissionRequest(name=role, perm=perm), root)
+            ok(a.UserGrantRole, R.AuthUserGrantRoleRequest(user="wendy", role=role), root)
+            ok(kv.Put, R.PutRequest(key=b"/w/%d" % i), root)
+            ok(kv.Put, R.PutRequest(key=b"/t/%d" % i), root)
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(churn, range(12)))
+        assert len(hers.events(12)) == len(theirs.events(12)) == 12
+        revoke = R.AuthRoleRevokePermissionRequest(role="watcher", key=b"/w/", range_end=b"/w0")
+        ok(a.RoleRevokePermission, revoke, root)
+        ok(kv.Put, R.PutRequest(key=b"/w/after"), root)
+        (event,) = hers.events(1)  # the live watch goes on
+        assert event.kv.key == b"/w/after"
+        hers.send(R.WatchRequest(create_request=R.WatchCreateRequest(key=b"/w/", range_end=b"/w0")))
+        denied = hers.next()
+        assert (denied.created, denied.canceled) == (True, True)
+        assert denied.cancel_reason == E.WATCH_PERMISSION_DENIED
+        ok(kv.Put, R.PutRequest(key=b"/t/after"), root)
+        assert [e.kv.key for e in theirs.events(1)] == [b"/t/after"]
+    finally:
+        hers.close()
+        theirs.close()
+        ok(a.UserDelete, R.AuthUserDeleteRequest(name="wendy"), root)
+        for role in ("watcher", "churn-0", "churn-1", "churn-2"):
+            with contextlib.suppress(grpc.RpcError):
+                ok(a.RoleDelete, R.AuthRoleDeleteRequest(role=role), root)
 
 
 def test_an_unused_token_expires(fresh: Member) -> None:
