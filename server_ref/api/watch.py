@@ -131,9 +131,11 @@ class WatchSession:
 
     def _create(self, creq: rpc_pb2.WatchCreateRequest) -> _Control:
         rev = self._store.rev
-        # checked first, with a from-key end ("\0") dropped: etcd 3.5.1 checks a
-        # from-key watch as a watch of its one key
-        if not self._permitted(creq.key, b"" if creq.range_end == b"\x00" else creq.range_end):
+        # checked first, as etcd 3.5.1 checks it: after the empty key becomes "\0" and a
+        # from-key end ("\0") is dropped, so that a from-key watch is checked as a
+        # watch of its one key
+        key = creq.key or b"\x00"
+        if not self._permitted(key, b"" if creq.range_end == b"\x00" else creq.range_end):
             denied = rpc_pb2.WatchResponse(
                 header=self._header(rev),
                 watch_id=creq.watch_id,
@@ -142,7 +144,6 @@ class WatchSession:
                 cancel_reason=E.WATCH_PERMISSION_DENIED,
             )
             return _Control(denied)
-        key = creq.key or b"\x00"
         end = creq.range_end
         error = None
         watch_id = creq.watch_id

@@ -19,6 +19,7 @@ from etcd3py._proto import auth_pb2, rpc_pb2
 
 from ..errors import ServerError
 from .caller import AuthInfo, Credentials
+from .go_sort import go_sort
 from .passwords import hash_password
 from .perms import MergedPermissions
 from .tokens import TokenProvider
@@ -304,8 +305,10 @@ class AuthStore:
         )
         if same:
             perms[at].permType = r.perm.permType
-        else:  # a stable sort by key, as Go's sort of a few permissions is
-            _replace(perms, sorted([*perms, r.perm], key=lambda p: p.key))
+        else:  # sorted by key with Go's (unstable) sort: equal keys end up as etcd's do
+            grown = [*perms, r.perm]
+            go_sort(grown, lambda a, b: a.key < b.key)
+            _replace(perms, grown)
         self._perms.clear()
         self._bump()
 

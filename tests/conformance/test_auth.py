@@ -14,7 +14,9 @@ What etcd 3.5.1 answers, found by probing it, and asserted on both servers:
 - Hash, HashKV, Defragment and Snapshot need root, and answer the auth store's own
   texts ("auth: ...") with code UNKNOWN;
 - a watch is checked when created and refused by a canceled response, and a from-key
-  watch is checked as a watch of its one key.
+  watch is checked as a watch of its one key, the key "" as "\\0";
+- checks walk etcd's interval tree, whose answers on empty and inverted ranges depend on
+  the order the permissions were inserted in.
 """
 
 from __future__ import annotations
@@ -229,6 +231,37 @@ def test_permissions_are_kept_sorted_and_updated_in_place(fresh: Member) -> None
     assert fresh.status(None).authRevision == before
     ok(a.RoleDelete, R.AuthRoleDeleteRequest(role="r"), None)  # taken from its users too
     assert list(ok(a.UserGet, R.AuthUserGetRequest(name="a"), None).roles) == []
+
+
+def role_after_grants(member: Member, role: str, grants: list[tuple[bytes, bytes]]) -> list[Any]:
+    """(key, range end) of the role's permissions after granting these, in this order."""
+    a, R = member.auth, rpc_pb2
+    ok(a.RoleAdd, R.AuthRoleAddRequest(name=role), None)
+    for key, end in grants:
+        perm = P(key=key, range_end=end, permType=P.READ)
+        ok(a.RoleGrantPermission, R.AuthRoleGrantPermissionRequest(name=role, perm=perm), None)
+    return [(p.key, p.range_end) for p in ok(a.RoleGet, R.AuthRoleGetRequest(role=role), None).perm]
+
+
+def test_permissions_with_equal_keys_keep_the_order_of_gos_sort(fresh: Member) -> None:
+    """etcd sorts a role's permissions by key with Go's unstable sort: from 7 permissions
+    on (its shell pass) equal keys may swap; from 13 on, its quicksort decides."""
+    seven = [(b"b", b"c"), (b"b", b"d"), (b"c", b""), (b"d", b""), (b"e", b""), (b"f", b"")]
+    assert (
+        role_after_grants(fresh, "seven", [*seven, (b"a", b"")])
+        == [
+            (b"a", b""),
+            (b"b", b"d"),  # moved past (b, c) by the shell pass
+            (b"b", b"c"),
+            *seven[2:],
+        ]
+    )
+    keys = "cbdaaacabaaddabadaab"
+    twenty = [(k.encode(), b"z%d" % i) for i, k in enumerate(keys)]
+    ends = [end for _, end in role_after_grants(fresh, "twenty", twenty)]
+    assert b" ".join(ends) == (
+        b"z15 z4 z5 z7 z9 z10 z13 z17 z18 z3 z8 z14 z1 z19 z6 z0 z2 z11 z12 z16"
+    )
 
 
 def test_root_cannot_lose_root_while_auth_is_on(secured: Member, root: str) -> None:
@@ -458,6 +491,59 @@ def test_watch_is_checked_when_created(secured: Member, alice: str) -> None:
     for key, end in [(b"/t/", b"/t0"), (b"k1", b"\0")]:
         resp = first_watch_response(secured, key, end, alice)
         assert resp.created and not resp.canceled
+
+
+def user_with_roles(member: Member, root: str, name: str, *roles: list[P]) -> str:
+    """A new user with new roles ``<name>-<i>`` (granted in this order), logged in."""
+    a, R = member.auth, rpc_pb2
+    ok(a.UserAdd, R.AuthUserAddRequest(name=name, password="pw"), root)
+    for i, perms in enumerate(roles):
+        role = f"{name}-{i}"
+        ok(a.RoleAdd, R.AuthRoleAddRequest(name=role), root)
+        for perm in perms:
+            ok(a.RoleGrantPermission, R.AuthRoleGrantPermissionRequest(name=role, perm=perm), root)
+        ok(a.UserGrantRole, R.AuthUserGrantRoleRequest(user=name, role=role), root)
+    return member.login(name, "pw")
+
+
+def test_answers_that_follow_the_tree_shape(secured: Member, root: str) -> None:
+    """etcd checks permissions by walking an interval tree; on empty and inverted ranges
+    the answer depends on which interval the tree holds where."""
+    prefix = P(key=b"/sh/", range_end=b"/sh0", permType=P.READ)
+    empty = P(key=b"/sh/a", range_end=b"/sh/a", permType=P.READWRITE)
+    compare = rpc_pb2.Compare(key=b"/sh/a", range_end=b"/sh/a", target=rpc_pb2.Compare.VERSION)
+    txn = rpc_pb2.TxnRequest(compare=[compare])
+    # [/sh/a, /sh/a) inserted first is the tree's root, and hides the prefix below it
+    hidden = user_with_roles(secured, root, "sh-hidden", [empty], [prefix])
+    fails(_DENIED, secured.backend.kv.Txn, txn, hidden)
+    # inserted after the prefix (one role: sorted by key), the prefix covers it
+    one_role = user_with_roles(secured, root, "sh-one-role", [prefix, empty])
+    ok(secured.backend.kv.Txn, txn, one_role)
+    # an inverted range is not covered by its own grant; the prefix's node covers it
+    inverted = P(key=b"/sh/\0", range_end=b"/sh/", permType=P.READ)
+    alone = user_with_roles(secured, root, "sh-inverted", [inverted])
+    resp = first_watch_response(secured, b"/sh/\0", b"/sh/", alone)
+    assert resp.cancel_reason == E.WATCH_PERMISSION_DENIED
+    with_prefix = user_with_roles(secured, root, "sh-inverted-prefix", [prefix, inverted])
+    resp = first_watch_response(secured, b"/sh/\0", b"/sh/", with_prefix)
+    assert resp.cancel_reason == E.WATCH_EMPTY_RANGE  # past the check
+
+
+def test_a_watch_on_the_empty_key_is_checked_as_one_on_the_least_key(
+    secured: Member, root: str
+) -> None:
+    """The watch server makes the key "" into "\0" (and drops a "\0" end) before the
+    check; a permission on the key "" begins at +inf, so it holds no key."""
+    least = P(key=b"\0", permType=P.READ)
+    everything = P(key=b"\0", range_end=b"\0", permType=P.READ)
+    empty_key = P(key=b"", permType=P.READ)
+    empty_from = P(key=b"", range_end=b"\0", permType=P.READ)
+    cases = [(least, b"", True), (everything, b"", True), (everything, b"\0", True)]
+    cases += [(empty_key, b"", False), (empty_from, b"", False)]
+    for i, (perm, end, created) in enumerate(cases):
+        token = user_with_roles(secured, root, f"empty-key-{i}", [perm])
+        resp = first_watch_response(secured, b"", end, token)
+        assert (resp.created, resp.canceled) == (True, not created), (perm, end)
 
 
 def test_lock_and_election_run_as_their_caller(secured: Member, alice: str) -> None:
