@@ -29,7 +29,19 @@ CYCLES = 30
 SEED = random.randrange(1 << 32)
 
 
-@pytest.fixture(params=["server_ref", "etcd"])
+# etcd 3.5.0-3.5.2 may lose acknowledged writes when killed under load: it saved its
+# consistent index apart from the data it covers, so a restart could skip entries whose
+# data never reached the db (etcd-io/etcd#13766, fixed in 3.5.3 by #13854/#13908). Seen
+# here once in many full runs. The reference run may fail on that, and only on an
+# assertion: anything else about it (a start, the harness) still fails the test.
+ETCD_3_5_1_LOSES_WRITES = pytest.mark.xfail(
+    raises=AssertionError,
+    strict=False,
+    reason="etcd 3.5.1 can lose acknowledged writes on SIGKILL (etcd-io/etcd#13766)",
+)
+
+
+@pytest.fixture(params=["server_ref", pytest.param("etcd", marks=ETCD_3_5_1_LOSES_WRITES)])
 def member(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EtcdProcess]:
     if request.param == "server_ref":  # snapshots (and released log segments) under way too
         proc: EtcdProcess = RefProcess(tmp_path / "data", extra_args=["--snapshot-count", "500"])
