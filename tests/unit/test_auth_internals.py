@@ -11,12 +11,14 @@ from collections.abc import Iterator
 
 import bcrypt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import auth_pb2, rpc_pb2
 from etcd3py.server_ref.auth.caller import CALLER, Credentials
 from etcd3py.server_ref.auth.passwords import password_matches
-from etcd3py.server_ref.auth.perms import MergedPermissions
+from etcd3py.server_ref.auth.perms import MergedPermissions, intersects, permission_interval, point
 from etcd3py.server_ref.auth.tokens import SimpleTokens
 from etcd3py.server_ref.embed.config import DEFAULTS
 from etcd3py.server_ref.errors import ServerError
@@ -50,6 +52,40 @@ def test_a_range_needs_the_union_of_intervals_to_cover_it() -> None:
     assert not perms.allows(b"a", b"", write=True)  # READ grants no write
     gap = merged((b"a", b"b"), (b"c", b"d"))
     assert not gap.allows(b"a", b"d", write=False)
+
+
+_KEYS = st.binary(max_size=3).map(lambda b: bytes(c % 3 + 0x61 if c % 4 else 0 for c in b))
+_ENDS = st.one_of(st.just(b""), st.just(b"\0"), _KEYS)
+
+
+@given(perms=st.lists(st.tuples(_KEYS, _ENDS), max_size=8), keys=st.lists(_KEYS, max_size=10))
+def test_a_single_key_is_allowed_when_some_permission_interval_holds_it(
+    perms: list[tuple[bytes, bytes]], keys: list[bytes]
+) -> None:
+    """The bisection over the merged intervals answers as a scan of every interval would
+    (single-key Range and Put), overlapping, touching, empty and open-ended ones too."""
+    allowed = merged(*perms)
+    intervals = [permission_interval(P(key=k, range_end=e)) for k, e in perms]
+    edges = [k for k, e in perms] + [e for k, e in perms] + [e + b"\0" for k, e in perms]
+    for key in keys + edges:  # every interval's edges, and random keys
+        scan = any(intersects(i, point(key)) for i in intervals)
+        assert allowed.allows(key, b"", write=False) is scan, (perms, key)
+
+
+def test_a_single_key_check_sees_every_role() -> None:
+    """100 permissions, the key's in the last one only: allowed; a key past it: not."""
+    roles = []
+    for r in range(10):
+        role = auth_pb2.Role(name=b"r%d" % r)
+        for p in range(10):
+            key = b"/mine/" if (r, p) == (9, 9) else b"/other/%d/%d/" % (r, p)
+            role.keyPermission.add(key=key, range_end=key[:-1] + b"0", permType=P.READWRITE)
+        roles.append(role)
+    perms = MergedPermissions.of(roles)
+    assert perms.allows(b"/mine/k", b"", write=True)
+    assert perms.allows(b"/other/3/4/k", b"", write=False)
+    assert not perms.allows(b"/mine0", b"", write=False)
+    assert not perms.allows(b"/other/3/", b"", write=False)
 
 
 def new_server(log: RecordingLog | None = None) -> EtcdServer:
