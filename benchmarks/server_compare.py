@@ -31,17 +31,14 @@ if str(ROOT) not in sys.path:  # run as a script: make ``benchmarks`` importable
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
 import shlex  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 from dataclasses import dataclass, field, replace  # noqa: E402
 
 import grpc  # noqa: E402
 
 from benchmarks import server_profile  # noqa: E402
-from benchmarks.server_measure import Load, LoadFailed, Sample, measure  # noqa: E402
+from benchmarks.server_measure import Load, LoadFailed, Sample, measure, quiet_measure  # noqa: E402
 from benchmarks.server_procs import (  # noqa: E402
     COMMANDS,
     MODES,
@@ -51,6 +48,7 @@ from benchmarks.server_procs import (  # noqa: E402
     parse_pin,
     preload,
 )
+from benchmarks.server_report import COLUMNS, machine, row, source_state  # noqa: E402
 from benchmarks.workers.server_load import get_keys  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "server_results.md"
@@ -114,7 +112,7 @@ def run_all(plan: Plan) -> tuple[dict[tuple[str, str, str], Line], Checks, list[
                 with Server(spec, plan.data_root, plan.server_cpus) as server:
                     preload(server.endpoint, keys, b"v" * plan.load.value_size)
                     for op in OPS:
-                        sample = quiet_measure(server, op, plan.load, plan)
+                        sample = quiet_measure(server, op, plan.load, plan.attempts, plan.max_other)
                         lines[(spec.backend, spec.mode, op)].samples.append(sample)
                         _progress(f"run {run_no + 1}: {spec.label} {op}: {sample.brief()}")
                     if (spec.backend, spec.mode) in CHECKED:
@@ -127,31 +125,15 @@ def run_all(plan: Plan) -> tuple[dict[tuple[str, str, str], Line], Checks, list[
     return lines, checks, loads
 
 
-def quiet_measure(server: Server, op: str, load: Load, plan: Plan) -> Sample:
-    """The quietest of up to ``plan.attempts`` windows: one during which other processes
-    kept more than ``plan.max_other`` cores busy is measured again."""
-    best: Sample | None = None
-    windows = 0
-    while windows < plan.attempts:
-        sample = measure(server, op, load)
-        windows += 1
-        if best is None or sample.cores(sample.other_cpu) < best.cores(best.other_cpu):
-            best = sample
-        if best.cores(best.other_cpu) <= plan.max_other:
-            break
-        _progress(f"  noisy window ({sample.cores(sample.other_cpu):.2f} other cores)")
-    assert best is not None
-    best.attempts = windows
-    return best
-
-
 def _check(server: Server, plan: Plan, checks: Checks, put: Line) -> None:
     """Puts with each client-process count of the check (the run's own count: its sample)."""
     for n in plan.check_clients:
         if n == plan.load.clients:
             sample = put.samples[-1]
         else:
-            sample = quiet_measure(server, "put", replace(plan.load, clients=n), plan)
+            sample = quiet_measure(
+                server, "put", replace(plan.load, clients=n), plan.attempts, plan.max_other
+            )
             _progress(f"  check: {put.spec.label} put, {n} client processes: {sample.brief()}")
         checks.setdefault((put.spec, n), []).append(sample)
 
@@ -188,41 +170,10 @@ def _progress(text: str) -> None:
 # ---- the report ----
 
 
-def _spread(values: list[float], fmt: str) -> str:
-    """Median (min-max) of the runs."""
-    if not values:
-        return ""
-    med = format(statistics.median(values), fmt)
-    if len(values) == 1:
-        return med
-    return f"{med} ({format(min(values), fmt)}-{format(max(values), fmt)})"
-
-
-def _row(s: list[Sample]) -> list[str]:
-    return [
-        _spread([x.ops_per_s for x in s], ",.0f"),
-        _spread([x.percentile_ms(0.5) for x in s], ".1f"),
-        _spread([x.percentile_ms(0.99) for x in s], ".1f"),
-        _spread([x.us_per_op(x.server_cpu) for x in s], ",.0f"),
-        _spread([x.cores(x.server_cpu) for x in s], ".2f"),
-        _spread([x.cores(x.server_thread) for x in s], ".2f"),
-        _spread([x.us_per_op(x.client_cpu) for x in s], ",.0f"),
-        _spread([x.cores(x.client_cpu) for x in s], ".2f"),
-        _spread([x.cores(x.other_cpu) for x in s], ".2f"),
-        f"{len(s)}/{sum(x.attempts for x in s)}",
-    ]
-
-
-COLUMNS = (
-    "ops/s | p50 ms | p99 ms | server CPU µs/op | server cores | server busiest thread "
-    "| client CPU µs/op | client cores | other cores | windows kept/measured"
-)
-
-
 def render_table(lines: dict[tuple[str, str, str], Line]) -> list[str]:
     out = [f"| server | mode | op | {COLUMNS} |", "|---" * 13 + "|"]
     for (backend, mode, op), line in lines.items():
-        cells = _row(line.samples) if line.samples else [line.error or "not run"] + [""] * 9
+        cells = row(line.samples) if line.samples else [line.error or "not run"] + [""] * 9
         out.append(f"| {backend} | {MODES[mode]} | {op} | " + " | ".join(cells) + " |")
     return out
 
@@ -271,7 +222,7 @@ def render_check(checks: Checks) -> list[str]:
     for (spec, n), samples in sorted(
         checks.items(), key=lambda item: (item[0][0].label, item[0][1])
     ):
-        cells = _row(samples)
+        cells = row(samples)
         out.append(f"| {spec.backend} | {MODES[spec.mode]} | {n} | " + " | ".join(cells) + " |")
     return out
 
@@ -295,8 +246,8 @@ def render(
         f"- command: `{command}`",
         f"- started {started}; load average (1, 5, 15 min) before each run, then at the end: "
         + "; ".join(loads),
-        f"- machine: {_machine()}; {pin}",
-        f"- etcd3py source: {_source_state()}",
+        f"- machine: {machine()}; {pin}",
+        f"- etcd3py source: {source_state()}",
         f"- load: {load.clients} client processes sharing {load.concurrency} calls in flight "
         f"(asyncio tasks on the generated grpc.aio KV stub, {load.channels} channel per "
         f"process, 5 s deadline per call); keys {load.key_size} B, values {load.value_size} B; "
@@ -324,29 +275,6 @@ def render(
     out.append("\n## Server command lines\n")
     out += [f"- {s.label}: `{s.template}`" for s in plan.specs]
     return "\n".join(out) + "\n"
-
-
-def _machine() -> str:
-    cpus, model = len(os.sched_getaffinity(0)), "?"
-    for text in Path("/proc/cpuinfo").read_text().splitlines():
-        if text.startswith("model name"):
-            model = text.split(":", 1)[1].strip()
-            break
-    version = getattr(grpc, "__version__", "?")
-    return (
-        f"{cpus} CPUs ({model}), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, grpcio {version}"
-    )
-
-
-def _source_state() -> str:
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    commit = git("rev-parse", "--short", "HEAD") or "?"
-    dirty = git("status", "--porcelain", "--", "server_ref", "etcd3py", "benchmarks")
-    return f"git {commit}" + (" with uncommitted changes" if dirty else "")
 
 
 # ---- command line ----

@@ -24,6 +24,7 @@ from pathlib import Path
 import grpc.aio
 
 from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
+from etcd3py.server_ref.embed.certs import TlsFiles
 from tests.support.servers import etcd_bin_dir, free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,13 +68,19 @@ class ServerSpec:
     def label(self) -> str:
         return f"{self.backend} {self.mode}"
 
-    def command(self, client_url: str, peer_url: str, data_dir: Path) -> list[str]:
+    def command(
+        self, client_url: str, peer_url: str, data_dir: Path, tls: TlsFiles | None = None
+    ) -> list[str]:
+        """The words of the command line; ``tls`` fills {cert_file} {key_file} {ca_file}."""
         values = {
             "etcd": str(etcd_bin_dir() / "etcd"),
             "python": sys.executable,
             "client_url": client_url,
             "peer_url": peer_url,
             "data_dir": str(data_dir),
+            "cert_file": str(tls.server_cert) if tls else "/nonexistent",
+            "key_file": str(tls.server_key) if tls else "/nonexistent",
+            "ca_file": str(tls.ca) if tls else "/nonexistent",
         }
         return [word.format(**values) for word in shlex.split(self.template)]
 
@@ -126,13 +133,20 @@ def parse_pin(text: str) -> tuple[frozenset[int], frozenset[int]]:
 
 
 class Server:
-    """One server process on free loopback ports, with a data directory of its own."""
+    """One server process on free loopback ports, with a data directory of its own;
+    with ``tls``, serving clients on https with those certificates (the spec's template
+    names them: {cert_file} {key_file} {ca_file})."""
 
     def __init__(
-        self, spec: ServerSpec, data_root: Path | None = None, cpus: frozenset[int] | None = None
+        self,
+        spec: ServerSpec,
+        data_root: Path | None = None,
+        cpus: frozenset[int] | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.spec = spec
         self.cpus = cpus
+        self.tls = tls
         self.port, self.peer_port = free_port(), free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="etcd3py-srv-bench-", dir=data_root))
         self.proc: subprocess.Popen[bytes] | None = None
@@ -146,9 +160,18 @@ class Server:
         assert self.proc is not None
         return self.proc.pid
 
+    def credentials(self) -> grpc.ChannelCredentials | None:
+        """What a client needs to connect: None on http; the CA and the client
+        certificate on https."""
+        return None if self.tls is None else tls_credentials(self.tls)
+
     def command(self) -> list[str]:
+        scheme = "http" if self.tls is None else "https"
         return self.spec.command(
-            f"http://{self.endpoint}", f"http://127.0.0.1:{self.peer_port}", self.workdir / "data"
+            f"{scheme}://{self.endpoint}",
+            f"http://127.0.0.1:{self.peer_port}",
+            self.workdir / "data",
+            self.tls,
         )
 
     def __enter__(self) -> Server:
@@ -163,7 +186,12 @@ class Server:
             )
         proc = self.proc
         try:
-            wait_until_serving(self.endpoint, START_TIMEOUT, alive=lambda: proc.poll() is None)
+            wait_until_serving(
+                self.endpoint,
+                START_TIMEOUT,
+                alive=lambda: proc.poll() is None,
+                credentials=self.credentials(),
+            )
         except (RuntimeError, TimeoutError) as err:
             tail = self.log_tail()
             self.__exit__()
@@ -186,11 +214,28 @@ class Server:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def preload(endpoint: str, keys: list[bytes], value: bytes) -> None:
+def tls_credentials(tls: TlsFiles) -> grpc.ChannelCredentials:
+    """Trust ``tls``' CA and show its client certificate."""
+    return grpc.ssl_channel_credentials(
+        tls.ca.read_bytes(), tls.client_key.read_bytes(), tls.client_cert.read_bytes()
+    )
+
+
+def preload(
+    endpoint: str,
+    keys: list[bytes],
+    value: bytes,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> None:
     """Write the keys the get workload reads (64 puts in flight; not measured)."""
 
     async def run() -> None:
-        async with grpc.aio.insecure_channel(endpoint) as channel:
+        channel = (
+            grpc.aio.insecure_channel(endpoint)
+            if credentials is None
+            else grpc.aio.secure_channel(endpoint, credentials)
+        )
+        async with channel:
             stub = rpc_pb2_grpc.KVStub(channel)
             pending = iter(keys)
 

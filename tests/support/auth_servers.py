@@ -12,16 +12,14 @@ again while the member keeps running.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import grpc
 
-from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
 from tests.support.certs import Certs
-from tests.support.servers import START_TIMEOUT, EtcdProcess, RefProcess
+from tests.support.servers import START_TIMEOUT, EtcdProcess, RefProcess, wait_until_serving
 
 # simple tokens expire after this many seconds without use (etcd checks every second)
 AUTH_TOKEN_TTL = 2
@@ -115,20 +113,13 @@ class ServesTls(EtcdProcess):
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Poll Status over TLS (with the client certificate) until the member answers."""
-        deadline = time.monotonic() + timeout
-        with grpc.secure_channel(self.endpoint, self.credentials()) as channel:
-            stub = rpc_pb2_grpc.MaintenanceStub(channel)
-            while True:
-                try:
-                    stub.Status(rpc_pb2.StatusRequest(), timeout=1.0)
-                    return
-                except grpc.RpcError:
-                    if not self.alive() or time.monotonic() > deadline:
-                        raise RuntimeError(
-                            f"member at {self.client_url} not serving TLS after {timeout}s\n"
-                            f"--- log ---\n{self.log_tail()}"
-                        ) from None
-                    time.sleep(0.05)
+        try:
+            wait_until_serving(self.endpoint, timeout, self.alive, self.credentials())
+        except (RuntimeError, TimeoutError) as err:
+            raise RuntimeError(
+                f"member at {self.client_url} not serving TLS: {err}\n"
+                f"--- log ---\n{self.log_tail()}"
+            ) from None
 
 
 class TlsEtcdProcess(ServesTls):

@@ -41,10 +41,21 @@ def etcd_bin_dir() -> Path:
     return path
 
 
-def wait_until_serving(endpoint: str, timeout: float, alive: object = None) -> None:
-    """Poll Status until the server answers; ``alive()`` may report an early death."""
+def wait_until_serving(
+    endpoint: str,
+    timeout: float,
+    alive: object = None,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> None:
+    """Poll Status until the server answers; ``alive()`` may report an early death.
+    With ``credentials`` the poll speaks TLS (an https member)."""
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(endpoint) as channel:
+    channel = (
+        grpc.insecure_channel(endpoint)
+        if credentials is None
+        else grpc.secure_channel(endpoint, credentials)
+    )
+    with channel:
         stub = rpc_pb2_grpc.MaintenanceStub(channel)
         while True:
             try:

@@ -52,6 +52,22 @@ def test_a_range_needs_the_union_of_intervals_to_cover_it() -> None:
     assert not gap.allows(b"a", b"d", write=False)
 
 
+def test_a_single_key_check_sees_every_role() -> None:
+    """100 permissions, the key's in the last one only: allowed; a key past it: not."""
+    roles = []
+    for r in range(10):
+        role = auth_pb2.Role(name=b"r%d" % r)
+        for p in range(10):
+            key = b"/mine/" if (r, p) == (9, 9) else b"/other/%d/%d/" % (r, p)
+            role.keyPermission.add(key=key, range_end=key[:-1] + b"0", permType=P.READWRITE)
+        roles.append(role)
+    perms = MergedPermissions.of(roles)
+    assert perms.allows(b"/mine/k", b"", write=True)
+    assert perms.allows(b"/other/3/4/k", b"", write=False)
+    assert not perms.allows(b"/mine0", b"", write=False)
+    assert not perms.allows(b"/other/3/", b"", write=False)
+
+
 def new_server(log: RecordingLog | None = None) -> EtcdServer:
     config = dataclasses.replace(DEFAULTS, bcrypt_cost=4).server_config()
     return EtcdServer(config, log)
