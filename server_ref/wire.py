@@ -30,6 +30,29 @@ def read_varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+LENGTH_DELIMITED = 2  # the wire type of bytes, strings and messages
+
+
+def length_delimited(number: int, body: bytes) -> bytes:
+    """Field ``number`` holding ``body`` (bytes, a string or a message)."""
+    return varint(number << 3 | LENGTH_DELIMITED) + varint(len(body)) + body
+
+
+def length_delimited_fields(data: bytes, what: str) -> list[tuple[int, bytes]]:
+    """(number, body) of each field of ``data``, a ``what`` message whose fields are all
+    length-delimited, in order; a field of any other wire type is a ValueError."""
+    out, pos = [], 0
+    while pos < len(data):
+        key, pos = read_varint(data, pos)
+        number, wire_type = key >> 3, key & 7
+        if wire_type != LENGTH_DELIMITED:
+            raise ValueError(f"unexpected wire type {wire_type} for field {number} of {what}")
+        length, pos = read_varint(data, pos)
+        out.append((number, data[pos : pos + length]))
+        pos += length
+    return out
+
+
 def varint_size(n: int) -> int:
     """Bytes taken by ``n`` (>= 0) as a varint."""
     return (n.bit_length() + 6) // 7 or 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..wire import read_varint, varint
+from ..wire import length_delimited, length_delimited_fields
 
 
 @dataclass(frozen=True)
@@ -19,9 +19,9 @@ class InternalAuthenticate:
     def SerializeToString(self) -> bytes:
         out = b""
         if self.name:
-            out += _field(1, self.name.encode())
+            out += length_delimited(1, self.name.encode())
         if self.simple_token:
-            out += _field(3, self.simple_token.encode())
+            out += length_delimited(3, self.simple_token.encode())
         return out
 
     def ByteSize(self) -> int:
@@ -29,21 +29,5 @@ class InternalAuthenticate:
 
     @classmethod
     def FromString(cls, data: bytes) -> InternalAuthenticate:
-        fields = _fields(data)
+        fields = dict(length_delimited_fields(data, "InternalAuthenticateRequest"))
         return cls(fields.get(1, b"").decode(), fields.get(3, b"").decode())
-
-
-def _field(number: int, body: bytes) -> bytes:
-    return varint(number << 3 | 2) + varint(len(body)) + body
-
-
-def _fields(data: bytes) -> dict[int, bytes]:
-    out, pos = {}, 0
-    while pos < len(data):
-        key, pos = read_varint(data, pos)
-        if key & 7 != 2:
-            raise ValueError(f"unexpected wire type {key & 7} in InternalAuthenticateRequest")
-        length, pos = read_varint(data, pos)
-        out[key >> 3] = data[pos : pos + length]
-        pos += length
-    return out

@@ -17,7 +17,14 @@ from etcd3py._proto import rpc_pb2
 
 from ..auth.caller import AuthInfo
 from ..auth.request import InternalAuthenticate
-from ..wire import field_size, read_varint, varint, varint_size
+from ..wire import (
+    field_size,
+    length_delimited,
+    length_delimited_fields,
+    read_varint,
+    varint,
+    varint_size,
+)
 
 Proposal = (
     rpc_pb2.PutRequest
@@ -75,7 +82,6 @@ FIELD_NUMBERS: dict[type, int] = {
 }
 _KINDS: dict[int, Any] = {number: kind for kind, number in FIELD_NUMBERS.items()}
 _HEADER_FIELD = 100  # RequestHeader header = 100: ID = 1, username = 2, auth_revision = 3
-_LENGTH_DELIMITED = 2
 _ID_BYTES = 10  # the request id's field, with an id of etcd's size (a 9-byte varint)
 
 
@@ -108,19 +114,19 @@ def encode(proposal: Proposal, request_id: int, who: AuthInfo | None = None) -> 
     header = b"\x08" + varint(request_id)
     if who is not None:
         if who.username:
-            header += _field(2, who.username.encode())
+            header += length_delimited(2, who.username.encode())
         if who.revision:
             header += b"\x18" + varint(who.revision)
     number = FIELD_NUMBERS[type(proposal)]
-    body = _field(number, proposal.SerializeToString())
-    head = _field(_HEADER_FIELD, header)
+    body = length_delimited(number, proposal.SerializeToString())
+    head = length_delimited(_HEADER_FIELD, header)
     return body + head if number < _HEADER_FIELD else head + body
 
 
 def decode(data: bytes) -> tuple[int, Proposal, AuthInfo | None]:
     """(request id, proposal, who) from InternalRaftRequest bytes made by ``encode``."""
     request_id, proposal, who = 0, None, None
-    for number, body in _fields(data):
+    for number, body in length_delimited_fields(data, "InternalRaftRequest"):
         if number == _HEADER_FIELD:
             request_id, who = _decode_header(body)
         elif number in _KINDS and proposal is None:
@@ -148,21 +154,3 @@ def _decode_header(body: bytes) -> tuple[int, AuthInfo | None]:
             raise ValueError(f"unexpected request header key {key}")
     who = AuthInfo(username, revision) if username or revision else None
     return request_id, who
-
-
-def _fields(data: bytes) -> list[tuple[int, bytes]]:
-    """The length-delimited fields of a message, in order."""
-    out, pos = [], 0
-    while pos < len(data):
-        key, pos = read_varint(data, pos)
-        number, wire_type = key >> 3, key & 7
-        if wire_type != _LENGTH_DELIMITED:
-            raise ValueError(f"unexpected wire type {wire_type} for field {number}")
-        length, pos = read_varint(data, pos)
-        out.append((number, data[pos : pos + length]))
-        pos += length
-    return out
-
-
-def _field(number: int, body: bytes) -> bytes:
-    return varint(number << 3 | _LENGTH_DELIMITED) + varint(len(body)) + body
