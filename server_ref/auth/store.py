@@ -75,17 +75,18 @@ class AuthStore:
 
     # ---- who is calling ----
 
-    def info_from(self, creds: Credentials) -> AuthInfo | None:
+    def info_from(self, creds: Credentials, *, certificate_names: bool = True) -> AuthInfo | None:
         """The caller's AuthInfo: from a token (which must be valid), else from a client
-        certificate's CN, else None. A token is checked even while auth is disabled (no
-        simple token is live then), as etcd does."""
+        certificate's CN when ``certificate_names`` (etcd: only with --client-cert-auth,
+        not with --trusted-ca-file alone), else None. A token is checked even while
+        auth is disabled (no simple token is live then), as etcd does."""
         if creds.token is not None:
             info = self.tokens.info(creds.token, self.revision)
             if info is None:
                 raise ServerError(E.INVALID_AUTH_TOKEN)
             return info
-        if not self.enabled:
-            return None  # a certificate's user would change nothing: all is permitted
+        if not self.enabled or not certificate_names:
+            return None  # (auth off: a certificate's user would change nothing)
         name = creds.common_name()
         return None if name is None else AuthInfo(name, self.revision)
 

@@ -263,6 +263,9 @@ class Config:
             auth_token=self.auth_token,
             auth_token_ttl=float(self.auth_token_ttl),
             bcrypt_cost=self.bcrypt_cost,
+            # --auto-tls without a certificate replaces the whole client TLS setting
+            client_cert_auth=self.client_cert_auth
+            and not (self.auto_tls and not (self.cert_file or self.key_file)),
         )
 
 

@@ -23,3 +23,6 @@ class ServerConfig:
     auth_token: str  # etcd's --auth-token: simple, or jwt with its options
     auth_token_ttl: float  # seconds a simple token lives unused
     bcrypt_cost: int
+    # etcd's ClientCertAuthEnabled: a verified client certificate's CN is the user of
+    # a call without a token
+    client_cert_auth: bool

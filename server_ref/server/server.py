@@ -159,7 +159,7 @@ class EtcdServer:
 
     def caller(self) -> AuthInfo | None:
         """Who the request being served runs as (an invalid token fails it)."""
-        return self.auth.info_from(CALLER.get())
+        return self.auth.info_from(CALLER.get(), certificate_names=self.config.client_cert_auth)
 
     def _index(self) -> int:
         return self.applied_index

@@ -38,8 +38,15 @@ from etcd3py._etcd_errors import ErrorSpec
 from etcd3py._proto import auth_pb2, rpc_pb2, rpc_pb2_grpc, v3election_pb2, v3lock_pb2
 from tests.conftest import BACKENDS, Restartable
 from tests.durability.test_snapshots import restore_cli
-from tests.support.auth_servers import AUTH_TOKEN_TTL, auth_member, jwt_member, write_jwt_keys
+from tests.support.auth_servers import (
+    AUTH_TOKEN_TTL,
+    ServesTls,
+    auth_member,
+    jwt_member,
+    write_jwt_keys,
+)
 from tests.support.backends import RPC_TIMEOUT, Backend, WatchStream
+from tests.support.certs import make_certs
 from tests.support.servers import EtcdProcess, RefProcess
 
 P = auth_pb2.Permission
@@ -99,9 +106,8 @@ def ok(call: Callable[..., Any], request: Any, token: str | None) -> Any:
     return call(request, metadata=as_user(token), timeout=RPC_TIMEOUT)
 
 
-def add_users(member: Member) -> None:
+def add_users(a: rpc_pb2_grpc.AuthStub) -> None:
     """root, alice (role app), np (no password, role app); auth still disabled."""
-    a = member.auth
     a.UserAdd(rpc_pb2.AuthUserAddRequest(name="root", password=ROOT_PW), timeout=RPC_TIMEOUT)
     a.UserGrantRole(rpc_pb2.AuthUserGrantRoleRequest(user="root", role="root"))
     a.RoleAdd(rpc_pb2.AuthRoleAddRequest(name="app"))
@@ -123,7 +129,7 @@ def secured(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Member]:
     for member in start(request.param, tmp_path_factory.mktemp("secured") / "data"):
-        add_users(member)
+        add_users(member.auth)
         member.auth.AuthEnable(rpc_pb2.AuthEnableRequest(), timeout=RPC_TIMEOUT)
         yield member
 
@@ -666,10 +672,37 @@ def test_role_changes_under_live_watches(secured: Member, root: str, alice: str)
                 ok(a.RoleDelete, R.AuthRoleDeleteRequest(role=role), root)
 
 
+@pytest.mark.parametrize("kind", BACKENDS)
+@pytest.mark.parametrize("cn_auth", [True, False], ids=["client-cert-auth", "trusted-ca-only"])
+def test_a_certificate_names_the_user_only_with_client_cert_auth(
+    kind: str, cn_auth: bool, tmp_path: Path
+) -> None:
+    """A call without a token runs as its client certificate's CN when the member has
+    --client-cert-auth; with --trusted-ca-file alone a certificate is still required,
+    but names no one (etcd's AuthInfoFromCtx: ClientCertAuthEnabled)."""
+    certs = make_certs(tmp_path / "certs", client_name="alice")
+    proc = auth_member(kind, tmp_path / "data", certs=certs, cn_auth=cn_auth)
+    assert isinstance(proc, ServesTls)
+    proc.start()
+    try:
+        with grpc.secure_channel(proc.endpoint, proc.credentials()) as channel:
+            a, kv = rpc_pb2_grpc.AuthStub(channel), rpc_pb2_grpc.KVStub(channel)
+            add_users(a)
+            a.AuthEnable(rpc_pb2.AuthEnableRequest(), timeout=RPC_TIMEOUT)
+            put = rpc_pb2.PutRequest(key=b"/t/by-certificate")
+            if cn_auth:
+                ok(kv.Put, put, None)  # as alice, whose role may write /t/
+                fails(_DENIED, kv.Put, rpc_pb2.PutRequest(key=b"/s"), None)
+            else:
+                fails(E.USER_EMPTY, kv.Put, put, None)
+    finally:
+        proc.remove()
+
+
 def test_an_unused_token_expires(fresh: Member) -> None:
     """--auth-token-ttl 2: a token unused for 2 s is gone at the next once-a-second
     sweep; one used every half second lives on."""
-    add_users(fresh)
+    add_users(fresh.auth)
     ok(fresh.auth.AuthEnable, rpc_pb2.AuthEnableRequest(), None)
     idle, busy = fresh.login("alice", ALICE_PW), fresh.login("alice", ALICE_PW)
     kv = fresh.backend.kv
@@ -690,7 +723,7 @@ def test_users_roles_and_the_enabled_flag_survive_a_restart(restartable: Restart
     after, not later -- while server_ref replays every entry after its last snapshot.)"""
     member = Member(restartable.endpoint)
     try:
-        add_users(member)
+        add_users(member.auth)
         ok(member.auth.AuthEnable, rpc_pb2.AuthEnableRequest(), None)
         before = member.status(member.login("root", ROOT_PW)).authRevision
     finally:
@@ -728,7 +761,7 @@ def test_a_restored_snapshot_keeps_users_who_log_in(kind: str, tmp_path: Path) -
     passwords and keep their permissions; auth stays on at the same revision."""
     path = tmp_path / "snapshot.db"
     for source in start(kind, tmp_path / "source"):
-        add_users(source)
+        add_users(source.auth)
         ok(source.auth.AuthEnable, rpc_pb2.AuthEnableRequest(), None)
         root = source.login("root", ROOT_PW)
         revision = source.status(root).authRevision

@@ -31,16 +31,18 @@ def auth_member(
     token_ttl: int = AUTH_TOKEN_TTL,
     *,
     certs: Certs | None = None,
+    cn_auth: bool = True,
     bcrypt_cost: int | None = None,
 ) -> EtcdProcess:
     """A member ("etcd", or "server_ref" run as a process) whose simple auth tokens
     expire after ``token_ttl`` idle seconds; on https wanting client certificates when
-    ``certs`` are given; bcrypt at ``bcrypt_cost`` when given (4 makes logins cheap)."""
+    ``certs`` are given (``cn_auth``: with --client-cert-auth); bcrypt at
+    ``bcrypt_cost`` when given (4 makes logins cheap)."""
     args = ["--auth-token", "simple", "--auth-token-ttl", str(token_ttl)]
     if bcrypt_cost is not None:
         args += ["--bcrypt-cost", str(bcrypt_cost)]
     if certs is not None:
-        return tls_process(kind, data_dir, certs, args)
+        return tls_process(kind, data_dir, certs, args, cn_auth=cn_auth)
     args.append("--unsafe-no-fsync")
     return (
         EtcdProcess(data_dir, extra_args=args)
@@ -84,14 +86,16 @@ def jwt_member(kind: str, folder: Path, options: str) -> EtcdProcess:
     return RefProcess(folder / "data", extra_args=args)
 
 
-def tls_flags(certs: Certs) -> list[str]:
-    """etcd's flags for https with client-certificate auth on the test certificates."""
-    return [
+def tls_flags(certs: Certs, *, client_cert_auth: bool = True) -> list[str]:
+    """etcd's flags for https wanting client certificates on the test certificates
+    (--trusted-ca-file alone wants them too; --client-cert-auth also makes a
+    certificate's CN the user of a call without a token)."""
+    flags = [
         "--cert-file", str(certs.server_cert),
         "--key-file", str(certs.server_key),
         "--trusted-ca-file", str(certs.ca),
-        "--client-cert-auth",
     ]  # fmt: skip
+    return [*flags, "--client-cert-auth"] if client_cert_auth else flags
 
 
 class ServesTls(EtcdProcess):
@@ -125,24 +129,29 @@ class ServesTls(EtcdProcess):
 class TlsEtcdProcess(ServesTls):
     """Real etcd 3.5.1 on https, wanting client certificates."""
 
-    def __init__(self, data_dir: Path, certs: Certs, extra_args: Sequence[str] = ()) -> None:
-        super().__init__(data_dir, extra_args=["--unsafe-no-fsync", *tls_flags(certs), *extra_args])
+    def __init__(
+        self, data_dir: Path, certs: Certs, extra_args: Sequence[str] = (), *, cn_auth: bool = True
+    ) -> None:
+        tls = tls_flags(certs, client_cert_auth=cn_auth)
+        super().__init__(data_dir, extra_args=["--unsafe-no-fsync", *tls, *extra_args])
         self.certs = certs
 
 
 class TlsRefProcess(ServesTls, RefProcess):
     """server_ref's CLI with the same flags, on the same certificates."""
 
-    def __init__(self, data_dir: Path, certs: Certs, extra_args: Sequence[str] = ()) -> None:
-        RefProcess.__init__(
-            self, data_dir, extra_args=["--unsafe-no-fsync", *tls_flags(certs), *extra_args]
-        )
+    def __init__(
+        self, data_dir: Path, certs: Certs, extra_args: Sequence[str] = (), *, cn_auth: bool = True
+    ) -> None:
+        tls = tls_flags(certs, client_cert_auth=cn_auth)
+        RefProcess.__init__(self, data_dir, extra_args=["--unsafe-no-fsync", *tls, *extra_args])
         self.certs = certs
 
 
 def tls_process(
-    kind: str, data_dir: Path, certs: Certs, extra_args: Sequence[str] = ()
+    kind: str, data_dir: Path, certs: Certs, extra_args: Sequence[str] = (), *, cn_auth: bool = True
 ) -> ServesTls:
-    """An https member wanting client certificates: real etcd or server_ref."""
+    """An https member wanting client certificates: real etcd or server_ref; with
+    ``cn_auth`` (--client-cert-auth) a certificate's CN names the user."""
     make = TlsEtcdProcess if kind == "etcd" else TlsRefProcess
-    return make(data_dir, certs, extra_args)
+    return make(data_dir, certs, extra_args, cn_auth=cn_auth)
