@@ -33,12 +33,13 @@ def auth_member(
     certs: Certs | None = None,
     cn_auth: bool = True,
     bcrypt_cost: int | None = None,
+    auth_token: str = "simple",
 ) -> EtcdProcess:
     """A member ("etcd", or "server_ref" run as a process) whose simple auth tokens
-    expire after ``token_ttl`` idle seconds; on https wanting client certificates when
-    ``certs`` are given (``cn_auth``: with --client-cert-auth); bcrypt at
-    ``bcrypt_cost`` when given (4 makes logins cheap)."""
-    args = ["--auth-token", "simple", "--auth-token-ttl", str(token_ttl)]
+    expire after ``token_ttl`` idle seconds (``auth_token``: etcd's --auth-token); on
+    https wanting client certificates when ``certs`` are given (``cn_auth``: with
+    --client-cert-auth); bcrypt at ``bcrypt_cost`` when given (4 makes logins cheap)."""
+    args = ["--auth-token", auth_token, "--auth-token-ttl", str(token_ttl)]
     if bcrypt_cost is not None:
         args += ["--bcrypt-cost", str(bcrypt_cost)]
     if certs is not None:
@@ -80,10 +81,7 @@ def write_jwt_keys(folder: Path, method: str) -> str:
 
 def jwt_member(kind: str, folder: Path, options: str) -> EtcdProcess:
     """A member ("etcd" or "server_ref") issuing JWTs: ``--auth-token jwt,OPTIONS``."""
-    args = ["--unsafe-no-fsync", "--auth-token", f"jwt,{options}"]
-    if kind == "etcd":
-        return EtcdProcess(folder / "data", extra_args=args)
-    return RefProcess(folder / "data", extra_args=args)
+    return auth_member(kind, folder / "data", auth_token=f"jwt,{options}")
 
 
 def tls_flags(certs: Certs, *, client_cert_auth: bool = True) -> list[str]:
