@@ -312,7 +312,8 @@ class RaftNode:
     def _step_follower(self, m: Message) -> None:
         if m.type is MessageType.PROPOSE or m.type is MessageType.TRANSFER_LEADER:
             if self.leader == NO_NODE:
-                self._drop(m, "no leader")
+                if m.type is MessageType.PROPOSE:
+                    self._drop(m, "no leader")
             elif m.type is MessageType.PROPOSE:  # forwarded as a local message: no term
                 self._messages.append(replace(m, to=self.leader))
             else:

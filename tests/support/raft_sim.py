@@ -66,6 +66,7 @@ class Cluster:
         self.commit_term: dict[int, int] = {}  # lowest term in which a node saw it committed
         self.applied: dict[int, Entry] = {}
         self.proposals = 0
+        self._ticks = 0
         self.sent: list[Message] = []  # every message any node sent, for tests to count
         for i in self.ids:
             self.restart(i)
@@ -238,6 +239,24 @@ class Cluster:
                 return ticks
             self.tick_all()
         raise AssertionError(f"not done within {max_ticks} ticks")
+
+    def commit_eventually(self, data: bytes, max_ticks: int) -> int:
+        """Propose data as a client would, at the leader of the highest term, again every
+        election timeout (a leader cut off from its quorum loses it), until every live node
+        applied it; the ticks that took (AssertionError past max_ticks)."""
+        retry = self.config.election_ticks
+
+        def applied_or_retried() -> bool:
+            if self.applied_everywhere(data):
+                return True
+            leader = self.leader()
+            if leader is not None and not leader.transferee and self._ticks % retry == 0:
+                self.propose(leader.id, data)
+            self._ticks += 1
+            return False
+
+        self._ticks = 0
+        return self.run_until(applied_or_retried, max_ticks)
 
     def applied_everywhere(self, data: bytes) -> bool:
         return all(any(e.data == data for e in m.applied) for m in self.members.values() if m.node)
