@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from etcd3py.server_ref.raft import (
     Config,
@@ -47,6 +47,8 @@ class Member:
     node: RaftNode | None = None
     applied: list[Entry] = field(default_factory=list)  # the state machine: entries in order
     lives: int = 0
+    slow_disk: bool = False  # a Ready waits in `writing` until the test calls flush()
+    writing: Ready | None = None
 
 
 class InvariantError(AssertionError):
@@ -85,6 +87,8 @@ class Cluster:
         member = self.members[node_id]
         member.node = None
         member.applied = []
+        member.writing = None  # never reached the disk
+        member.slow_disk = False
 
     def restart(self, node_id: int) -> None:
         member = self.members[node_id]
@@ -107,6 +111,18 @@ class Cluster:
 
     def heal(self) -> None:
         self.group = {}
+
+    def slow_disk(self, node_id: int) -> None:
+        """From now on, node_id's Readies are persisted only when the test flushes them."""
+        self.members[node_id].slow_disk = True
+
+    def flush(self, node_id: int) -> None:
+        member = self.members[node_id]
+        member.slow_disk = False
+        if member.writing is not None and member.node is not None:
+            self._handle(member, member.node, member.writing)
+            member.writing = None
+        self.settle()
 
     def connected(self, a: int, b: int) -> bool:
         return self.group.get(a, -1) == self.group.get(b, -1)
@@ -173,19 +189,43 @@ class Cluster:
                 node = member.node
                 if node is None:
                     continue
+                if member.writing is not None:
+                    continue  # one Ready at a time: the last one is still being written
                 ready = node.ready()
                 if not ready:
                     continue
                 busy = True
-                member.disk.persist(ready)
-                self.in_flight.extend(ready.messages)
-                self.sent.extend(ready.messages)
-                for entry in ready.committed_entries:
-                    assert entry.index == len(member.applied) + 1, "applied out of order"
-                    member.applied.append(entry)
-                    self._record_applied(entry)
-                node.advance(ready)
+                if member.slow_disk:
+                    self._write_slowly(member, node, ready)
+                else:
+                    self._handle(member, node, ready)
         self.check()
+
+    def _handle(self, member: Member, node: RaftNode, ready: Ready) -> None:
+        member.disk.persist(ready)
+        self._send(ready.messages)
+        for entry in ready.committed_entries:
+            assert entry.index == len(member.applied) + 1, "applied out of order"
+            member.applied.append(entry)
+            self._record_applied(entry)
+        node.advance(ready)
+
+    def _write_slowly(self, member: Member, node: RaftNode, ready: Ready) -> None:
+        """A leader sends while its disk writes (etcd does, Raft thesis §10.2.1), unless
+        the Ready carries a new term or vote; everyone else sends once it is written."""
+        disk = member.disk.hard_state
+        same_vote = ready.hard_state is None or (ready.hard_state.term, ready.hard_state.vote) == (
+            disk.term,
+            disk.vote,
+        )
+        if node.role is Role.LEADER and same_vote:
+            self._send(ready.messages)
+            ready = replace(ready, messages=())
+        member.writing = ready
+
+    def _send(self, messages: tuple[Message, ...]) -> None:
+        self.in_flight.extend(messages)
+        self.sent.extend(messages)
 
     # ---- invariants
 

@@ -313,3 +313,24 @@ def test_a_restarted_node_keeps_only_what_it_persisted() -> None:
     assert cluster.propose(cluster.leader().id, b"y")  # type: ignore[union-attr]
     cluster.run_until(lambda: cluster.applied_everywhere(b"y"), 4 * ELECTION)
     assert [e.data for e in cluster.members[1].applied] == [b"", b"x", b"", b"y"]
+
+
+def test_an_entry_only_the_leaders_memory_and_one_follower_hold_is_not_committed() -> None:
+    """The leader sends while its disk writes; one follower of two acknowledges. Were the
+    leader's copy counted before it is durable, the entry would be committed, then lost
+    when the leader crashes, and the next leader would lack it."""
+    cluster = Cluster(3, seed=14)
+    leader = elected(cluster)
+    acker, other = (i for i in cluster.ids if i != leader.id)
+    cluster.slow_disk(leader.id)
+    assert cluster.propose(leader.id, b"x")
+    assert cluster.members[leader.id].writing is not None
+    cluster.in_flight = [m for m in cluster.in_flight if m.to == acker]
+    cluster.deliver_all()  # the append reaches the acker; its answer the leader
+    assert leader.progress[acker].match == leader.log.last_index
+    assert b"x" not in {e.data for e in cluster.committed.values()}
+    cluster.crash(leader.id)  # before its disk write finished
+    cluster.restart(leader.id)
+    cluster.partition({acker}, {leader.id, other})
+    cluster.run_until(lambda: cluster.leader() not in (None, cluster.node(acker)), 40 * ELECTION)
+    assert b"x" not in {e.data for e in cluster.committed.values()}

@@ -34,6 +34,8 @@ def actions(size: int) -> st.SearchStrategy[Action]:
         st.tuples(st.just("partition"), side),
         st.tuples(st.just("heal")),
         st.tuples(st.just("crash"), node),
+        st.tuples(st.just("slow_disk"), node),
+        st.tuples(st.just("flush"), node),
         st.tuples(st.just("restart"), node),
         *[st.tuples(st.just("propose"), node)] * 3,
         st.tuples(st.just("transfer"), node, node),
@@ -56,6 +58,8 @@ def run(cluster: Cluster, action: Action) -> None:
         for _ in range(args[0]):
             cluster.tick_all()
     elif name == "rounds":
+        for node_id in cluster.ids:
+            cluster.flush(node_id)
         for _ in range(args[0]):
             cluster.tick_all()
             cluster.deliver_all(limit=200)
@@ -88,6 +92,7 @@ def test_raft_is_safe_under_any_schedule_and_live_once_healed(
     cluster.heal()
     for node_id in cluster.ids:
         cluster.restart(node_id)
+        cluster.flush(node_id)
     # a pre-vote needs a quiet election timeout, a vote another: a few timeouts suffice
     # a pre-vote and a vote need a quiet election timeout each; a proposal to a stale
     # leader is lost, and retried: a few timeouts suffice
