@@ -334,3 +334,52 @@ def test_an_entry_only_the_leaders_memory_and_one_follower_hold_is_not_committed
     cluster.partition({acker}, {leader.id, other})
     cluster.run_until(lambda: cluster.leader() not in (None, cluster.node(acker)), 40 * ELECTION)
     assert b"x" not in {e.data for e in cluster.committed.values()}
+
+
+def elect_within(cluster: Cluster, group: set[int]) -> RaftNode:
+    """Cut `group` off from the rest and run it until one of it leads a newer term; stop
+    at that moment, with the new leader's first appends still in flight."""
+    cluster.partition(group, set(cluster.ids) - group)
+    term = max(n.term for n in cluster.live())
+    for _ in range(40 * ELECTION):
+        for node_id in sorted(group):
+            cluster.tick(node_id)
+        while cluster.in_flight:
+            cluster.deliver(0)
+            leader = cluster.leader()
+            if leader is not None and leader.id in group and leader.term > term:
+                return leader
+    raise AssertionError(f"{group} elected nobody")
+
+
+def test_figure_8_an_older_terms_entry_on_a_quorum_can_still_be_overwritten() -> None:
+    """Raft's figure 8, in five nodes: an entry of term 2 that a leader of term 4 has put on
+    a quorum is not committed by that count (and is overwritten by the leader of term 5);
+    committing it by counting would break leader completeness."""
+    config = Config(**{**FAST.__dict__, "max_entries_per_append": 1})
+    cluster = Cluster(5, seed=15, config=config)
+    first = elected(cluster)
+    peer = next(i for i in cluster.ids if i != first.id)
+    cluster.partition({first.id, peer}, set(cluster.ids) - {first.id, peer})
+    assert cluster.propose(first.id, b"x")
+    cluster.deliver_all()  # x reaches only the peer
+    cluster.crash(first.id)
+    rest = set(cluster.ids) - {first.id, peer}
+    second = elect_within(cluster, rest)  # its no-op, at x's index, reaches nobody
+    cluster.in_flight.clear()
+    cluster.crash(second.id)
+    cluster.restart(first.id)
+    others = sorted(rest - {second.id})
+    third = elect_within(cluster, {first.id, peer, others[0]})
+    assert third.id in (first.id, peer)
+    while third.progress[others[0]].match < 2:
+        cluster.deliver(0)  # until x, alone, reaches the third voter and it says so
+    assert cluster.node(others[0]).log.last_index == 2
+    assert third.log.committed < 2  # x is on a quorum, but not of this leader's term
+    cluster.crash(third.id)
+    cluster.restart(second.id)
+    cluster.in_flight.clear()
+    fourth = elect_within(cluster, {second.id, *others})
+    assert fourth.id == second.id and fourth.log.entries(2, 1)[0].term == second.term
+    cluster.run_until(lambda: cluster.node(others[0]).log.term(2) == second.log.term(2), 99)
+    assert b"x" not in {e.data for e in cluster.committed.values()}
