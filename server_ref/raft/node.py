@@ -83,6 +83,9 @@ class _Election:
 
 
 class RaftNode:
+    """One member's Raft: its role, term, vote and log, and, as leader, its followers'
+    progress. Changes only inside the driver's calls; see the module docstring."""
+
     def __init__(
         self,
         node_id: int,
