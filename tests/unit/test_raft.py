@@ -17,6 +17,7 @@ from etcd3py.server_ref.raft import (
     RaftNode,
     Role,
 )
+from etcd3py.server_ref.raft.log import LogConflictError, RaftLog
 from tests.support.raft_sim import FAST, Cluster
 
 ELECTION = FAST.election_ticks
@@ -383,3 +384,16 @@ def test_figure_8_an_older_terms_entry_on_a_quorum_can_still_be_overwritten() ->
     assert fourth.id == second.id and fourth.log.entries(2, 1)[0].term == second.term
     cluster.run_until(lambda: cluster.node(others[0]).log.term(2) == second.log.term(2), 99)
     assert b"x" not in {e.data for e in cluster.committed.values()}
+
+
+def test_an_append_commits_no_further_than_the_entries_it_vouches_for() -> None:
+    """Raft §5.3: commit = min(leader's commit, last new entry). Entries past the append
+    may be an older term's leftovers the leader has not overwritten yet."""
+    log = RaftLog([Entry(1, 1), Entry(1, 2), Entry(1, 3, b"leftover")])
+    assert log.try_append(1, 1, leader_commit=3, entries=[Entry(1, 2)]) == 2
+    assert log.committed == 2 and log.last_index == 3  # a matching append truncates nothing
+    assert log.try_append(2, 2, leader_commit=3, entries=[]) is None  # 2 is not of term 2
+    assert log.try_append(2, 1, leader_commit=3, entries=[Entry(2, 3, b"new")]) == 3
+    assert log.entries(3) == (Entry(2, 3, b"new"),) and log.committed == 3
+    with pytest.raises(LogConflictError):
+        log.try_append(1, 1, leader_commit=3, entries=[Entry(3, 2)])  # rewrites a committed one
