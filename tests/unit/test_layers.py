@@ -18,6 +18,7 @@ PACKAGE = "etcd3py.server_ref"
 # bottom to top; equal ranks are siblings
 RANKS = {
     "base": 0,  # modules at the package root: errors, wire
+    "raft": 0,  # the Raft core: a pure state machine that imports nothing else of server_ref
     "storage": 1,
     "mvcc": 2,
     "lease": 2,
@@ -149,6 +150,8 @@ def test_no_import_cycles() -> None:
         ({"mvcc.store": {"lease.lessor"}}, ["mvcc.store (mvcc) imports lease.lessor (lease)"]),
         ({"errors": {"server.server"}}, ["errors (base) imports server.server (server)"]),
         ({"api.kv": {"server.server", "errors", "api.checks"}}, []),
+        ({"raft.node": {"errors"}}, ["raft.node (raft) imports errors (base)"]),
+        ({"server.server": {"raft.node"}}, []),
     ],
 )
 def test_the_layer_check_catches_an_upward_import(graph: Graph, expected: list[str]) -> None:

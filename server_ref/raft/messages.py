@@ -1,0 +1,61 @@
+"""What Raft nodes tell each other and what a node asks its driver to persist.
+
+Plain frozen dataclasses: the core never serialises them; a driver that carries them over
+a wire chooses its own encoding.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+NO_NODE = 0  # node ids start at 1; 0 means "nobody" (no leader, no vote)
+
+
+class MessageType(enum.Enum):
+    PROPOSE = "propose"  # local or forwarded by a follower to its leader
+    APPEND = "append"
+    APPEND_RESPONSE = "append_response"
+    HEARTBEAT = "heartbeat"
+    HEARTBEAT_RESPONSE = "heartbeat_response"
+    PRE_VOTE = "pre_vote"
+    PRE_VOTE_RESPONSE = "pre_vote_response"
+    VOTE = "vote"
+    VOTE_RESPONSE = "vote_response"
+    TRANSFER_LEADER = "transfer_leader"  # sender field names the transferee
+    TIMEOUT_NOW = "timeout_now"  # leader to transferee: campaign at once
+
+
+VOTE_REQUESTS = frozenset({MessageType.PRE_VOTE, MessageType.VOTE})
+FROM_LEADER = frozenset({MessageType.APPEND, MessageType.HEARTBEAT})
+
+
+@dataclass(frozen=True)
+class Entry:
+    term: int
+    index: int
+    data: bytes = b""  # empty: the no-op a new leader appends to commit its predecessors
+
+
+@dataclass(frozen=True)
+class HardState:
+    """What must survive a crash, besides the log: a node never votes twice in a term."""
+
+    term: int = 0
+    vote: int = NO_NODE
+    commit: int = 0
+
+
+@dataclass(frozen=True)
+class Message:
+    type: MessageType
+    to: int
+    sender: int
+    term: int = 0  # 0: a local message, not yet stamped with a term
+    log_term: int = 0  # APPEND: term at index; votes: last log term; rejects: hint's term
+    index: int = 0  # APPEND: entry before `entries`; votes: last log index
+    entries: tuple[Entry, ...] = ()
+    commit: int = 0
+    reject: bool = False
+    reject_hint: int = 0  # a rejecting follower's guess of where its log may match
+    transfer: bool = False  # a vote asked for by a leadership transfer passes leases

@@ -1,0 +1,522 @@
+"""A Raft node as a pure state machine: no clock, no I/O, no threads.
+
+The driver calls `tick()` on its timer, `step()` with each message that arrives, `propose()`
+with data to replicate, and `transfer_leadership()`. Between calls it takes a `Ready`:
+persists its hard state and entries, then sends its messages and applies its committed
+entries, then calls `advance(ready)`. The same calls in the same order give the same result:
+the only randomness (the election timeout) comes from the `random.Random` the driver passes.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from .log import RaftLog
+from .messages import (
+    FROM_LEADER,
+    NO_NODE,
+    VOTE_REQUESTS,
+    Entry,
+    HardState,
+    Message,
+    MessageType,
+)
+from .progress import Progress, ProgressState
+
+RESPONSE_TO = {
+    MessageType.PRE_VOTE: MessageType.PRE_VOTE_RESPONSE,
+    MessageType.VOTE: MessageType.VOTE_RESPONSE,
+}
+
+
+class Role(enum.Enum):
+    FOLLOWER = "follower"
+    PRE_CANDIDATE = "pre_candidate"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+
+
+class ProposalDroppedError(Exception):
+    """No leader is known, or the leader is handing leadership over: propose again later."""
+
+
+@dataclass(frozen=True)
+class Config:
+    election_ticks: int = 10  # a follower campaigns after [election, 2*election) quiet ticks
+    heartbeat_ticks: int = 1
+    max_inflight: int = 4  # unacknowledged appends per follower in REPLICATE
+    max_entries_per_append: int = 16
+    pre_vote: bool = True
+    check_quorum: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 < self.heartbeat_ticks < self.election_ticks:
+            raise ValueError("need 0 < heartbeat_ticks < election_ticks")
+        if self.max_inflight < 1 or self.max_entries_per_append < 1:
+            raise ValueError("max_inflight and max_entries_per_append must be positive")
+
+
+@dataclass(frozen=True)
+class Ready:
+    """What the driver must do, in this order: persist `hard_state` (when not None) and
+    `entries` (replacing any persisted entries from the first one's index on), then send
+    `messages` and apply `committed_entries`, then call `advance` with this Ready."""
+
+    hard_state: HardState | None
+    entries: tuple[Entry, ...]
+    messages: tuple[Message, ...]
+    committed_entries: tuple[Entry, ...]
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.hard_state is not None or self.entries or self.messages or self.committed_entries
+        )
+
+
+@dataclass
+class _Election:
+    granted: set[int] = field(default_factory=set)
+    rejected: set[int] = field(default_factory=set)
+
+
+class RaftNode:
+    """One member's Raft: its role, term, vote and log, and, as leader, its followers'
+    progress. Changes only inside the driver's calls; see the module docstring."""
+
+    def __init__(
+        self,
+        node_id: int,
+        peers: Iterable[int],
+        rng: random.Random,
+        config: Config | None = None,
+        hard_state: HardState | None = None,
+        entries: Iterable[Entry] = (),
+        applied: int = 0,
+    ) -> None:
+        """A node starting (or restarting) from what its driver persisted; `applied` is the
+        last index the driver's state machine already holds."""
+        self.id = node_id
+        self.voters = frozenset(peers) | {node_id}
+        self.config = config or Config()
+        self._rng = rng
+        state = hard_state or HardState()
+        self.log = RaftLog(entries, commit=state.commit, applied=applied)
+        self.term = state.term
+        self.vote = state.vote
+        self._persisted = state
+        self.role = Role.FOLLOWER
+        self.leader = NO_NODE
+        self.transferee = NO_NODE
+        self.progress: dict[int, Progress] = {}
+        self._election = _Election()
+        self._messages: list[Message] = []
+        self._election_elapsed = 0
+        self._heartbeat_elapsed = 0
+        self._timeout = self.config.election_ticks
+        self._become_follower(self.term, NO_NODE)
+
+    # ---- the driver's calls
+
+    @property
+    def hard_state(self) -> HardState:
+        return HardState(term=self.term, vote=self.vote, commit=self.log.committed)
+
+    @property
+    def quorum(self) -> int:
+        return len(self.voters) // 2 + 1
+
+    def tick(self) -> None:
+        if self.role is Role.LEADER:
+            self._tick_leader()
+            return
+        self._election_elapsed += 1
+        if self.id in self.voters and self._election_elapsed >= self._timeout:
+            self._campaign(pre_vote=self.config.pre_vote)
+
+    def propose(self, data: bytes) -> None:
+        self.step(
+            Message(
+                MessageType.PROPOSE,
+                to=self.id,
+                sender=self.id,
+                entries=(Entry(term=0, index=0, data=data),),
+            )
+        )
+
+    def transfer_leadership(self, transferee: int) -> None:
+        """Ask the leader (this node or, forwarded, the one it follows) to hand over."""
+        self.step(Message(MessageType.TRANSFER_LEADER, to=self.id, sender=transferee))
+
+    def ready(self) -> Ready:
+        """Take what the driver must do now; call `advance` with it before the next one."""
+        hard_state = self.hard_state
+        messages, self._messages = tuple(self._messages), []
+        return Ready(
+            hard_state=None if hard_state == self._persisted else hard_state,
+            entries=self.log.unstable(),
+            messages=messages,
+            committed_entries=self.log.to_apply(),
+        )
+
+    def advance(self, ready: Ready) -> None:
+        """The driver persisted, sent and applied what `ready` asked for."""
+        if ready.hard_state is not None:
+            self._persisted = ready.hard_state
+        if ready.entries:
+            last = ready.entries[-1]
+            self.log.stable_to(last.index, last.term)
+        if ready.committed_entries:
+            self.log.applied = max(self.log.applied, ready.committed_entries[-1].index)
+        if self.role is Role.LEADER:
+            # only now, durable, does the leader's own copy count toward the quorum
+            mine = self.progress[self.id]
+            if mine.acknowledged(self.log.stable) and self._maybe_commit():
+                self._broadcast_append()
+
+    def step(self, message: Message) -> None:
+        if message.term > self.term:
+            if not self._accept_higher_term(message):
+                return
+        elif message.term and message.term < self.term:
+            self._answer_stale(message)
+            return
+        if message.type in VOTE_REQUESTS:
+            self._answer_vote(message)
+        elif self.role is Role.LEADER:
+            self._step_leader(message)
+        elif self.role is Role.FOLLOWER:
+            self._step_follower(message)
+        else:
+            self._step_candidate(message)
+
+    # ---- terms
+
+    def _accept_higher_term(self, m: Message) -> bool:
+        """Move to m's newer term as it requires; False when m is to be ignored."""
+        if m.type in VOTE_REQUESTS:
+            in_lease = (
+                self.config.check_quorum
+                and self.leader != NO_NODE
+                and self._election_elapsed < self.config.election_ticks
+            )
+            if in_lease and not m.transfer:
+                return False  # our leader is alive: don't let a rejoining node disrupt it
+        if m.type is MessageType.PRE_VOTE:
+            return True  # a pre-vote changes no term
+        if m.type is MessageType.PRE_VOTE_RESPONSE and not m.reject:
+            return True  # the term we asked about; ours moves if the real vote follows
+        self._become_follower(m.term, m.sender if m.type in FROM_LEADER else NO_NODE)
+        return True
+
+    def _answer_stale(self, m: Message) -> None:
+        if m.type in FROM_LEADER and (self.config.check_quorum or self.config.pre_vote):
+            # an old leader cut off from us: tell it our term, or (with pre-vote) it
+            # might never learn it, since our pre-votes are refused while it pings others
+            self._send(Message(MessageType.APPEND_RESPONSE, to=m.sender, sender=self.id))
+        elif m.type is MessageType.PRE_VOTE:
+            self._send(
+                Message(MessageType.PRE_VOTE_RESPONSE, to=m.sender, sender=self.id, reject=True)
+            )
+
+    def _answer_vote(self, m: Message) -> None:
+        can_vote = (
+            self.vote == m.sender
+            or (self.vote == NO_NODE and self.leader == NO_NODE)
+            or (m.type is MessageType.PRE_VOTE and m.term > self.term)
+        )
+        grant = can_vote and self.log.is_up_to_date(m.log_term, m.index)
+        response = RESPONSE_TO[m.type]
+        if grant:
+            # answered at the asked term so that a pre-candidate counts it
+            self._messages.append(Message(response, to=m.sender, sender=self.id, term=m.term))
+            if m.type is MessageType.VOTE:
+                self._election_elapsed = 0
+                self.vote = m.sender
+        else:
+            self._send(Message(response, to=m.sender, sender=self.id, reject=True))
+
+    # ---- role changes
+
+    def _reset(self, term: int) -> None:
+        if term != self.term:
+            self.term = term
+            self.vote = NO_NODE
+        self.leader = NO_NODE
+        self.transferee = NO_NODE
+        self._election_elapsed = 0
+        self._heartbeat_elapsed = 0
+        self._timeout = self.config.election_ticks + self._rng.randrange(self.config.election_ticks)
+        self._election = _Election()
+        self.progress = {}
+
+    def _become_follower(self, term: int, leader: int) -> None:
+        self._reset(term)
+        self.role = Role.FOLLOWER
+        self.leader = leader
+
+    def _become_leader(self) -> None:
+        assert self.role is Role.CANDIDATE or len(self.voters) == 1
+        self._reset(self.term)
+        self.role = Role.LEADER
+        self.leader = self.id
+        nxt = self.log.last_index + 1
+        self.progress = {
+            peer: Progress(next=nxt, max_inflight=self.config.max_inflight) for peer in self.voters
+        }
+        mine = self.progress[self.id]
+        mine.become_replicate()
+        mine.acknowledged(self.log.stable)
+        mine.recent_active = True
+        # a no-op of our term: committing it commits every entry of earlier terms
+        self._append_as_leader([b""])
+
+    def _campaign(self, pre_vote: bool, transfer: bool = False) -> None:
+        if pre_vote:
+            self._reset(self.term)
+            self.role = Role.PRE_CANDIDATE
+            kind, term = MessageType.PRE_VOTE, self.term + 1
+        else:
+            self._reset(self.term + 1)
+            self.role = Role.CANDIDATE
+            self.vote = self.id
+            kind, term = MessageType.VOTE, self.term
+        self._poll(self.id, granted=True)
+        if self.role not in (Role.PRE_CANDIDATE, Role.CANDIDATE):
+            return  # a single node wins at once
+        for peer in sorted(self.voters - {self.id}):
+            self._messages.append(
+                Message(
+                    kind,
+                    to=peer,
+                    sender=self.id,
+                    term=term,
+                    index=self.log.last_index,
+                    log_term=self.log.last_term,
+                    transfer=transfer,
+                )
+            )
+
+    def _poll(self, voter: int, granted: bool) -> None:
+        (self._election.granted if granted else self._election.rejected).add(voter)
+        if len(self._election.granted) >= self.quorum:
+            if self.role is Role.PRE_CANDIDATE:
+                self._campaign(pre_vote=False)
+            else:
+                self._become_leader()
+                self._broadcast_append()
+        elif len(self._election.rejected) >= self.quorum:
+            self._become_follower(self.term, NO_NODE)
+
+    # ---- followers and candidates
+
+    def _step_follower(self, m: Message) -> None:
+        if m.type is MessageType.PROPOSE or m.type is MessageType.TRANSFER_LEADER:
+            if self.leader == NO_NODE:
+                if m.type is MessageType.PROPOSE:
+                    self._drop(m, "no leader")
+            elif m.type is MessageType.PROPOSE:  # forwarded as a local message: no term
+                self._messages.append(replace(m, to=self.leader))
+            else:
+                self._send(replace(m, to=self.leader))
+        elif m.type in FROM_LEADER:
+            self._election_elapsed = 0
+            self.leader = m.sender
+            self._handle_from_leader(m)
+        elif m.type is MessageType.TIMEOUT_NOW and self.id in self.voters:
+            self._campaign(pre_vote=False, transfer=True)
+
+    def _step_candidate(self, m: Message) -> None:
+        expected = (
+            MessageType.PRE_VOTE_RESPONSE
+            if self.role is Role.PRE_CANDIDATE
+            else MessageType.VOTE_RESPONSE
+        )
+        if m.type is MessageType.PROPOSE:
+            self._drop(m, "no leader")
+        elif m.type in FROM_LEADER:
+            self._become_follower(m.term, m.sender)
+            self._handle_from_leader(m)
+        elif m.type is expected:
+            self._poll(m.sender, granted=not m.reject)
+
+    def _handle_from_leader(self, m: Message) -> None:
+        if m.type is MessageType.HEARTBEAT:
+            # the leader sends at most what it knows we hold, so this commit is ours
+            self.log.commit_to(min(m.commit, self.log.last_index))
+            self._send(Message(MessageType.HEARTBEAT_RESPONSE, to=m.sender, sender=self.id))
+            return
+        if m.index < self.log.committed:
+            self._send(
+                Message(
+                    MessageType.APPEND_RESPONSE,
+                    to=m.sender,
+                    sender=self.id,
+                    index=self.log.committed,
+                )
+            )
+            return
+        last_new = self.log.try_append(m.index, m.log_term, m.commit, m.entries)
+        if last_new is not None:
+            self._send(
+                Message(
+                    MessageType.APPEND_RESPONSE,
+                    to=m.sender,
+                    sender=self.id,
+                    index=last_new,
+                )
+            )
+            return
+        hint = self.log.conflict_hint(m.index, m.log_term)
+        self._send(
+            Message(
+                MessageType.APPEND_RESPONSE,
+                to=m.sender,
+                sender=self.id,
+                index=m.index,
+                reject=True,
+                reject_hint=hint,
+                log_term=self.log.term(hint) or 0,
+            )
+        )
+
+    # ---- leaders
+
+    def _tick_leader(self) -> None:
+        self._heartbeat_elapsed += 1
+        self._election_elapsed += 1
+        if self._election_elapsed >= self.config.election_ticks:
+            self._election_elapsed = 0
+            if self.config.check_quorum:
+                active = [p for p, pr in self.progress.items() if pr.recent_active]
+                if len(active) < self.quorum:
+                    self._become_follower(self.term, NO_NODE)
+                    return
+                for peer, pr in self.progress.items():
+                    pr.recent_active = peer == self.id
+            self.transferee = NO_NODE  # a transfer that took a whole timeout has failed
+        if self._heartbeat_elapsed >= self.config.heartbeat_ticks:
+            self._heartbeat_elapsed = 0
+            for peer in self._followers():
+                commit = min(self.progress[peer].match, self.log.committed)
+                self._send(Message(MessageType.HEARTBEAT, to=peer, sender=self.id, commit=commit))
+
+    def _step_leader(self, m: Message) -> None:
+        if m.type is MessageType.PROPOSE:
+            if self.transferee != NO_NODE:
+                self._drop(m, "leadership is being transferred")
+                return
+            self._append_as_leader([e.data for e in m.entries])
+            self._broadcast_append()
+            return
+        if m.type is MessageType.TRANSFER_LEADER:
+            self._start_transfer(m.sender)
+            return
+        pr = self.progress.get(m.sender)
+        if pr is None:
+            return
+        if m.type is MessageType.APPEND_RESPONSE:
+            pr.recent_active = True
+            self._on_append_response(m, pr)
+        elif m.type is MessageType.HEARTBEAT_RESPONSE:
+            pr.recent_active = True
+            pr.probe_sent = False
+            if pr.state is ProgressState.REPLICATE and pr.is_paused():
+                # the window may be full of appends that were lost: free one, so that an
+                # append goes out and, if the follower lacks its predecessor, is refused
+                pr.inflight.popleft()
+            if pr.match < self.log.last_index:
+                self._send_append(m.sender)
+
+    def _on_append_response(self, m: Message, pr: Progress) -> None:
+        if m.reject:
+            hint = m.reject_hint
+            if m.log_term > 0:
+                # skip every entry of ours whose term is above the follower's at the hint
+                hint = self.log.conflict_hint(hint, m.log_term)
+            if pr.rejected(m.index, hint):
+                if pr.state is ProgressState.REPLICATE:
+                    pr.become_probe()
+                self._send_append(m.sender)
+            return
+        was_paused = pr.is_paused()
+        if pr.acknowledged(m.index):
+            if pr.state is ProgressState.PROBE:
+                pr.become_replicate()
+            if self._maybe_commit():
+                self._broadcast_append()
+            elif was_paused:
+                self._send_append(m.sender)
+            while self._send_append(m.sender, if_empty=False):
+                pass
+            if m.sender == self.transferee and pr.match == self.log.last_index:
+                self._send(Message(MessageType.TIMEOUT_NOW, to=m.sender, sender=self.id))
+
+    def _start_transfer(self, transferee: int) -> None:
+        if transferee == self.id or transferee not in self.progress:
+            return
+        if transferee == self.transferee:
+            return  # already under way
+        self.transferee = transferee
+        self._election_elapsed = 0  # the transfer must finish within one election timeout
+        if self.progress[transferee].match == self.log.last_index:
+            self._send(Message(MessageType.TIMEOUT_NOW, to=transferee, sender=self.id))
+        else:
+            self._send_append(transferee)
+
+    def _append_as_leader(self, data: list[bytes]) -> None:
+        first = self.log.last_index + 1
+        self.log.append(
+            [Entry(term=self.term, index=first + i, data=d) for i, d in enumerate(data)]
+        )
+
+    def _maybe_commit(self) -> bool:
+        """Commit the highest index a quorum holds, if it is of our term (Raft §5.4.2: an
+        older term's entry is committed only by committing one of ours after it)."""
+        matches = sorted((pr.match for pr in self.progress.values()), reverse=True)
+        index = matches[self.quorum - 1]
+        if self.log.term(index) != self.term:
+            return False
+        return self.log.commit_to(index)
+
+    def _broadcast_append(self) -> None:
+        for peer in self._followers():
+            self._send_append(peer)
+
+    def _send_append(self, peer: int, if_empty: bool = True) -> bool:
+        pr = self.progress[peer]
+        if pr.is_paused():
+            return False
+        entries = self.log.entries(pr.next, self.config.max_entries_per_append)
+        if not entries and not if_empty:
+            return False
+        prev = pr.next - 1
+        self._send(
+            Message(
+                MessageType.APPEND,
+                to=peer,
+                sender=self.id,
+                index=prev,
+                log_term=self.log.term(prev) or 0,
+                entries=entries,
+                commit=self.log.committed,
+            )
+        )
+        if entries:
+            pr.sent(entries[-1].index)
+        return True
+
+    def _followers(self) -> list[int]:
+        return sorted(self.voters - {self.id})
+
+    def _drop(self, m: Message, why: str) -> None:
+        """A proposal we cannot take: the local caller hears why; a forwarded one is lost,
+        as any message may be."""
+        if m.sender == self.id:
+            raise ProposalDroppedError(why)
+
+    def _send(self, message: Message) -> None:
+        """Queue a message stamped with our term (votes answered above carry their own)."""
+        self._messages.append(replace(message, term=self.term))

@@ -1,0 +1,311 @@
+"""A deterministic network of Raft nodes for tests: the test decides every tick, delivery,
+loss, duplicate, partition, crash and restart, and the Raft invariants are checked after
+every step.
+
+Each member has a simulated disk that holds exactly what its driver persisted from a Ready;
+a crash throws the node (and its state machine) away, a restart builds a new node from the
+disk and replays the committed log into a fresh state machine.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from etcd3py.server_ref.raft import (
+    Config,
+    Entry,
+    HardState,
+    Message,
+    ProposalDroppedError,
+    RaftNode,
+    Ready,
+    Role,
+)
+
+FAST = Config(election_ticks=5, heartbeat_ticks=1, max_inflight=2, max_entries_per_append=3)
+
+
+@dataclass
+class Disk:
+    hard_state: HardState = field(default_factory=HardState)
+    entries: list[Entry] = field(default_factory=list)
+
+    def persist(self, ready: Ready) -> None:
+        if ready.hard_state is not None:
+            self.hard_state = ready.hard_state
+        if ready.entries:
+            del self.entries[ready.entries[0].index - 1 :]
+            self.entries.extend(ready.entries)
+
+
+@dataclass
+class Member:
+    id: int
+    disk: Disk = field(default_factory=Disk)
+    node: RaftNode | None = None
+    applied: list[Entry] = field(default_factory=list)  # the state machine: entries in order
+    lives: int = 0
+    slow_disk: bool = False  # a Ready waits in `writing` until the test calls flush()
+    writing: Ready | None = None
+
+
+class InvariantError(AssertionError):
+    pass
+
+
+class Cluster:
+    def __init__(self, size: int, seed: int = 0, config: Config = FAST) -> None:
+        self.ids = list(range(1, size + 1))
+        self.seed = seed
+        self.config = config
+        self.members = {i: Member(i) for i in self.ids}
+        self.in_flight: list[Message] = []
+        self.group: dict[int, int] = {}  # partition: node -> side; absent: all connected
+        self.leaders_by_term: dict[int, set[int]] = {}
+        self.committed: dict[int, Entry] = {}
+        self.commit_term: dict[int, int] = {}  # lowest term in which a node saw it committed
+        self.applied: dict[int, Entry] = {}
+        self.proposals = 0
+        self._ticks = 0
+        self.sent: list[Message] = []  # every message any node sent, for tests to count
+        for i in self.ids:
+            self.restart(i)
+
+    # ---- faults and inputs
+
+    def node(self, node_id: int) -> RaftNode:
+        node = self.members[node_id].node
+        assert node is not None, f"node {node_id} is down"
+        return node
+
+    def live(self) -> list[RaftNode]:
+        return [m.node for m in self.members.values() if m.node is not None]
+
+    def crash(self, node_id: int) -> None:
+        member = self.members[node_id]
+        member.node = None
+        member.applied = []
+        member.writing = None  # never reached the disk
+        member.slow_disk = False
+
+    def restart(self, node_id: int) -> None:
+        member = self.members[node_id]
+        if member.node is not None:
+            return
+        member.lives += 1
+        rng = random.Random(f"{self.seed}/{node_id}/{member.lives}")
+        member.node = RaftNode(
+            node_id,
+            self.ids,
+            rng,
+            self.config,
+            hard_state=member.disk.hard_state,
+            entries=member.disk.entries,
+        )
+        self.settle()
+
+    def partition(self, *sides: set[int]) -> None:
+        self.group = {node: n for n, side in enumerate(sides) for node in side}
+
+    def heal(self) -> None:
+        self.group = {}
+
+    def slow_disk(self, node_id: int) -> None:
+        """From now on, node_id's Readies are persisted only when the test flushes them."""
+        self.members[node_id].slow_disk = True
+
+    def flush(self, node_id: int) -> None:
+        member = self.members[node_id]
+        member.slow_disk = False
+        if member.writing is not None and member.node is not None:
+            self._handle(member, member.node, member.writing)
+            member.writing = None
+        self.settle()
+
+    def connected(self, a: int, b: int) -> bool:
+        return self.group.get(a, -1) == self.group.get(b, -1)
+
+    def tick(self, node_id: int) -> None:
+        if (node := self.members[node_id].node) is not None:
+            node.tick()
+            self.settle()
+
+    def tick_all(self) -> None:
+        for node in self.live():
+            node.tick()
+        self.settle()
+
+    def propose(self, node_id: int, data: bytes | None = None) -> bool:
+        if (node := self.members[node_id].node) is None:
+            return False
+        self.proposals += 1
+        try:
+            node.propose(data if data is not None else f"p{self.proposals}".encode())
+        except ProposalDroppedError:
+            return False
+        finally:
+            self.settle()
+        return True
+
+    def transfer(self, node_id: int, transferee: int) -> None:
+        if (node := self.members[node_id].node) is not None:
+            node.transfer_leadership(transferee)
+            self.settle()
+
+    def deliver(self, k: int) -> None:
+        """Deliver the k-th message in flight (any order: the network reorders)."""
+        if self.in_flight:
+            message = self.in_flight.pop(k % len(self.in_flight))
+            node = self.members[message.to].node
+            if node is not None and self.connected(message.sender, message.to):
+                node.step(message)
+                self.settle()
+
+    def drop(self, k: int) -> None:
+        if self.in_flight:
+            self.in_flight.pop(k % len(self.in_flight))
+
+    def duplicate(self, k: int) -> None:
+        if self.in_flight:
+            self.in_flight.append(self.in_flight[k % len(self.in_flight)])
+
+    def deliver_all(self, limit: int = 10_000) -> None:
+        """Deliver in order until nothing is in flight (answers included)."""
+        for _ in range(limit):
+            if not self.in_flight:
+                return
+            self.deliver(0)
+
+    # ---- the driver's loop
+
+    def settle(self) -> None:
+        """Every live node's Ready, handled as a driver must: persist, send, apply, advance."""
+        busy = True
+        while busy:
+            busy = False
+            for member in self.members.values():
+                node = member.node
+                if node is None:
+                    continue
+                if member.writing is not None:
+                    continue  # one Ready at a time: the last one is still being written
+                ready = node.ready()
+                if not ready:
+                    continue
+                busy = True
+                if member.slow_disk:
+                    self._write_slowly(member, node, ready)
+                else:
+                    self._handle(member, node, ready)
+        self.check()
+
+    def _handle(self, member: Member, node: RaftNode, ready: Ready) -> None:
+        member.disk.persist(ready)
+        self._send(ready.messages)
+        for entry in ready.committed_entries:
+            assert entry.index == len(member.applied) + 1, "applied out of order"
+            member.applied.append(entry)
+            self._record_applied(entry)
+        node.advance(ready)
+
+    def _write_slowly(self, member: Member, node: RaftNode, ready: Ready) -> None:
+        """A leader sends while its disk writes (etcd does, Raft thesis §10.2.1), unless
+        the Ready carries a new term or vote; everyone else sends once it is written."""
+        disk = member.disk.hard_state
+        same_vote = ready.hard_state is None or (ready.hard_state.term, ready.hard_state.vote) == (
+            disk.term,
+            disk.vote,
+        )
+        if node.role is Role.LEADER and same_vote:
+            self._send(ready.messages)
+            ready = replace(ready, messages=())
+        member.writing = ready
+
+    def _send(self, messages: tuple[Message, ...]) -> None:
+        self.in_flight.extend(messages)
+        self.sent.extend(messages)
+
+    # ---- invariants
+
+    def check(self) -> None:
+        live = self.live()
+        for node in live:
+            if node.role is Role.LEADER:
+                leaders = self.leaders_by_term.setdefault(node.term, set())
+                leaders.add(node.id)
+                if len(leaders) > 1:
+                    raise InvariantError(f"two leaders in term {node.term}: {leaders}")
+        logs = [(n.id, n.log.entries(1)) for n in live]
+        logs += [(m.id, tuple(m.disk.entries)) for m in self.members.values() if m.node is None]
+        for a in range(len(logs)):
+            for b in range(a + 1, len(logs)):
+                check_log_matching(*logs[a], *logs[b])
+        for node in live:
+            for index in range(1, node.log.committed + 1):
+                entry = node.log.entries(index, 1)[0]
+                known = self.committed.setdefault(index, entry)
+                self.commit_term.setdefault(index, node.term)
+                self.commit_term[index] = min(self.commit_term[index], node.term)
+                if known != entry:
+                    raise InvariantError(f"node {node.id} committed {entry}, others {known}")
+        for node in live:
+            if node.role is not Role.LEADER:
+                continue
+            for index, entry in self.committed.items():
+                if self.commit_term[index] < node.term and node.log.entries(index, 1) != (entry,):
+                    raise InvariantError(
+                        f"leader {node.id} of term {node.term} lacks committed {entry}"
+                    )
+
+    def _record_applied(self, entry: Entry) -> None:
+        known = self.applied.setdefault(entry.index, entry)
+        if known != entry:
+            raise InvariantError(f"applied {entry} where another node applied {known}")
+
+    # ---- liveness
+
+    def leader(self) -> RaftNode | None:
+        leaders = [n for n in self.live() if n.role is Role.LEADER]
+        return max(leaders, key=lambda n: n.term) if leaders else None
+
+    def run_until(self, done: Callable[[], bool], max_ticks: int) -> int:
+        """Tick everyone and deliver everything, round after round, until done(); the
+        number of ticks it took (AssertionError past max_ticks)."""
+        for ticks in range(max_ticks + 1):
+            self.deliver_all()
+            if done():
+                return ticks
+            self.tick_all()
+        raise AssertionError(f"not done within {max_ticks} ticks")
+
+    def commit_eventually(self, data: bytes, max_ticks: int) -> int:
+        """Propose data as a client would, at the leader of the highest term, again every
+        election timeout (a leader cut off from its quorum loses it), until every live node
+        applied it; the ticks that took (AssertionError past max_ticks)."""
+        retry = self.config.election_ticks
+
+        def applied_or_retried() -> bool:
+            if self.applied_everywhere(data):
+                return True
+            leader = self.leader()
+            if leader is not None and not leader.transferee and self._ticks % retry == 0:
+                self.propose(leader.id, data)
+            self._ticks += 1
+            return False
+
+        self._ticks = 0
+        return self.run_until(applied_or_retried, max_ticks)
+
+    def applied_everywhere(self, data: bytes) -> bool:
+        return all(any(e.data == data for e in m.applied) for m in self.members.values() if m.node)
+
+
+def check_log_matching(a: int, log_a: tuple[Entry, ...], b: int, log_b: tuple[Entry, ...]) -> None:
+    """If two logs hold an entry of the same index and term, they agree up to it."""
+    for i in range(min(len(log_a), len(log_b)) - 1, -1, -1):
+        if log_a[i].term == log_b[i].term:
+            if log_a[: i + 1] != log_b[: i + 1]:
+                raise InvariantError(f"logs of {a} and {b} match at {i + 1} but not before")
+            return

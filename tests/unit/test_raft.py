@@ -1,0 +1,399 @@
+"""The Raft core's rules, one example each, driven by hand or through the simulator."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from etcd3py.server_ref.raft import (
+    Config,
+    Entry,
+    HardState,
+    Message,
+    MessageType,
+    ProgressState,
+    ProposalDroppedError,
+    RaftNode,
+    Role,
+)
+from etcd3py.server_ref.raft.log import LogConflictError, RaftLog
+from tests.support.raft_sim import FAST, Cluster
+
+ELECTION = FAST.election_ticks
+
+
+def elected(cluster: Cluster) -> RaftNode:
+    cluster.run_until(lambda: cluster.leader() is not None, 20 * ELECTION)
+    leader = cluster.leader()
+    assert leader is not None
+    cluster.deliver_all()
+    return leader
+
+
+def campaign_tick(seed: int) -> int:
+    node = RaftNode(1, [1, 2, 3], random.Random(seed), FAST)
+    for tick in range(1, 3 * ELECTION):
+        node.tick()
+        if node.role is not Role.FOLLOWER:
+            return tick
+    raise AssertionError("never campaigned")
+
+
+def test_election_timeout_is_randomized_in_election_to_twice_election() -> None:
+    ticks = {campaign_tick(seed) for seed in range(40)}
+    assert min(ticks) >= ELECTION
+    assert max(ticks) < 2 * ELECTION
+    assert len(ticks) > 1
+    assert campaign_tick(7) == campaign_tick(7)  # the seed decides: deterministic
+
+
+def test_a_cluster_elects_one_leader_and_commits_a_proposal() -> None:
+    cluster = Cluster(3, seed=1)
+    leader = elected(cluster)
+    assert cluster.propose(leader.id, b"x")
+    cluster.run_until(lambda: cluster.applied_everywhere(b"x"), 2 * ELECTION)
+    assert {n.log.committed for n in cluster.live()} == {2}  # the leader's no-op, then x
+
+
+def test_a_follower_forwards_a_proposal_to_its_leader() -> None:
+    cluster = Cluster(3, seed=2)
+    leader = elected(cluster)
+    follower = next(i for i in cluster.ids if i != leader.id)
+    assert cluster.propose(follower, b"via follower")
+    cluster.run_until(lambda: cluster.applied_everywhere(b"via follower"), 2 * ELECTION)
+
+
+def test_a_proposal_without_a_leader_is_dropped() -> None:
+    node = RaftNode(1, [1, 2, 3], random.Random(0), FAST)
+    with pytest.raises(ProposalDroppedError):
+        node.propose(b"x")
+
+
+def test_a_leader_counts_its_own_entry_only_once_it_is_durable() -> None:
+    node = RaftNode(1, [1], random.Random(0), FAST)
+    while node.role is not Role.LEADER:
+        node.tick()
+    ready = node.ready()
+    assert [e.data for e in ready.entries] == [b""]
+    assert ready.committed_entries == ()  # not durable yet: not counted
+    node.advance(ready)
+    ready = node.ready()
+    assert [e.index for e in ready.committed_entries] == [1]
+    assert ready.hard_state == HardState(term=1, vote=1, commit=1)
+    node.advance(ready)
+    node.propose(b"x")
+    ready = node.ready()
+    assert node.log.committed == 1 and ready.committed_entries == ()
+    node.advance(ready)
+    assert [e.data for e in node.ready().committed_entries] == [b"x"]
+
+
+def test_a_leader_with_one_follower_of_three_waits_for_its_own_disk() -> None:
+    """A follower's ack is one of a quorum of two: the leader's copy is the other, counted
+    only after advance."""
+    cluster = Cluster(3, seed=3)
+    leader = elected(cluster)
+    committed = leader.log.committed
+    follower = next(i for i in cluster.ids if i != leader.id)
+    leader.propose(b"x")  # not through the cluster: its Ready stays with us
+    ready = leader.ready()
+    for message in ready.messages:
+        if message.to == follower:
+            cluster.node(follower).step(message)
+    for answer in cluster.node(follower).ready().messages:
+        leader.step(answer)
+    assert leader.progress[follower].match == leader.log.last_index
+    assert leader.log.committed == committed  # the leader's own entry is not durable yet
+    leader.advance(ready)
+    assert leader.log.committed == leader.log.last_index
+
+
+@pytest.mark.parametrize("pre_vote", [True, False])
+def test_pre_vote_keeps_a_partitioned_node_from_bumping_terms(pre_vote: bool) -> None:
+    cluster = Cluster(3, seed=4, config=Config(**{**FAST.__dict__, "pre_vote": pre_vote}))
+    leader = elected(cluster)
+    term = leader.term
+    lonely = next(i for i in cluster.ids if i != leader.id)
+    cluster.partition({lonely}, set(cluster.ids) - {lonely})
+    for _ in range(10 * ELECTION):
+        cluster.tick(lonely)
+    assert (cluster.node(lonely).term == term) is pre_vote
+    cluster.heal()
+    for _ in range(2 * ELECTION):
+        cluster.tick_all()
+        cluster.deliver_all()
+    elected(cluster)
+    # with pre-vote, rejoining disturbed nobody; without, the higher term deposed the leader
+    assert (cluster.leader() is leader and leader.term == term) is pre_vote
+
+
+@pytest.mark.parametrize("check_quorum", [True, False])
+def test_check_quorum_steps_a_partitioned_leader_down(check_quorum: bool) -> None:
+    config = Config(**{**FAST.__dict__, "check_quorum": check_quorum})
+    cluster = Cluster(3, seed=5, config=config)
+    leader = elected(cluster)
+    cluster.partition({leader.id}, set(cluster.ids) - {leader.id})
+    for _ in range(2 * ELECTION):
+        cluster.tick(leader.id)
+    assert (leader.role is Role.LEADER) is not check_quorum
+
+
+@pytest.mark.parametrize("check_quorum", [True, False])
+def test_a_follower_with_a_live_leader_ignores_a_vote_of_a_higher_term(
+    check_quorum: bool,
+) -> None:
+    config = Config(**{**FAST.__dict__, "check_quorum": check_quorum})
+    cluster = Cluster(3, seed=6, config=config)
+    leader = elected(cluster)
+    follower = cluster.node(next(i for i in cluster.ids if i != leader.id))
+    term = follower.term
+    for kind in (MessageType.PRE_VOTE, MessageType.VOTE):
+        vote = Message(
+            kind,
+            to=follower.id,
+            sender=99,
+            term=term + 5,
+            index=follower.log.last_index,
+            log_term=follower.log.last_term,
+        )
+        follower.step(vote)
+    answers = follower.ready().messages
+    ignored = check_quorum  # the lease: the leader was heard from within a timeout
+    assert (follower.term == term) is ignored
+    assert (answers == ()) is ignored
+
+
+def test_a_transfer_hands_leadership_to_an_up_to_date_follower() -> None:
+    cluster = Cluster(3, seed=7)
+    leader = elected(cluster)
+    term = leader.term
+    target = next(i for i in cluster.ids if i != leader.id)
+    cluster.transfer(leader.id, target)
+    cluster.deliver_all()
+    assert cluster.leader() is cluster.node(target)
+    assert cluster.node(target).term == term + 1
+    assert leader.role is Role.FOLLOWER
+
+
+def test_a_transfer_catches_a_lagging_follower_up_first_and_holds_proposals() -> None:
+    cluster = Cluster(3, seed=8)
+    leader = elected(cluster)
+    lagging = next(i for i in cluster.ids if i != leader.id)
+    cluster.partition({lagging}, set(cluster.ids) - {lagging})
+    for n in range(5):
+        assert cluster.propose(leader.id, f"x{n}".encode())
+    cluster.deliver_all()
+    cluster.heal()
+    cluster.transfer(lagging, lagging)  # asked at the transferee: forwarded to the leader
+    cluster.deliver(0)  # the forwarded request reaches the leader
+    assert leader.transferee == lagging
+    with pytest.raises(ProposalDroppedError):
+        leader.propose(b"during the transfer")
+    new = cluster.node(lagging)
+    # its window of appends was lost in the partition: a heartbeat round reopens it
+    cluster.run_until(lambda: new.role is Role.LEADER, ELECTION - 1)
+    assert [e.data for e in new.log.entries(1)][-6:-1] == [f"x{n}".encode() for n in range(5)]
+
+
+def test_a_transfer_that_does_not_finish_in_an_election_timeout_is_abandoned() -> None:
+    cluster = Cluster(3, seed=9)
+    leader = elected(cluster)
+    target = next(i for i in cluster.ids if i != leader.id)
+    cluster.crash(target)
+    cluster.transfer(leader.id, target)
+    assert leader.transferee == target
+    for _ in range(ELECTION):
+        cluster.tick(leader.id)
+        cluster.deliver_all()
+    assert leader.transferee == 0 and leader.role is Role.LEADER
+    assert cluster.propose(leader.id, b"after")
+
+
+def test_only_an_entry_of_the_leaders_term_is_committed_by_counting() -> None:
+    """Raft's figure 8: a leader holds an older term's entry that a quorum now has; it may
+    not commit it until an entry of its own term after it reaches a quorum."""
+    config = Config(**{**FAST.__dict__, "max_entries_per_append": 1})
+    old = [Entry(1, 1), Entry(2, 2, b"old")]
+    one = RaftNode(1, [1, 2, 3], random.Random(0), config, HardState(term=2), old)
+    two = RaftNode(2, [1, 2, 3], random.Random(0), config, HardState(term=2), old[:1])
+    while one.role is not Role.LEADER:  # node 3 is down; node 2 votes
+        one.tick()
+        for message in one.ready().messages:
+            if message.to == 2:
+                two.step(message)
+        for message in two.ready().messages:
+            one.step(message)
+    assert one.term == 3 and one.log.last_index == 3
+
+    def exchange() -> None:
+        ready = one.ready()
+        one.advance(ready)  # the leader's no-op at index 3 is durable from the first one
+        for message in ready.messages:
+            if message.to == 2:
+                two.step(message)
+        ready = two.ready()
+        two.advance(ready)
+        for message in ready.messages:
+            one.step(message)
+
+    exchange()  # the probe after index 2 is refused: 2 lacks it
+    assert one.progress[2].match == 0
+    exchange()  # one entry per append: 2 holds index 2 (term 2) now
+    assert one.progress[2].match == 2
+    assert one.log.committed < 2
+    exchange()  # then the no-op of term 3: both commit together
+    assert one.progress[2].match == 3 and one.log.committed == 3
+
+
+def test_a_reject_hint_skips_a_whole_diverging_term() -> None:
+    cluster = Cluster(3, seed=10)
+    old = elected(cluster)
+    cluster.partition({old.id}, set(cluster.ids) - {old.id})
+    for n in range(12):  # never committed: the old leader is alone
+        cluster.propose(old.id, f"lost{n}".encode())
+    cluster.run_until(lambda: cluster.leader() not in (None, old), 40 * ELECTION)
+    new = cluster.leader()
+    assert new is not None
+    for n in range(12):
+        cluster.propose(new.id, f"kept{n}".encode())
+    cluster.deliver_all()
+    # a leader of yet another term: its first probe to the old leader lands past the
+    # entries that both logs share, on entries of three different terms
+    third = next(i for i in cluster.ids if i not in (old.id, new.id))
+    cluster.transfer(new.id, third)
+    cluster.deliver_all()
+    assert cluster.leader() is cluster.node(third)
+    sent_before = len(cluster.sent)
+    cluster.heal()
+    cluster.run_until(lambda: cluster.applied_everywhere(b"kept11"), 20 * ELECTION)
+    rejects = [
+        m
+        for m in cluster.sent[sent_before:]
+        if m.type is MessageType.APPEND_RESPONSE and m.reject and m.sender == old.id
+    ]
+    assert 1 <= len(rejects) <= 2  # not one per diverging entry
+    assert not any(e.data.startswith(b"lost") for e in old.log.entries(1))
+
+
+def test_the_flow_control_window_bounds_appends_in_flight() -> None:
+    cluster = Cluster(3, seed=11)
+    leader = elected(cluster)
+    follower = next(i for i in cluster.ids if i != leader.id)
+    assert leader.progress[follower].state is ProgressState.REPLICATE
+    for n in range(20):  # nothing is delivered meanwhile
+        cluster.propose(leader.id, f"x{n}".encode())
+    appends = [m for m in cluster.in_flight if m.to == follower and m.type is MessageType.APPEND]
+    assert len(appends) == FAST.max_inflight
+    assert leader.progress[follower].is_paused()
+    cluster.run_until(lambda: cluster.applied_everywhere(b"x19"), 4 * ELECTION)
+
+
+def test_a_lost_window_recovers_through_a_probe() -> None:
+    cluster = Cluster(3, seed=12)
+    leader = elected(cluster)
+    for n in range(10):
+        cluster.propose(leader.id, f"x{n}".encode())
+    cluster.in_flight.clear()  # every append of the window is lost
+    cluster.run_until(lambda: cluster.applied_everywhere(b"x9"), 6 * ELECTION)
+
+
+def test_a_restarted_node_keeps_only_what_it_persisted() -> None:
+    cluster = Cluster(3, seed=13)
+    leader = elected(cluster)
+    assert cluster.propose(leader.id, b"x")
+    cluster.run_until(lambda: cluster.applied_everywhere(b"x"), 2 * ELECTION)
+    for node_id in cluster.ids:
+        cluster.crash(node_id)
+    for node_id in cluster.ids:
+        cluster.restart(node_id)
+    node = cluster.node(leader.id)
+    assert node.role is Role.FOLLOWER and node.term == leader.term and node.vote == leader.vote
+    assert [e.data for e in node.log.entries(1)] == [b"", b"x"]
+    cluster.run_until(lambda: cluster.leader() is not None, 20 * ELECTION)
+    assert cluster.propose(cluster.leader().id, b"y")  # type: ignore[union-attr]
+    cluster.run_until(lambda: cluster.applied_everywhere(b"y"), 4 * ELECTION)
+    assert [e.data for e in cluster.members[1].applied] == [b"", b"x", b"", b"y"]
+
+
+def test_an_entry_only_the_leaders_memory_and_one_follower_hold_is_not_committed() -> None:
+    """The leader sends while its disk writes; one follower of two acknowledges. Were the
+    leader's copy counted before it is durable, the entry would be committed, then lost
+    when the leader crashes, and the next leader would lack it."""
+    cluster = Cluster(3, seed=14)
+    leader = elected(cluster)
+    acker, other = (i for i in cluster.ids if i != leader.id)
+    cluster.slow_disk(leader.id)
+    assert cluster.propose(leader.id, b"x")
+    assert cluster.members[leader.id].writing is not None
+    cluster.in_flight = [m for m in cluster.in_flight if m.to == acker]
+    cluster.deliver_all()  # the append reaches the acker; its answer the leader
+    assert leader.progress[acker].match == leader.log.last_index
+    assert b"x" not in {e.data for e in cluster.committed.values()}
+    cluster.crash(leader.id)  # before its disk write finished
+    cluster.restart(leader.id)
+    cluster.partition({acker}, {leader.id, other})
+    cluster.run_until(lambda: cluster.leader() not in (None, cluster.node(acker)), 40 * ELECTION)
+    assert b"x" not in {e.data for e in cluster.committed.values()}
+
+
+def elect_within(cluster: Cluster, group: set[int]) -> RaftNode:
+    """Cut `group` off from the rest and run it until one of it leads a newer term; stop
+    at that moment, with the new leader's first appends still in flight."""
+    cluster.partition(group, set(cluster.ids) - group)
+    term = max(n.term for n in cluster.live())
+    for _ in range(40 * ELECTION):
+        for node_id in sorted(group):
+            cluster.tick(node_id)
+        while cluster.in_flight:
+            cluster.deliver(0)
+            leader = cluster.leader()
+            if leader is not None and leader.id in group and leader.term > term:
+                return leader
+    raise AssertionError(f"{group} elected nobody")
+
+
+def test_figure_8_an_older_terms_entry_on_a_quorum_can_still_be_overwritten() -> None:
+    """Raft's figure 8, in five nodes: an entry of term 2 that a leader of term 4 has put on
+    a quorum is not committed by that count (and is overwritten by the leader of term 5);
+    committing it by counting would break leader completeness."""
+    config = Config(**{**FAST.__dict__, "max_entries_per_append": 1})
+    cluster = Cluster(5, seed=15, config=config)
+    first = elected(cluster)
+    peer = next(i for i in cluster.ids if i != first.id)
+    cluster.partition({first.id, peer}, set(cluster.ids) - {first.id, peer})
+    assert cluster.propose(first.id, b"x")
+    cluster.deliver_all()  # x reaches only the peer
+    cluster.crash(first.id)
+    rest = set(cluster.ids) - {first.id, peer}
+    second = elect_within(cluster, rest)  # its no-op, at x's index, reaches nobody
+    cluster.in_flight.clear()
+    cluster.crash(second.id)
+    cluster.restart(first.id)
+    others = sorted(rest - {second.id})
+    third = elect_within(cluster, {first.id, peer, others[0]})
+    assert third.id in (first.id, peer)
+    while third.progress[others[0]].match < 2:
+        cluster.deliver(0)  # until x, alone, reaches the third voter and it says so
+    assert cluster.node(others[0]).log.last_index == 2
+    assert third.log.committed < 2  # x is on a quorum, but not of this leader's term
+    cluster.crash(third.id)
+    cluster.restart(second.id)
+    cluster.in_flight.clear()
+    fourth = elect_within(cluster, {second.id, *others})
+    assert fourth.id == second.id and fourth.log.entries(2, 1)[0].term == second.term
+    cluster.run_until(lambda: cluster.node(others[0]).log.term(2) == second.log.term(2), 99)
+    assert b"x" not in {e.data for e in cluster.committed.values()}
+
+
+def test_an_append_commits_no_further_than_the_entries_it_vouches_for() -> None:
+    """Raft §5.3: commit = min(leader's commit, last new entry). Entries past the append
+    may be an older term's leftovers the leader has not overwritten yet."""
+    log = RaftLog([Entry(1, 1), Entry(1, 2), Entry(1, 3, b"leftover")])
+    assert log.try_append(1, 1, leader_commit=3, entries=[Entry(1, 2)]) == 2
+    assert log.committed == 2 and log.last_index == 3  # a matching append truncates nothing
+    assert log.try_append(2, 2, leader_commit=3, entries=[]) is None  # 2 is not of term 2
+    assert log.try_append(2, 1, leader_commit=3, entries=[Entry(2, 3, b"new")]) == 3
+    assert log.entries(3) == (Entry(2, 3, b"new"),) and log.committed == 3
+    with pytest.raises(LogConflictError):
+        log.try_append(1, 1, leader_commit=3, entries=[Entry(3, 2)])  # rewrites a committed one
