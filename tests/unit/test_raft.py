@@ -504,3 +504,15 @@ def test_a_follower_restores_only_a_snapshot_newer_than_its_commit() -> None:
     node.advance(ready)
     assert node.log.offset == node.log.last_index == node.log.applied == 7
     assert not node.ready()  # the snapshot was handed over once
+
+
+def test_a_snapshot_replaces_a_log_whose_entry_at_its_index_diverges() -> None:
+    log = [Entry(term=t, index=i) for i, t in enumerate([1, 1, 2, 2, 2], start=1)]
+    node = RaftNode(1, [1, 2, 3], random.Random(0), FAST, HardState(term=3, commit=2), log)
+    node.advance(node.ready())
+    snapshot = Snapshot(index=4, term=3, voters=frozenset({1, 2, 3}), data=b"state")
+    node.step(Message(MessageType.SNAPSHOT, to=1, sender=2, term=3, snapshot=snapshot))
+    ready = node.ready()
+    assert ready.snapshot == snapshot  # our uncommitted entries 3..5 of term 2 are gone
+    assert node.log.offset == node.log.last_index == node.log.committed == 4
+    assert node.log.last_term == 3
