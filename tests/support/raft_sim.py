@@ -243,8 +243,12 @@ class Cluster:
             member.disk.compact(node.compact(node.log.applied, encode_state(member.applied)))
 
     def _load(self, member: Member, snapshot: Snapshot) -> None:
-        """A fresh state machine from a snapshot: what it holds must be what others applied."""
-        member.applied = decode_state(snapshot.data)
+        """A state machine from a snapshot: what it holds must be what others applied, and
+        no less than it held (an applied entry is never taken back)."""
+        loaded = decode_state(snapshot.data)
+        if len(loaded) < len(member.applied):
+            raise InvariantError(f"{snapshot} rolls back {len(member.applied)} applied entries")
+        member.applied = loaded
         if len(member.applied) != snapshot.index:
             raise InvariantError(f"snapshot at {snapshot.index} holds {len(member.applied)}")
         if member.applied and member.applied[-1].term != snapshot.term:

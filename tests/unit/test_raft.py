@@ -481,6 +481,7 @@ def test_a_follower_restores_only_a_snapshot_newer_than_its_commit() -> None:
     log = [Entry(term=1, index=i, data=f"e{i}".encode()) for i in range(1, 6)]
     node = RaftNode(1, [1, 2, 3], random.Random(0), FAST, HardState(term=1, commit=3), log)
     node.advance(node.ready())  # applies 1..3
+    node.compact(3, b"e1 e2 e3")
 
     def offer(index: int, term: int) -> Message:
         voters = frozenset({1, 2, 3})
@@ -489,11 +490,11 @@ def test_a_follower_restores_only_a_snapshot_newer_than_its_commit() -> None:
         (answer,) = node.ready().messages
         return answer
 
-    stale = offer(2, 1)  # we committed past it: ignored, and the leader told our commit
+    stale = offer(2, 1)  # older than our own: ignored, and the leader told our commit
     assert stale.type is MessageType.APPEND_RESPONSE and stale.index == 3 and not stale.reject
-    assert node.log.offset == 0 and node.log.last_index == 5
+    assert node.log.offset == 3 and node.log.last_index == 5 and node.log.snapshot.index == 3
     held = offer(4, 1)  # we hold its last entry: only our commit moves, the tail stays
-    assert held.index == 4 and node.log.offset == 0 and node.log.last_index == 5
+    assert held.index == 4 and node.log.offset == 3 and node.log.last_index == 5
     assert node.log.committed == 4
     newer = Snapshot(index=7, term=1, voters=frozenset({1, 2, 3}), data=b"state")
     node.step(Message(MessageType.SNAPSHOT, to=1, sender=2, term=1, snapshot=newer))
