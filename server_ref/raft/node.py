@@ -535,7 +535,8 @@ class RaftNode:
         if pr.is_paused():
             return False
         if pr.next <= self.log.offset:
-            return self._send_snapshot(peer, pr)
+            # a snapshot is costly: not to a follower we have not heard from lately (etcd)
+            return pr.recent_active and self._send_snapshot(peer, pr)
         entries = self.log.entries(pr.next, self.config.max_entries_per_append)
         if not entries and not if_empty:
             return False

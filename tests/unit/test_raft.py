@@ -436,23 +436,48 @@ def test_a_follower_behind_the_compacted_log_catches_up_by_snapshot_then_appends
     assert leader.progress[follower].state is ProgressState.REPLICATE
 
 
-def test_a_lost_snapshot_is_sent_again_after_an_election_timeout() -> None:
-    cluster, leader, follower = snapshot_lagging_follower(seed=22)
-    cluster.heal()
-    lost = 0
+def lose_the_snapshot(cluster: Cluster) -> None:
+    """Tick and deliver everything but the first snapshot sent, which is lost."""
     for _ in range(ELECTION):
         cluster.tick_all()
-        while cluster.in_flight:  # everything arrives but the snapshot
+        lost = False
+        while cluster.in_flight:
             if cluster.in_flight[0].type is MessageType.SNAPSHOT:
                 cluster.drop(0)
-                lost += 1
+                lost = True
             else:
                 cluster.deliver(0)
         if lost:
-            break
-    assert lost == 1 and leader.progress[follower].state is ProgressState.SNAPSHOT
+            return
+    raise AssertionError("no snapshot sent")
+
+
+def test_a_lost_snapshot_is_sent_again_after_an_election_timeout() -> None:
+    cluster, leader, follower = snapshot_lagging_follower(seed=22)
+    cluster.heal()
+    lose_the_snapshot(cluster)
+    assert leader.progress[follower].state is ProgressState.SNAPSHOT
     cluster.sent.clear()
     assert cluster.propose(leader.id, b"after")
+    cluster.run_until(lambda: cluster.applied_everywhere(b"after"), 4 * ELECTION)
+    assert [m.to for m in cluster.sent if m.type is MessageType.SNAPSHOT] == [follower]
+
+
+def test_no_snapshot_goes_to_a_follower_not_heard_from_lately() -> None:
+    cluster, leader, follower = snapshot_lagging_follower(seed=24)
+    cluster.heal()
+    lose_the_snapshot(cluster)
+    cluster.partition({follower}, set(cluster.ids) - {follower})
+    for _ in range(2 * ELECTION):  # the snapshot is taken as lost, the follower as silent
+        cluster.tick_all()
+        cluster.deliver_all()
+    pr = leader.progress[follower]
+    assert pr.state is ProgressState.PROBE and not pr.recent_active
+    cluster.sent.clear()
+    assert cluster.propose(leader.id, b"after")  # its broadcast would reach the follower
+    cluster.deliver_all()
+    assert not [m for m in cluster.sent if m.type is MessageType.SNAPSHOT]
+    cluster.heal()
     cluster.run_until(lambda: cluster.applied_everywhere(b"after"), 4 * ELECTION)
     assert [m.to for m in cluster.sent if m.type is MessageType.SNAPSHOT] == [follower]
 
