@@ -1,7 +1,7 @@
 """Raft as a pure, tick-driven state machine (the shape of etcd-io/raft), for the server to
 drive and for tests to run under simulated schedules. Imports nothing else of server_ref."""
 
-from .messages import NO_NODE, Entry, HardState, Message, MessageType
+from .messages import NO_NODE, Entry, HardState, Message, MessageType, Snapshot
 from .node import Config, ProposalDroppedError, RaftNode, Ready, Role
 from .progress import Progress, ProgressState
 
@@ -18,4 +18,5 @@ __all__ = [
     "RaftNode",
     "Ready",
     "Role",
+    "Snapshot",
 ]

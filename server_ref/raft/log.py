@@ -1,14 +1,15 @@
 """A node's log in memory, and how far its driver has made it durable.
 
-Index 0 holds a sentinel of term 0, so that "the entry before the first" always exists.
-Nothing is compacted yet: every entry stays in memory (snapshots are a later step).
+Entries up to `offset` were compacted into `snapshot`; a sentinel at `offset` keeps that
+snapshot's term, so that "the entry before the first" always has a term (index 0, term 0
+when nothing was compacted).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .messages import Entry
+from .messages import Entry, Snapshot
 
 
 class LogConflictError(AssertionError):
@@ -16,39 +17,63 @@ class LogConflictError(AssertionError):
 
 
 class RaftLog:
-    def __init__(self, entries: Iterable[Entry] = (), commit: int = 0, applied: int = 0) -> None:
-        self._entries: list[Entry] = [Entry(term=0, index=0)]
+    def __init__(
+        self,
+        entries: Iterable[Entry] = (),
+        commit: int = 0,
+        applied: int = 0,
+        snapshot: Snapshot | None = None,
+    ) -> None:
+        self.snapshot = snapshot or Snapshot()
+        self._entries: list[Entry] = [Entry(term=self.snapshot.term, index=self.snapshot.index)]
         for entry in entries:
-            if entry.index != len(self._entries):
-                raise ValueError(f"entries must be contiguous from 1, got index {entry.index}")
+            if entry.index != self.last_index + 1:
+                raise ValueError(f"entries must follow on from {self.offset}, got {entry.index}")
             self._entries.append(entry)
         self.stable = self.last_index  # everything handed in was read back from disk
+        commit, applied = max(commit, self.offset), max(applied, self.offset)
         if not applied <= commit <= self.last_index:
             raise ValueError(f"need applied {applied} <= commit {commit} <= {self.last_index}")
         self.committed = commit
         self.applied = applied
+        self.pending_snapshot: Snapshot | None = None  # received, not yet persisted
+
+    @property
+    def offset(self) -> int:
+        """The last compacted index (the snapshot's)."""
+        return self._entries[0].index
+
+    @property
+    def first_index(self) -> int:
+        return self.offset + 1
 
     @property
     def last_index(self) -> int:
-        return len(self._entries) - 1
+        return self.offset + len(self._entries) - 1
 
     @property
     def last_term(self) -> int:
         return self._entries[-1].term
 
     def term(self, index: int) -> int | None:
-        """The term of the entry at index, or None past the end."""
-        return self._entries[index].term if 0 <= index <= self.last_index else None
+        """The term of the entry at index, or None when compacted away or past the end."""
+        if self.offset <= index <= self.last_index:
+            return self._entries[index - self.offset].term
+        return None
 
     def entries(self, first: int, limit: int | None = None) -> tuple[Entry, ...]:
-        stop = len(self._entries) if limit is None else min(len(self._entries), first + limit)
-        return tuple(self._entries[first:stop])
+        assert first > self.offset, f"entries from {first} were compacted up to {self.offset}"
+        start = first - self.offset
+        stop = len(self._entries) if limit is None else min(len(self._entries), start + limit)
+        return tuple(self._entries[start:stop])
 
     def unstable(self) -> tuple[Entry, ...]:
         return self.entries(self.stable + 1)
 
     def to_apply(self) -> tuple[Entry, ...]:
-        return tuple(self._entries[self.applied + 1 : self.committed + 1])
+        return tuple(
+            self._entries[self.applied + 1 - self.offset : self.committed + 1 - self.offset]
+        )
 
     def is_up_to_date(self, last_term: int, last_index: int) -> bool:
         """Would a candidate with this last entry hold every entry we could have committed?"""
@@ -57,7 +82,7 @@ class RaftLog:
     def append(self, entries: Sequence[Entry]) -> None:
         """Add entries after the last one (a leader's own proposals)."""
         for entry in entries:
-            assert entry.index == len(self._entries), "a leader appends at the end"
+            assert entry.index == self.last_index + 1, "a leader appends at the end"
             self._entries.append(entry)
 
     def try_append(
@@ -75,7 +100,7 @@ class RaftLog:
             if entry.index <= self.committed:
                 raise LogConflictError(f"entry {entry.index} conflicts with the committed log")
             if mine is not None:
-                del self._entries[entry.index :]
+                del self._entries[entry.index - self.offset :]
                 self.stable = min(self.stable, entry.index - 1)
             self.append(entries[entry.index - entries[0].index :])
             break
@@ -95,7 +120,7 @@ class RaftLog:
         """The last index at or below `index` whose term is at most `term`: entries above it
         cannot match a log whose entry at `index` has `term`, so a probe may skip them."""
         index = min(index, self.last_index)
-        while index > 0 and (self.term(index) or 0) > term:
+        while index > self.offset and (self.term(index) or 0) > term:
             index -= 1
         return index
 
@@ -104,3 +129,28 @@ class RaftLog:
         wrote (a conflicting append may have replaced it in the meantime)."""
         if self.term(index) == term and index > self.stable:
             self.stable = index
+
+    def compact(self, snapshot: Snapshot) -> None:
+        """Drop the entries the driver's snapshot (of applied state) now stands for."""
+        if not self.offset < snapshot.index <= self.applied:
+            raise ValueError(
+                f"can compact only ({self.offset}, {self.applied}], not {snapshot.index}"
+            )
+        assert self.term(snapshot.index) == snapshot.term
+        del self._entries[: snapshot.index - self.offset]
+        self.snapshot = snapshot
+        self.stable = max(self.stable, snapshot.index)
+
+    def restore(self, snapshot: Snapshot) -> bool:
+        """A follower's side of SNAPSHOT: True when the log was replaced by it. A snapshot
+        of what we committed already is stale; one whose last entry we hold only moves
+        our commit (the entries after it may still be good)."""
+        if snapshot.index <= self.committed:
+            return False
+        if self.term(snapshot.index) == snapshot.term:
+            self.commit_to(snapshot.index)
+            return False
+        self._entries = [Entry(term=snapshot.term, index=snapshot.index)]
+        self.snapshot = self.pending_snapshot = snapshot
+        self.committed = self.applied = self.stable = snapshot.index
+        return True

@@ -24,10 +24,11 @@ class MessageType(enum.Enum):
     VOTE_RESPONSE = "vote_response"
     TRANSFER_LEADER = "transfer_leader"  # sender field names the transferee
     TIMEOUT_NOW = "timeout_now"  # leader to transferee: campaign at once
+    SNAPSHOT = "snapshot"  # leader to a follower whose next entry it compacted away
 
 
 VOTE_REQUESTS = frozenset({MessageType.PRE_VOTE, MessageType.VOTE})
-FROM_LEADER = frozenset({MessageType.APPEND, MessageType.HEARTBEAT})
+FROM_LEADER = frozenset({MessageType.APPEND, MessageType.HEARTBEAT, MessageType.SNAPSHOT})
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,17 @@ class Entry:
     term: int
     index: int
     data: bytes = b""  # empty: the no-op a new leader appends to commit its predecessors
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The driver's state machine as of `index` (opaque `data`), standing in for every entry
+    up to it; `term` is that entry's, `voters` the members it was taken in."""
+
+    index: int = 0
+    term: int = 0
+    voters: frozenset[int] = frozenset()
+    data: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -59,3 +71,4 @@ class Message:
     reject: bool = False
     reject_hint: int = 0  # a rejecting follower's guess of where its log may match
     transfer: bool = False  # a vote asked for by a leadership transfer passes leases
+    snapshot: Snapshot | None = None  # SNAPSHOT only

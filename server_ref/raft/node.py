@@ -23,6 +23,7 @@ from .messages import (
     HardState,
     Message,
     MessageType,
+    Snapshot,
 )
 from .progress import Progress, ProgressState
 
@@ -61,18 +62,25 @@ class Config:
 
 @dataclass(frozen=True)
 class Ready:
-    """What the driver must do, in this order: persist `hard_state` (when not None) and
-    `entries` (replacing any persisted entries from the first one's index on), then send
-    `messages` and apply `committed_entries`, then call `advance` with this Ready."""
+    """What the driver must do, in this order: persist `snapshot` (when not None: it
+    replaces the whole persisted log), `hard_state` (when not None) and `entries` (replacing
+    any persisted entries from the first one's index on), then send `messages`, load
+    `snapshot` into the state machine and apply `committed_entries`, then call `advance`
+    with this Ready."""
 
     hard_state: HardState | None
     entries: tuple[Entry, ...]
     messages: tuple[Message, ...]
     committed_entries: tuple[Entry, ...]
+    snapshot: Snapshot | None = None
 
     def __bool__(self) -> bool:
         return bool(
-            self.hard_state is not None or self.entries or self.messages or self.committed_entries
+            self.hard_state is not None
+            or self.entries
+            or self.messages
+            or self.committed_entries
+            or self.snapshot is not None
         )
 
 
@@ -95,15 +103,17 @@ class RaftNode:
         hard_state: HardState | None = None,
         entries: Iterable[Entry] = (),
         applied: int = 0,
+        snapshot: Snapshot | None = None,
     ) -> None:
-        """A node starting (or restarting) from what its driver persisted; `applied` is the
-        last index the driver's state machine already holds."""
+        """A node starting (or restarting) from what its driver persisted: its latest
+        snapshot and the entries after it; `applied` is the last index the driver's state
+        machine already holds (at least the snapshot's)."""
         self.id = node_id
         self.voters = frozenset(peers) | {node_id}
         self.config = config or Config()
         self._rng = rng
         state = hard_state or HardState()
-        self.log = RaftLog(entries, commit=state.commit, applied=applied)
+        self.log = RaftLog(entries, commit=state.commit, applied=applied, snapshot=snapshot)
         self.term = state.term
         self.vote = state.vote
         self._persisted = state
@@ -159,12 +169,15 @@ class RaftNode:
             entries=self.log.unstable(),
             messages=messages,
             committed_entries=self.log.to_apply(),
+            snapshot=self.log.pending_snapshot,
         )
 
     def advance(self, ready: Ready) -> None:
         """The driver persisted, sent and applied what `ready` asked for."""
         if ready.hard_state is not None:
             self._persisted = ready.hard_state
+        if ready.snapshot is not None and ready.snapshot == self.log.pending_snapshot:
+            self.log.pending_snapshot = None
         if ready.entries:
             last = ready.entries[-1]
             self.log.stable_to(last.index, last.term)
@@ -175,6 +188,18 @@ class RaftNode:
             mine = self.progress[self.id]
             if mine.acknowledged(self.log.stable) and self._maybe_commit():
                 self._broadcast_append()
+
+    def compact(self, index: int, data: bytes) -> Snapshot:
+        """The driver's state machine, as of applied `index`, is `data`: drop the entries up
+        to index from the log. The driver persists the snapshot returned (replacing its
+        older one and the entries up to index); the leader sends it to followers that need
+        entries it dropped."""
+        term = self.log.term(index)
+        if term is None or index > self.log.applied:
+            raise ValueError(f"can compact only up to applied {self.log.applied}, not {index}")
+        snapshot = Snapshot(index=index, term=term, voters=self.voters, data=data)
+        self.log.compact(snapshot)
+        return snapshot
 
     def step(self, message: Message) -> None:
         if message.term > self.term:
@@ -348,6 +373,9 @@ class RaftNode:
             self.log.commit_to(min(m.commit, self.log.last_index))
             self._send(Message(MessageType.HEARTBEAT_RESPONSE, to=m.sender, sender=self.id))
             return
+        if m.type is MessageType.SNAPSHOT:
+            self._handle_snapshot(m)
+            return
         if m.index < self.log.committed:
             self._send(
                 Message(
@@ -382,6 +410,16 @@ class RaftNode:
             )
         )
 
+    def _handle_snapshot(self, m: Message) -> None:
+        snapshot = m.snapshot
+        assert snapshot is not None
+        # a snapshot of a membership without us is not ours to take (etcd ignores it)
+        if self.id in snapshot.voters and self.log.restore(snapshot):
+            index = self.log.last_index
+        else:
+            index = self.log.committed  # stale: tell the leader how far we are
+        self._send(Message(MessageType.APPEND_RESPONSE, to=m.sender, sender=self.id, index=index))
+
     # ---- leaders
 
     def _tick_leader(self) -> None:
@@ -396,6 +434,9 @@ class RaftNode:
                     return
                 for peer, pr in self.progress.items():
                     pr.recent_active = peer == self.id
+            for pr in self.progress.values():
+                if pr.state is ProgressState.SNAPSHOT:
+                    pr.become_probe()  # unanswered for an election timeout: taken as lost
             self.transferee = NO_NODE  # a transfer that took a whole timeout has failed
         if self._heartbeat_elapsed >= self.config.heartbeat_ticks:
             self._heartbeat_elapsed = 0
@@ -442,7 +483,11 @@ class RaftNode:
                 self._send_append(m.sender)
             return
         was_paused = pr.is_paused()
-        if pr.acknowledged(m.index):
+        updated = pr.acknowledged(m.index)
+        if pr.state is ProgressState.SNAPSHOT and pr.match >= pr.pending_snapshot:
+            pr.become_replicate()  # the snapshot (or what it stood for) arrived
+            updated = True
+        if updated:
             if pr.state is ProgressState.PROBE:
                 pr.become_replicate()
             if self._maybe_commit():
@@ -489,6 +534,9 @@ class RaftNode:
         pr = self.progress[peer]
         if pr.is_paused():
             return False
+        if pr.next <= self.log.offset:
+            # a snapshot is costly: not to a follower we have not heard from lately (etcd)
+            return pr.recent_active and self._send_snapshot(peer, pr)
         entries = self.log.entries(pr.next, self.config.max_entries_per_append)
         if not entries and not if_empty:
             return False
@@ -506,6 +554,13 @@ class RaftNode:
         )
         if entries:
             pr.sent(entries[-1].index)
+        return True
+
+    def _send_snapshot(self, peer: int, pr: Progress) -> bool:
+        """The follower needs entries we compacted away: send our snapshot instead."""
+        snapshot = self.log.snapshot
+        self._send(Message(MessageType.SNAPSHOT, to=peer, sender=self.id, snapshot=snapshot))
+        pr.become_snapshot(snapshot.index)
         return True
 
     def _followers(self) -> list[int]:

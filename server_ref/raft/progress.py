@@ -2,7 +2,9 @@
 
 A follower starts in PROBE: one APPEND at a time, moving `next` back on each reject until the
 logs meet. Once an append is acknowledged it goes to REPLICATE: appends stream optimistically,
-at most `max_inflight` unacknowledged ones at once (the flow-control window).
+at most `max_inflight` unacknowledged ones at once (the flow-control window). A follower that
+needs entries the leader compacted away is sent a snapshot and is in SNAPSHOT, sent nothing
+more, until it acknowledges the snapshot's index (or the leader takes the snapshot as lost).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 class ProgressState(enum.Enum):
     PROBE = "probe"
     REPLICATE = "replicate"
+    SNAPSHOT = "snapshot"
 
 
 @dataclass
@@ -26,8 +29,11 @@ class Progress:
     probe_sent: bool = False  # PROBE: an append is out; wait for its answer or a heartbeat
     recent_active: bool = False  # heard from since the last check-quorum
     inflight: deque[int] = field(default_factory=deque)  # last index of each unacked append
+    pending_snapshot: int = 0  # SNAPSHOT: the index of the snapshot sent
 
     def is_paused(self) -> bool:
+        if self.state is ProgressState.SNAPSHOT:
+            return True
         if self.state is ProgressState.PROBE:
             return self.probe_sent
         return len(self.inflight) >= self.max_inflight
@@ -41,6 +47,12 @@ class Progress:
     def become_replicate(self) -> None:
         self.state = ProgressState.REPLICATE
         self.next = self.match + 1
+        self.probe_sent = False
+        self.inflight.clear()
+
+    def become_snapshot(self, index: int) -> None:
+        self.state = ProgressState.SNAPSHOT
+        self.pending_snapshot = index
         self.probe_sent = False
         self.inflight.clear()
 
@@ -66,6 +78,8 @@ class Progress:
     def rejected(self, index: int, hint: int) -> bool:
         """The follower's log does not hold our entry at index; back `next` off to hint + 1.
         False when the reject is stale (answers an append we have already moved past)."""
+        if self.state is ProgressState.SNAPSHOT:
+            return False  # answers an append sent before the snapshot
         if self.state is ProgressState.REPLICATE:
             if index <= self.match:
                 return False

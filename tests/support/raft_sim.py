@@ -2,13 +2,17 @@
 loss, duplicate, partition, crash and restart, and the Raft invariants are checked after
 every step.
 
-Each member has a simulated disk that holds exactly what its driver persisted from a Ready;
-a crash throws the node (and its state machine) away, a restart builds a new node from the
-disk and replays the committed log into a fresh state machine.
+Each member has a simulated disk that holds exactly what its driver persisted from a Ready
+(and the snapshots it took); a crash throws the node (and its state machine) away, a
+restart builds a new node from the disk, loads its snapshot into a fresh state machine and
+replays the committed entries after it. With `compact_every=K`, each member compacts its
+log every K applied entries, with a snapshot of its state machine (the applied entries,
+encoded).
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -22,22 +26,40 @@ from etcd3py.server_ref.raft import (
     RaftNode,
     Ready,
     Role,
+    Snapshot,
 )
 
 FAST = Config(election_ticks=5, heartbeat_ticks=1, max_inflight=2, max_entries_per_append=3)
 
 
+def encode_state(applied: list[Entry]) -> bytes:
+    return json.dumps([[e.term, e.index, e.data.hex()] for e in applied]).encode()
+
+
+def decode_state(data: bytes) -> list[Entry]:
+    return [Entry(term, index, bytes.fromhex(d)) for term, index, d in json.loads(data or b"[]")]
+
+
 @dataclass
 class Disk:
     hard_state: HardState = field(default_factory=HardState)
-    entries: list[Entry] = field(default_factory=list)
+    snapshot: Snapshot = field(default_factory=Snapshot)
+    entries: list[Entry] = field(default_factory=list)  # those after the snapshot
 
     def persist(self, ready: Ready) -> None:
+        if ready.snapshot is not None:
+            self.snapshot = ready.snapshot
+            self.entries = []
         if ready.hard_state is not None:
             self.hard_state = ready.hard_state
         if ready.entries:
-            del self.entries[ready.entries[0].index - 1 :]
+            del self.entries[ready.entries[0].index - self.snapshot.index - 1 :]
             self.entries.extend(ready.entries)
+
+    def compact(self, snapshot: Snapshot) -> None:
+        assert snapshot.index > self.snapshot.index
+        self.snapshot = snapshot
+        self.entries = [e for e in self.entries if e.index > snapshot.index]
 
 
 @dataclass
@@ -56,7 +78,10 @@ class InvariantError(AssertionError):
 
 
 class Cluster:
-    def __init__(self, size: int, seed: int = 0, config: Config = FAST) -> None:
+    def __init__(
+        self, size: int, seed: int = 0, config: Config = FAST, compact_every: int | None = None
+    ) -> None:
+        self.compact_every = compact_every
         self.ids = list(range(1, size + 1))
         self.seed = seed
         self.config = config
@@ -103,7 +128,9 @@ class Cluster:
             self.config,
             hard_state=member.disk.hard_state,
             entries=member.disk.entries,
+            snapshot=member.disk.snapshot,
         )
+        self._load(member, member.disk.snapshot)
         self.settle()
 
     def partition(self, *sides: set[int]) -> None:
@@ -204,11 +231,30 @@ class Cluster:
     def _handle(self, member: Member, node: RaftNode, ready: Ready) -> None:
         member.disk.persist(ready)
         self._send(ready.messages)
+        if ready.snapshot is not None:
+            self._load(member, ready.snapshot)
         for entry in ready.committed_entries:
             assert entry.index == len(member.applied) + 1, "applied out of order"
             member.applied.append(entry)
             self._record_applied(entry)
         node.advance(ready)
+        every = self.compact_every
+        if every is not None and node.log.applied - node.log.offset >= every:
+            member.disk.compact(node.compact(node.log.applied, encode_state(member.applied)))
+
+    def _load(self, member: Member, snapshot: Snapshot) -> None:
+        """A state machine from a snapshot: what it holds must be what others applied, and
+        no less than it held (an applied entry is never taken back)."""
+        loaded = decode_state(snapshot.data)
+        if len(loaded) < len(member.applied):
+            raise InvariantError(f"{snapshot} rolls back {len(member.applied)} applied entries")
+        member.applied = loaded
+        if len(member.applied) != snapshot.index:
+            raise InvariantError(f"snapshot at {snapshot.index} holds {len(member.applied)}")
+        if member.applied and member.applied[-1].term != snapshot.term:
+            raise InvariantError(f"snapshot of term {snapshot.term} ends in {member.applied[-1]}")
+        for entry in member.applied:
+            self._record_applied(entry)
 
     def _write_slowly(self, member: Member, node: RaftNode, ready: Ready) -> None:
         """A leader sends while its disk writes (etcd does, Raft thesis §10.2.1), unless
@@ -237,13 +283,14 @@ class Cluster:
                 leaders.add(node.id)
                 if len(leaders) > 1:
                     raise InvariantError(f"two leaders in term {node.term}: {leaders}")
-        logs = [(n.id, n.log.entries(1)) for n in live]
+        logs = [(n.id, n.log.entries(n.log.first_index)) for n in live]
         logs += [(m.id, tuple(m.disk.entries)) for m in self.members.values() if m.node is None]
         for a in range(len(logs)):
             for b in range(a + 1, len(logs)):
                 check_log_matching(*logs[a], *logs[b])
         for node in live:
-            for index in range(1, node.log.committed + 1):
+            self._check_snapshot(node.id, node.log.snapshot)
+            for index in range(node.log.first_index, node.log.committed + 1):
                 entry = node.log.entries(index, 1)[0]
                 known = self.committed.setdefault(index, entry)
                 self.commit_term.setdefault(index, node.term)
@@ -254,10 +301,18 @@ class Cluster:
             if node.role is not Role.LEADER:
                 continue
             for index, entry in self.committed.items():
+                if index <= node.log.offset:
+                    continue  # in its snapshot, which holds only committed entries
                 if self.commit_term[index] < node.term and node.log.entries(index, 1) != (entry,):
                     raise InvariantError(
                         f"leader {node.id} of term {node.term} lacks committed {entry}"
                     )
+
+    def _check_snapshot(self, node_id: int, snapshot: Snapshot) -> None:
+        """A snapshot stands for applied (so committed) entries, the last of its term."""
+        known = self.applied.get(snapshot.index)
+        if snapshot.index and (known is None or known.term != snapshot.term):
+            raise InvariantError(f"node {node_id} holds {snapshot} but applied is {known}")
 
     def _record_applied(self, entry: Entry) -> None:
         known = self.applied.setdefault(entry.index, entry)
@@ -303,9 +358,18 @@ class Cluster:
 
 
 def check_log_matching(a: int, log_a: tuple[Entry, ...], b: int, log_b: tuple[Entry, ...]) -> None:
-    """If two logs hold an entry of the same index and term, they agree up to it."""
-    for i in range(min(len(log_a), len(log_b)) - 1, -1, -1):
-        if log_a[i].term == log_b[i].term:
-            if log_a[: i + 1] != log_b[: i + 1]:
-                raise InvariantError(f"logs of {a} and {b} match at {i + 1} but not before")
+    """If two logs hold an entry of the same index and term, they agree up to it, on the
+    indexes both still hold (either may have compacted its first ones away)."""
+    if not log_a or not log_b:
+        return
+    first = max(log_a[0].index, log_b[0].index)
+    last = min(log_a[-1].index, log_b[-1].index)
+    if first > last:
+        return  # no index in common
+    common_a = log_a[first - log_a[0].index : last - log_a[0].index + 1]
+    common_b = log_b[first - log_b[0].index : last - log_b[0].index + 1]
+    for i in range(len(common_a) - 1, -1, -1):
+        if common_a[i].term == common_b[i].term:
+            if common_a[: i + 1] != common_b[: i + 1]:
+                raise InvariantError(f"logs of {a} and {b} match at {first + i} but not before")
             return

@@ -16,6 +16,7 @@ from etcd3py.server_ref.raft import (
     ProposalDroppedError,
     RaftNode,
     Role,
+    Snapshot,
 )
 from etcd3py.server_ref.raft.log import LogConflictError, RaftLog
 from tests.support.raft_sim import FAST, Cluster
@@ -397,3 +398,147 @@ def test_an_append_commits_no_further_than_the_entries_it_vouches_for() -> None:
     assert log.entries(3) == (Entry(2, 3, b"new"),) and log.committed == 3
     with pytest.raises(LogConflictError):
         log.try_append(1, 1, leader_commit=3, entries=[Entry(3, 2)])  # rewrites a committed one
+
+
+# ---- snapshots and log compaction
+
+
+def snapshot_lagging_follower(seed: int) -> tuple[Cluster, RaftNode, int]:
+    """A 3-node cluster compacting every 3 entries, whose leader compacted past what a
+    follower, cut off meanwhile, holds; the partition is still up."""
+    cluster = Cluster(3, seed=seed, compact_every=3)
+    leader = elected(cluster)
+    follower = next(i for i in cluster.ids if i != leader.id)
+    cluster.partition({follower}, set(cluster.ids) - {follower})
+    for n in range(8):
+        assert cluster.propose(leader.id, f"x{n}".encode())
+    cluster.deliver_all()
+    assert leader.log.offset > cluster.node(follower).log.last_index  # gone from the log
+    return cluster, leader, follower
+
+
+def test_a_follower_behind_the_compacted_log_catches_up_by_snapshot_then_appends() -> None:
+    cluster, leader, follower = snapshot_lagging_follower(seed=21)
+    cluster.heal()
+    cluster.sent.clear()
+    assert cluster.propose(leader.id, b"after")
+    cluster.run_until(lambda: cluster.applied_everywhere(b"after"), 4 * ELECTION)
+    to_follower = [m for m in cluster.sent if m.to == follower]
+    kinds = [m.type for m in to_follower if m.type is not MessageType.HEARTBEAT]
+    first_snapshot = kinds.index(MessageType.SNAPSHOT)
+    assert MessageType.APPEND in kinds[first_snapshot + 1 :]  # then the entries after it
+    snapshot = to_follower[[m.type for m in to_follower].index(MessageType.SNAPSHOT)].snapshot
+    assert snapshot is not None and snapshot.voters == frozenset(cluster.ids)
+    node = cluster.node(follower)
+    assert node.log.snapshot == snapshot and node.log.offset >= snapshot.index
+    assert cluster.members[follower].disk.snapshot.index >= snapshot.index
+    assert cluster.members[follower].applied == cluster.members[leader.id].applied
+    assert leader.progress[follower].state is ProgressState.REPLICATE
+
+
+def lose_the_snapshot(cluster: Cluster) -> None:
+    """Tick and deliver everything but the first snapshot sent, which is lost."""
+    for _ in range(ELECTION):
+        cluster.tick_all()
+        lost = False
+        while cluster.in_flight:
+            if cluster.in_flight[0].type is MessageType.SNAPSHOT:
+                cluster.drop(0)
+                lost = True
+            else:
+                cluster.deliver(0)
+        if lost:
+            return
+    raise AssertionError("no snapshot sent")
+
+
+def test_a_lost_snapshot_is_sent_again_after_an_election_timeout() -> None:
+    cluster, leader, follower = snapshot_lagging_follower(seed=22)
+    cluster.heal()
+    lose_the_snapshot(cluster)
+    assert leader.progress[follower].state is ProgressState.SNAPSHOT
+    cluster.sent.clear()
+    assert cluster.propose(leader.id, b"after")
+    cluster.run_until(lambda: cluster.applied_everywhere(b"after"), 4 * ELECTION)
+    assert [m.to for m in cluster.sent if m.type is MessageType.SNAPSHOT] == [follower]
+
+
+def test_no_snapshot_goes_to_a_follower_not_heard_from_lately() -> None:
+    cluster, leader, follower = snapshot_lagging_follower(seed=24)
+    cluster.heal()
+    lose_the_snapshot(cluster)
+    cluster.partition({follower}, set(cluster.ids) - {follower})
+    for _ in range(2 * ELECTION):  # the snapshot is taken as lost, the follower as silent
+        cluster.tick_all()
+        cluster.deliver_all()
+    pr = leader.progress[follower]
+    assert pr.state is ProgressState.PROBE and not pr.recent_active
+    cluster.sent.clear()
+    assert cluster.propose(leader.id, b"after")  # its broadcast would reach the follower
+    cluster.deliver_all()
+    assert not [m for m in cluster.sent if m.type is MessageType.SNAPSHOT]
+    cluster.heal()
+    cluster.run_until(lambda: cluster.applied_everywhere(b"after"), 4 * ELECTION)
+    assert [m.to for m in cluster.sent if m.type is MessageType.SNAPSHOT] == [follower]
+
+
+def test_a_restart_starts_from_the_persisted_snapshot_and_the_entries_after_it() -> None:
+    cluster = Cluster(3, seed=23, compact_every=4)
+    leader = elected(cluster)
+    for n in range(6):
+        assert cluster.propose(leader.id, f"x{n}".encode())
+    cluster.run_until(lambda: cluster.applied_everywhere(b"x5"), 4 * ELECTION)
+    member = cluster.members[leader.id]
+    before = list(member.applied)
+    snapshot, tail = member.disk.snapshot, [e.index for e in member.disk.entries]
+    assert 0 < snapshot.index < 7 and tail == list(range(snapshot.index + 1, 8))
+    cluster.crash(leader.id)
+    cluster.restart(leader.id)
+    node = cluster.node(leader.id)
+    assert node.log.offset == snapshot.index and node.log.last_index == 7
+    assert node.log.committed == 7 and member.applied == before  # snapshot, then the tail
+    cluster.run_until(lambda: cluster.leader() is not None, 20 * ELECTION)
+    assert cluster.propose(cluster.leader().id, b"y")  # type: ignore[union-attr]
+    cluster.run_until(lambda: cluster.applied_everywhere(b"y"), 4 * ELECTION)
+
+
+def test_a_follower_restores_only_a_snapshot_newer_than_its_commit() -> None:
+    log = [Entry(term=1, index=i, data=f"e{i}".encode()) for i in range(1, 6)]
+    node = RaftNode(1, [1, 2, 3], random.Random(0), FAST, HardState(term=1, commit=3), log)
+    node.advance(node.ready())  # applies 1..3
+    node.compact(3, b"e1 e2 e3")
+
+    def offer(index: int, term: int) -> Message:
+        voters = frozenset({1, 2, 3})
+        snapshot = Snapshot(index=index, term=term, voters=voters, data=b"state")
+        node.step(Message(MessageType.SNAPSHOT, to=1, sender=2, term=1, snapshot=snapshot))
+        (answer,) = node.ready().messages
+        return answer
+
+    stale = offer(2, 1)  # older than our own: ignored, and the leader told our commit
+    assert stale.type is MessageType.APPEND_RESPONSE and stale.index == 3 and not stale.reject
+    assert node.log.offset == 3 and node.log.last_index == 5 and node.log.snapshot.index == 3
+    held = offer(4, 1)  # we hold its last entry: only our commit moves, the tail stays
+    assert held.index == 4 and node.log.offset == 3 and node.log.last_index == 5
+    assert node.log.committed == 4
+    newer = Snapshot(index=7, term=1, voters=frozenset({1, 2, 3}), data=b"state")
+    node.step(Message(MessageType.SNAPSHOT, to=1, sender=2, term=1, snapshot=newer))
+    ready = node.ready()
+    assert ready.snapshot == newer and ready.entries == () and ready.committed_entries == ()
+    assert ready.hard_state is not None and ready.hard_state.commit == 7
+    assert [(m.type, m.index) for m in ready.messages] == [(MessageType.APPEND_RESPONSE, 7)]
+    node.advance(ready)
+    assert node.log.offset == node.log.last_index == node.log.applied == 7
+    assert not node.ready()  # the snapshot was handed over once
+
+
+def test_a_snapshot_replaces_a_log_whose_entry_at_its_index_diverges() -> None:
+    log = [Entry(term=t, index=i) for i, t in enumerate([1, 1, 2, 2, 2], start=1)]
+    node = RaftNode(1, [1, 2, 3], random.Random(0), FAST, HardState(term=3, commit=2), log)
+    node.advance(node.ready())
+    snapshot = Snapshot(index=4, term=3, voters=frozenset({1, 2, 3}), data=b"state")
+    node.step(Message(MessageType.SNAPSHOT, to=1, sender=2, term=3, snapshot=snapshot))
+    ready = node.ready()
+    assert ready.snapshot == snapshot  # our uncommitted entries 3..5 of term 2 are gone
+    assert node.log.offset == node.log.last_index == node.log.committed == 4
+    assert node.log.last_term == 3

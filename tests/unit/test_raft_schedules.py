@@ -1,8 +1,9 @@
 """The Raft core under schedules Hypothesis chooses: ticks, deliveries in any order, lost
 and duplicated messages, partitions and heals, crashes and restarts, proposals and
-transfers. The simulator checks election safety, log matching, leader completeness and
-state-machine safety after every step; once everything heals, a leader must be elected and
-a proposal committed within a bounded number of ticks."""
+transfers; two clusters in three compact their logs every few applied entries, so that
+followers left behind are caught up by snapshot. The simulator checks election safety, log
+matching, leader completeness and state-machine safety after every step; once everything
+heals, a leader must be elected and a proposal committed within a bounded number of ticks."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from etcd3py.server_ref.raft import MessageType
 from tests.support.raft_sim import FAST, Cluster
 
 SIZES = (3, 5)
+COMPACT_EVERY = (None, 1, 3)  # None: never compact
 Action = tuple[Any, ...]
 
 
@@ -43,10 +46,11 @@ def actions(size: int) -> st.SearchStrategy[Action]:
 
 
 @st.composite
-def schedules(draw: st.DrawFn) -> tuple[int, int, list[Action]]:
+def schedules(draw: st.DrawFn) -> tuple[int, int, int | None, list[Action]]:
     size = draw(st.sampled_from(SIZES))
     seed = draw(st.integers(0, 2**16))
-    return size, seed, draw(st.lists(actions(size), min_size=30, max_size=200))
+    compact_every = draw(st.sampled_from(COMPACT_EVERY))
+    return size, seed, compact_every, draw(st.lists(actions(size), min_size=30, max_size=200))
 
 
 def run(cluster: Cluster, action: Action) -> None:
@@ -77,10 +81,10 @@ def run(cluster: Cluster, action: Action) -> None:
 )
 @given(schedules())
 def test_raft_is_safe_under_any_schedule_and_live_once_healed(
-    schedule: tuple[int, int, list[Action]],
+    schedule: tuple[int, int, int | None, list[Action]],
 ) -> None:
-    size, seed, steps = schedule
-    cluster = Cluster(size, seed=seed)
+    size, seed, compact_every, steps = schedule
+    cluster = Cluster(size, seed=seed, compact_every=compact_every)
     for action in steps:
         run(cluster, action)  # every step ends in the simulator's invariant checks
     # what the schedule reached, for --hypothesis-show-statistics (the invariants only
@@ -97,3 +101,5 @@ def test_raft_is_safe_under_any_schedule_and_live_once_healed(
     # a pre-vote and a vote need a quiet election timeout each; a proposal to a stale
     # leader is lost, and retried: a few timeouts suffice
     cluster.commit_eventually(b"after the heal", 20 * FAST.election_ticks)
+    snapshots = sum(m.type is MessageType.SNAPSHOT for m in cluster.sent)
+    event(f"compact every {compact_every}: snapshots sent: {'none' if not snapshots else '1+'}")
