@@ -17,7 +17,6 @@ Hypothesis' statistics (--hypothesis-show-statistics) count the answers of each 
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from etcd3py._proto import auth_pb2, rpc_pb2, rpc_pb2_grpc
 from tests.support.auth_backends import AUTH_BACKENDS, BCRYPT_COST
 from tests.support.auth_servers import auth_member
 from tests.support.backends import CHANNEL_OPTIONS, RPC_TIMEOUT, WatchStream, prefix_end
+from tests.support.normalise import normalised
 from tests.support.servers import EtcdProcess
 
 Outcome = tuple[Any, ...]
@@ -352,21 +352,9 @@ class Example:
             stream.close()
 
     def normalise(self, data: Any) -> Any:
-        """Revisions relative to the example's start; no member ids; bytes as bytes."""
-        if isinstance(data, dict):
-            out = {}
-            for k, v in data.items():
-                if k in ("cluster_id", "member_id", "raft_term"):
-                    continue
-                if k in ("revision", "create_revision", "mod_revision"):
-                    v = int(v) - self.base
-                elif k in ("key", "value", "range_end"):  # readable in a failure's report
-                    v = base64.b64decode(v)
-                out[k] = self.normalise(v)
-            return out
-        if isinstance(data, (list, tuple)):
-            return type(data)(self.normalise(v) for v in data)
-        return data
+        """Revisions relative to the example's start; no member ids; keys, values and
+        range ends as bytes (readable in a failure's report)."""
+        return normalised(data, self.base, ("key", "value", "range_end"))
 
 
 def _grant(e: Example, a: dict[str, Any]) -> tuple[str, Message]:

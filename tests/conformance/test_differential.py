@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from etcd3py._proto import rpc_pb2
 from etcd3py.server_ref import EmbeddedServer
 from tests.support.backends import Backend, prefix_end
+from tests.support.normalise import normalised
 from tests.support.servers import EtcdProcess
 
 NAMES = [b"a", b"b", b"ab", b"b/1", b"b/2", b"c"]
@@ -196,19 +197,8 @@ class Runner:
         return self.normalise(json_format.MessageToDict(resp, preserving_proto_field_name=True))
 
     def normalise(self, data: Any) -> Any:
-        """Revisions relative to the start; keys without the prefix; no member ids."""
-        if isinstance(data, dict):
-            out = {}
-            for k, v in data.items():
-                if k in ("cluster_id", "member_id", "raft_term"):
-                    continue
-                if k in ("revision", "create_revision", "mod_revision"):
-                    v = int(v) - self.base
-                out[k] = self.normalise(v)
-            return out
-        if isinstance(data, list):
-            return [self.normalise(v) for v in data]
-        return data
+        """Revisions relative to the start; no member ids."""
+        return normalised(data, self.base)
 
 
 @settings(
