@@ -1,14 +1,28 @@
 """Raft as a pure, tick-driven state machine (the shape of etcd-io/raft), for the server to
 drive and for tests to run under simulated schedules. Imports nothing else of server_ref."""
 
-from .messages import NO_NODE, Entry, HardState, Message, MessageType, Snapshot
+from .messages import (
+    NO_NODE,
+    ConfChange,
+    ConfChangeType,
+    Entry,
+    EntryKind,
+    HardState,
+    Message,
+    MessageType,
+    ReadState,
+    Snapshot,
+)
 from .node import Config, ProposalDroppedError, RaftNode, Ready, Role
 from .progress import Progress, ProgressState
 
 __all__ = [
     "NO_NODE",
+    "ConfChange",
+    "ConfChangeType",
     "Config",
     "Entry",
+    "EntryKind",
     "HardState",
     "Message",
     "MessageType",
@@ -16,6 +30,7 @@ __all__ = [
     "ProgressState",
     "ProposalDroppedError",
     "RaftNode",
+    "ReadState",
     "Ready",
     "Role",
     "Snapshot",

@@ -25,17 +25,53 @@ class MessageType(enum.Enum):
     TRANSFER_LEADER = "transfer_leader"  # sender field names the transferee
     TIMEOUT_NOW = "timeout_now"  # leader to transferee: campaign at once
     SNAPSHOT = "snapshot"  # leader to a follower whose next entry it compacted away
+    READ_INDEX = "read_index"  # local, or forwarded by a follower: `context` names the read
+    READ_INDEX_RESPONSE = "read_index_response"  # leader to follower: `index`, `context`
 
 
 VOTE_REQUESTS = frozenset({MessageType.PRE_VOTE, MessageType.VOTE})
 FROM_LEADER = frozenset({MessageType.APPEND, MessageType.HEARTBEAT, MessageType.SNAPSHOT})
 
 
+class EntryKind(enum.Enum):
+    NORMAL = 0
+    CONF_CHANGE = 1  # `data` is a ConfChange's encoding
+
+
 @dataclass(frozen=True)
 class Entry:
     term: int
     index: int
-    data: bytes = b""  # empty: the no-op a new leader appends to commit its predecessors
+    data: bytes = b""  # empty NORMAL: the no-op a new leader appends to commit its predecessors
+    kind: EntryKind = EntryKind.NORMAL
+
+
+class ConfChangeType(enum.Enum):
+    """etcd-io/raft's ConfChangeType numbers."""
+
+    ADD_NODE = 0
+    REMOVE_NODE = 1
+    UPDATE_NODE = 2
+    ADD_LEARNER = 3
+
+
+@dataclass(frozen=True)
+class ConfChange:
+    """One membership change, replicated as a CONF_CHANGE entry and applied by the driver
+    (`RaftNode.apply_conf_change`) once committed; `context` is the driver's (etcd puts the
+    member's attributes there). Adding a learner as a node promotes it."""
+
+    type: ConfChangeType
+    node_id: int
+    context: bytes = b""
+
+
+@dataclass(frozen=True)
+class ReadState:
+    """A linearizable read may be served once the state machine applied `index`."""
+
+    index: int
+    context: bytes
 
 
 @dataclass(frozen=True)
@@ -47,6 +83,7 @@ class Snapshot:
     term: int = 0
     voters: frozenset[int] = frozenset()
     data: bytes = b""
+    learners: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -72,3 +109,4 @@ class Message:
     reject_hint: int = 0  # a rejecting follower's guess of where its log may match
     transfer: bool = False  # a vote asked for by a leadership transfer passes leases
     snapshot: Snapshot | None = None  # SNAPSHOT only
+    context: bytes = b""  # READ_INDEX(_RESPONSE), and HEARTBEAT(_RESPONSE) confirming one
