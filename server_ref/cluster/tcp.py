@@ -341,7 +341,7 @@ class TcpTransport:
 
     async def start(self) -> None:
         for host, port in self.listen:
-            server = await asyncio.start_server(self._serve, host, port)
+            server = await asyncio.start_server(self._accept, host, port)
             self._servers.append(server)
         self._started = True
         for stream, snapshots in self._links.values():
@@ -418,13 +418,19 @@ class TcpTransport:
             return f"a {hello.channel.name} connection from no member"
         return ""
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """A new inbound connection, served by a task of ours: asyncio's own connection
+        task would report our cancelling it (stop, or a newer connection) as an error."""
         if self.stopping:
             writer.close()
             return
+        task = asyncio.create_task(self._serve(reader, writer), name="peer-inbound")
         self._serving.add(task)
+        task.add_done_callback(self._serving.discard)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
         where = writer.get_extra_info("peername")
         try:
             try:
@@ -456,7 +462,6 @@ class TcpTransport:
             log.warning("closed a peer connection from %s: %s", where, e)
         finally:
             writer.close()
-            self._serving.discard(task)
 
     async def _serve_frames(
         self, hello: Hello, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
