@@ -26,6 +26,7 @@ RANKS = {
     "apply": 3,
     "server": 4,
     "api": 5,
+    "cluster": 5,  # the peer protocol between members: carries raft messages for the server
     "embed": 6,
     "entry": 7,  # the package's __init__ (EmbeddedServer) and __main__
 }
