@@ -107,7 +107,18 @@ class EtcdClusterBackend:
         self._group.members[i].start()
 
     def wait_leader(self, timeout: float = START_TIMEOUT) -> int:
-        return self._group.wait_leader(timeout)
+        """The leader the running members agree on, itself running: just after a kill the
+        survivors still name the dead leader until an election timeout passes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            leader = self._group.wait_leader(max(0.1, deadline - time.monotonic()))
+            try:
+                self.index_of(leader)
+                return leader
+            except LookupError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no running leader within {timeout}s") from None
+            time.sleep(0.05)  # polling the members' status under a deadline
 
     def index_of(self, member_id: int) -> int:
         for i, member in enumerate(self._group.members):
