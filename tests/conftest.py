@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from etcd3py import AsyncClient, Client
 from etcd3py.server_ref import EmbeddedServer
 from tests.support.backends import Backend, WatchStream
+from tests.support.clusters import Cluster, cluster_backends, start_cluster
 from tests.support.servers import PROGRESS_NOTIFY_INTERVAL, EtcdProcess
 
 BACKENDS = ["server_ref", "etcd"]
@@ -124,6 +125,22 @@ def quota_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Quo
     yield start
     for stop in reversed(stops):
         stop()
+
+
+@pytest.fixture(scope="module", params=cluster_backends(BACKENDS))
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """A 3-member cluster per module: real etcd processes, or server_ref's EmbeddedCluster."""
+    yield from start_cluster(request.param, tmp_path_factory.mktemp("cluster"))
+
+
+@pytest.fixture
+def healthy_cluster(cluster: Cluster) -> Iterator[Cluster]:
+    """The module's cluster with every member running, before and after the test."""
+    cluster.ensure_running()
+    yield cluster
+    cluster.ensure_running()
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
 """Several endpoints: balancing, failover when a member dies, endpoint discovery,
 require_leader.
 
-The cluster tests run on a real 3-member etcd cluster (three etcd processes on
-loopback); server_ref serves one member per process for now, so only the balancing
-tests, which need independent servers rather than a cluster, run on both.
+The balancing tests need independent servers rather than a cluster; the others run on
+the ``cluster`` fixture (a real 3-member etcd cluster, or server_ref's EmbeddedCluster).
 """
 
 from __future__ import annotations
@@ -20,7 +19,8 @@ from etcd3py import AsyncClient, DeadlineExceededError, EtcdError, NoLeaderError
 from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
 from etcd3py.server_ref import EmbeddedServer
 from tests.conftest import BACKENDS
-from tests.support.servers import EtcdCluster, EtcdProcess
+from tests.support.clusters import Cluster
+from tests.support.servers import EtcdProcess
 
 pytestmark = pytest.mark.anyio
 
@@ -105,28 +105,13 @@ async def test_round_robin_skips_a_dead_endpoint(servers: Servers) -> None:
     assert set(answers) == {b"0", b"2"}  # no call failed, none went to the dead one
 
 
-# ---- a real 3-member cluster ----
+# ---- a 3-member cluster (tests.support.clusters: real etcd or server_ref) ----
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdCluster]:
-    group = EtcdCluster(tmp_path_factory.mktemp("cluster")).start()
-    try:
-        yield group
-    finally:
-        group.stop()
-
-
-@pytest.fixture
-def healthy_cluster(cluster: EtcdCluster) -> Iterator[EtcdCluster]:
-    cluster.ensure_running()
-    yield cluster
-    cluster.ensure_running()
-
-
+@pytest.mark.cluster
 @pytest.mark.parametrize("policy", ["pick_first", "round_robin"])
 async def test_killing_the_member_in_use(
-    healthy_cluster: EtcdCluster, prefix: bytes, policy: str
+    healthy_cluster: Cluster, prefix: bytes, policy: str
 ) -> None:
     cluster = healthy_cluster
     ops = 120
@@ -135,7 +120,7 @@ async def test_killing_the_member_in_use(
 
     def kill_when_busy() -> None:
         if progress.wait(30):
-            cluster.members[victim].kill()
+            cluster.kill(victim)
 
     killer = threading.Thread(target=kill_when_busy, daemon=True)
     killer.start()
@@ -159,7 +144,7 @@ async def test_killing_the_member_in_use(
             if i == ops // 4:
                 progress.set()  # the kill lands while the loop goes on
         killer.join(30)
-        assert not cluster.members[victim].alive()
+        assert not cluster.running(victim)
         result = await client.get(prefix, prefix=True)
     assert read_failures == []
     versions = {kv.key: kv.version for kv in result.kvs}
@@ -168,7 +153,8 @@ async def test_killing_the_member_in_use(
     assert len(written) >= ops - 5
 
 
-async def test_auto_sync_finds_every_member(healthy_cluster: EtcdCluster) -> None:
+@pytest.mark.cluster
+async def test_auto_sync_finds_every_member(healthy_cluster: Cluster) -> None:
     first = healthy_cluster.endpoints[0]
     async with AsyncClient(first, auto_sync_interval=0.2) as client:
         deadline = time.monotonic() + 10
@@ -179,13 +165,14 @@ async def test_auto_sync_finds_every_member(healthy_cluster: EtcdCluster) -> Non
         )
 
 
-async def test_require_leader(healthy_cluster: EtcdCluster, prefix: bytes) -> None:
+@pytest.mark.cluster
+async def test_require_leader(healthy_cluster: Cluster, prefix: bytes) -> None:
     cluster = healthy_cluster
     async with AsyncClient(cluster.endpoints) as client:
         await client.put(prefix + b"k", "v")
-    cluster.members[1].kill()
-    cluster.members[2].kill()
-    survivor = cluster.members[0].endpoint
+    cluster.kill(1)
+    cluster.kill(2)
+    survivor = cluster.endpoint(0)
     async with AsyncClient(survivor, require_leader=True, timeout=1) as strict:
         # the survivor notices it lost the leader within an election timeout; until
         # then a linearizable read waits for the gone leader and times out

@@ -1,0 +1,146 @@
+"""Membership and leadership on a 3-member cluster, through the async client: what
+docs/cluster-facts.md records of etcd 3.5.1, asserted identically on both backends."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import anyio
+import pytest
+
+from etcd3py import AsyncClient
+from etcd3py.errors import (
+    BadLeaderTransfereeError,
+    MemberBadURLsError,
+    MemberNotFoundError,
+    MemberNotLearnerError,
+    NotLeaderError,
+    NotSupportedForLearnerError,
+    PeerURLExistError,
+    TooManyLearnersError,
+    UnhealthyClusterError,
+)
+from tests.support.clusters import RECONFIG_TIMEOUT, Cluster
+
+pytestmark = [pytest.mark.anyio, pytest.mark.cluster]
+
+T = TypeVar("T")
+UNKNOWN_ID = 0x1234
+
+
+async def past_reconfig_check(call: Callable[[], Awaitable[T]]) -> T:
+    """Retry ``call`` while etcd's strict reconfiguration check refuses it (a member
+    must have been connected to every voter for 5 s)."""
+    deadline = time.monotonic() + RECONFIG_TIMEOUT
+    while True:
+        try:
+            return await call()
+        except UnhealthyClusterError:
+            if time.monotonic() > deadline:
+                raise
+        await anyio.sleep(0.1)  # polling under a deadline
+
+
+async def leader_index(cluster: Cluster) -> int:
+    return cluster.index_of(cluster.wait_leader())
+
+
+async def test_member_list_and_status_agree(healthy_cluster: Cluster) -> None:
+    async with AsyncClient(healthy_cluster.endpoints, timeout=10) as client:
+        members = await client.member_list()
+        statuses = [await client.status(e) for e in healthy_cluster.endpoints]
+    assert [m.id for m in members] == sorted(m.id for m in members)  # by id
+    assert all(m.name and m.client_urls and not m.is_learner for m in members)
+    assert sorted(s.member_id for s in statuses) == sorted(m.id for m in members)
+    assert len({s.leader for s in statuses}) == 1
+    assert statuses[0].leader in {m.id for m in members}
+    assert all(s.raft_term >= 2 and s.raft_index >= 8 and not s.is_learner for s in statuses)
+    assert all(s.header.revision >= 1 for s in statuses)
+
+
+async def test_move_leader_to_a_follower(healthy_cluster: Cluster) -> None:
+    cluster = healthy_cluster
+    old = await leader_index(cluster)
+    target = (old + 1) % 3
+    async with AsyncClient(cluster.endpoints, timeout=10) as client:
+        target_id = (await client.status(cluster.endpoint(target))).member_id
+        term = (await client.status(cluster.endpoint(old))).raft_term
+        await client.move_leader(target_id)
+        assert cluster.wait_leader() == target_id
+        statuses = [await client.status(e) for e in cluster.endpoints]
+    assert {s.leader for s in statuses} == {target_id}
+    assert all(s.raft_term > term for s in statuses)
+
+
+async def test_move_leader_refusals(healthy_cluster: Cluster) -> None:
+    cluster = healthy_cluster
+    leader = await leader_index(cluster)
+    follower = (leader + 1) % 3
+    async with AsyncClient(cluster.endpoint(leader), timeout=10) as client:
+        leader_id = (await client.status()).member_id
+        await client.move_leader(leader_id)  # to itself: nothing to do
+        with pytest.raises(BadLeaderTransfereeError, match="bad leader transferee"):
+            await client.move_leader(UNKNOWN_ID)
+    async with AsyncClient(cluster.endpoint(follower), timeout=10) as client:
+        with pytest.raises(NotLeaderError, match="etcdserver: not leader"):
+            await client.move_leader(leader_id)
+    assert cluster.wait_leader() == leader_id
+
+
+async def test_membership_errors(healthy_cluster: Cluster) -> None:
+    async with AsyncClient(healthy_cluster.endpoints, timeout=10) as client:
+        members = await client.member_list()
+        with pytest.raises(MemberNotFoundError, match="etcdserver: member not found"):
+            await client.member_remove(UNKNOWN_ID)
+        with pytest.raises(MemberNotFoundError, match="etcdserver: member not found"):
+            await client.member_update(UNKNOWN_ID, ["http://127.0.0.1:1"])
+        with pytest.raises(MemberNotFoundError, match="etcdserver: member not found"):
+            await client.member_promote(UNKNOWN_ID)
+        with pytest.raises(MemberNotLearnerError, match=r"can only promote a learner member \("):
+            await client.member_promote(members[0].id)
+        for bad in (["http://127.0.0.1"], ["http://127.0.0.1:1/path"], ["unix://x"]):
+            with pytest.raises(MemberBadURLsError, match="given member URLs are invalid"):
+                await client.member_add(bad)
+        with pytest.raises(PeerURLExistError, match="etcdserver: Peer URLs already exists"):
+            await past_reconfig_check(lambda: client.member_add(members[0].peer_urls))
+        with pytest.raises(PeerURLExistError, match="etcdserver: Peer URLs already exists"):
+            await client.member_update(members[0].id, members[1].peer_urls)
+        await client.member_update(members[0].id, members[0].peer_urls)  # unchanged: fine
+        assert [m.peer_urls for m in await client.member_list()] == [m.peer_urls for m in members]
+
+
+async def test_learner_joins_refuses_then_is_promoted(
+    healthy_cluster: Cluster, prefix: bytes
+) -> None:
+    cluster = healthy_cluster
+    async with AsyncClient(cluster.endpoints, timeout=10) as client:
+        await client.put(prefix + b"before", b"1")
+        learner = cluster.add_member(learner=True)
+        try:
+            listed = {m.id: m for m in await client.member_list()}
+            assert listed[learner.id].is_learner
+            with pytest.raises(TooManyLearnersError, match="too many learner members"):
+                await client.member_add(["http://127.0.0.1:1"], learner=True)
+            with pytest.raises(BadLeaderTransfereeError):
+                await client.move_leader(learner.id)
+            async with AsyncClient(learner.endpoint, timeout=10) as on_learner:
+                assert (await on_learner.status()).is_learner
+                for refused in (
+                    lambda: on_learner.put(prefix + b"k", b"v"),
+                    lambda: on_learner.get(prefix + b"before"),
+                    lambda: on_learner.member_list(),
+                ):
+                    with pytest.raises(NotSupportedForLearnerError, match="not supported"):
+                        await refused()
+                got = await on_learner.get(prefix + b"before", serializable=True)
+                assert got.value == b"1"  # caught up with what was written before
+                await client.member_promote(learner.id)
+                assert not (await on_learner.status()).is_learner
+                await on_learner.put(prefix + b"after", b"2")
+            assert not {m.id: m for m in await client.member_list()}[learner.id].is_learner
+        finally:
+            await past_reconfig_check(lambda: client.member_remove(learner.id))
+            cluster.forget(learner.index)
+        assert learner.id not in {m.id for m in await client.member_list()}
