@@ -99,6 +99,11 @@ UNHEALTHY = ErrorSpec(_U, "etcdserver: unhealthy cluster")
 CORRUPT = ErrorSpec(StatusCode.DATA_LOSS, "etcdserver: corrupt cluster")
 NOT_SUPPORTED_FOR_LEARNER = ErrorSpec(_U, "etcdserver: rpc not supported for learner")
 BAD_LEADER_TRANSFEREE = ErrorSpec(_F, "etcdserver: bad leader transferee")
+# untranslated by etcd's gRPC layer: UNKNOWN with the server's own text
+TIMEOUT_LEADER_TRANSFER = ErrorSpec(
+    StatusCode.UNKNOWN, "etcdserver: request timed out, leader transfer took too long"
+)
+PROPOSAL_DROPPED = ErrorSpec(StatusCode.UNKNOWN, "raft proposal dropped")
 
 # Downgrades
 CLUSTER_VERSION_UNAVAILABLE = ErrorSpec(

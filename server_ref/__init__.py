@@ -7,6 +7,7 @@
 or, as a process: ``python -m etcd3py.server_ref --listen-client-urls http://127.0.0.1:2379``.
 """
 
+from .embed.cluster import EmbeddedCluster
 from .embed.embedded import EmbeddedServer
 
-__all__ = ["EmbeddedServer"]
+__all__ = ["EmbeddedCluster", "EmbeddedServer"]

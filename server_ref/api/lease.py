@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from etcd3py import _etcd_errors as E
 from etcd3py._proto import rpc_pb2
 
 from ..errors import ServerError
@@ -33,32 +34,22 @@ class LeaseService:
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[rpc_pb2.LeaseKeepAliveResponse]:
         server = self._server
-        lessor = server.lessor
         async for req in request_iterator:
             # the header is taken before the renewal, as etcd does
             resp = rpc_pb2.LeaseKeepAliveResponse(ID=req.ID, header=server.header())
             try:
-                resp.TTL = lessor.renew(req.ID)
-            except ServerError:
+                resp.TTL = await server.renew_lease(req.ID)
+            except ServerError as err:
+                if err.spec is not E.LEASE_NOT_FOUND:  # no leader to renew it: etcd
+                    await context.abort(err.spec.code, err.spec.message)  # ends the stream
                 resp.TTL = 0  # a missing lease is answered, not an error
             yield resp
 
     @unary
-    def LeaseTimeToLive(self, r: rpc_pb2.LeaseTimeToLiveRequest) -> rpc_pb2.LeaseTimeToLiveResponse:
-        server = self._server
-        lessor = server.lessor
-        lease = lessor.lookup(r.ID)
-        if lease is None:
-            return rpc_pb2.LeaseTimeToLiveResponse(header=server.header(), ID=r.ID, TTL=-1)
-        resp = rpc_pb2.LeaseTimeToLiveResponse(
-            header=server.header(),
-            ID=r.ID,
-            TTL=lessor.remaining_seconds(lease),
-            grantedTTL=lease.ttl,
-        )
-        if r.keys:
-            resp.keys.extend(sorted(lease.keys))
-        return resp
+    def LeaseTimeToLive(
+        self, r: rpc_pb2.LeaseTimeToLiveRequest
+    ) -> Answer[rpc_pb2.LeaseTimeToLiveResponse]:
+        return self._server.lease_time_to_live(r)
 
     @unary
     def LeaseLeases(self, r: rpc_pb2.LeaseLeasesRequest) -> rpc_pb2.LeaseLeasesResponse:

@@ -55,11 +55,12 @@ class MaintenanceService:
             dbSize=server.backend.size,
             dbSizeInUse=server.backend.size_in_use,
             leader=server.leader_id,
-            # committed = durable = applied here; entries still waiting for the log's
+            # alone: committed = durable = applied; entries still waiting for the log's
             # fsync are neither, as a proposal not yet committed is not in etcd's
-            raftIndex=server.applied_index,
+            raftIndex=server.raft_index if server.replicator else server.applied_index,
             raftTerm=server.raft_term,
             raftAppliedIndex=server.applied_index,
+            isLearner=server.member.is_learner,
         )
         for mid, alarm in server.alarms.active:
             resp.errors.append(f"memberID:{mid} alarm:{rpc_pb2.AlarmType.Name(alarm)} ")
@@ -103,8 +104,9 @@ class MaintenanceService:
             yield rpc_pb2.SnapshotResponse(remaining_bytes=remaining, blob=blob)
 
     @unary
-    def MoveLeader(self, r: rpc_pb2.MoveLeaderRequest) -> rpc_pb2.MoveLeaderResponse:
-        self._server.move_leader(r.targetID)
+    async def MoveLeader(self, r: rpc_pb2.MoveLeaderRequest) -> rpc_pb2.MoveLeaderResponse:
+        self._root_only()
+        await self._server.move_leader(r.targetID)
         return rpc_pb2.MoveLeaderResponse(header=self._server.header())
 
     @unary

@@ -33,8 +33,16 @@ _parse_unary = _parse_or_abort("grpc: error unmarshalling request: ")
 _parse_streamed = _parse_or_abort("grpc: failed to unmarshal the received message ")
 
 
-def _parsing(fn: Callable[..., Any], request_type: type[Message], streamed: bool) -> Any:
+Admit = Callable[[str, "Message | None", Any], Awaitable[None]]
+"""Checks a call before it is served (method name, its request or None for a stream,
+the context); aborts the ones the member refuses (etcd's interceptors)."""
+
+
+def _parsing(
+    fn: Callable[..., Any], request_type: type[Message], streamed: bool, admit: Admit | None
+) -> Any:
     """Wrap a servicer method so that it takes raw request bytes, keeping its kind."""
+    name = fn.__name__
 
     async def requests(raw: AsyncIterator[bytes], context: Any) -> AsyncIterator[Message]:
         async for item in raw:
@@ -42,8 +50,13 @@ def _parsing(fn: Callable[..., Any], request_type: type[Message], streamed: bool
 
     async def argument(raw: Any, context: Any) -> Any:
         if streamed:
+            if admit is not None:
+                await admit(name, None, context)
             return requests(raw, context)
-        return await _parse_unary(request_type, raw, context)
+        request = await _parse_unary(request_type, raw, context)
+        if admit is not None:
+            await admit(name, request, context)
+        return request
 
     if inspect.isasyncgenfunction(fn):
 
@@ -59,8 +72,15 @@ def _parsing(fn: Callable[..., Any], request_type: type[Message], streamed: bool
     return coroutine
 
 
-def register(server: grpc.aio.Server, module: ModuleType, service: str, impl: object) -> None:
-    """Serve every method of ``service`` that ``impl`` implements (others: UNIMPLEMENTED)."""
+def register(
+    server: grpc.aio.Server,
+    module: ModuleType,
+    service: str,
+    impl: object,
+    admit: Admit | None = None,
+) -> None:
+    """Serve every method of ``service`` that ``impl`` implements (others: UNIMPLEMENTED),
+    each call first ``admit``-ted when given."""
     descriptor = module.DESCRIPTOR.services_by_name[service]
     handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in descriptor.methods:
@@ -75,14 +95,14 @@ def register(server: grpc.aio.Server, module: ModuleType, service: str, impl: ob
                 if method.server_streaming
                 else grpc.stream_unary_rpc_method_handler
             )
-            behaviour = _parsing(fn, request, streamed=True)
+            behaviour = _parsing(fn, request, streamed=True, admit=admit)
         else:
             make = (
                 grpc.unary_stream_rpc_method_handler
                 if method.server_streaming
                 else grpc.unary_unary_rpc_method_handler
             )
-            behaviour = _parsing(fn, request, streamed=False)
+            behaviour = _parsing(fn, request, streamed=False, admit=admit)
         handlers[method.name] = make(behaviour, response_serializer=response.SerializeToString)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(descriptor.full_name, handlers),)

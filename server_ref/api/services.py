@@ -9,6 +9,7 @@ import grpc
 from etcd3py._proto import rpc_pb2, v3election_pb2, v3lock_pb2
 
 from ..server.server import EtcdServer
+from .admission import cluster_admission
 from .auth import AuthService
 from .cluster import ClusterService
 from .kv import KVService
@@ -25,12 +26,13 @@ def add_services(
 ) -> None:
     """Serve etcd's v3 API for ``server``; ``serving()`` turns False once the member has
     begun to stop (waits cut then are cut by the member's end, not by their caller)."""
-    register(grpc_server, rpc_pb2, "KV", KVService(server))
-    register(grpc_server, rpc_pb2, "Watch", WatchService(server))
-    register(grpc_server, rpc_pb2, "Lease", LeaseService(server))
-    register(grpc_server, rpc_pb2, "Cluster", ClusterService(server))
-    register(grpc_server, rpc_pb2, "Maintenance", MaintenanceService(server))
-    register(grpc_server, rpc_pb2, "Auth", AuthService(server))
+    admit = None if server.replicator is None else cluster_admission(server)
+    register(grpc_server, rpc_pb2, "KV", KVService(server), admit)
+    register(grpc_server, rpc_pb2, "Watch", WatchService(server), admit)
+    register(grpc_server, rpc_pb2, "Lease", LeaseService(server), admit)
+    register(grpc_server, rpc_pb2, "Cluster", ClusterService(server), admit)
+    register(grpc_server, rpc_pb2, "Maintenance", MaintenanceService(server), admit)
+    register(grpc_server, rpc_pb2, "Auth", AuthService(server), admit)
     client = InProcessClient(server, serving)
-    register(grpc_server, v3lock_pb2, "Lock", LockService(client))
-    register(grpc_server, v3election_pb2, "Election", ElectionService(client))
+    register(grpc_server, v3lock_pb2, "Lock", LockService(client), admit)
+    register(grpc_server, v3election_pb2, "Election", ElectionService(client), admit)

@@ -25,6 +25,10 @@ MAX_LEASE_TTL = 9_000_000_000
 ELECTION_TIMEOUT = 1.0
 
 
+class NotPrimaryError(Exception):
+    """A renewal asked of a member that does not lead: only the leader renews."""
+
+
 class Lease:
     __slots__ = ("expiry", "id", "keys", "ttl")
 
@@ -49,6 +53,9 @@ class Lessor:
         self._clock = clock
         self._leases: dict[int, Lease] = {}
         self._expiries: list[tuple[float, int]] = []  # heap; stale entries are skipped
+        # etcd's primary lessor: the leader's. Only it expires and renews leases; on
+        # the others every lease lives until the leader's revoke is applied.
+        self.primary = True
 
     # ---- LeaseIndex ----
 
@@ -75,14 +82,18 @@ class Lessor:
         if lease_id in self._leases:
             raise ServerError(E.LEASE_EXIST)
         ttl = max(ttl, self.min_ttl)
-        lease = Lease(lease_id, ttl, self._clock() + ttl)
+        lease = Lease(lease_id, ttl, self._clock() + ttl if self.primary else math.inf)
         self._leases[lease_id] = lease
         self._backend.add(lease_record_cost(lease_id, ttl))
-        heapq.heappush(self._expiries, (lease.expiry, lease_id))
+        if self.primary:
+            heapq.heappush(self._expiries, (lease.expiry, lease_id))
         return lease
 
     def renew(self, lease_id: int) -> int:
-        """Restart the lease's TTL; return it. An expired lease is not found."""
+        """Restart the lease's TTL; return it. An expired lease is not found; a lessor
+        that is not primary renews nothing (the caller forwards to the leader)."""
+        if not self.primary:
+            raise NotPrimaryError(lease_id)
         lease = self._leases.get(lease_id)
         now = self._clock()
         if lease is None or lease.expiry <= now:
@@ -128,12 +139,27 @@ class Lessor:
         lessor does when its member becomes leader (etcd passes its election timeout),
         so a restart never expires a lease that was kept alive up to the crash (its
         keep-alives could not reach a dead server)."""
+        self.primary = True
         now = self._clock()
         self._expiries = []
         for lease in self._leases.values():
             lease.expiry = now + lease.ttl + extend
             self._expiries.append((lease.expiry, lease.id))
         heapq.heapify(self._expiries)
+
+    def demote(self) -> None:
+        """No longer the leader's: no lease expires here any more (etcd's Demote)."""
+        self.primary = False
+        self._expiries = []
+        for lease in self._leases.values():
+            lease.expiry = math.inf
+
+    def clear(self) -> None:
+        """Forget every lease (a snapshot replaces the whole state)."""
+        for lease in self._leases.values():
+            self._backend.free(lease_record_cost(lease.id, lease.ttl))
+        self._leases = {}
+        self._expiries = []
 
     # ---- expiry ----
 

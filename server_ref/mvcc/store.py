@@ -283,6 +283,19 @@ class Store:
 
     # ---- whole-store pictures: snapshots, hashes, restore ----
 
+    def reset(self) -> None:
+        """Empty the store, as new, before ``load`` replaces it with a snapshot; its
+        listeners (open watches) stay and pull from the loaded history."""
+        for v in self._log:
+            self._backend.free(record_cost(v))
+            if v.lease and not v.tombstone:
+                self._lease_index.detach(v.lease, v.key)
+        self.rev = 1
+        self.compact_rev = NOT_COMPACTED
+        self._keys = SortedKeys()
+        self._history = {}
+        self._log = []
+
     def freeze(self) -> KeyHistory:
         """The key space as it is now; later writes and compactions do not change it."""
         return KeyHistory(tuple(self._log), self.rev, self.compact_rev)

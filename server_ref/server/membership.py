@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from etcd3py._proto import rpc_pb2
 
+from ..wire import length_delimited, length_delimited_fields, read_varint, varint
+
 
 def member_id(peer_urls: Iterable[str], cluster_token: str) -> int:
     digest = hashlib.sha1(("".join(sorted(peer_urls)) + cluster_token).encode()).digest()
@@ -40,3 +42,39 @@ class MemberInfo:
             clientURLs=self.client_urls,
             isLearner=self.is_learner,
         )
+
+
+@dataclass(frozen=True)
+class MemberAttrSet:
+    """A member publishes its name and client URLs once it serves (etcd's
+    ClusterMemberAttrSetRequest: member_ID = 1, attributes = 2 {name = 1, client_urls = 2});
+    every member applies it to its member list."""
+
+    member_id: int
+    name: str
+    client_urls: tuple[str, ...]
+
+    def SerializeToString(self) -> bytes:
+        attributes = length_delimited(1, self.name.encode()) if self.name else b""
+        for url in self.client_urls:
+            attributes += length_delimited(2, url.encode())
+        return b"\x08" + varint(self.member_id) + length_delimited(2, attributes)
+
+    def ByteSize(self) -> int:
+        return len(self.SerializeToString())
+
+    @classmethod
+    def FromString(cls, data: bytes) -> MemberAttrSet:
+        if data[:1] != b"\x08":
+            raise ValueError("a member attributes entry without a member id")
+        member, pos = read_varint(data, 1)
+        name, urls = "", []
+        for number, body in length_delimited_fields(data[pos:], "ClusterMemberAttrSetRequest"):
+            if number != 2:
+                raise ValueError(f"unexpected field {number}")
+            for inner, value in length_delimited_fields(body, "Attributes"):
+                if inner == 1:
+                    name = value.decode()
+                elif inner == 2:
+                    urls.append(value.decode())
+        return cls(member, name, tuple(urls))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, overload
 
 from google.protobuf.message import Message
@@ -46,7 +46,7 @@ from ..auth.providers import provider
 from ..auth.request import InternalAuthenticate
 from ..auth.store import ROOT_USER, AuthStore
 from ..errors import ServerError
-from ..lease.lessor import Lessor
+from ..lease.lessor import Lessor, NotPrimaryError
 from ..mvcc.store import Store
 from ..storage.backend_size import BackendSize
 from . import proposal
@@ -54,9 +54,17 @@ from .alarms import AlarmStore
 from .config import ServerConfig
 from .ids import IdGenerator
 from .log import Answer, Log, NullLog, settled
-from .membership import MemberInfo, cluster_id, member_id
+from .membership import MemberAttrSet, MemberInfo, cluster_id, member_id
 from .proposal import Proposal
 from .quota import SpaceQuota
+from .replication import Replicator
+
+_ALONE = E.ErrorSpec(
+    StatusCode.UNIMPLEMENTED,
+    "etcd3py server_ref: this member was started alone (no --initial-cluster, no peer "
+    "URLs): it cannot change its membership; start it as a cluster member "
+    "(EmbeddedCluster, or --initial-cluster with --listen-peer-urls)",
+)
 
 
 class EtcdServer:
@@ -94,12 +102,16 @@ class EtcdServer:
             tuple[int, Proposal, AuthInfo | None, asyncio.Future[Response]]
         ] = collections.deque()
         self.on_applied: Callable[[int], None] | None = None  # (a durable log's snapshots)
+        # a cluster member's: its proposals go through Raft (None: this member logs
+        # and applies its proposals itself)
+        self.replicator: Replicator | None = None
         self._max_request_bytes = config.max_request_bytes
         self._ungated: ApplyTable = self.auth_applier.guard(
             {
                 **self.applier.table(),
                 rpc_pb2.LeaseGrantRequest: self._apply_lease_grant,
                 rpc_pb2.AlarmRequest: self._apply_alarm,
+                MemberAttrSet: self._apply_member_attributes,
                 **self.auth_applier.table(),
             }
         )
@@ -147,6 +159,9 @@ class EtcdServer:
             who = None if isinstance(p, InternalAuthenticate) else self.caller()
         if proposal.size(p, who) > self._max_request_bytes:
             raise ServerError(E.REQUEST_TOO_LARGE)
+        if self.replicator is not None:
+            request_id = self.next_request_id()
+            return self.replicator.propose(request_id, proposal.encode(p, request_id, who))
         self.raft_index += 1
         if self._log.append(self.raft_index, p, who):
             self.applied_index = self.raft_index
@@ -156,6 +171,27 @@ class EtcdServer:
         answer: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self._pending.append((self.raft_index, p, who, answer))
         return answer
+
+    def apply_entry(self, index: int, data: bytes) -> tuple[int, Response | ServerError]:
+        """Apply a committed entry of the cluster's log (every member applies every one,
+        in order): its request id, and the response or the error it gave."""
+        request_id, p, who = proposal.decode(data)
+        self.applied_index = index
+        try:
+            resp = self.auth_applier.applying(self._apply[type(p)], p, who)
+        except ServerError as err:
+            return request_id, err
+        self._stamp(resp.header)
+        return request_id, resp
+
+    def next_request_id(self) -> int:
+        """A request id no other member uses (etcd's: the member id in its high bits)."""
+        return self._ids.next()
+
+    def wake_lease_expiry(self) -> None:
+        """Leases got new deadlines (this member began to lead): look again."""
+        if self._lease_added is not None:
+            self._lease_added.set()
 
     def caller(self) -> AuthInfo | None:
         """Who the request being served runs as (an invalid token fails it)."""
@@ -255,7 +291,20 @@ class EtcdServer:
     def read(self, r: rpc_pb2.TxnRequest) -> Answer[rpc_pb2.TxnResponse]: ...
     def read(self, r: rpc_pb2.RangeRequest | rpc_pb2.TxnRequest) -> Answer[Response]:
         """The one read path: a Range, or a read-only Txn, on the applied state, once
-        the caller's permissions allow it."""
+        the caller's permissions allow it. In a cluster a linearizable read first waits
+        until this member applied what was committed when it came (ReadIndex); a
+        serializable one is served from what the member has."""
+        if self.replicator is not None and not _serializable(r):
+            return self._read_after(self.replicator.read_barrier(), r)
+        return self._read_now(r)
+
+    async def _read_after(
+        self, barrier: Awaitable[None], r: rpc_pb2.RangeRequest | rpc_pb2.TxnRequest
+    ) -> Response:
+        await barrier
+        return self._read_now(r)
+
+    def _read_now(self, r: rpc_pb2.RangeRequest | rpc_pb2.TxnRequest) -> Response:
         who = self.caller()
         if isinstance(r, rpc_pb2.RangeRequest):
             self.auth.check_range(who, r.key, r.range_end)
@@ -295,6 +344,12 @@ class EtcdServer:
             self.gate_by_alarms()
         return resp
 
+    def _apply_member_attributes(self, r: MemberAttrSet) -> rpc_pb2.MemberUpdateResponse:
+        for member in self.members:
+            if member.id == r.member_id:
+                member.name, member.client_urls = r.name, list(r.client_urls)
+        return rpc_pb2.MemberUpdateResponse(header=self.header(0))
+
     def gate_by_alarms(self) -> None:
         """Apply proposals through the gates the raised alarms call for (after the
         alarm table changed: an Alarm proposal, a restored state)."""
@@ -308,11 +363,55 @@ class EtcdServer:
 
     # ---- other requests on the server's state ----
 
-    def move_leader(self, target_id: int) -> None:
+    async def move_leader(self, target_id: int) -> None:
+        if self.replicator is not None:
+            await self.replicator.move_leader(target_id)
+            return
         target = next((m for m in self.members if m.id == target_id), None)
         if target is None or target.is_learner:
             raise ServerError(E.BAD_LEADER_TRANSFEREE)
         # one member leads already; a transfer to itself is done at once, as in raft
+
+    def cluster(self) -> Replicator:
+        """The cluster this member belongs to, for membership changes (a member started
+        alone has none: it cannot grow into a cluster)."""
+        if self.replicator is None:
+            raise ServerError(_ALONE)
+        return self.replicator
+
+    def lease_time_to_live(
+        self, r: rpc_pb2.LeaseTimeToLiveRequest
+    ) -> Answer[rpc_pb2.LeaseTimeToLiveResponse]:
+        """A lease's remaining TTL, as the leader (whose deadlines count) reports it."""
+        if self.replicator is not None and not self.replicator.is_leader():
+            return self.replicator.lease_time_to_live(r)
+        return self.local_time_to_live(r)
+
+    def local_time_to_live(
+        self, r: rpc_pb2.LeaseTimeToLiveRequest
+    ) -> rpc_pb2.LeaseTimeToLiveResponse:
+        lessor = self.lessor
+        lease = lessor.lookup(r.ID)
+        if lease is None:
+            return rpc_pb2.LeaseTimeToLiveResponse(header=self.header(), ID=r.ID, TTL=-1)
+        resp = rpc_pb2.LeaseTimeToLiveResponse(
+            header=self.header(),
+            ID=r.ID,
+            TTL=lessor.remaining_seconds(lease),
+            grantedTTL=lease.ttl,
+        )
+        if r.keys:
+            resp.keys.extend(sorted(lease.keys))
+        return resp
+
+    async def renew_lease(self, lease_id: int) -> int:
+        """A keep-alive: renewed here when this member leads, else by the leader."""
+        try:
+            return self.lessor.renew(lease_id)
+        except NotPrimaryError:
+            if self.replicator is None:
+                raise
+            return await self.replicator.renew_lease(lease_id)
 
     # ---- auth requests that do work before they are proposed ----
 
@@ -394,3 +493,16 @@ class EtcdServer:
                 with contextlib.suppress(ServerError):
                     revoke = rpc_pb2.LeaseRevokeRequest(ID=lease_id)
                     await settled(self.propose(revoke, internal=True))
+
+
+def _serializable(r: rpc_pb2.RangeRequest | rpc_pb2.TxnRequest) -> bool:
+    """Whether a read may be served from this member's state as it is (etcd's
+    serializable reads; a read-only Txn is when every range in it is)."""
+    if isinstance(r, rpc_pb2.RangeRequest):
+        return r.serializable
+    return all(_serializable_op(op) for op in (*r.success, *r.failure))
+
+
+def _serializable_op(op: rpc_pb2.RequestOp) -> bool:
+    # etcd's isTxnSerializable: ranges only, each serializable (a nested txn is not)
+    return op.WhichOneof("request") == "request_range" and op.request_range.serializable

@@ -120,6 +120,19 @@ def restore(server: EtcdServer, state: etcd_db.EtcdState) -> None:
     """
     if server.store.rev != 1 or server.lessor.ids():
         raise ValueError("restore() loads a fresh server")
+    _load(server, state)
+
+
+def replace(server: EtcdServer, state: etcd_db.EtcdState) -> None:
+    """Replace the whole state of a serving member with ``state`` (a snapshot from its
+    leader): as ``restore``, after emptying it. Open watches stay: they go on from the
+    loaded history, or are told it was compacted."""
+    server.store.reset()
+    server.lessor.clear()
+    _load(server, state)
+
+
+def _load(server: EtcdServer, state: etcd_db.EtcdState) -> None:
     if state.members:
         _adopt_members(server, state.members)
     server.lessor.load((lease.id, lease.ttl) for lease in state.leases)

@@ -1,0 +1,604 @@
+"""A cluster member's Raft driver: it ticks the node, persists, sends and applies what
+each Ready asks, and is the server's ``Replicator``.
+
+The loop (``_run``) takes one Ready at a time, in the order etcd-io/raft asks: persist
+(the storage's ``save`` returns once durable) -> send -> install a snapshot, apply the
+committed entries on the server, answer the reads -> advance. Proposals and messages
+step the node between Readies; each wakes the loop.
+
+Every member applies every committed entry in log order; the member that proposed an
+entry answers its caller with what applying it gave (a request id in the entry, as
+etcd's wait registry). Leases are the leader's: only its lessor counts deadlines
+(promoted, every lease at its full TTL again, when it becomes leader; demoted when it
+stops); followers forward keep-alives and TTL questions to it over the peer transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from etcd3py import _etcd_errors as E
+from etcd3py._proto import rpc_pb2
+
+from ..apply.applier import Response
+from ..errors import ServerError
+from ..lease.lessor import NotPrimaryError
+from ..raft import (
+    NO_NODE,
+    ConfChange,
+    ConfChangeType,
+    Entry,
+    EntryKind,
+    ProposalDroppedError,
+    RaftNode,
+    Ready,
+    Role,
+)
+from ..raft.messages import Message, decode_conf_change
+from ..server import state
+from ..server.log import settled
+from ..server.membership import MemberAttrSet, MemberInfo
+from ..server.server import EtcdServer
+from ..storage.etcd_db import read_db
+from . import members as rules
+from .storage import RaftStorage
+from .timing import Timing
+from .transport import PeerHandler, PeerRequestError, PeerUnreachableError, Transport
+
+log = logging.getLogger("etcd3py.server_ref")
+
+READ_RETRY = 0.5  # seconds before a read index round is asked again (etcd's 500 ms)
+PEER_REQUEST_TIMEOUT = 1.0  # seconds for one forwarded request (lease renewal, TTL)
+# the peer requests a member answers
+LEASE_RENEW, LEASE_TTL, MEMBERS, PROMOTE = "lease_renew", "lease_ttl", "members", "promote"
+
+
+class RaftMember(PeerHandler):
+    """Drives ``node`` for ``server`` (see the module); ``start`` it on the member's loop."""
+
+    def __init__(
+        self,
+        server: EtcdServer,
+        node: RaftNode,
+        storage: RaftStorage,
+        timing: Timing,
+        *,
+        cluster_token: str,
+        snapshot_count: int,
+        make_transport: Callable[[RaftMember], Transport],
+        removed: set[int] | None = None,
+        seed_peers: dict[int, tuple[str, ...]] | None = None,
+        on_removed: Callable[[], None] | None = None,
+    ) -> None:
+        self.server = server
+        self.node = node
+        self.storage = storage
+        self.timing = timing
+        self.cluster_token = cluster_token
+        self.snapshot_count = snapshot_count
+        self.removed: set[int] = removed if removed is not None else set()
+        self.on_removed = on_removed
+        # peers known before the log says who they are (the initial cluster, or the
+        # members a joining member fetched): the leader must be answerable at once
+        self._seed_peers = dict(seed_peers or {})
+        self.transport = make_transport(self)
+        self._waiting: dict[int, asyncio.Future[Response]] = {}
+        self._applied_waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._read_contexts = (str(i).encode() for i in itertools.count(1))
+        self._read_next: asyncio.Future[int] | None = None  # the round readers join
+        self._read_asked: tuple[bytes, asyncio.Future[int], float] | None = None
+        self._leader_changed = asyncio.Event()
+        self._leader_losses = 0
+        self._was_leader = False
+        self._work = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._snapshotting: asyncio.Task[None] | None = None
+        self._snapshot_index = node.log.offset
+        self.stopped = False
+
+    # ---- running ----
+
+    async def start(self) -> None:
+        """Serve the cluster: the server now proposes through us."""
+        self.server.replicator = self
+        self.server.lessor.demote()  # until this member leads
+        self._sync_status()
+        self.transport.set_peers(self._peer_urls())
+        await self.transport.start()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._run()), loop.create_task(self._tick())]
+        self._work.set()
+
+    def publish(self) -> None:
+        """Publish this member's name and client URLs through the log, as etcd does once
+        it serves (retried until it is applied)."""
+        self._tasks.append(asyncio.get_running_loop().create_task(self._publish()))
+
+    async def stop(self) -> None:
+        self.stopped = True
+        for task in [*self._tasks, self._snapshotting]:
+            if task is not None:
+                task.cancel()
+        for task in [*self._tasks, self._snapshotting]:
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._tasks = []
+        await self.transport.stop()
+        error = ServerError(E.STOPPED)
+        for future in [*self._waiting.values(), *(f for _, f in self._applied_waiters)]:
+            if not future.done():
+                future.set_exception(error)
+        for future in (self._read_next, self._read_asked and self._read_asked[1]):
+            if future and not future.done():
+                future.set_exception(error)
+
+    def _kick(self) -> None:
+        self._work.set()
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.timing.tick)
+            self.node.tick()
+            self._retry_read()
+            self._kick()
+
+    async def _run(self) -> None:
+        while True:
+            await self._work.wait()
+            self._work.clear()
+            while True:
+                ready = self.node.ready()
+                if not ready:
+                    break
+                await self._handle(ready)
+
+    async def _handle(self, ready: Ready) -> None:
+        if ready.snapshot is not None or ready.hard_state is not None or ready.entries:
+            await self.storage.save(ready.snapshot, ready.hard_state, ready.entries)
+        for message in ready.messages:
+            self.transport.send(message)
+        if ready.snapshot is not None:
+            self._install(ready.snapshot.data, ready.snapshot.index)
+        for entry in ready.committed_entries:
+            self._apply(entry)
+        for read in ready.read_states:
+            self._read_answered(read.context, read.index)
+        self.node.advance(ready)
+        self._sync_status()
+        self._wake_applied()
+        self._maybe_snapshot()
+
+    # ---- applying ----
+
+    def _apply(self, entry: Entry) -> None:
+        server = self.server
+        if entry.index <= server.applied_index:
+            return  # in the snapshot already
+        if entry.kind is EntryKind.CONF_CHANGE:
+            self._apply_conf_change(entry)
+        elif entry.data:
+            request_id, result = server.apply_entry(entry.index, entry.data)
+            waiter = self._waiting.pop(request_id, None)
+            if waiter is not None and not waiter.done():
+                if isinstance(result, ServerError):
+                    waiter.set_exception(result)
+                else:
+                    waiter.set_result(result)
+        server.applied_index = entry.index
+
+    def _apply_conf_change(self, entry: Entry) -> None:
+        conf = decode_conf_change(entry.data)
+        change = rules.Change.of(conf)
+        waiter = self._waiting.pop(change.request_id, None)
+        members = self.server.members
+        try:
+            rules.validate(members, self.removed, change)
+        except ServerError as err:
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(err)
+            return
+        rules.apply(members, self.removed, change, self.server.member)
+        self.node.apply_conf_change(conf)
+        self.transport.set_peers(self._peer_urls())
+        if waiter is not None and not waiter.done():
+            waiter.set_result(rpc_pb2.MemberListResponse(members=[m.to_pb() for m in members]))
+        if conf.node_id == self.node.id and conf.type is ConfChangeType.REMOVE_NODE:
+            log.warning("member %x was removed from the cluster: it stops", self.node.id)
+            self.stopped = True
+            if self.on_removed is not None:
+                asyncio.get_running_loop().call_soon(self.on_removed)
+
+    def _install(self, data: bytes, index: int) -> None:
+        """Replace the whole state with the leader's snapshot."""
+        listed, removed, db = rules.unpack_snapshot(data)
+        server = self.server
+        cluster_id, me = server.cluster_id, server.member
+        state.replace(server, read_db(db, "the leader's snapshot"))
+        local = next((m for m in listed if m.id == me.id), None)
+        if local is not None:
+            me.name = me.name or local.name
+            me.peer_urls, me.is_learner = local.peer_urls, local.is_learner
+            me.client_urls = me.client_urls or local.client_urls
+        server.members = [me if m.id == me.id else m for m in listed]
+        server.cluster_id = cluster_id  # fixed at the cluster's birth, whatever members left
+        server.applied_index = index
+        self.removed = removed
+        self.transport.set_peers(self._peer_urls())
+        if not self.node.role is Role.LEADER:
+            server.lessor.demote()
+
+    def _sync_status(self) -> None:
+        """What Status and headers report, and the lessor's role, after each step."""
+        node, server = self.node, self.server
+        server.raft_term = node.term
+        server.raft_index = node.log.committed
+        if node.leader != server.leader_id:
+            if node.leader == NO_NODE:
+                self._leader_losses += 1
+            server.leader_id = node.leader
+            self._leader_changed.set()
+            self._leader_changed = asyncio.Event()
+        leading = node.role is Role.LEADER
+        if leading and not self._was_leader:
+            server.lessor.promote(self.timing.election_timeout)
+            server.wake_lease_expiry()
+        elif self._was_leader and not leading:
+            server.lessor.demote()
+        self._was_leader = leading
+
+    def _peer_urls(self) -> dict[int, tuple[str, ...]]:
+        peers = dict(self._seed_peers)
+        peers.update((m.id, tuple(m.peer_urls)) for m in self.server.members)
+        return {i: urls for i, urls in peers.items() if i != self.node.id and i not in self.removed}
+
+    # ---- snapshots ----
+
+    def _maybe_snapshot(self) -> None:
+        due = self.server.applied_index - self._snapshot_index >= self.snapshot_count
+        if self._snapshotting is None and not self.stopped and (due or self._joiner_needs()):
+            self._snapshotting = asyncio.get_running_loop().create_task(self._snapshot())
+
+    def _joiner_needs(self) -> bool:
+        """A leader whose latest snapshot predates a member it must send one to takes a
+        new one (a snapshot without the member would be refused by it)."""
+        node = self.node
+        if node.role is not Role.LEADER or node.log.offset == 0:
+            return False
+        inside = node.log.snapshot.voters | node.log.snapshot.learners
+        waiting = {p for p, pr in node.progress.items() if pr.next <= node.log.offset}
+        return bool(waiting - inside) and self.server.applied_index > node.log.offset
+
+    async def _snapshot(self) -> None:
+        try:
+            server = self.server
+            frozen = state.freeze(server)
+            members = [rules.from_record(rules.record(m)) for m in server.members]
+            removed = set(self.removed)
+            db = await asyncio.to_thread(frozen.db)
+            data = rules.pack_snapshot(members, removed, db)
+            index = frozen.consistent_index
+            if index <= self.node.log.offset or index > self.node.log.applied:
+                return
+            snapshot = self.node.compact(index, data)
+            await self.storage.compact(snapshot)
+            self._snapshot_index = index
+        except Exception:  # the log still holds everything: the next one may do
+            log.exception("member %x: snapshot not taken", self.node.id)
+        finally:
+            self._snapshotting = None
+
+    # ---- the server's Replicator ----
+
+    def is_leader(self) -> bool:
+        return self.node.role is Role.LEADER
+
+    def has_leader(self) -> bool:
+        return self.node.leader != NO_NODE
+
+    def propose(self, request_id: int, data: bytes) -> asyncio.Future[Response] | Any:
+        if self.stopped:
+            raise ServerError(E.STOPPED)
+        waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = waiter
+        try:
+            self.node.propose(data)
+        except ProposalDroppedError:
+            del self._waiting[request_id]
+            raise ServerError(E.PROPOSAL_DROPPED) from None
+        self._kick()
+        return self._answer(request_id, waiter)
+
+    async def _answer(self, request_id: int, waiter: asyncio.Future[Response]) -> Response:
+        losses = self._leader_losses
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), self.timing.request_timeout)
+        except asyncio.TimeoutError:
+            lost = self._leader_losses != losses
+            raise ServerError(E.TIMEOUT_DUE_TO_LEADER_FAIL if lost else E.TIMEOUT) from None
+        finally:
+            self._waiting.pop(request_id, None)
+
+    async def read_barrier(self) -> None:
+        """Join the next ReadIndex round (rounds run one at a time, as etcd's read loop:
+        a read that came while one was asked waits for the next), then wait until that
+        index is applied here."""
+        if self._read_next is None:
+            self._read_next = asyncio.get_running_loop().create_future()
+            if self._read_asked is None:
+                self._ask_read()
+        round_ = self._read_next if self._read_next is not None else self._read_asked_future()
+        try:
+            index = await asyncio.wait_for(asyncio.shield(round_), self.timing.request_timeout)
+        except asyncio.TimeoutError:
+            raise ServerError(E.TIMEOUT) from None
+        await self._applied(index)
+
+    def _read_asked_future(self) -> asyncio.Future[int]:
+        assert self._read_asked is not None
+        return self._read_asked[1]
+
+    def _ask_read(self) -> None:
+        future, self._read_next = self._read_next, None
+        assert future is not None
+        context = next(self._read_contexts)
+        self._read_asked = (context, future, asyncio.get_running_loop().time())
+        with contextlib.suppress(ProposalDroppedError):  # no leader: asked again soon
+            self.node.read_index(context)
+        self._kick()
+
+    def _retry_read(self) -> None:
+        asked = self._read_asked
+        if asked is None:
+            return
+        context, future, since = asked
+        if future.done():
+            self._read_asked = None
+            return
+        now = asyncio.get_running_loop().time()
+        if now - since >= READ_RETRY:
+            context = next(self._read_contexts)
+            self._read_asked = (context, future, now)
+            with contextlib.suppress(ProposalDroppedError):
+                self.node.read_index(context)
+
+    def _read_answered(self, context: bytes, index: int) -> None:
+        asked = self._read_asked
+        if asked is None or asked[0] != context:
+            return  # an earlier try of a round answered already
+        self._read_asked = None
+        if not asked[1].done():
+            asked[1].set_result(index)
+        if self._read_next is not None:
+            self._ask_read()
+
+    async def _applied(self, index: int) -> None:
+        if self.server.applied_index >= index:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._applied_waiters.append((index, waiter))
+        await waiter
+
+    def _wake_applied(self) -> None:
+        if not self._applied_waiters:
+            return
+        applied = self.server.applied_index
+        still = []
+        for index, waiter in self._applied_waiters:
+            if index <= applied:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                still.append((index, waiter))
+        self._applied_waiters = still
+
+    async def _leader(self, timeout: float) -> int:
+        """The leader's id, waiting up to ``timeout`` for one."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.node.leader == NO_NODE:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise ServerError(E.NO_LEADER)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._leader_changed.wait(), remaining)
+        return self.node.leader
+
+    async def _ask_leader(self, kind: str, body: bytes) -> bytes:
+        """A request answered by the leader, retried (a new leader, a lost message)
+        until the request timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timing.request_timeout
+        while True:
+            leader = await self._leader(max(0.0, deadline - loop.time()))
+            if leader == self.node.id:
+                return await self.answer(kind, body)
+            try:
+                return await self.transport.request(leader, kind, body, PEER_REQUEST_TIMEOUT)
+            except PeerRequestError as err:
+                spec = _SPECS.get(str(err))
+                if spec is not None:
+                    raise ServerError(spec) from None
+            except (PeerUnreachableError, asyncio.TimeoutError):
+                pass
+            if loop.time() >= deadline:
+                raise ServerError(E.TIMEOUT)
+            await asyncio.sleep(self.timing.tick)
+
+    async def renew_lease(self, lease_id: int) -> int:
+        answer = await self._ask_leader(LEASE_RENEW, str(lease_id).encode())
+        return int(answer)
+
+    async def lease_time_to_live(
+        self, r: rpc_pb2.LeaseTimeToLiveRequest
+    ) -> rpc_pb2.LeaseTimeToLiveResponse:
+        answer = await self._ask_leader(LEASE_TTL, r.SerializeToString())
+        resp = rpc_pb2.LeaseTimeToLiveResponse.FromString(answer)
+        resp.header.CopyFrom(self.server.header())
+        return resp
+
+    async def move_leader(self, target_id: int) -> None:
+        node = self.node
+        if node.role is not Role.LEADER:
+            raise ServerError(E.NOT_LEADER)
+        if target_id not in node.voters:
+            raise ServerError(E.BAD_LEADER_TRANSFEREE)
+        if target_id == node.id:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timing.request_timeout
+        node.transfer_leadership(target_id)
+        self._kick()
+        while node.leader != target_id:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise ServerError(E.TIMEOUT_LEADER_TRANSFER)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._leader_changed.wait(), remaining)
+
+    # ---- membership changes ----
+
+    async def _conf_change(self, change: rules.Change) -> rpc_pb2.MemberListResponse:
+        if self.stopped:
+            raise ServerError(E.STOPPED)
+        conf = ConfChange(change.conf.type, change.conf.node_id, change.context())
+        waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._waiting[change.request_id] = waiter
+        try:
+            self.node.propose_conf_change(conf)
+        except ProposalDroppedError:
+            del self._waiting[change.request_id]
+            raise ServerError(E.PROPOSAL_DROPPED) from None
+        self._kick()
+        resp = await self._answer(change.request_id, waiter)
+        assert isinstance(resp, rpc_pb2.MemberListResponse)
+        return resp
+
+    def _request_id(self) -> int:
+        return self.server.next_request_id()
+
+    def _active(self) -> set[int]:
+        """Members this one heard from lately (itself included): the leader's view."""
+        node = self.node
+        if node.role is Role.LEADER:
+            return {p for p, pr in node.progress.items() if pr.recent_active} | {node.id}
+        return {m.id for m in self.server.members}
+
+    async def member_add(self, peer_urls: list[str], is_learner: bool) -> rpc_pb2.MemberAddResponse:
+        members = self.server.members
+        if not is_learner:
+            rules.check_add_voter(members)
+        member = MemberInfo(rules.new_member_id(peer_urls, self.cluster_token), "", peer_urls)
+        kind = ConfChangeType.ADD_LEARNER if is_learner else ConfChangeType.ADD_NODE
+        change = rules.Change(self._request_id(), ConfChange(kind, member.id), member)
+        listed = await self._conf_change(change)
+        added = next(m for m in listed.members if m.ID == member.id)
+        return rpc_pb2.MemberAddResponse(
+            header=self.server.header(0), member=added, members=listed.members
+        )
+
+    async def member_remove(self, member_id: int) -> rpc_pb2.MemberRemoveResponse:
+        if member_id in self.removed:
+            raise ServerError(E.MEMBER_NOT_FOUND)
+        rules.check_remove(self.server.members, member_id, self._active())
+        target = next(m for m in self.server.members if m.id == member_id)
+        conf = ConfChange(ConfChangeType.REMOVE_NODE, member_id)
+        listed = await self._conf_change(rules.Change(self._request_id(), conf, target))
+        return rpc_pb2.MemberRemoveResponse(header=self.server.header(0), members=listed.members)
+
+    async def member_update(
+        self, member_id: int, peer_urls: list[str]
+    ) -> rpc_pb2.MemberUpdateResponse:
+        target = next((m for m in self.server.members if m.id == member_id), None)
+        if target is None:
+            raise ServerError(E.MEMBER_NOT_FOUND)
+        member = MemberInfo(member_id, target.name, peer_urls, list(target.client_urls))
+        conf = ConfChange(ConfChangeType.UPDATE_NODE, member_id)
+        listed = await self._conf_change(rules.Change(self._request_id(), conf, member))
+        return rpc_pb2.MemberUpdateResponse(header=self.server.header(0), members=listed.members)
+
+    async def member_promote(self, member_id: int) -> rpc_pb2.MemberPromoteResponse:
+        """Promoted by the leader, which alone knows how far the learner is (forwarded
+        there from a follower, as etcd does)."""
+        if self.node.role is not Role.LEADER:
+            answer = await self._ask_leader(PROMOTE, str(member_id).encode())
+            resp = rpc_pb2.MemberPromoteResponse.FromString(answer)
+            resp.header.CopyFrom(self.server.header(0))
+            return resp
+        target = rules.check_promote(self.server.members, member_id)
+        progress = self.node.progress.get(member_id)
+        leader_match = self.node.progress[self.node.id].match
+        if progress is None or progress.match < leader_match * rules.LEARNER_READY_PERCENT:
+            raise ServerError(E.LEARNER_NOT_READY)
+        conf = ConfChange(ConfChangeType.ADD_NODE, member_id)
+        listed = await self._conf_change(rules.Change(self._request_id(), conf, target))
+        return rpc_pb2.MemberPromoteResponse(header=self.server.header(0), members=listed.members)
+
+    # ---- the peer transport's handler ----
+
+    def receive(self, message: Message) -> None:
+        if self.stopped:
+            return
+        if message.sender in self.removed:
+            return  # etcd drops what a removed member sends
+        self.node.step(message)
+        self._kick()
+
+    async def answer(self, kind: str, body: bytes) -> bytes:
+        try:
+            if kind == MEMBERS:
+                return self.membership_record()
+            if kind == LEASE_RENEW:
+                try:
+                    return str(self.server.lessor.renew(int(body))).encode()
+                except NotPrimaryError:
+                    raise ServerError(E.NOT_LEADER) from None
+            if kind == LEASE_TTL:
+                if not self.is_leader():
+                    raise ServerError(E.NOT_LEADER)
+                request = rpc_pb2.LeaseTimeToLiveRequest.FromString(body)
+                return self.server.local_time_to_live(request).SerializeToString()
+            if kind == PROMOTE:
+                if not self.is_leader():
+                    raise ServerError(E.NOT_LEADER)
+                return (await self.member_promote(int(body))).SerializeToString()
+        except ServerError as err:
+            raise PeerRequestError(err.spec.message) from None
+        raise PeerRequestError(f"unknown peer request {kind!r}")
+
+    def membership_record(self) -> bytes:
+        """What a joining member asks for: the cluster id and its members."""
+        return json.dumps(
+            {
+                "cluster_id": self.server.cluster_id,
+                "members": [rules.record(m) for m in self.server.members],
+                "removed": sorted(self.removed),
+            }
+        ).encode()
+
+    # ---- publishing ----
+
+    async def _publish(self) -> None:
+        me = self.server.member
+        while not self.stopped:
+            attributes = MemberAttrSet(me.id, me.name, tuple(me.client_urls))
+            try:
+                await self._leader(self.timing.request_timeout)
+                await settled(self.server.propose(attributes, internal=True))
+                return
+            except ServerError:
+                await asyncio.sleep(READ_RETRY)
+
+
+# errors a leader answers a forwarded request with, by their text
+_SPECS = {
+    spec.message: spec
+    for spec in (E.LEASE_NOT_FOUND, E.MEMBER_NOT_FOUND, E.MEMBER_NOT_LEARNER, E.LEARNER_NOT_READY,
+                 E.MEMBER_NOT_ENOUGH_STARTED, E.PROPOSAL_DROPPED, E.TIMEOUT)
+}  # fmt: skip
+

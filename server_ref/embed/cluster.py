@@ -1,0 +1,415 @@
+"""EmbeddedCluster: a Raft-replicated etcd cluster in this process, with the faults a
+test needs: kill and restart a member, pause it, partition the members, delay or drop
+their messages.
+
+Each member has its own thread and event loop, its own gRPC port, and its Raft state
+in a storage that outlives it (in memory, or on ``data_dir``), so a killed member
+restarts where its log left it. Members talk through an in-process network
+(``cluster/network.py``) that carries the faults. Pausing a member blocks its event
+loop, as SIGSTOP would stop its process: it answers nothing, its timers stand still,
+and what was sent to it waits until it resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import random
+import socket
+import threading
+import time
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from ..cluster.bootstrap import ClusterSettings, open_member
+from ..cluster.disk import DiskRaftStorage
+from ..cluster.member import RaftMember
+from ..cluster.network import InProcessNetwork
+from ..cluster.storage import MemoryRaftStorage, RaftStorage
+from ..cluster.timing import ELECTION_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, Timing
+from ..raft import Role
+from .config import DEFAULTS, Config
+from .member import Member
+
+_T = TypeVar("_T")
+START_TIMEOUT = 30.0
+_POLL = 0.01  # seconds between two looks at the members' leaders
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class ClusterMember:
+    """One member of an EmbeddedCluster, as a test sees it."""
+
+    def __init__(self, cluster: EmbeddedCluster, name: str, peer_url: str, client_port: int):
+        self._cluster = cluster
+        self.name = name
+        self.peer_url = peer_url
+        self._port = client_port  # 0 until first bound; then kept across restarts
+        self.id = 0  # known once started
+        self.storage: RaftStorage | None = None
+        self.paused = False
+        self.removed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._resume = threading.Event()
+        self._raft: RaftMember | None = None
+        self._grpc: Member | None = None
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "down"
+        return f"<ClusterMember {self.name} {self.id:x} {self.endpoint} {state}>"
+
+    @property
+    def running(self) -> bool:
+        return self._grpc is not None
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self._cluster.host}:{self._port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint}"
+
+    @property
+    def raft(self) -> RaftMember:
+        if self._raft is None:
+            raise RuntimeError(f"member {self.name} is not running")
+        return self._raft
+
+    # ---- on the member's own thread ----
+
+    def _call(self, coro: Coroutine[Any, Any, _T], timeout: float = START_TIMEOUT) -> _T:
+        if self._loop is None:
+            raise RuntimeError(f"member {self.name} is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def _start(self, state: str, initial: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(
+            target=loop.run_forever, name=f"etcd3py-member-{self.name}", daemon=True
+        )
+        self._thread.start()
+        try:
+            self._call(self._boot(state, initial))
+        except BaseException:
+            self._end_thread()
+            raise
+
+    async def _boot(self, state: str, initial: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+        cluster = self._cluster
+        config = dataclasses.replace(
+            cluster.config,
+            name=self.name,
+            listen_client_urls=(f"http://{cluster.host}:{self._port}",),
+            peer_urls=(self.peer_url,),
+        )
+        settings = ClusterSettings(initial, state, cluster.timing, config.snapshot_count)
+        network = cluster.network
+        loop = asyncio.get_running_loop()
+        started = await open_member(
+            config.server_config(),
+            settings,
+            persisted=self._persisted(),
+            new_storage=self._new_storage,
+            make_transport=lambda raft: network.transport(raft.node.id),
+            fetch_members=network.ask_url,
+            rng=random.Random(cluster.rng.random()),
+            on_removed=self._removed,
+        )
+        raft = started.member
+        self.storage = started.storage
+        self.id = raft.node.id
+        network.attach(self.id, loop, raft, (self.peer_url,))
+        await raft.start()
+        grpc_member = Member(raft.server, config.listen_client_urls)
+        try:
+            await grpc_member.start()
+        except BaseException:
+            await raft.stop()
+            raise
+        self._port = grpc_member.ports[0]
+        raft.publish()
+        self._raft, self._grpc = raft, grpc_member
+
+    def _persisted(self) -> RaftStorage | None:
+        folder = self._folder()
+        if folder is not None and DiskRaftStorage.exists(folder):
+            return DiskRaftStorage.open(folder, fsync=not self._cluster.config.unsafe_no_fsync)
+        return self.storage  # in memory: what the member had (None the first time)
+
+    def _new_storage(self, metadata: dict[str, Any]) -> RaftStorage:
+        folder = self._folder()
+        if folder is None:
+            return MemoryRaftStorage(metadata)
+        return DiskRaftStorage.create(folder, metadata, not self._cluster.config.unsafe_no_fsync)
+
+    def _folder(self) -> Path | None:
+        root = self._cluster.data_dir
+        return None if root is None else root / self.name
+
+    def _removed(self) -> None:
+        """The log removed this member: it stops serving (etcd's process exits)."""
+        self.removed = True
+        if self._loop is not None:
+            self._loop.create_task(self._down())
+
+    async def _down(self) -> None:
+        grpc_member, raft = self._grpc, self._raft
+        self._grpc = self._raft = None
+        self._cluster.network.detach(self.id)
+        if grpc_member is not None:
+            await grpc_member.stop(grace=None)
+        if raft is not None:
+            await raft.stop()
+            await raft.storage.close()
+
+    def _stop(self) -> None:
+        if self.paused:
+            self._resume_loop()
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError, TimeoutError):
+                self._call(self._down())
+        self._end_thread()
+
+    def _end_thread(self) -> None:
+        loop, thread = self._loop, self._thread
+        self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(RuntimeError, TimeoutError):
+            asyncio.run_coroutine_threadsafe(cancel_all(), loop).result(START_TIMEOUT)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(START_TIMEOUT)
+        loop.close()
+
+    def _pause_loop(self) -> None:
+        if self._loop is None:
+            raise RuntimeError(f"member {self.name} is not running")
+        self._resume.clear()
+        self.paused = True
+        self._loop.call_soon_threadsafe(self._resume.wait)
+
+    def _resume_loop(self) -> None:
+        self.paused = False
+        self._resume.set()
+
+
+class EmbeddedCluster:
+    """A cluster of ``members`` etcd members replicated with Raft, in this process.
+
+    >>> with EmbeddedCluster(members=3) as cluster:
+    ...     client = Client(cluster.endpoints)
+    ...     cluster.kill_member(cluster.members.index(cluster.wait_leader()))
+
+    Members are named ``m0``, ``m1``...; faults take a member's index in ``members``.
+    Every member setting of EmbeddedServer is accepted (``min_lease_ttl``,
+    ``quota_backend_bytes``, ``auth_token``, ``snapshot_count``...). ``seed`` makes the
+    election timeouts and message drops repeatable.
+    """
+
+    def __init__(
+        self,
+        members: int = 3,
+        *,
+        host: str = "127.0.0.1",
+        data_dir: str | Path | None = None,
+        heartbeat_interval: int = HEARTBEAT_INTERVAL_MS,
+        election_timeout: int = ELECTION_TIMEOUT_MS,
+        cluster_token: str = DEFAULTS.cluster_token,
+        seed: int | None = None,
+        **settings: Any,
+    ) -> None:
+        if members < 1:
+            raise ValueError(f"a cluster has at least one member, not {members}")
+        self.host = host
+        self.data_dir = None if data_dir is None else Path(data_dir)
+        self.timing = Timing(heartbeat_interval, election_timeout)
+        self.config = dataclasses.replace(DEFAULTS, cluster_token=cluster_token, **settings)
+        self.rng = random.Random(seed)
+        self.network = InProcessNetwork(seed)
+        self.members: list[ClusterMember] = [
+            ClusterMember(self, f"m{i}", f"http://{host}:{_free_port(host)}", 0)
+            for i in range(members)
+        ]
+        self._started = False
+
+    # ---- what a test reads ----
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [m.endpoint for m in self.members]
+
+    @property
+    def urls(self) -> list[str]:
+        return [m.url for m in self.members]
+
+    @property
+    def leader(self) -> ClusterMember | None:
+        """The member that leads now, as the running members see it (None: no leader
+        that the running members agree on)."""
+        running = [m for m in self.members if m.running and not m.paused]
+        leading = [m for m in running if m._raft is not None and m._raft.node.role is Role.LEADER]
+        if len(leading) != 1:
+            return None
+        leader = leading[0]
+        voters = [m for m in running if m._raft is not None and m.id in leader.raft.node.voters]
+        agree = sum(1 for m in voters if m._raft is not None and m._raft.node.leader == leader.id)
+        return leader if agree >= len(leader.raft.node.voters) // 2 + 1 else None
+
+    def wait_leader(self, timeout: float = 10.0) -> ClusterMember:
+        """The leader, once a quorum of the running members follows one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            leader = self.leader
+            if leader is not None:
+                return leader
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no leader within {timeout}s")
+            time.sleep(_POLL)
+
+    # ---- starting and stopping ----
+
+    def _initial(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return tuple((m.name, (m.peer_url,)) for m in self.members if not m.removed)
+
+    def start(self) -> EmbeddedCluster:
+        """Start every member (a new cluster, or again on ``data_dir``); return self
+        once they serve (``with`` does this). A leader is elected soon after."""
+        if self._started:
+            raise RuntimeError("the cluster is already running")
+        initial = self._initial()
+        started: list[ClusterMember] = []
+        try:
+            for member in self.members:
+                member._start("new", initial)
+                started.append(member)
+        except BaseException:
+            for member in started:
+                member._stop()
+            raise
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        """Stop every member. In memory the data goes; a ``data_dir`` keeps it."""
+        for member in self.members:
+            member._stop()
+        self._started = False
+
+    def __enter__(self) -> EmbeddedCluster:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---- faults ----
+
+    def kill_member(self, i: int) -> None:
+        """Stop member ``i`` at once, as kill -9: connections cut, nothing flushed that
+        was not persisted; ``restart_member`` brings it back on its data."""
+        member = self.members[i]
+        if not member.running:
+            raise RuntimeError(f"member {member.name} is not running")
+        member._stop()
+
+    def restart_member(self, i: int) -> None:
+        """Start member ``i`` again on what it persisted, on the same ports."""
+        member = self.members[i]
+        if member.running or member.removed:
+            raise RuntimeError(f"member {member.name} is running or was removed")
+        member._start("new", self._initial())
+
+    stop_member = kill_member  # in one process a clean stop loses nothing a kill keeps
+    start_member = restart_member
+
+    def pause_member(self, i: int) -> None:
+        """Freeze member ``i`` (its event loop blocks), as SIGSTOP freezes a process."""
+        member = self.members[i]
+        if member.paused:
+            raise RuntimeError(f"member {member.name} is paused already")
+        member._pause_loop()
+
+    def resume_member(self, i: int) -> None:
+        member = self.members[i]
+        if not member.paused:
+            raise RuntimeError(f"member {member.name} is not paused")
+        member._resume_loop()
+
+    def partition(self, *groups: Sequence[int]) -> None:
+        """Cut the links between the groups of member indexes: ``partition([0], [1, 2])``.
+        A member named in no group is cut off from all."""
+        self.network.partition([{self.members[i].id for i in group} for group in groups])
+
+    def heal(self) -> None:
+        """Undo partitions, delays and drops."""
+        self.network.heal()
+
+    def delay_messages(
+        self, seconds: float, between: Sequence[tuple[int, int]] | None = None
+    ) -> None:
+        """Hold peer messages ``seconds`` on the links (sender index, receiver index)
+        given, or on all."""
+        self.network.delay(seconds, self._links(between))
+
+    def drop_messages(self, rate: float, between: Sequence[tuple[int, int]] | None = None) -> None:
+        """Lose a ``rate`` share of the peer messages on the links given, or on all."""
+        self.network.drop(rate, self._links(between))
+
+    def _links(self, between: Sequence[tuple[int, int]] | None) -> list[tuple[int, int]] | None:
+        if between is None:
+            return None
+        return [(self.members[a].id, self.members[b].id) for a, b in between]
+
+    # ---- membership ----
+
+    def _any_running(self) -> ClusterMember:
+        leader = self.leader
+        if leader is not None:
+            return leader
+        for member in self.members:
+            if member.running and not member.paused:
+                return member
+        raise RuntimeError("no member is running")
+
+    def add_member(self, learner: bool = False, timeout: float = 10.0) -> ClusterMember:
+        """Add a member (MemberAdd through the cluster, as a learner if asked), and
+        start it joining with ``--initial-cluster-state existing``; return it."""
+        member = ClusterMember(self, f"m{len(self.members)}", "", 0)
+        member.peer_url = f"http://{self.host}:{_free_port(self.host)}"
+        asker = self._any_running()
+        asker._call(asker.raft.member_add([member.peer_url], learner), timeout)
+        self.members.append(member)
+        initial = tuple((m.name, (m.peer_url,)) for m in self.members if not m.removed)
+        member._start("existing", initial)
+        return member
+
+    def remove_member(self, i: int, timeout: float = 10.0) -> None:
+        """Remove member ``i`` (MemberRemove through the cluster): it stops and leaves
+        ``members``."""
+        member = self.members[i]
+        asker = self._any_running()
+        asker._call(asker.raft.member_remove(member.id), timeout)
+        member._stop()
+        self.members.pop(i)
