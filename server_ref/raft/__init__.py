@@ -12,6 +12,8 @@ from .messages import (
     MessageType,
     ReadState,
     Snapshot,
+    decode_conf_change,
+    encode_conf_change,
 )
 from .node import Config, ProposalDroppedError, RaftNode, Ready, Role
 from .progress import Progress, ProgressState
@@ -34,4 +36,6 @@ __all__ = [
     "Ready",
     "Role",
     "Snapshot",
+    "decode_conf_change",
+    "encode_conf_change",
 ]

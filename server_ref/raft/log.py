@@ -61,10 +61,21 @@ class RaftLog:
             return self._entries[index - self.offset].term
         return None
 
-    def entries(self, first: int, limit: int | None = None) -> tuple[Entry, ...]:
+    def entries(
+        self, first: int, limit: int | None = None, max_bytes: int | None = None
+    ) -> tuple[Entry, ...]:
+        """Entries from `first` on: at most `limit` of them, and no more than `max_bytes` of
+        data in all, except that the first is always given (etcd's MaxSizePerMsg)."""
         assert first > self.offset, f"entries from {first} were compacted up to {self.offset}"
         start = first - self.offset
         stop = len(self._entries) if limit is None else min(len(self._entries), start + limit)
+        if max_bytes is not None:
+            size = 0
+            for at in range(start, stop):
+                size += len(self._entries[at].data)
+                if size > max_bytes and at > start:
+                    stop = at
+                    break
         return tuple(self._entries[start:stop])
 
     def unstable(self) -> tuple[Entry, ...]:

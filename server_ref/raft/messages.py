@@ -7,6 +7,7 @@ a wire chooses its own encoding.
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass
 
 NO_NODE = 0  # node ids start at 1; 0 means "nobody" (no leader, no vote)
@@ -66,6 +67,20 @@ class ConfChange:
     context: bytes = b""
 
 
+_CONF_CHANGE_HEAD = struct.Struct(">BQ")  # type, node id; the context follows
+
+
+def encode_conf_change(change: ConfChange) -> bytes:
+    """A CONF_CHANGE entry's data: one byte of type, eight of node id, then the context."""
+    return _CONF_CHANGE_HEAD.pack(change.type.value, change.node_id) + change.context
+
+
+def decode_conf_change(data: bytes) -> ConfChange:
+    kind, node_id = _CONF_CHANGE_HEAD.unpack_from(data)
+    context = data[_CONF_CHANGE_HEAD.size :]
+    return ConfChange(type=ConfChangeType(kind), node_id=node_id, context=context)
+
+
 @dataclass(frozen=True)
 class ReadState:
     """A linearizable read may be served once the state machine applied `index`."""
@@ -77,7 +92,7 @@ class ReadState:
 @dataclass(frozen=True)
 class Snapshot:
     """The driver's state machine as of `index` (opaque `data`), standing in for every entry
-    up to it; `term` is that entry's, `voters` the members it was taken in."""
+    up to it; `term` is that entry's, `voters` and `learners` the membership as of it."""
 
     index: int = 0
     term: int = 0

@@ -1,17 +1,19 @@
 """A Raft node as a pure state machine: no clock, no I/O, no threads.
 
 The driver calls `tick()` on its timer, `step()` with each message that arrives, `propose()`
-with data to replicate, and `transfer_leadership()`. Between calls it takes a `Ready`:
-persists its hard state and entries, then sends its messages and applies its committed
-entries, then calls `advance(ready)`. The same calls in the same order give the same result:
-the only randomness (the election timeout) comes from the `random.Random` the driver passes.
+with data to replicate, `propose_conf_change()` and `apply_conf_change()` for membership,
+`read_index()` for a linearizable read, and `transfer_leadership()`. Between calls it takes a
+`Ready`: persists its hard state and entries, then sends its messages and applies its
+committed entries, then calls `advance(ready)`. The same calls in the same order give the
+same result: the only randomness (the election timeout) comes from the `random.Random` the
+driver passes.
 """
 
 from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from .log import RaftLog
@@ -19,11 +21,16 @@ from .messages import (
     FROM_LEADER,
     NO_NODE,
     VOTE_REQUESTS,
+    ConfChange,
+    ConfChangeType,
     Entry,
+    EntryKind,
     HardState,
     Message,
     MessageType,
+    ReadState,
     Snapshot,
+    encode_conf_change,
 )
 from .progress import Progress, ProgressState
 
@@ -48,16 +55,22 @@ class ProposalDroppedError(Exception):
 class Config:
     election_ticks: int = 10  # a follower campaigns after [election, 2*election) quiet ticks
     heartbeat_ticks: int = 1
-    max_inflight: int = 4  # unacknowledged appends per follower in REPLICATE
+    # unacknowledged appends per follower in REPLICATE; small for tests, etcd's
+    # MaxInflightMsgs is 512 (a server passes that)
+    max_inflight: int = 4
     max_entries_per_append: int = 16
+    # bytes of entry data per APPEND (etcd's MaxSizePerMsg); an append carries at least one
+    max_size_per_msg: int = 1024 * 1024
     pre_vote: bool = True
     check_quorum: bool = True
 
     def __post_init__(self) -> None:
         if not 0 < self.heartbeat_ticks < self.election_ticks:
             raise ValueError("need 0 < heartbeat_ticks < election_ticks")
-        if self.max_inflight < 1 or self.max_entries_per_append < 1:
-            raise ValueError("max_inflight and max_entries_per_append must be positive")
+        if min(self.max_inflight, self.max_entries_per_append, self.max_size_per_msg) < 1:
+            raise ValueError(
+                "max_inflight, max_entries_per_append and max_size_per_msg must be positive"
+            )
 
 
 @dataclass(frozen=True)
@@ -66,13 +79,15 @@ class Ready:
     replaces the whole persisted log), `hard_state` (when not None) and `entries` (replacing
     any persisted entries from the first one's index on), then send `messages`, load
     `snapshot` into the state machine and apply `committed_entries`, then call `advance`
-    with this Ready."""
+    with this Ready. `read_states` are reads confirmed since the last Ready: each may be
+    served once the state machine applied its index."""
 
     hard_state: HardState | None
     entries: tuple[Entry, ...]
     messages: tuple[Message, ...]
     committed_entries: tuple[Entry, ...]
     snapshot: Snapshot | None = None
+    read_states: tuple[ReadState, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(
@@ -81,6 +96,7 @@ class Ready:
             or self.messages
             or self.committed_entries
             or self.snapshot is not None
+            or self.read_states
         )
 
 
@@ -88,6 +104,16 @@ class Ready:
 class _Election:
     granted: set[int] = field(default_factory=set)
     rejected: set[int] = field(default_factory=set)
+
+
+@dataclass
+class _PendingRead:
+    """A leader's read waiting for a quorum to confirm it still leads: the commit index
+    when it was asked, who asked, and which members answered a heartbeat carrying it."""
+
+    index: int
+    requester: int
+    acks: set[int]
 
 
 class RaftNode:
@@ -104,12 +130,30 @@ class RaftNode:
         entries: Iterable[Entry] = (),
         applied: int = 0,
         snapshot: Snapshot | None = None,
+        learners: Iterable[int] = (),
+        join: bool = False,
     ) -> None:
         """A node starting (or restarting) from what its driver persisted: its latest
         snapshot and the entries after it; `applied` is the last index the driver's state
-        machine already holds (at least the snapshot's)."""
+        machine already holds (at least the snapshot's).
+
+        The membership is the snapshot's when it has one; otherwise `peers` are the voters
+        (this node among them, unless it is one of `learners` or `join` is set) and
+        `learners` the learners. A new member joining a running cluster passes `peers=()`
+        and `join=True`: it is no member until the leader's appends (conf-change entries the
+        driver applies) or a snapshot say so, and until then never campaigns. A restarted
+        node replays its committed entries after the snapshot, and with them the conf
+        changes: the driver applies them again."""
         self.id = node_id
-        self.voters = frozenset(peers) | {node_id}
+        self.voters: frozenset[int] = frozenset()
+        self.learners: frozenset[int] = frozenset()
+        if snapshot is not None and snapshot.voters:
+            self.voters, self.learners = snapshot.voters, snapshot.learners
+        else:
+            self.learners = frozenset(learners)
+            self.voters = frozenset(peers) - self.learners
+            if not join and node_id not in self.learners:
+                self.voters |= {node_id}
         self.config = config or Config()
         self._rng = rng
         state = hard_state or HardState()
@@ -120,9 +164,13 @@ class RaftNode:
         self.role = Role.FOLLOWER
         self.leader = NO_NODE
         self.transferee = NO_NODE
+        self.pending_conf_index = 0  # a leader's last conf change, until it is applied
         self.progress: dict[int, Progress] = {}
         self._election = _Election()
         self._messages: list[Message] = []
+        self._read_states: list[ReadState] = []
+        self._reads: dict[bytes, _PendingRead] = {}  # by context, in the order asked
+        self._held_reads: list[Message] = []  # asked before an entry of our term committed
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
         self._timeout = self.config.election_ticks
@@ -143,18 +191,40 @@ class RaftNode:
             self._tick_leader()
             return
         self._election_elapsed += 1
-        if self.id in self.voters and self._election_elapsed >= self._timeout:
+        if self._election_elapsed >= self._timeout and self._promotable():
             self._campaign(pre_vote=self.config.pre_vote)
 
     def propose(self, data: bytes) -> None:
-        self.step(
-            Message(
-                MessageType.PROPOSE,
-                to=self.id,
-                sender=self.id,
-                entries=(Entry(term=0, index=0, data=data),),
-            )
-        )
+        self._propose(Entry(term=0, index=0, data=data))
+
+    def propose_conf_change(self, change: ConfChange) -> None:
+        """Propose a membership change; it takes effect where the driver applies its entry
+        (`apply_conf_change`). A leader takes one at a time: while its last one is not
+        applied, a new one becomes an empty entry (etcd's pendingConfIndex rule)."""
+        data = encode_conf_change(change)
+        self._propose(Entry(term=0, index=0, data=data, kind=EntryKind.CONF_CHANGE))
+
+    def _propose(self, entry: Entry) -> None:
+        self.step(Message(MessageType.PROPOSE, to=self.id, sender=self.id, entries=(entry,)))
+
+    def apply_conf_change(self, change: ConfChange) -> None:
+        """The driver applies a committed CONF_CHANGE entry: change the membership. A voter
+        is never demoted to learner, and the last voter never removed (both ignored)."""
+        node = change.node_id
+        voters, learners = self.voters, self.learners
+        if change.type is ConfChangeType.ADD_NODE:
+            voters, learners = voters | {node}, learners - {node}
+        elif change.type is ConfChangeType.ADD_LEARNER and node not in voters:
+            learners = learners | {node}
+        elif change.type is ConfChangeType.REMOVE_NODE and voters != {node}:
+            voters, learners = voters - {node}, learners - {node}
+        self._switch_membership(voters, learners)
+
+    def read_index(self, context: bytes) -> None:
+        """Ask for a linearizable read named by `context` (unique among pending reads): a
+        `ReadState(index, context)` in a later Ready says the read may be served once the
+        state machine applied `index`. It may never come (the leader changed): time out."""
+        self.step(Message(MessageType.READ_INDEX, to=self.id, sender=self.id, context=context))
 
     def transfer_leadership(self, transferee: int) -> None:
         """Ask the leader (this node or, forwarded, the one it follows) to hand over."""
@@ -164,12 +234,14 @@ class RaftNode:
         """Take what the driver must do now; call `advance` with it before the next one."""
         hard_state = self.hard_state
         messages, self._messages = tuple(self._messages), []
+        read_states, self._read_states = tuple(self._read_states), []
         return Ready(
             hard_state=None if hard_state == self._persisted else hard_state,
             entries=self.log.unstable(),
             messages=messages,
             committed_entries=self.log.to_apply(),
             snapshot=self.log.pending_snapshot,
+            read_states=read_states,
         )
 
     def advance(self, ready: Ready) -> None:
@@ -193,11 +265,17 @@ class RaftNode:
         """The driver's state machine, as of applied `index`, is `data`: drop the entries up
         to index from the log. The driver persists the snapshot returned (replacing its
         older one and the entries up to index); the leader sends it to followers that need
-        entries it dropped."""
+        entries it dropped. The snapshot carries the membership, which is the one as of
+        applied: so no conf change may lie between index and applied."""
         term = self.log.term(index)
         if term is None or index > self.log.applied:
             raise ValueError(f"can compact only up to applied {self.log.applied}, not {index}")
-        snapshot = Snapshot(index=index, term=term, voters=self.voters, data=data)
+        after = self.log.entries(index + 1, self.log.applied - index)
+        if any(e.kind is EntryKind.CONF_CHANGE for e in after):
+            raise ValueError(f"a conf change applied after {index}: compact up to it or later")
+        snapshot = Snapshot(
+            index=index, term=term, voters=self.voters, learners=self.learners, data=data
+        )
         self.log.compact(snapshot)
         return snapshot
 
@@ -210,6 +288,9 @@ class RaftNode:
             return
         if message.type in VOTE_REQUESTS:
             self._answer_vote(message)
+        elif message.type is MessageType.READ_INDEX_RESPONSE:
+            if self.role is not Role.LEADER:
+                self._read_states.append(ReadState(message.index, message.context))
         elif self.role is Role.LEADER:
             self._step_leader(message)
         elif self.role is Role.FOLLOWER:
@@ -276,6 +357,9 @@ class RaftNode:
         self._timeout = self.config.election_ticks + self._rng.randrange(self.config.election_ticks)
         self._election = _Election()
         self.progress = {}
+        self.pending_conf_index = 0
+        self._reads = {}  # a leader that steps down drops its reads: the driver times out
+        self._held_reads = []
 
     def _become_follower(self, term: int, leader: int) -> None:
         self._reset(term)
@@ -289,14 +373,51 @@ class RaftNode:
         self.leader = self.id
         nxt = self.log.last_index + 1
         self.progress = {
-            peer: Progress(next=nxt, max_inflight=self.config.max_inflight) for peer in self.voters
+            peer: Progress(next=nxt, max_inflight=self.config.max_inflight)
+            for peer in self.voters | self.learners
         }
         mine = self.progress[self.id]
         mine.become_replicate()
         mine.acknowledged(self.log.stable)
         mine.recent_active = True
+        # any entry we hold may be an unapplied conf change: none more until all applied
+        self.pending_conf_index = self.log.last_index
         # a no-op of our term: committing it commits every entry of earlier terms
-        self._append_as_leader([b""])
+        self._append_as_leader([Entry(term=0, index=0)])
+
+    def _promotable(self) -> bool:
+        """May this node campaign? Only as a voter in its own membership, with no snapshot
+        still to persist and no committed conf change still to apply (etcd's rules)."""
+        if self.id not in self.voters or self.log.pending_snapshot is not None:
+            return False
+        return not any(e.kind is EntryKind.CONF_CHANGE for e in self.log.to_apply())
+
+    def _switch_membership(self, voters: frozenset[int], learners: frozenset[int]) -> None:
+        self.voters, self.learners = voters, learners
+        if self.role is Role.FOLLOWER:
+            return
+        if self.id not in voters:
+            # removed (a leader too: etcd's stops; ours follows and never campaigns)
+            self._become_follower(self.term, NO_NODE)
+            return
+        if self.role is not Role.LEADER:
+            return
+        members = voters | learners
+        for peer in set(self.progress) - members:
+            del self.progress[peer]
+        if self.transferee not in voters:
+            self.transferee = NO_NODE  # a transfer to a removed node is abandoned
+        for peer in sorted(members - set(self.progress)):
+            # etcd takes a new member as recently active, so that it may get a snapshot
+            pr = Progress(
+                next=self.log.last_index + 1,
+                max_inflight=self.config.max_inflight,
+                recent_active=True,
+            )
+            self.progress[peer] = pr
+            self._send_append(peer)  # a probe: the answer says where its log ends
+        if self._maybe_commit():  # fewer voters may make a quorum of what is held
+            self._broadcast_append()
 
     def _campaign(self, pre_vote: bool, transfer: bool = False) -> None:
         if pre_vote:
@@ -311,7 +432,7 @@ class RaftNode:
         self._poll(self.id, granted=True)
         if self.role not in (Role.PRE_CANDIDATE, Role.CANDIDATE):
             return  # a single node wins at once
-        for peer in sorted(self.voters - {self.id}):
+        for peer in sorted(self.voters - {self.id}):  # learners are not asked
             self._messages.append(
                 Message(
                     kind,
@@ -326,31 +447,32 @@ class RaftNode:
 
     def _poll(self, voter: int, granted: bool) -> None:
         (self._election.granted if granted else self._election.rejected).add(voter)
-        if len(self._election.granted) >= self.quorum:
+        # a learner may answer (it may not have applied its promotion yet), uncounted
+        if len(self._election.granted & self.voters) >= self.quorum:
             if self.role is Role.PRE_CANDIDATE:
                 self._campaign(pre_vote=False)
             else:
                 self._become_leader()
                 self._broadcast_append()
-        elif len(self._election.rejected) >= self.quorum:
+        elif len(self._election.rejected & self.voters) >= self.quorum:
             self._become_follower(self.term, NO_NODE)
 
     # ---- followers and candidates
 
     def _step_follower(self, m: Message) -> None:
-        if m.type is MessageType.PROPOSE or m.type is MessageType.TRANSFER_LEADER:
+        if m.type in (MessageType.PROPOSE, MessageType.READ_INDEX, MessageType.TRANSFER_LEADER):
             if self.leader == NO_NODE:
-                if m.type is MessageType.PROPOSE:
+                if m.type is not MessageType.TRANSFER_LEADER:
                     self._drop(m, "no leader")
-            elif m.type is MessageType.PROPOSE:  # forwarded as a local message: no term
-                self._messages.append(replace(m, to=self.leader))
-            else:
+            elif m.type is MessageType.TRANSFER_LEADER:
                 self._send(replace(m, to=self.leader))
+            else:  # forwarded as a local message: no term (etcd's)
+                self._messages.append(replace(m, to=self.leader))
         elif m.type in FROM_LEADER:
             self._election_elapsed = 0
             self.leader = m.sender
             self._handle_from_leader(m)
-        elif m.type is MessageType.TIMEOUT_NOW and self.id in self.voters:
+        elif m.type is MessageType.TIMEOUT_NOW and self._promotable():
             self._campaign(pre_vote=False, transfer=True)
 
     def _step_candidate(self, m: Message) -> None:
@@ -359,7 +481,7 @@ class RaftNode:
             if self.role is Role.PRE_CANDIDATE
             else MessageType.VOTE_RESPONSE
         )
-        if m.type is MessageType.PROPOSE:
+        if m.type in (MessageType.PROPOSE, MessageType.READ_INDEX):
             self._drop(m, "no leader")
         elif m.type in FROM_LEADER:
             self._become_follower(m.term, m.sender)
@@ -371,7 +493,10 @@ class RaftNode:
         if m.type is MessageType.HEARTBEAT:
             # the leader sends at most what it knows we hold, so this commit is ours
             self.log.commit_to(min(m.commit, self.log.last_index))
-            self._send(Message(MessageType.HEARTBEAT_RESPONSE, to=m.sender, sender=self.id))
+            answer = Message(
+                MessageType.HEARTBEAT_RESPONSE, to=m.sender, sender=self.id, context=m.context
+            )
+            self._send(answer)
             return
         if m.type is MessageType.SNAPSHOT:
             self._handle_snapshot(m)
@@ -413,8 +538,11 @@ class RaftNode:
     def _handle_snapshot(self, m: Message) -> None:
         snapshot = m.snapshot
         assert snapshot is not None
-        # a snapshot of a membership without us is not ours to take (etcd ignores it)
-        if self.id in snapshot.voters and self.log.restore(snapshot):
+        # taken even when its membership lacks us (etcd ignores it): a new member may be
+        # sent a snapshot older than its addition, which follows in the appends after it
+        if self.log.restore(snapshot):
+            if snapshot.voters:
+                self._switch_membership(snapshot.voters, snapshot.learners)
             index = self.log.last_index
         else:
             index = self.log.committed  # stale: tell the leader how far we are
@@ -428,7 +556,7 @@ class RaftNode:
         if self._election_elapsed >= self.config.election_ticks:
             self._election_elapsed = 0
             if self.config.check_quorum:
-                active = [p for p, pr in self.progress.items() if pr.recent_active]
+                active = [p for p in self.voters if self.progress[p].recent_active]
                 if len(active) < self.quorum:
                     self._become_follower(self.term, NO_NODE)
                     return
@@ -440,20 +568,31 @@ class RaftNode:
             self.transferee = NO_NODE  # a transfer that took a whole timeout has failed
         if self._heartbeat_elapsed >= self.config.heartbeat_ticks:
             self._heartbeat_elapsed = 0
-            for peer in self._followers():
-                commit = min(self.progress[peer].match, self.log.committed)
-                self._send(Message(MessageType.HEARTBEAT, to=peer, sender=self.id, commit=commit))
+            # carries the last read asked: its answers confirm every read before it too,
+            # whose own heartbeats may have been lost (etcd's lastPendingRequestCtx)
+            self._broadcast_heartbeat(next(reversed(self._reads), b""))
+
+    def _broadcast_heartbeat(self, context: bytes) -> None:
+        for peer in self._followers():
+            commit = min(self.progress[peer].match, self.log.committed)
+            heartbeat = Message(
+                MessageType.HEARTBEAT, to=peer, sender=self.id, commit=commit, context=context
+            )
+            self._send(heartbeat)
 
     def _step_leader(self, m: Message) -> None:
         if m.type is MessageType.PROPOSE:
             if self.transferee != NO_NODE:
                 self._drop(m, "leadership is being transferred")
                 return
-            self._append_as_leader([e.data for e in m.entries])
+            self._append_as_leader(m.entries)
             self._broadcast_append()
             return
         if m.type is MessageType.TRANSFER_LEADER:
             self._start_transfer(m.sender)
+            return
+        if m.type is MessageType.READ_INDEX:
+            self._ask_read(m)
             return
         pr = self.progress.get(m.sender)
         if pr is None:
@@ -464,6 +603,8 @@ class RaftNode:
         elif m.type is MessageType.HEARTBEAT_RESPONSE:
             pr.recent_active = True
             pr.probe_sent = False
+            if m.context:
+                self._confirm_reads(m.sender, m.context)
             if pr.state is ProgressState.REPLICATE and pr.is_paused():
                 # the window may be full of appends that were lost: free one, so that an
                 # append goes out and, if the follower lacks its predecessor, is refused
@@ -500,8 +641,8 @@ class RaftNode:
                 self._send(Message(MessageType.TIMEOUT_NOW, to=m.sender, sender=self.id))
 
     def _start_transfer(self, transferee: int) -> None:
-        if transferee == self.id or transferee not in self.progress:
-            return
+        if transferee == self.id or transferee not in self.voters:
+            return  # nobody to hand over to (a learner may not lead)
         if transferee == self.transferee:
             return  # already under way
         self.transferee = transferee
@@ -511,20 +652,71 @@ class RaftNode:
         else:
             self._send_append(transferee)
 
-    def _append_as_leader(self, data: list[bytes]) -> None:
+    def _append_as_leader(self, proposed: Sequence[Entry]) -> None:
         first = self.log.last_index + 1
-        self.log.append(
-            [Entry(term=self.term, index=first + i, data=d) for i, d in enumerate(data)]
-        )
+        entries = []
+        for index, entry in enumerate(proposed, start=first):
+            if entry.kind is EntryKind.CONF_CHANGE:
+                if self.pending_conf_index > self.log.applied:
+                    entry = Entry(term=0, index=0)  # one unapplied conf change at a time
+                else:
+                    self.pending_conf_index = index
+            entries.append(replace(entry, term=self.term, index=index))
+        self.log.append(entries)
 
     def _maybe_commit(self) -> bool:
-        """Commit the highest index a quorum holds, if it is of our term (Raft §5.4.2: an
-        older term's entry is committed only by committing one of ours after it)."""
-        matches = sorted((pr.match for pr in self.progress.values()), reverse=True)
+        """Commit the highest index a quorum of voters holds, if it is of our term (Raft
+        §5.4.2: an older term's entry is committed only by committing one of ours after
+        it). Reads held until then go ahead."""
+        matches = sorted((self.progress[v].match for v in self.voters), reverse=True)
         index = matches[self.quorum - 1]
-        if self.log.term(index) != self.term:
+        if self.log.term(index) != self.term or not self.log.commit_to(index):
             return False
-        return self.log.commit_to(index)
+        held, self._held_reads = self._held_reads, []
+        for m in held:
+            self._ask_read(m)
+        return True
+
+    # ---- reads (etcd-io/raft's ReadIndex, ReadOnlySafe)
+
+    def _ask_read(self, m: Message) -> None:
+        """A leader's side of READ_INDEX: note the commit index, then confirm by a
+        heartbeat round that we still lead; alone, we know it at once."""
+        if self.voters == {self.id}:
+            self._answer_read(m.sender, m.context, self.log.committed)
+        elif self.log.term(self.log.committed) != self.term:
+            # our commit index may be behind our predecessor's until we commit an entry
+            self._held_reads.append(m)
+        elif m.context not in self._reads:  # a duplicate rides on the first
+            self._reads[m.context] = _PendingRead(self.log.committed, m.sender, {self.id})
+            self._broadcast_heartbeat(m.context)
+
+    def _confirm_reads(self, sender: int, context: bytes) -> None:
+        read = self._reads.get(context)
+        if read is None:
+            return
+        read.acks.add(sender)
+        if len(read.acks & self.voters) < self.quorum:
+            return
+        for asked in list(self._reads):  # and every read asked before it
+            done = self._reads.pop(asked)
+            self._answer_read(done.requester, asked, done.index)
+            if asked == context:
+                return
+
+    def _answer_read(self, requester: int, context: bytes, index: int) -> None:
+        if requester == self.id:
+            self._read_states.append(ReadState(index, context))
+        else:
+            self._send(
+                Message(
+                    MessageType.READ_INDEX_RESPONSE,
+                    to=requester,
+                    sender=self.id,
+                    index=index,
+                    context=context,
+                )
+            )
 
     def _broadcast_append(self) -> None:
         for peer in self._followers():
@@ -537,7 +729,9 @@ class RaftNode:
         if pr.next <= self.log.offset:
             # a snapshot is costly: not to a follower we have not heard from lately (etcd)
             return pr.recent_active and self._send_snapshot(peer, pr)
-        entries = self.log.entries(pr.next, self.config.max_entries_per_append)
+        entries = self.log.entries(
+            pr.next, self.config.max_entries_per_append, self.config.max_size_per_msg
+        )
         if not entries and not if_empty:
             return False
         prev = pr.next - 1
@@ -564,7 +758,8 @@ class RaftNode:
         return True
 
     def _followers(self) -> list[int]:
-        return sorted(self.voters - {self.id})
+        """Everyone we replicate to: voters and learners."""
+        return sorted((self.voters | self.learners) - {self.id})
 
     def _drop(self, m: Message, why: str) -> None:
         """A proposal we cannot take: the local caller hears why; a forwarded one is lost,
