@@ -1,7 +1,6 @@
-"""How members of a server_ref cluster talk to each other: a peer protocol of our own on
-the peer URLs (etcd's --listen-peer-urls), carrying Raft messages and a few requests
-(a lease renewal forwarded to the leader, the membership asked for by a joining member).
-
-`codec` turns Raft messages and frames into bytes and back, `transport` says what the Raft
-driver may rely on, `tcp` keeps the connections.
+"""A server_ref member in a Raft cluster: its Raft driver (``member``), how it starts
+(``bootstrap``), what it keeps across restarts (``storage``, ``disk``), and how it talks to
+its peers: a peer protocol of our own on the peer URLs (``codec``, ``tcp``; the contract
+the driver relies on is ``transport``), or, in one process, an in-process network with
+fault injection (``network``).
 """

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..raft import Config, ConfChange, ConfChangeType, Entry, EntryKind, HardState, RaftNode
+from ..raft import ConfChange, ConfChangeType, Config, Entry, EntryKind, HardState, RaftNode
 from ..raft.messages import encode_conf_change
 from ..server import state
 from ..server.config import ServerConfig
@@ -34,6 +34,9 @@ MAX_SIZE_PER_MSG = 1024 * 1024  # etcd's maxSizePerMsg
 FETCH_TIMEOUT = 5.0  # seconds to get the member list from a running cluster
 
 
+DEFAULT_TIMING = Timing()
+
+
 class ClusterConfigError(ValueError):
     """The cluster flags do not describe a member that can start (etcd's texts)."""
 
@@ -44,7 +47,7 @@ class ClusterSettings:
 
     initial_cluster: tuple[tuple[str, tuple[str, ...]], ...]  # (name, peer URLs), as given
     state: str = "new"  # --initial-cluster-state: new or existing
-    timing: Timing = Timing()
+    timing: Timing = DEFAULT_TIMING
     snapshot_count: int = 100_000
 
     def __post_init__(self) -> None:
@@ -90,16 +93,17 @@ async def open_member(
     persisted: RaftStorage | None,
     new_storage: Callable[[dict[str, Any]], RaftStorage],
     make_transport: Callable[[RaftMember], Transport],
-    fetch_members: Callable[[Sequence[str], str, float], Awaitable[bytes]],
+    fetch_members: Callable[[Sequence[str], str, bytes, float], Awaitable[bytes]],
     rng: random.Random | None = None,
     on_removed: Callable[[], None] | None = None,
 ) -> Started:
     """The member for ``config``: restarted from ``persisted`` when there is one, else
     new in a new cluster, or joining the running one (its members asked for with
-    ``fetch_members(peer URLs, request kind, timeout)``)."""
+    ``fetch_members(peer URLs, request kind, body, timeout)``)."""
     rng = rng or random.Random()
     server = EtcdServer(config)
     server.members = []  # the log (or a snapshot) says who they are
+    server.raft_term = server.raft_index = server.applied_index = 0  # ... and where it is
     node_config = raft_config(settings.timing)
     seed: dict[int, tuple[str, ...]] = {}
     removed: set[int] = set()
@@ -155,7 +159,10 @@ async def _new(
             f"--initial-advertise-peer-urls={','.join(config.peer_urls)}"
         )
     listed = sorted(
-        (MemberInfo(member_id(urls, config.cluster_token), name, list(urls)) for name, urls in initial.items()),
+        (
+            MemberInfo(member_id(urls, config.cluster_token), name, list(urls))
+            for name, urls in initial.items()
+        ),
         key=lambda m: m.id,
     )
     server.cluster_id = cluster_id(m.id for m in listed)
@@ -191,7 +198,7 @@ async def _join(
     server: EtcdServer,
     config: ServerConfig,
     settings: ClusterSettings,
-    fetch_members: Callable[[Sequence[str], str, float], Awaitable[bytes]],
+    fetch_members: Callable[[Sequence[str], str, bytes, float], Awaitable[bytes]],
     new_storage: Callable[[dict[str, Any]], RaftStorage],
 ) -> tuple[int, dict[int, tuple[str, ...]], RaftStorage]:
     """Ask the running cluster who its members are: this one must be among them (a
@@ -201,7 +208,7 @@ async def _join(
         raise ClusterConfigError(
             "--initial-cluster-state existing needs the running members in --initial-cluster"
         )
-    cid, listed, _ = membership_of(await fetch_members(others, MEMBERS, FETCH_TIMEOUT))
+    cid, listed, _ = membership_of(await fetch_members(others, MEMBERS, b"", FETCH_TIMEOUT))
     local = next((m for m in listed if sorted(m.peer_urls) == sorted(config.peer_urls)), None)
     if local is None:
         raise ClusterConfigError(

@@ -43,8 +43,9 @@ from ..raft import (
 from ..raft.messages import Message, decode_conf_change
 from ..server import state
 from ..server.log import settled
-from ..server.membership import MemberAttrSet, MemberInfo
+from ..server.membership import ClusterVersionSet, MemberAttrSet, MemberInfo
 from ..server.server import EtcdServer
+from ..server.state import CLUSTER_VERSION
 from ..storage.etcd_db import read_db
 from . import members as rules
 from .storage import RaftStorage
@@ -101,6 +102,7 @@ class RaftMember(PeerHandler):
         self._snapshotting: asyncio.Task[None] | None = None
         self._snapshot_index = node.log.offset
         self.stopped = False
+        self._deciding = False
 
     # ---- running ----
 
@@ -132,11 +134,12 @@ class RaftMember(PeerHandler):
         self._tasks = []
         await self.transport.stop()
         error = ServerError(E.STOPPED)
-        for future in [*self._waiting.values(), *(f for _, f in self._applied_waiters)]:
+        waiting: list[asyncio.Future[Any]] = [*self._waiting.values()]
+        waiting += [f for _, f in self._applied_waiters]
+        waiting += [self._read_next] if self._read_next else []
+        waiting += [self._read_asked[1]] if self._read_asked else []
+        for future in waiting:
             if not future.done():
-                future.set_exception(error)
-        for future in (self._read_next, self._read_asked and self._read_asked[1]):
-            if future and not future.done():
                 future.set_exception(error)
 
     def _kick(self) -> None:
@@ -147,6 +150,7 @@ class RaftMember(PeerHandler):
             await asyncio.sleep(self.timing.tick)
             self.node.tick()
             self._retry_read()
+            self._maybe_decide_version()
             self._kick()
 
     async def _run(self) -> None:
@@ -231,7 +235,7 @@ class RaftMember(PeerHandler):
         server.applied_index = index
         self.removed = removed
         self.transport.set_peers(self._peer_urls())
-        if not self.node.role is Role.LEADER:
+        if self.node.role is not Role.LEADER:
             server.lessor.demote()
 
     def _sync_status(self) -> None:
@@ -497,7 +501,7 @@ class RaftMember(PeerHandler):
         kind = ConfChangeType.ADD_LEARNER if is_learner else ConfChangeType.ADD_NODE
         change = rules.Change(self._request_id(), ConfChange(kind, member.id), member)
         listed = await self._conf_change(change)
-        added = next(m for m in listed.members if m.ID == member.id)
+        added = next(m for m in listed.members if member.id == m.ID)
         return rpc_pb2.MemberAddResponse(
             header=self.server.header(0), member=added, members=listed.members
         )
@@ -583,6 +587,24 @@ class RaftMember(PeerHandler):
 
     # ---- publishing ----
 
+    def _maybe_decide_version(self) -> None:
+        """As etcd's leader: once every member published itself, record the cluster
+        version (one entry, the last of a new cluster's start)."""
+        server = self.server
+        if self._deciding or server.cluster_version is not None or not self.is_leader():
+            return
+        if server.members and all(m.name for m in server.members):
+            self._deciding = True
+            self._tasks.append(asyncio.get_running_loop().create_task(self._decide_version()))
+
+    async def _decide_version(self) -> None:
+        try:
+            await settled(self.server.propose(ClusterVersionSet(CLUSTER_VERSION), internal=True))
+        except ServerError:
+            pass  # asked again while this member leads
+        finally:
+            self._deciding = False
+
     async def _publish(self) -> None:
         me = self.server.member
         while not self.stopped:
@@ -601,4 +623,3 @@ _SPECS = {
     for spec in (E.LEASE_NOT_FOUND, E.MEMBER_NOT_FOUND, E.MEMBER_NOT_LEARNER, E.LEARNER_NOT_READY,
                  E.MEMBER_NOT_ENOUGH_STARTED, E.PROPOSAL_DROPPED, E.TIMEOUT)
 }  # fmt: skip
-

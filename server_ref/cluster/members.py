@@ -89,9 +89,9 @@ def validate(members: list[MemberInfo], removed: set[int], change: Change) -> No
                 return  # a promotion
             raise ServerError(E.MEMBER_EXIST)
         _check_urls_free(members, member.peer_urls, conf.node_id)
-        if conf.type is ConfChangeType.ADD_LEARNER:
-            if sum(m.is_learner for m in members) >= MAX_LEARNERS:
-                raise ServerError(E.TOO_MANY_LEARNERS)
+        learners = sum(m.is_learner for m in members)
+        if conf.type is ConfChangeType.ADD_LEARNER and learners >= MAX_LEARNERS:
+            raise ServerError(E.TOO_MANY_LEARNERS)
     elif conf.type is ConfChangeType.REMOVE_NODE:
         if conf.node_id not in by_id:
             raise ServerError(E.MEMBER_NOT_FOUND)
@@ -121,6 +121,7 @@ def apply(members: list[MemberInfo], removed: set[int], change: Change, local: M
     elif conf.type in (ConfChangeType.ADD_NODE, ConfChangeType.ADD_LEARNER):
         member.is_learner = conf.type is ConfChangeType.ADD_LEARNER
         members.append(member)
+        members.sort(key=lambda m: m.id)  # etcd lists its members by id
     elif conf.type is ConfChangeType.REMOVE_NODE and current is not None:
         members.remove(current)
         removed.add(conf.node_id)

@@ -95,9 +95,7 @@ class InProcessNetwork:
             target = self._members.get(to)
             if target is None or sender not in self._members:
                 return None
-            if self._groups is not None and not any(
-                sender in g and to in g for g in self._groups
-            ):
+            if self._groups is not None and not any(sender in g and to in g for g in self._groups):
                 return None
             link = (sender, to)
             rate = self._drops.get(link, self._drops.get(None, 0.0))

@@ -13,9 +13,14 @@ import signal
 import sys
 
 from ..auth.tokens import InvalidAuthOptions
+from ..cluster.bootstrap import ClusterConfigError
+from ..cluster.errors import PeerError
+from ..cluster.tcp import TcpTransport, fetch_from
+from ..cluster.timing import TimingError
 from ..storage.datadir import DataDirError
 from ..storage.wal import WalError
 from . import restore
+from .cluster_member import cluster_settings, disk_storage, start_member
 from .config import Config, Flag
 from .member import Member
 from .running import make_server
@@ -44,7 +49,46 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+async def _serve_in_cluster(config: Config) -> None:
+    """A member of a Raft cluster, talking to its peers over TCP on its peer URLs."""
+    config.client_tls().check_urls(config.listen_client_urls)
+    settings = cluster_settings(config)
+    persisted, new_storage = disk_storage(config)
+    listen_peers = config.listen_peer_urls or config.peer_urls
+    stopping = asyncio.Event()
+    running = await start_member(
+        config,
+        settings,
+        persisted=persisted,
+        new_storage=new_storage,
+        make_transport=lambda raft: TcpTransport(
+            raft.node.id, raft.server.cluster_id, listen_peers, raft
+        ),
+        fetch_members=fetch_from,
+        on_removed=stopping.set,
+    )
+    raft, member = running.raft, running.grpc
+    urls = ", ".join(member.url_for(i) for i in range(len(member.ports)))
+    where = "in memory" if config.data_dir is None else f"on {config.data_dir}"
+    print(
+        f"etcd3py reference server {config.name!r} (member {raft.node.id:x} of cluster "
+        f"{raft.server.cluster_id:x}) serving clients on {urls}, peers on "
+        f"{', '.join(listen_peers)}, data {where}",
+        flush=True,
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    if raft.stopped:
+        print("etcd3py-server: the member has been permanently removed from the cluster")
+    await running.stop(grace=1.0)
+
+
 async def _serve(config: Config) -> None:
+    if config.initial_cluster is not None:
+        await _serve_in_cluster(config)
+        return
     tls = config.client_tls()
     tls.check_urls(config.listen_client_urls)  # as etcd: before the data dir is touched
     server, durable = make_server(config)
@@ -80,7 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     config = Config(**{s.name: getattr(args, s.name) for s in dataclasses.fields(Config)})
     try:
         asyncio.run(_serve(config))
-    except (OSError, DataDirError, WalError, TlsSetupError, InvalidAuthOptions) as err:
+    except (
+        OSError,
+        DataDirError,
+        WalError,
+        TlsSetupError,
+        InvalidAuthOptions,
+        ClusterConfigError,
+        TimingError,
+        PeerError,
+    ) as err:
         print(f"etcd3py-server: {err}", file=sys.stderr)
         return 1
     return 0

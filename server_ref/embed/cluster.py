@@ -24,15 +24,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ..cluster.bootstrap import ClusterSettings, open_member
-from ..cluster.disk import DiskRaftStorage
+from ..cluster.bootstrap import ClusterSettings
 from ..cluster.member import RaftMember
 from ..cluster.network import InProcessNetwork
-from ..cluster.storage import MemoryRaftStorage, RaftStorage
+from ..cluster.storage import RaftStorage
 from ..cluster.timing import ELECTION_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, Timing
 from ..raft import Role
-from .config import DEFAULTS, Config
-from .member import Member
+from .cluster_member import RunningMember, disk_storage, start_member
+from .config import DEFAULTS
 
 _T = TypeVar("_T")
 START_TIMEOUT = 30.0
@@ -60,8 +59,7 @@ class ClusterMember:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._resume = threading.Event()
-        self._raft: RaftMember | None = None
-        self._grpc: Member | None = None
+        self._running: RunningMember | None = None
 
     def __repr__(self) -> str:
         state = "running" if self.running else "down"
@@ -69,7 +67,7 @@ class ClusterMember:
 
     @property
     def running(self) -> bool:
-        return self._grpc is not None
+        return self._running is not None
 
     @property
     def endpoint(self) -> str:
@@ -81,9 +79,9 @@ class ClusterMember:
 
     @property
     def raft(self) -> RaftMember:
-        if self._raft is None:
+        if self._running is None:
             raise RuntimeError(f"member {self.name} is not running")
-        return self._raft
+        return self._running.raft
 
     # ---- on the member's own thread ----
 
@@ -112,50 +110,33 @@ class ClusterMember:
             name=self.name,
             listen_client_urls=(f"http://{cluster.host}:{self._port}",),
             peer_urls=(self.peer_url,),
+            data_dir=None if cluster.data_dir is None else str(cluster.data_dir / self.name),
         )
+        persisted, new_storage = disk_storage(config)
+        if config.data_dir is None:
+            persisted = self.storage  # in memory: what it had (None the first time)
         settings = ClusterSettings(initial, state, cluster.timing, config.snapshot_count)
         network = cluster.network
         loop = asyncio.get_running_loop()
-        started = await open_member(
-            config.server_config(),
+
+        def attach(raft: RaftMember) -> None:
+            network.attach(raft.node.id, loop, raft, (self.peer_url,))
+
+        running = await start_member(
+            config,
             settings,
-            persisted=self._persisted(),
-            new_storage=self._new_storage,
+            persisted=persisted,
+            new_storage=new_storage,
             make_transport=lambda raft: network.transport(raft.node.id),
             fetch_members=network.ask_url,
+            before_serving=attach,
             rng=random.Random(cluster.rng.random()),
             on_removed=self._removed,
         )
-        raft = started.member
-        self.storage = started.storage
-        self.id = raft.node.id
-        network.attach(self.id, loop, raft, (self.peer_url,))
-        await raft.start()
-        grpc_member = Member(raft.server, config.listen_client_urls)
-        try:
-            await grpc_member.start()
-        except BaseException:
-            await raft.stop()
-            raise
-        self._port = grpc_member.ports[0]
-        raft.publish()
-        self._raft, self._grpc = raft, grpc_member
-
-    def _persisted(self) -> RaftStorage | None:
-        folder = self._folder()
-        if folder is not None and DiskRaftStorage.exists(folder):
-            return DiskRaftStorage.open(folder, fsync=not self._cluster.config.unsafe_no_fsync)
-        return self.storage  # in memory: what the member had (None the first time)
-
-    def _new_storage(self, metadata: dict[str, Any]) -> RaftStorage:
-        folder = self._folder()
-        if folder is None:
-            return MemoryRaftStorage(metadata)
-        return DiskRaftStorage.create(folder, metadata, not self._cluster.config.unsafe_no_fsync)
-
-    def _folder(self) -> Path | None:
-        root = self._cluster.data_dir
-        return None if root is None else root / self.name
+        self.storage = running.raft.storage
+        self.id = running.raft.node.id
+        self._port = running.grpc.ports[0]
+        self._running = running
 
     def _removed(self) -> None:
         """The log removed this member: it stops serving (etcd's process exits)."""
@@ -164,14 +145,10 @@ class ClusterMember:
             self._loop.create_task(self._down())
 
     async def _down(self) -> None:
-        grpc_member, raft = self._grpc, self._raft
-        self._grpc = self._raft = None
+        running, self._running = self._running, None
         self._cluster.network.detach(self.id)
-        if grpc_member is not None:
-            await grpc_member.stop(grace=None)
-        if raft is not None:
-            await raft.stop()
-            await raft.storage.close()
+        if running is not None:
+            await running.stop()
 
     def _stop(self) -> None:
         if self.paused:
@@ -265,13 +242,13 @@ class EmbeddedCluster:
         """The member that leads now, as the running members see it (None: no leader
         that the running members agree on)."""
         running = [m for m in self.members if m.running and not m.paused]
-        leading = [m for m in running if m._raft is not None and m._raft.node.role is Role.LEADER]
+        leading = [m for m in running if m.raft.node.role is Role.LEADER]
         if len(leading) != 1:
             return None
         leader = leading[0]
-        voters = [m for m in running if m._raft is not None and m.id in leader.raft.node.voters]
-        agree = sum(1 for m in voters if m._raft is not None and m._raft.node.leader == leader.id)
-        return leader if agree >= len(leader.raft.node.voters) // 2 + 1 else None
+        voters = leader.raft.node.voters
+        agree = sum(1 for m in running if m.id in voters and m.raft.node.leader == leader.id)
+        return leader if agree >= len(voters) // 2 + 1 else None
 
     def wait_leader(self, timeout: float = 10.0) -> ClusterMember:
         """The leader, once a quorum of the running members follows one."""

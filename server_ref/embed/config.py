@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..auth.tokens import InvalidAuthOptions, parse_options
+from ..cluster.bootstrap import ClusterConfigError, parse_initial_cluster
+from ..cluster.timing import ELECTION_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS
 from ..durations import parse_duration
 from ..server.config import ServerConfig
 from ..server.durable import DEFAULT_SNAPSHOT_COUNT, Durability
@@ -55,6 +57,21 @@ def parse_auth_token(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err)) from None
     if kind not in ("simple", "jwt"):
         raise argparse.ArgumentTypeError(f"unknown auth token type {kind!r} (simple or jwt)")
+    return text
+
+
+def parse_initial_cluster_flag(text: str) -> str:
+    """etcd's --initial-cluster, checked now (name=URL pairs) and kept as given."""
+    try:
+        parse_initial_cluster(text)
+    except ClusterConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def parse_cluster_state(text: str) -> str:
+    if text not in ("new", "existing"):
+        raise argparse.ArgumentTypeError(f"{text!r}: new or existing")
     return text
 
 
@@ -105,6 +122,47 @@ class Config:
     cluster_token: str = _setting(
         "etcd-cluster",
         Flag("--initial-cluster-token", "with the peer URLs, makes the member id", metavar="TOKEN"),
+    )
+    # ---- a cluster member (etcd's clustering flags) ----
+    initial_cluster: str | None = _setting(
+        None,
+        Flag(
+            "--initial-cluster",
+            "the cluster's members at its start, name=peerURL,...: given, the member runs "
+            "in a Raft cluster and talks to its peers on --listen-peer-urls; none: it runs "
+            "alone",
+            parse_initial_cluster_flag,
+            "NAME=URL,...",
+            show_file,
+        ),
+    )
+    initial_cluster_state: str = _setting(
+        "new",
+        Flag(
+            "--initial-cluster-state",
+            "new: a member of a new cluster; existing: joins a running cluster after a member add",
+            parse_cluster_state,
+            "new|existing",
+        ),
+    )
+    listen_peer_urls: tuple[str, ...] = _setting(
+        (),
+        _urls_flag(
+            "--listen-peer-urls", "URLs to serve the peers on; none: the advertised peer URLs"
+        ),
+    )
+    heartbeat_interval: int = _setting(
+        HEARTBEAT_INTERVAL_MS,
+        Flag("--heartbeat-interval", "milliseconds between two leader heartbeats", int, "MS"),
+    )
+    election_timeout: int = _setting(
+        ELECTION_TIMEOUT_MS,
+        Flag(
+            "--election-timeout",
+            "milliseconds a follower waits for its leader before it campaigns",
+            int,
+            "MS",
+        ),
     )
     max_txn_ops: int = _setting(
         128, Flag("--max-txn-ops", "most operations in a transaction", int, "N")

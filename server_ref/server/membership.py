@@ -78,3 +78,22 @@ class MemberAttrSet:
                 elif inner == 2:
                     urls.append(value.decode())
         return cls(member, name, tuple(urls))
+
+
+@dataclass(frozen=True)
+class ClusterVersionSet:
+    """The leader records the cluster's version once every member runs (etcd's
+    ClusterVersionSetRequest: ver = 1)."""
+
+    version: str
+
+    def SerializeToString(self) -> bytes:
+        return length_delimited(1, self.version.encode())
+
+    def ByteSize(self) -> int:
+        return len(self.SerializeToString())
+
+    @classmethod
+    def FromString(cls, data: bytes) -> ClusterVersionSet:
+        fields = dict(length_delimited_fields(data, "ClusterVersionSetRequest"))
+        return cls(fields.get(1, b"").decode())

@@ -25,7 +25,7 @@ from ..wire import (
     varint,
     varint_size,
 )
-from .membership import MemberAttrSet
+from .membership import ClusterVersionSet, MemberAttrSet
 
 Proposal = (
     rpc_pb2.PutRequest
@@ -53,6 +53,7 @@ Proposal = (
     | rpc_pb2.AuthRoleGrantPermissionRequest
     | rpc_pb2.AuthRoleRevokePermissionRequest
     | MemberAttrSet
+    | ClusterVersionSet
 )
 
 # InternalRaftRequest's field for each kind (etcd's raft_internal.proto)
@@ -82,6 +83,7 @@ FIELD_NUMBERS: dict[type, int] = {
     rpc_pb2.AuthRoleGrantPermissionRequest: 1203,
     rpc_pb2.AuthRoleRevokePermissionRequest: 1204,
     MemberAttrSet: 1300,
+    ClusterVersionSet: 1301,
 }
 _KINDS: dict[int, Any] = {number: kind for kind, number in FIELD_NUMBERS.items()}
 _HEADER_FIELD = 100  # RequestHeader header = 100: ID = 1, username = 2, auth_revision = 3

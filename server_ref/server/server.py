@@ -54,7 +54,13 @@ from .alarms import AlarmStore
 from .config import ServerConfig
 from .ids import IdGenerator
 from .log import Answer, Log, NullLog, settled
-from .membership import MemberAttrSet, MemberInfo, cluster_id, member_id
+from .membership import (
+    ClusterVersionSet,
+    MemberAttrSet,
+    MemberInfo,
+    cluster_id,
+    member_id,
+)
 from .proposal import Proposal
 from .quota import SpaceQuota
 from .replication import Replicator
@@ -105,6 +111,7 @@ class EtcdServer:
         # a cluster member's: its proposals go through Raft (None: this member logs
         # and applies its proposals itself)
         self.replicator: Replicator | None = None
+        self.cluster_version: str | None = None  # a cluster's, once its leader decided it
         self._max_request_bytes = config.max_request_bytes
         self._ungated: ApplyTable = self.auth_applier.guard(
             {
@@ -112,6 +119,7 @@ class EtcdServer:
                 rpc_pb2.LeaseGrantRequest: self._apply_lease_grant,
                 rpc_pb2.AlarmRequest: self._apply_alarm,
                 MemberAttrSet: self._apply_member_attributes,
+                ClusterVersionSet: self._apply_cluster_version,
                 **self.auth_applier.table(),
             }
         )
@@ -348,6 +356,10 @@ class EtcdServer:
         for member in self.members:
             if member.id == r.member_id:
                 member.name, member.client_urls = r.name, list(r.client_urls)
+        return rpc_pb2.MemberUpdateResponse(header=self.header(0))
+
+    def _apply_cluster_version(self, r: ClusterVersionSet) -> rpc_pb2.MemberUpdateResponse:
+        self.cluster_version = r.version
         return rpc_pb2.MemberUpdateResponse(header=self.header(0))
 
     def gate_by_alarms(self) -> None:

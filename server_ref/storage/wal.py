@@ -12,6 +12,16 @@ etcd's naming). A segment is a sequence of records::
 - STATE: u64 term, u64 index: the raft state at a (re)start, after which entries go
   on from ``index + 1``.
 
+A Raft member's log (``cluster/disk.py``) is made of the same segments and records, with
+record types of its own, which ``Wal.open`` refuses (it reads a single member's log):
+
+- RAFT_ENTRY: u64 index, u64 term, u8 kind, then the entry's bytes;
+- HARD_STATE: u64 commit, u64 term, u64 vote;
+- SNAPSHOT: u64 index, then the rest of the snapshot's marker (``cluster/disk.py``).
+
+``read_segments`` reads and checks the records of either kind of log, without
+interpreting them.
+
 Records are appended in batches; ``flush`` writes a batch and fsyncs it (group
 commit), so a batch is durable, or not there, as a whole from the caller's view.
 
@@ -36,6 +46,7 @@ import google_crc32c
 
 SEGMENT_BYTES = 64 * 1024 * 1024  # etcd's SegmentSizeBytes: a new segment past this
 METADATA, ENTRY, STATE = 1, 2, 3
+RAFT_ENTRY, HARD_STATE, SNAPSHOT = 4, 5, 6  # a Raft member's log only
 _HEADER = struct.Struct("<II")
 _U64 = struct.Struct("<Q")
 _STATE = struct.Struct("<QQ")
@@ -57,6 +68,57 @@ class Replayed:
     cut_bytes: int = 0  # of a torn tail cut off the last segment
 
 
+@dataclass
+class Segments:
+    """Every record of a log, checked (checksums, metadata) but not interpreted."""
+
+    paths: list[Path]
+    metadata: dict[str, Any]
+    records: list[list[tuple[int, bytes, int]]]  # per segment: (type, payload, offset)
+    torn_bytes: int = 0  # at the end of the last segment: a write a crash left unfinished
+
+    @property
+    def seqs(self) -> list[int]:
+        return [_parse_name(path)[0] for path in self.paths]
+
+    def cut_torn_tail(self, *, fsync: bool) -> int:
+        """Cut the torn tail off the last segment; return how many bytes went."""
+        if self.torn_bytes:
+            path = self.paths[-1]
+            with open(path, "r+b") as out:
+                out.truncate(path.stat().st_size - self.torn_bytes)
+                out.flush()
+                if fsync:
+                    os.fsync(out.fileno())
+        cut, self.torn_bytes = self.torn_bytes, 0
+        return cut
+
+
+def read_segments(folder: Path) -> Segments:
+    """Read every segment of the log in ``folder`` in order; a torn tail of the last one is
+    found (not yet cut), damage anywhere else is a ``WalError`` naming file and offset."""
+    paths = sorted(folder.glob("*.wal"), key=_parse_name)
+    if not paths:
+        raise WalError(f"{folder}: no log segments (*.wal)")
+    found: Segments | None = None
+    for number, path in enumerate(paths):
+        last = number == len(paths) - 1
+        data = path.read_bytes()
+        records, good = _read_records(path, data, tail_may_tear=last)
+        if not records or records[0][0] != METADATA:
+            raise WalError(f"{path}: offset 0: a segment must start with its metadata")
+        metadata = json.loads(records[0][1])
+        if found is None:
+            found = Segments(paths, metadata, [])
+        elif metadata != found.metadata:
+            raise WalError(f"{path}: its metadata differs from the first segment's")
+        found.records.append(records[1:])
+        if last:
+            found.torn_bytes = len(data) - good
+    assert found is not None
+    return found
+
+
 def _name(seq: int, first_index: int) -> str:
     return f"{seq:016x}-{first_index:016x}.wal"
 
@@ -72,6 +134,11 @@ def _parse_name(path: Path) -> tuple[int, int]:
 def _record(kind: int, payload: bytes) -> bytes:
     body = bytes((kind,)) + payload
     return _HEADER.pack(len(body), google_crc32c.value(body)) + body
+
+
+def make_record(kind: int, payload: bytes) -> bytes:
+    """A record of any type, framed and checksummed, for ``Wal.add_record``."""
+    return _record(kind, payload)
 
 
 def entry_record(index: int, data: bytes) -> bytes:
@@ -124,11 +191,19 @@ class Wal:
         cls, folder: Path, metadata: dict[str, Any], term: int, index: int, *, fsync: bool
     ) -> Wal:
         """A new log whose first record after the metadata is the raft state."""
+        return cls.create_with(folder, metadata, state_record(term, index), index + 1, fsync=fsync)
+
+    @classmethod
+    def create_with(
+        cls, folder: Path, metadata: dict[str, Any], first: bytes, first_index: int, *, fsync: bool
+    ) -> Wal:
+        """A new log whose first records after the metadata are ``first``, made whole
+        (written aside, synced, renamed) so that a crash leaves no log or this one."""
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / _name(0, index + 1)
+        path = folder / _name(0, first_index)
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as out:
-            out.write(metadata_record(metadata) + state_record(term, index))
+            out.write(metadata_record(metadata) + first)
             out.flush()
             if fsync:
                 os.fsync(out.fileno())
@@ -141,23 +216,11 @@ class Wal:
     def open(cls, folder: Path, after_index: int, *, fsync: bool) -> tuple[Wal, Replayed]:
         """Read every segment back (entries after ``after_index`` are returned), cut a
         torn tail off the last one, and open the log for appending."""
-        segments = sorted(folder.glob("*.wal"), key=_parse_name)
-        if not segments:
-            raise WalError(f"{folder}: no log segments (*.wal)")
-        replayed: Replayed | None = None
+        segments = read_segments(folder)
+        replayed = Replayed(segments.metadata)
         expected = 0  # the next entry index, once known
-        for number, path in enumerate(segments):
-            last = number == len(segments) - 1
-            data = path.read_bytes()
-            records, good = _read_records(path, data, tail_may_tear=last)
-            if not records or records[0][0] != METADATA:
-                raise WalError(f"{path}: offset 0: a segment must start with its metadata")
-            metadata = json.loads(records[0][1])
-            if replayed is None:
-                replayed = Replayed(metadata)
-            elif metadata != replayed.metadata:
-                raise WalError(f"{path}: its metadata differs from the first segment's")
-            for kind, payload, offset in records[1:]:
+        for path, records in zip(segments.paths, segments.records, strict=True):
+            for kind, payload, offset in records:
                 if kind == STATE:
                     term, index = _STATE.unpack(payload)
                     if expected and index + 1 < expected:
@@ -175,15 +238,8 @@ class Wal:
                         replayed.entries.append((index, payload[_U64.size :]))
                 else:
                     raise WalError(f"{path}: offset {offset}: unknown record type {kind}")
-            if last and good < len(data):
-                replayed.cut_bytes = len(data) - good
-                with open(path, "r+b") as out:
-                    out.truncate(good)
-                    out.flush()
-                    if fsync:
-                        os.fsync(out.fileno())
-        assert replayed is not None
-        return cls(folder, replayed.metadata, segments, fsync=fsync), replayed
+        replayed.cut_bytes = segments.cut_torn_tail(fsync=fsync)
+        return cls(folder, replayed.metadata, segments.paths, fsync=fsync), replayed
 
     # ---- appending ----
 
@@ -195,6 +251,12 @@ class Wal:
 
     def add_state(self, term: int, index: int) -> None:
         record = state_record(term, index)
+        with self._lock:
+            self._buffer.append(record)
+            self._buffer_last = index
+
+    def add_record(self, record: bytes, index: int) -> None:
+        """Add a record made by ``make_record``; ``index`` is what ``flush`` returns."""
         with self._lock:
             self._buffer.append(record)
             self._buffer_last = index
@@ -274,11 +336,19 @@ class Wal:
     def release(self, up_to: int) -> list[Path]:
         """Delete the segments whose entries all have indexes up to ``up_to`` (a snapshot
         holds them now); return them."""
-        released = []
-        while len(self._segments) > 1:
-            _, next_first = _parse_name(self._segments[1])
+        count = 0
+        while count + 1 < len(self._segments):
+            _, next_first = _parse_name(self._segments[count + 1])
             if next_first > up_to + 1:
                 break
+            count += 1
+        return self.release_first(count)
+
+    def release_first(self, count: int) -> list[Path]:
+        """Delete the first ``count`` segments (never the one open for appending), oldest
+        first, so that a crash leaves the log without a prefix, never with a hole."""
+        released: list[Path] = []
+        while len(released) < count and len(self._segments) > 1:
             path = self._segments.pop(0)
             path.unlink()
             released.append(path)
@@ -301,6 +371,8 @@ def _first_index(record: bytes) -> int:
     payload = record[_HEADER.size + 1 :]
     if kind == STATE:
         return int(_STATE.unpack(payload)[1]) + 1
+    if kind in (HARD_STATE, SNAPSHOT):  # entries go on after its commit, its index
+        return int(_U64.unpack_from(payload)[0]) + 1
     return int(_U64.unpack_from(payload)[0])
 
 

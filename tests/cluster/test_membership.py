@@ -137,6 +137,11 @@ async def test_learner_joins_refuses_then_is_promoted(
                 got = await on_learner.get(prefix + b"before", serializable=True)
                 assert got.value == b"1"  # caught up with what was written before
                 await client.member_promote(learner.id)
+                # the learner applies its promotion when the leader's next message
+                # carries the commit: soon after the leader answered, not before
+                deadline = time.monotonic() + 5
+                while (await on_learner.status()).is_learner and time.monotonic() < deadline:
+                    await anyio.sleep(0.02)  # polling under a deadline
                 assert not (await on_learner.status()).is_learner
                 await on_learner.put(prefix + b"after", b"2")
             assert not {m.id: m for m in await client.member_list()}[learner.id].is_learner

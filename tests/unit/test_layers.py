@@ -26,7 +26,7 @@ RANKS = {
     "apply": 3,
     "server": 4,
     "api": 5,
-    "cluster": 5,  # the peer protocol between members: carries raft messages for the server
+    "cluster": 5,  # a member in a Raft cluster: raft under the server; the api's sibling
     "embed": 6,
     "entry": 7,  # the package's __init__ (EmbeddedServer) and __main__
 }
@@ -153,6 +153,9 @@ def test_no_import_cycles() -> None:
         ({"api.kv": {"server.server", "errors", "api.checks"}}, []),
         ({"raft.node": {"errors"}}, ["raft.node (raft) imports errors (base)"]),
         ({"server.server": {"raft.node"}}, []),
+        ({"cluster.disk": {"raft.node", "server.server", "storage.wal", "auth.caller"}}, []),
+        ({"cluster.disk": {"api.kv"}}, ["cluster.disk (cluster) imports api.kv (api)"]),
+        ({"cluster.disk": {"embed.x"}}, ["cluster.disk (cluster) imports embed.x (embed)"]),
     ],
 )
 def test_the_layer_check_catches_an_upward_import(graph: Graph, expected: list[str]) -> None:
