@@ -103,6 +103,7 @@ class RaftMember(PeerHandler):
         self._snapshot_index = node.log.offset
         self.stopped = False
         self._deciding = False
+        self.published = False  # its name and client URLs are in the members' lists
 
     # ---- running ----
 
@@ -612,6 +613,7 @@ class RaftMember(PeerHandler):
             try:
                 await self._leader(self.timing.request_timeout)
                 await settled(self.server.propose(attributes, internal=True))
+                self.published = True
                 return
             except ServerError:
                 await asyncio.sleep(READ_RETRY)

@@ -282,7 +282,22 @@ class EmbeddedCluster:
                 member._stop()
             raise
         self._started = True
+        self._wait_published(START_TIMEOUT)
         return self
+
+    def _wait_published(self, timeout: float) -> None:
+        """Until every member published its name and client URLs (a leader was elected
+        and committed them) and applied the cluster version, as an etcd member serves
+        clients only once it has."""
+        deadline = time.monotonic() + timeout
+        def settled(m: ClusterMember) -> bool:
+            return m.raft.published and m.raft.server.cluster_version is not None
+
+        while not all(settled(m) for m in self.members if m.running):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"the members did not publish themselves within {timeout}s")
+            time.sleep(_POLL)
 
     def stop(self) -> None:
         """Stop every member. In memory the data goes; a ``data_dir`` keeps it."""

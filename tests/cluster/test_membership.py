@@ -69,7 +69,13 @@ async def test_move_leader_to_a_follower(healthy_cluster: Cluster) -> None:
         term = (await client.status(cluster.endpoint(old))).raft_term
         await client.move_leader(target_id)
         assert cluster.wait_leader() == target_id
-        statuses = [await client.status(e) for e in cluster.endpoints]
+        # a member learns of the new leader from its first message: soon, not at once
+        deadline = time.monotonic() + 5
+        while True:
+            statuses = [await client.status(e) for e in cluster.endpoints]
+            if {s.leader for s in statuses} == {target_id} or time.monotonic() > deadline:
+                break
+            await anyio.sleep(0.02)  # polling under a deadline
     assert {s.leader for s in statuses} == {target_id}
     assert all(s.raft_term > term for s in statuses)
 
