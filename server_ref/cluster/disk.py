@@ -141,7 +141,10 @@ def replay(segments: Segments) -> Replayed:
         if seq != before + 1:
             raise WalError(f"{path}: segment {seq:x} follows {before:x}: one is missing")
     state = Replayed()
-    base: int | None = None  # the index before entries[0], once known
+    # Entries follow on from `base`. It is known (anchored) from the log's first segment
+    # or a snapshot's marker; after released segments it is first guessed from an entry
+    # (an older marker's entries were released by a newer one still to come).
+    base, anchored = 0, seqs[0] == 0
     for path, records in zip(segments.paths, segments.records, strict=True):
         top = 0
         for kind, payload, offset in records:
@@ -149,12 +152,15 @@ def replay(segments: Segments) -> Replayed:
             try:
                 if kind == RAFT_ENTRY:
                     entry = _decode_entry(payload)
-                    base = entry.index - 1 if base is None else base
-                    if not base < entry.index <= base + len(state.entries) + 1:
+                    last = base + len(state.entries)
+                    if not state.entries and not anchored:
+                        base = last = entry.index - 1
+                    if not (base if anchored else 0) < entry.index <= last + 1:
                         raise WalError(
-                            f"{where}: entry {entry.index} where the log holds "
-                            f"({base}, {base + len(state.entries)}]"
+                            f"{where}: entry {entry.index} where the log holds ({base}, {last}]"
                         )
+                    if entry.index <= base:  # before the guess: the guess was too high
+                        state.entries, base = [], entry.index - 1
                     del state.entries[entry.index - base - 1 :]
                     state.entries.append(entry)
                     top = max(top, entry.index)
@@ -165,20 +171,24 @@ def replay(segments: Segments) -> Replayed:
                     index = marker.snapshot.index
                     if state.marker is not None and index <= state.marker.snapshot.index:
                         raise WalError(f"{where}: snapshot {index} goes back")
-                    if marker.replaces_log or base is None:
-                        state.entries = []
-                    elif index >= base:
+                    if marker.replaces_log:
+                        state.entries, base, anchored = [], index, True
+                    elif anchored or (state.entries and index >= base):
                         del state.entries[: index - base]
-                    else:
-                        raise WalError(f"{where}: snapshot {index} before entry {base + 1}")
-                    state.marker, base = marker, index
+                        base, anchored = index, True
+                    # else some entries it kept were in segments a later snapshot released
+                    state.marker = marker
                 else:
                     raise WalError(f"{where}: record type {kind} is not a Raft log's")
             except (struct.error, ValueError) as err:
                 raise WalError(f"{where}: a malformed record ({err})") from None
         state.segment_tops.append(top)
-    if state.marker is None and base not in (None, 0):
-        raise WalError(f"{segments.paths[0]}: the log starts at entry {base + 1}, no snapshot")
+    start = 0 if state.marker is None else state.marker.snapshot.index
+    if state.entries and state.entries[0].index != start + 1:
+        raise WalError(
+            f"{segments.paths[0]}: the log holds entries from {state.entries[0].index}, "
+            f"after a snapshot at {start}: the segments with those before are missing"
+        )
     return state
 
 

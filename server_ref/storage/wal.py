@@ -320,11 +320,13 @@ class Wal:
         seq, _ = _parse_name(self._segments[-1])
         path = self.folder / _name(seq + 1, first_index)
         record = metadata_record(self.metadata)
-        with open(path, "wb") as out:
+        tmp = path.with_suffix(".tmp")  # whole or absent: a crash leaves no empty segment
+        with open(tmp, "wb") as out:
             out.write(record)
             out.flush()
             if self._fsync:
                 os.fsync(out.fileno())
+        os.replace(tmp, path)
         if self._fsync:
             fsync_dir(self.folder)
         self._file.close()

@@ -141,3 +141,24 @@ def test_released_segments_are_deleted(tmp_path: Path) -> None:
     log.close()
     _, replayed = Wal.open(tmp_path, after_index=6, fsync=False)
     assert replayed.entries == [(7, b"three")]
+
+
+def test_a_crash_while_cutting_a_segment_leaves_no_empty_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new segment is made whole aside, then renamed: a crash before leaves the log
+    as it was (an empty last segment would be refused at the next open)."""
+    log = new_log(tmp_path, [b"one"])
+    log.request_cut()
+    log.add_entry(6, b"two")
+
+    def crash(source: object, target: object) -> None:
+        raise SystemExit("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(W.os, "replace", crash)
+        with pytest.raises(SystemExit):
+            log.flush()
+    assert len(list(tmp_path.glob("*.wal"))) == 1
+    _, replayed = Wal.open(tmp_path, after_index=0, fsync=False)
+    assert replayed.entries == [(5, b"one")]
