@@ -2,19 +2,22 @@
 
 A service registers under a TTL lease and is discovered; two workers contend for a
 mutex; a leader is elected and fails over; a config prefix is watched live; jobs
-pass through a queue. Every step prints what happens; the whole runs in seconds.
+pass through a queue; and in a 3-member cluster the leader's member is killed under a
+client that goes on reading and writing. Every step prints what happens; the whole runs
+in seconds.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from etcd3py import Client
+from etcd3py import Client, EtcdError
 from etcd3py.recipes import ConfigWatcher, Election, Mutex, Queue, ServiceRegistry
-from etcd3py.server_ref import EmbeddedServer
+from etcd3py.server_ref import EmbeddedCluster, EmbeddedServer
 
 T = TypeVar("T")
 _start = time.monotonic()
@@ -133,6 +136,52 @@ def queue(endpoint: str) -> None:
         in_threads(lambda: consumer("consumer-1"), lambda: consumer("consumer-2"))
 
 
+def cluster() -> None:
+    step("6. Cluster: three members replicated with Raft; the leader's member is killed")
+    with EmbeddedCluster(members=3) as members:
+        leader = members.wait_leader()
+        say(f"{leader.name} leads; the client tries it first")
+        others = [m.endpoint for m in members.members if m is not leader]
+        with Client([leader.endpoint, *others], timeout=10) as client:
+            client.put("tour/cluster/before", "1")
+            stop = threading.Event()
+            reads: list[tuple[float, bytes | None]] = []
+            enough = threading.Event()
+
+            failed: list[EtcdError] = []
+
+            def reader() -> None:
+                while not stop.is_set():
+                    try:
+                        value = client.get("tour/cluster/before").value
+                    except EtcdError as err:
+                        failed.append(err)
+                        continue
+                    reads.append((time.monotonic(), value))
+                    if len(reads) % 20 == 0:
+                        enough.set()
+
+            reading = threading.Thread(target=reader)
+            reading.start()
+            enough.wait(10)
+            enough.clear()
+            killed_at = time.monotonic()
+            members.kill_member(members.members.index(leader))
+            say(f"killed {leader.name} (kill -9 of a member, in-process) under a reading client")
+            new = members.wait_leader()
+            say(f"{new.name} leads now, elected {time.monotonic() - killed_at:.1f}s after the kill")
+            client.put("tour/cluster/after", "2")
+            say(f"the client wrote after the failover: {client.get('tour/cluster/after').value!r}")
+            enough.wait(10)
+            stop.set()
+            reading.join(30)
+            gap = max(b[0] - a[0] for a, b in itertools.pairwise(reads))
+            say(
+                f"{len(reads)} reads answered {set(v for _, v in reads)}, {len(failed)} failed; the longest"
+            )
+            say(f"wait for one, while the client moved to another member: {gap:.1f}s")
+
+
 def main() -> None:
     with EmbeddedServer() as server:
         print(f"etcd3py tour, against the embedded reference server at {server.endpoint}")
@@ -141,6 +190,7 @@ def main() -> None:
         election(server.endpoint)
         config(server.endpoint)
         queue(server.endpoint)
+    cluster()
     print(f"\ndone in {time.monotonic() - _start:.1f}s")
 
 

@@ -23,4 +23,7 @@ def test_the_tour() -> None:
     assert sorted(line.split()[-1] for line in out.splitlines() if " took job-" in line) == [
         f"job-{n}" for n in range(1, 7)
     ]
+    assert "leads now, elected" in out  # the cluster chapter: the leader's member killed
+    assert "the client wrote after the failover: b'2'" in out
+    assert "reads answered {b'1'}, 0 failed" in out
     assert took < 60, f"the tour took {took:.1f}s"
