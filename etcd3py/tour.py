@@ -176,9 +176,8 @@ def cluster() -> None:
             stop.set()
             reading.join(30)
             gap = max(b[0] - a[0] for a, b in itertools.pairwise(reads))
-            say(
-                f"{len(reads)} reads answered {set(v for _, v in reads)}, {len(failed)} failed; the longest"
-            )
+            answered = {v for _, v in reads}
+            say(f"{len(reads)} reads answered {answered}, {len(failed)} failed; the longest")
             say(f"wait for one, while the client moved to another member: {gap:.1f}s")
 
 
