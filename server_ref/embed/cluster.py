@@ -290,6 +290,7 @@ class EmbeddedCluster:
         and committed them) and applied the cluster version, as an etcd member serves
         clients only once it has."""
         deadline = time.monotonic() + timeout
+
         def settled(m: ClusterMember) -> bool:
             return m.raft.published and m.raft.server.cluster_version is not None
 
