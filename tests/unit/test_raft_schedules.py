@@ -46,8 +46,8 @@ def actions(size: int) -> st.SearchStrategy[Action]:
         st.tuples(st.just("restart"), node),
         *[st.tuples(st.just("propose"), node)] * 3,
         st.tuples(st.just("transfer"), node, node),
-        st.tuples(st.just("add"), node, st.sampled_from(ADDS)),
-        st.tuples(st.just("promote"), node, k),
+        *[st.tuples(st.just("add"), node, st.sampled_from(ADDS))] * 2,
+        *[st.tuples(st.just("promote"), node, k)] * 2,
         st.tuples(st.just("remove"), node, k),
         *[st.tuples(st.just("read"), node)] * 2,
     )
@@ -149,5 +149,8 @@ def test_raft_is_safe_under_any_schedule_and_live_once_healed(
     assert leader is not None
     joined = {m.id for m in cluster.members.values() if m.joined}
     event(f"joiners now voters: {len(joined & leader.voters)}")
+    event(f"joiners now learners: {len(joined & leader.learners)}")
+    outside = set(cluster.members) - leader.voters - leader.learners
+    event(f"started, not members at the end: {len(outside)}")
     snapshots = sum(m.type is MessageType.SNAPSHOT for m in cluster.sent)
     event(f"compact every {compact_every}: snapshots sent: {'none' if not snapshots else '1+'}")
