@@ -10,6 +10,7 @@ proposal committed and a read answered within a bounded number of ticks."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
@@ -22,6 +23,7 @@ SIZES = (3, 5)
 NEW_MEMBERS = 2  # ids size+1.. may join
 COMPACT_EVERY = (None, 1, 3)  # None: never compact
 Action = tuple[Any, ...]
+Schedule = tuple[int, int, int | None, bool, list[Action]]
 
 
 def actions(size: int) -> st.SearchStrategy[Action]:
@@ -57,11 +59,14 @@ ADDS = (ConfChangeType.ADD_LEARNER, ConfChangeType.ADD_NODE)
 
 
 @st.composite
-def schedules(draw: st.DrawFn) -> tuple[int, int, int | None, list[Action]]:
+def schedules(draw: st.DrawFn) -> Schedule:
     size = draw(st.sampled_from(SIZES))
     seed = draw(st.integers(0, 2**16))
     compact_every = draw(st.sampled_from(COMPACT_EVERY))
-    return size, seed, compact_every, draw(st.lists(actions(size), min_size=30, max_size=200))
+    # without check-quorum a deposed leader goes on leading: its reads must still be safe
+    check_quorum = draw(st.booleans())
+    steps = draw(st.lists(actions(size), min_size=30, max_size=200))
+    return size, seed, compact_every, check_quorum, steps
 
 
 # actions on nodes: on a member that was never started, nothing happens
@@ -121,10 +126,11 @@ def change_member(cluster: Cluster, proposer: int, name: str, k: int) -> None:
 )
 @given(schedules())
 def test_raft_is_safe_under_any_schedule_and_live_once_healed(
-    schedule: tuple[int, int, int | None, list[Action]],
+    schedule: Schedule,
 ) -> None:
-    size, seed, compact_every, steps = schedule
-    cluster = Cluster(size, seed=seed, compact_every=compact_every)
+    size, seed, compact_every, check_quorum, steps = schedule
+    config = replace(FAST, check_quorum=check_quorum)
+    cluster = Cluster(size, seed=seed, config=config, compact_every=compact_every)
     for action in steps:
         run(cluster, action)  # every step ends in the simulator's invariant checks
     # what the schedule reached, for --hypothesis-show-statistics (the invariants only
