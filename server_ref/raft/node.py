@@ -139,11 +139,16 @@ class RaftNode:
 
         The membership is the snapshot's when it has one; otherwise `peers` are the voters
         (this node among them, unless it is one of `learners` or `join` is set) and
-        `learners` the learners. A new member joining a running cluster passes `peers=()`
-        and `join=True`: it is no member until the leader's appends (conf-change entries the
-        driver applies) or a snapshot say so, and until then never campaigns. A restarted
-        node replays its committed entries after the snapshot, and with them the conf
-        changes: the driver applies them again."""
+        `learners` the learners: the membership the log starts from, which the driver
+        keeps for restarts. A restarted node replays its committed entries after the
+        snapshot, and with them the conf changes: the driver applies them again.
+
+        A new member joining a running cluster passes `join=True` and, as `peers` and
+        `learners`, the members it was told of when it was added (etcd: the member list);
+        it is no member itself (never campaigns) until it applies the conf change adding
+        it, from the leader's appends, or takes a snapshot that names it. The initial
+        membership is not in the log (etcd's is: bootstrap conf changes), so a joiner with
+        no peers would take the entry adding it for a cluster of one and elect itself."""
         self.id = node_id
         self.voters: frozenset[int] = frozenset()
         self.learners: frozenset[int] = frozenset()
@@ -152,7 +157,9 @@ class RaftNode:
         else:
             self.learners = frozenset(learners)
             self.voters = frozenset(peers) - self.learners
-            if not join and node_id not in self.learners:
+            if join:
+                self.voters, self.learners = self.voters - {node_id}, self.learners - {node_id}
+            elif node_id not in self.learners:
                 self.voters |= {node_id}
         self.config = config or Config()
         self._rng = rng

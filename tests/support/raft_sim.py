@@ -1,13 +1,16 @@
 """A deterministic network of Raft nodes for tests: the test decides every tick, delivery,
-loss, duplicate, partition, crash and restart, and the Raft invariants are checked after
-every step.
+loss, duplicate, partition, crash and restart, membership change and read, and the Raft
+invariants are checked after every step.
 
 Each member has a simulated disk that holds exactly what its driver persisted from a Ready
 (and the snapshots it took); a crash throws the node (and its state machine) away, a
 restart builds a new node from the disk, loads its snapshot into a fresh state machine and
 replays the committed entries after it. With `compact_every=K`, each member compacts its
 log every K applied entries, with a snapshot of its state machine (the applied entries,
-encoded).
+encoded). Members apply committed conf changes as a driver must; a member added later
+starts empty, as a joining node (`join=True`), and learns its membership from the log.
+Every ReadState a node hands out is checked against the highest commit index any node had
+when the read was asked (a linearizable read sees every write committed before it).
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from etcd3py.server_ref.raft import (
+    ConfChange,
+    ConfChangeType,
     Config,
     Entry,
+    EntryKind,
     HardState,
     Message,
     ProposalDroppedError,
@@ -27,17 +33,21 @@ from etcd3py.server_ref.raft import (
     Ready,
     Role,
     Snapshot,
+    decode_conf_change,
 )
 
 FAST = Config(election_ticks=5, heartbeat_ticks=1, max_inflight=2, max_entries_per_append=3)
 
 
 def encode_state(applied: list[Entry]) -> bytes:
-    return json.dumps([[e.term, e.index, e.data.hex()] for e in applied]).encode()
+    return json.dumps([[e.term, e.index, e.data.hex(), e.kind.value] for e in applied]).encode()
 
 
 def decode_state(data: bytes) -> list[Entry]:
-    return [Entry(term, index, bytes.fromhex(d)) for term, index, d in json.loads(data or b"[]")]
+    return [
+        Entry(term, index, bytes.fromhex(d), EntryKind(kind))
+        for term, index, d, kind in json.loads(data or b"[]")
+    ]
 
 
 @dataclass
@@ -71,6 +81,11 @@ class Member:
     lives: int = 0
     slow_disk: bool = False  # a Ready waits in `writing` until the test calls flush()
     writing: Ready | None = None
+    # the membership its log starts from: the cluster's at the start, or, for a member
+    # added later (built with join=True), the one it was told when it joined
+    peers: frozenset[int] = frozenset()
+    learners: frozenset[int] = frozenset()
+    joined: bool = False
 
 
 class InvariantError(AssertionError):
@@ -85,7 +100,7 @@ class Cluster:
         self.ids = list(range(1, size + 1))
         self.seed = seed
         self.config = config
-        self.members = {i: Member(i) for i in self.ids}
+        self.members = {i: Member(i, peers=frozenset(self.ids)) for i in self.ids}
         self.in_flight: list[Message] = []
         self.group: dict[int, int] = {}  # partition: node -> side; absent: all connected
         self.leaders_by_term: dict[int, set[int]] = {}
@@ -95,6 +110,11 @@ class Cluster:
         self.proposals = 0
         self._ticks = 0
         self.sent: list[Message] = []  # every message any node sent, for tests to count
+        self.max_commit = 0  # the highest commit index any node has had
+        self.read_floor: dict[bytes, int] = {}  # read context -> max_commit when asked
+        self.read_states: dict[bytes, list[tuple[int, int]]] = {}  # context -> (node, index)
+        self.reads = 0
+        self.conf_changes_applied = 0
         for i in self.ids:
             self.restart(i)
 
@@ -107,6 +127,15 @@ class Cluster:
 
     def live(self) -> list[RaftNode]:
         return [m.node for m in self.members.values() if m.node is not None]
+
+    def add_member(self, node_id: int, told_by: RaftNode) -> RaftNode:
+        """Start a new, empty member that will join, told the membership `told_by` has
+        (etcd: the member list its `--initial-cluster` gives); it is no member itself."""
+        assert node_id not in self.members
+        member = Member(node_id, peers=told_by.voters, learners=told_by.learners, joined=True)
+        self.members[node_id] = member
+        self.restart(node_id)
+        return self.node(node_id)
 
     def crash(self, node_id: int) -> None:
         member = self.members[node_id]
@@ -123,12 +152,14 @@ class Cluster:
         rng = random.Random(f"{self.seed}/{node_id}/{member.lives}")
         member.node = RaftNode(
             node_id,
-            self.ids,
+            member.peers,
             rng,
             self.config,
             hard_state=member.disk.hard_state,
             entries=member.disk.entries,
             snapshot=member.disk.snapshot,
+            learners=member.learners,
+            join=member.joined,
         )
         self._load(member, member.disk.snapshot)
         self.settle()
@@ -175,6 +206,36 @@ class Cluster:
         finally:
             self.settle()
         return True
+
+    def change(self, node_id: int, kind: ConfChangeType, target: int) -> bool:
+        """Propose a membership change at node_id; adding a node not yet known starts it."""
+        if (node := self.members[node_id].node) is None:
+            return False
+        adding = kind in (ConfChangeType.ADD_NODE, ConfChangeType.ADD_LEARNER)
+        if adding and target not in self.members:
+            self.add_member(target, told_by=self.leader() or node)
+        try:
+            node.propose_conf_change(ConfChange(kind, target))
+        except ProposalDroppedError:
+            return False
+        finally:
+            self.settle()
+        return True
+
+    def read(self, node_id: int) -> bytes | None:
+        """Ask node_id for a linearizable read; its context, or None when it was refused."""
+        if (node := self.members[node_id].node) is None:
+            return None
+        self.reads += 1
+        context = f"read{self.reads}".encode()
+        self.read_floor[context] = self.max_commit
+        try:
+            node.read_index(context)
+        except ProposalDroppedError:
+            return None
+        finally:
+            self.settle()
+        return context
 
     def transfer(self, node_id: int, transferee: int) -> None:
         if (node := self.members[node_id].node) is not None:
@@ -237,6 +298,16 @@ class Cluster:
             assert entry.index == len(member.applied) + 1, "applied out of order"
             member.applied.append(entry)
             self._record_applied(entry)
+            if entry.kind is EntryKind.CONF_CHANGE:
+                node.apply_conf_change(decode_conf_change(entry.data))
+                self.conf_changes_applied += 1
+        for read in ready.read_states:
+            if read.index < self.read_floor[read.context]:
+                raise InvariantError(
+                    f"node {member.id} read at {read.index}, but {self.read_floor[read.context]}"
+                    " was committed before the read was asked"
+                )
+            self.read_states.setdefault(read.context, []).append((member.id, read.index))
         node.advance(ready)
         every = self.compact_every
         if every is not None and node.log.applied - node.log.offset >= every:
@@ -278,7 +349,10 @@ class Cluster:
     def check(self) -> None:
         live = self.live()
         for node in live:
+            self.max_commit = max(self.max_commit, node.log.committed)
             if node.role is Role.LEADER:
+                if node.id not in node.voters:
+                    raise InvariantError(f"leader {node.id} is no voter: {node.voters}")
                 leaders = self.leaders_by_term.setdefault(node.term, set())
                 leaders.add(node.id)
                 if len(leaders) > 1:
@@ -354,7 +428,35 @@ class Cluster:
         return self.run_until(applied_or_retried, max_ticks)
 
     def applied_everywhere(self, data: bytes) -> bool:
-        return all(any(e.data == data for e in m.applied) for m in self.members.values() if m.node)
+        """Applied by every live member of the cluster (as the newest leader sees it: a
+        removed node is sent nothing more)."""
+        leader = self.leader()
+        members = (leader.voters | leader.learners) if leader else set(self.members)
+        return all(
+            any(e.data == data for e in m.applied)
+            for m in self.members.values()
+            if m.node and m.id in members
+        )
+
+    def read_eventually(self, max_ticks: int) -> int:
+        """Ask the newest leader for a read, again every election timeout, until one is
+        answered; the ticks that took (AssertionError past max_ticks)."""
+        retry = self.config.election_ticks
+        asked: list[bytes] = []
+
+        def answered_or_retried() -> bool:
+            if any(c in self.read_states for c in asked):
+                return True
+            leader = self.leader()
+            if leader is not None and self._ticks % retry == 0:
+                context = self.read(leader.id)
+                if context is not None:
+                    asked.append(context)
+            self._ticks += 1
+            return False
+
+        self._ticks = 0
+        return self.run_until(answered_or_retried, max_ticks)
 
 
 def check_log_matching(a: int, log_a: tuple[Entry, ...], b: int, log_b: tuple[Entry, ...]) -> None:

@@ -7,8 +7,11 @@ import random
 import pytest
 
 from etcd3py.server_ref.raft import (
+    ConfChange,
+    ConfChangeType,
     Config,
     Entry,
+    EntryKind,
     HardState,
     Message,
     MessageType,
@@ -17,6 +20,8 @@ from etcd3py.server_ref.raft import (
     RaftNode,
     Role,
     Snapshot,
+    decode_conf_change,
+    encode_conf_change,
 )
 from etcd3py.server_ref.raft.log import LogConflictError, RaftLog
 from tests.support.raft_sim import FAST, Cluster
@@ -542,3 +547,305 @@ def test_a_snapshot_replaces_a_log_whose_entry_at_its_index_diverges() -> None:
     assert ready.snapshot == snapshot  # our uncommitted entries 3..5 of term 2 are gone
     assert node.log.offset == node.log.last_index == node.log.committed == 4
     assert node.log.last_term == 3
+
+
+# ---- membership changes
+
+ADD_NODE, ADD_LEARNER = ConfChangeType.ADD_NODE, ConfChangeType.ADD_LEARNER
+REMOVE_NODE = ConfChangeType.REMOVE_NODE
+
+
+def test_a_conf_change_encodes_compactly_and_back() -> None:
+    change = ConfChange(ConfChangeType.UPDATE_NODE, 2**40 + 3, b"peer urls")
+    assert decode_conf_change(encode_conf_change(change)) == change
+    assert len(encode_conf_change(ConfChange(ADD_NODE, 4))) == 9
+
+
+def test_a_conf_change_is_committed_then_applied_where_the_driver_applies_it() -> None:
+    cluster = Cluster(3, seed=31)
+    leader = elected(cluster)
+    follower = next(i for i in cluster.ids if i != leader.id)
+    assert cluster.change(follower, ADD_LEARNER, 4)  # forwarded to the leader
+    cluster.run_until(lambda: cluster.conf_changes_applied == 4, 4 * ELECTION)
+    conf = [e for e in leader.log.entries(1) if e.kind is EntryKind.CONF_CHANGE]
+    assert [decode_conf_change(e.data) for e in conf] == [ConfChange(ADD_LEARNER, 4)]
+    for node in cluster.live():
+        assert (node.voters, node.learners) == ({1, 2, 3}, {4})
+    assert leader.progress[4].match == leader.log.last_index  # replicated to
+    assert cluster.propose(leader.id, b"x")
+    cluster.run_until(lambda: cluster.applied_everywhere(b"x"), 2 * ELECTION)
+    assert b"x" in {e.data for e in cluster.members[4].applied}
+
+
+def test_a_learner_does_not_campaign_and_its_vote_does_not_count() -> None:
+    config = Config(**{**FAST.__dict__, "pre_vote": False})
+    learner = RaftNode(3, [1, 2], random.Random(0), config, learners=[3])
+    for _ in range(5 * ELECTION):
+        learner.tick()
+    assert learner.role is Role.FOLLOWER and learner.ready().messages == ()
+    one = RaftNode(1, [1, 2], random.Random(0), config, learners=[3])
+    while one.role is not Role.CANDIDATE:
+        one.tick()
+    assert {m.to for m in one.ready().messages} == {2}  # a learner is not asked
+    one.step(Message(MessageType.VOTE_RESPONSE, to=1, sender=3, term=one.term))
+    assert one.role is Role.CANDIDATE  # two grants of two nodes, but one voter of two
+    one.step(Message(MessageType.VOTE_RESPONSE, to=1, sender=2, term=one.term))
+    assert one.role is Role.LEADER and set(one.progress) == {1, 2, 3}
+
+
+def test_a_learners_copy_does_not_count_toward_a_commit() -> None:
+    cluster = Cluster(3, seed=32)
+    leader = elected(cluster)
+    assert cluster.change(leader.id, ADD_LEARNER, 4)
+    cluster.run_until(lambda: cluster.conf_changes_applied == 4, 4 * ELECTION)
+    for node_id in set(cluster.ids) - {leader.id}:
+        cluster.crash(node_id)
+    assert cluster.propose(leader.id, b"x")
+    cluster.deliver_all()
+    assert leader.progress[4].match == leader.log.last_index  # leader and learner hold it
+    assert leader.log.committed < leader.log.last_index  # but one voter of three does
+
+
+def test_removing_a_node_commits_what_the_rest_hold() -> None:
+    cluster = Cluster(2, seed=33)
+    leader = elected(cluster)
+    other = cluster.node(next(i for i in cluster.ids if i != leader.id))
+    leader.propose_conf_change(ConfChange(REMOVE_NODE, other.id))  # by hand from here
+    leader.propose(b"x")
+    ready = leader.ready()
+    leader.advance(ready)
+    first_append = next(m for m in ready.messages if m.type is MessageType.APPEND)
+    assert [e.kind for e in first_append.entries] == [EntryKind.CONF_CHANGE]
+    other.step(first_append)
+    for answer in other.ready().messages:
+        leader.step(answer)
+    ready = leader.ready()
+    (conf,) = ready.committed_entries
+    x_index = leader.log.last_index
+    assert leader.log.committed == conf.index < x_index  # x needs both, the other lacks it
+    leader.apply_conf_change(decode_conf_change(conf.data))
+    assert leader.voters == {leader.id} and other.id not in leader.progress
+    assert leader.log.committed == x_index  # a quorum of the one voter left
+
+
+def test_a_second_conf_change_while_one_is_unapplied_becomes_an_empty_entry() -> None:
+    node = RaftNode(1, [1], random.Random(0), FAST)
+    while node.role is not Role.LEADER:
+        node.tick()
+    node.advance(node.ready())
+    node.advance(node.ready())  # the no-op is committed and applied
+    node.propose_conf_change(ConfChange(ADD_LEARNER, 2))
+    node.propose_conf_change(ConfChange(ADD_LEARNER, 3))  # the first is not applied yet
+    first, second = node.log.entries(node.log.last_index - 1)
+    assert first.kind is EntryKind.CONF_CHANGE and decode_conf_change(first.data).node_id == 2
+    assert second.kind is EntryKind.NORMAL and second.data == b""
+    node.advance(node.ready())
+    ready = node.ready()
+    for entry in ready.committed_entries:
+        if entry.kind is EntryKind.CONF_CHANGE:
+            node.apply_conf_change(decode_conf_change(entry.data))
+    node.advance(ready)
+    node.propose_conf_change(ConfChange(ADD_LEARNER, 3))  # the first is applied: taken
+    assert node.log.entries(node.log.last_index)[0].kind is EntryKind.CONF_CHANGE
+    assert node.learners == {2}
+
+
+def test_a_new_node_catches_up_from_appends_then_takes_part() -> None:
+    cluster = Cluster(3, seed=34)
+    leader = elected(cluster)
+    for n in range(5):
+        assert cluster.propose(leader.id, f"x{n}".encode())
+    assert cluster.change(leader.id, ADD_NODE, 4)
+    new = cluster.node(4)
+    for _ in range(5 * ELECTION):  # not a member yet: it never campaigns
+        new.tick()
+    assert new.role is Role.FOLLOWER and new.term == 0
+    cluster.run_until(lambda: cluster.conf_changes_applied == 4, 4 * ELECTION)
+    assert new.voters == {1, 2, 3, 4} and new.learners == frozenset()
+    assert cluster.members[4].applied == cluster.members[leader.id].applied
+    assert leader.quorum == 3
+    cluster.transfer(leader.id, 4)  # a voter now: it may even lead
+    cluster.deliver_all()
+    assert cluster.leader() is new
+    assert cluster.propose(4, b"led by 4")
+    cluster.run_until(lambda: cluster.applied_everywhere(b"led by 4"), 4 * ELECTION)
+
+
+def test_a_new_node_catches_up_from_a_snapshot_older_than_its_addition() -> None:
+    cluster = Cluster(3, seed=35, compact_every=4)
+    leader = elected(cluster)
+    for n in range(9):
+        assert cluster.propose(leader.id, f"x{n}".encode())
+    cluster.deliver_all()
+    assert cluster.change(leader.id, ADD_LEARNER, 4)
+    cluster.run_until(lambda: cluster.conf_changes_applied == 4, 4 * ELECTION)
+    (snapshot,) = [m.snapshot for m in cluster.sent if m.type is MessageType.SNAPSHOT]
+    assert snapshot is not None and 4 not in snapshot.voters | snapshot.learners
+    new = cluster.node(4)
+    assert new.learners == {4} and new.voters == {1, 2, 3}
+    assert cluster.change(leader.id, ADD_NODE, 4)  # promoted
+    cluster.run_until(lambda: cluster.conf_changes_applied == 8, 4 * ELECTION)
+    assert new.voters == {1, 2, 3, 4}
+    cluster.crash(4)  # restarts from its own snapshot and log, still a member
+    cluster.restart(4)
+    assert cluster.node(4).voters == {1, 2, 3, 4}
+
+
+def test_a_leader_that_removes_itself_steps_down_and_never_campaigns() -> None:
+    cluster = Cluster(3, seed=36)
+    leader = elected(cluster)
+    term = leader.term
+    assert cluster.change(leader.id, REMOVE_NODE, leader.id)
+    cluster.deliver_all()
+    assert leader.role is Role.FOLLOWER and leader.voters == set(cluster.ids) - {leader.id}
+    cluster.run_until(lambda: cluster.leader() not in (None, leader), 20 * ELECTION)
+    new = cluster.leader()
+    assert new is not None and new.term > term and new.voters == leader.voters
+    for _ in range(5 * ELECTION):
+        cluster.tick(leader.id)
+    assert leader.role is Role.FOLLOWER
+
+
+def test_a_transfer_to_a_learner_is_refused_and_one_to_a_removed_node_abandoned() -> None:
+    cluster = Cluster(3, seed=37)
+    leader = elected(cluster)
+    assert cluster.change(leader.id, ADD_LEARNER, 4)
+    cluster.run_until(lambda: cluster.conf_changes_applied == 4, 4 * ELECTION)
+    cluster.transfer(leader.id, 4)
+    assert leader.transferee == 0
+    target = next(i for i in cluster.ids if i != leader.id)
+    cluster.crash(target)
+    assert cluster.change(leader.id, REMOVE_NODE, target)  # in flight, not yet committed
+    cluster.transfer(leader.id, target)
+    assert leader.transferee == target
+    cluster.deliver_all()  # the removal commits (two of three) and is applied
+    assert target not in leader.voters and leader.transferee == 0
+    assert cluster.propose(leader.id, b"taken again")
+
+
+def test_a_conf_change_after_the_index_forbids_compacting_to_it() -> None:
+    cluster = Cluster(1, seed=38)
+    leader = elected(cluster)
+    assert cluster.change(leader.id, ADD_LEARNER, 2)
+    assert cluster.propose(leader.id, b"x")
+    cluster.deliver_all()
+    with pytest.raises(ValueError, match="conf change"):
+        leader.compact(1, b"")
+    snapshot = leader.compact(leader.log.applied, b"")
+    assert snapshot.voters == {1} and snapshot.learners == {2}
+
+
+def test_an_append_carries_at_most_max_size_per_msg_bytes_but_one_entry_at_least() -> None:
+    config = Config(**{**FAST.__dict__, "max_size_per_msg": 10, "max_entries_per_append": 9})
+    cluster = Cluster(3, seed=39, config=config)
+    leader = elected(cluster)
+    follower = next(i for i in cluster.ids if i != leader.id)
+    cluster.partition({follower}, set(cluster.ids) - {follower})
+    for data in (b"a" * 4, b"b" * 4, b"c" * 4, b"d" * 30, b"e"):
+        assert cluster.propose(leader.id, data)
+    cluster.deliver_all()
+    cluster.heal()
+    cluster.sent.clear()
+    cluster.run_until(lambda: cluster.applied_everywhere(b"e"), 4 * ELECTION)
+    sizes = [
+        [len(e.data) for e in m.entries]
+        for m in cluster.sent
+        if m.type is MessageType.APPEND and m.to == follower and m.entries
+    ]
+    assert [4, 4] in sizes and [30] in sizes  # 4 + 4 + 4 > 10; 30 alone
+    assert all(sum(s) <= 10 or len(s) == 1 for s in sizes)
+
+
+# ---- ReadIndex
+
+
+def test_a_read_on_the_leader_waits_for_a_quorum_to_confirm_it_leads() -> None:
+    cluster = Cluster(3, seed=41)
+    leader = elected(cluster)
+    context = cluster.read(leader.id)
+    assert context is not None and context not in cluster.read_states
+    heartbeats = [m for m in cluster.in_flight if m.type is MessageType.HEARTBEAT]
+    assert len(heartbeats) == 2 and {m.context for m in heartbeats} == {context}
+    cluster.deliver_all()
+    assert cluster.read_states[context] == [(leader.id, leader.log.committed)]
+
+
+def test_a_single_voter_answers_a_read_at_once() -> None:
+    node = RaftNode(1, [1], random.Random(0), FAST, learners=[2])
+    while node.role is not Role.LEADER:
+        node.tick()
+    node.read_index(b"r")
+    assert node.ready().read_states[0].context == b"r"
+
+
+def test_a_read_on_a_follower_is_forwarded_and_answered_by_the_leader() -> None:
+    cluster = Cluster(3, seed=42)
+    leader = elected(cluster)
+    follower = next(i for i in cluster.ids if i != leader.id)
+    context = cluster.read(follower)
+    assert context is not None
+    (forwarded,) = cluster.in_flight
+    assert (forwarded.type, forwarded.to, forwarded.term) == (MessageType.READ_INDEX, leader.id, 0)
+    cluster.deliver_all()
+    assert cluster.read_states[context] == [(follower, leader.log.committed)]
+    with pytest.raises(ProposalDroppedError):
+        RaftNode(1, [1, 2, 3], random.Random(0), FAST).read_index(b"no leader")
+
+
+def test_a_new_leader_holds_reads_until_an_entry_of_its_term_commits() -> None:
+    cluster = Cluster(3, seed=43)
+    old = elected(cluster)
+    new = elect_within(cluster, set(cluster.ids) - {old.id})
+    cluster.in_flight.clear()  # its no-op reaches nobody: not committed
+    assert new.log.term(new.log.committed) != new.term
+    context = cluster.read(new.id)
+    assert context is not None
+    cluster.deliver_all()
+    assert not [m for m in cluster.in_flight if m.context == context]  # held: no heartbeat
+    others = sorted(set(cluster.ids) - {old.id})
+    for _ in range(2):
+        for node_id in others:
+            cluster.tick(node_id)
+        cluster.deliver_all()
+    ((node_id, index),) = cluster.read_states[context]
+    assert node_id == new.id and new.log.term(index) == new.term  # at least its no-op
+
+
+def test_a_leader_that_steps_down_drops_its_reads() -> None:
+    cluster = Cluster(3, seed=44)
+    leader = elected(cluster)
+    cluster.partition({leader.id}, set(cluster.ids) - {leader.id})
+    context = cluster.read(leader.id)
+    assert context is not None
+    for _ in range(2 * ELECTION):
+        cluster.tick(leader.id)  # check-quorum: it steps down
+    assert leader.role is Role.FOLLOWER
+    cluster.heal()
+    cluster.run_until(lambda: cluster.leader() is not None, 20 * ELECTION)
+    for _ in range(2 * ELECTION):
+        cluster.tick_all()
+        cluster.deliver_all()
+    assert context not in cluster.read_states
+
+
+def test_a_partitioned_old_leaders_read_never_yields_a_read_state() -> None:
+    config = Config(**{**FAST.__dict__, "check_quorum": False})
+    cluster = Cluster(3, seed=45, config=config)
+    old = elected(cluster)
+    cluster.partition({old.id}, set(cluster.ids) - {old.id})
+    cluster.run_until(lambda: cluster.leader() not in (None, old), 40 * ELECTION)
+    new = cluster.leader()
+    assert new is not None
+    assert cluster.propose(new.id, b"newer")
+    cluster.run_until(lambda: new.log.committed == new.log.last_index, 2 * ELECTION)
+    assert old.role is Role.LEADER  # no check-quorum: it still thinks it leads
+    context = cluster.read(old.id)
+    assert context is not None
+    for _ in range(2 * ELECTION):
+        cluster.tick_all()
+        cluster.deliver_all()
+    cluster.heal()  # its heartbeats now meet the newer term: it steps down
+    for _ in range(2 * ELECTION):
+        cluster.tick_all()
+        cluster.deliver_all()
+    assert old.role is Role.FOLLOWER and context not in cluster.read_states
