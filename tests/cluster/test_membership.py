@@ -152,6 +152,32 @@ async def test_learner_joins_refuses_then_is_promoted(
                 await on_learner.put(prefix + b"after", b"2")
             assert not {m.id: m for m in await client.member_list()}[learner.id].is_learner
         finally:
-            await past_reconfig_check(lambda: client.member_remove(learner.id))
-            cluster.forget(learner.index)
+            cluster.remove_member(learner.index)
         assert learner.id not in {m.id for m in await client.member_list()}
+
+
+async def test_voter_joins_catches_up_and_leaves(healthy_cluster: Cluster, prefix: bytes) -> None:
+    cluster = healthy_cluster
+    async with AsyncClient(cluster.endpoints, timeout=10) as client:
+        await client.put(prefix + b"before", b"1")
+        voter = cluster.add_member(learner=False)
+        try:
+            async with AsyncClient(voter.endpoint, timeout=10) as on_voter:
+                deadline = time.monotonic() + 10
+                while (await on_voter.get(prefix + b"before", serializable=True)).value != b"1":
+                    assert time.monotonic() < deadline, "the new member never caught up"
+                    await anyio.sleep(0.05)  # polling its applied state under a deadline
+                assert not (await on_voter.status()).is_learner
+                await on_voter.put(prefix + b"after", b"2")  # a voter takes writes
+            deadline = time.monotonic() + 10
+            while not (listed := {m.id: m for m in await client.member_list()})[voter.id].name:
+                assert time.monotonic() < deadline, "the new member never published its name"
+                await anyio.sleep(0.05)  # polling the published attributes under a deadline
+            joined = listed[voter.id]
+            assert not joined.is_learner
+            assert any(url.endswith(voter.endpoint) for url in joined.client_urls)
+            assert len(listed) == 4
+        finally:
+            cluster.remove_member(voter.index)
+        assert voter.id not in {m.id for m in await client.member_list()}
+        assert (await client.get(prefix + b"after")).value == b"2"

@@ -9,6 +9,7 @@ on both.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ class Cluster(Protocol):
     def wait_leader(self, timeout: float = START_TIMEOUT) -> int: ...
     def index_of(self, member_id: int) -> int: ...
     def add_member(self, learner: bool = False) -> NewMember: ...
-    def forget(self, i: int) -> None: ...
+    def remove_member(self, i: int) -> None: ...
     def ensure_running(self) -> None: ...
     def stop(self) -> None: ...
 
@@ -81,9 +82,10 @@ class EtcdClusterBackend:
 
     kind = "etcd"
 
-    def __init__(self, root: Path, size: int = 3) -> None:
+    def __init__(self, root: Path, size: int = 3, snapshot_count: int | None = None) -> None:
         self._root = root
-        self._group = EtcdCluster(root, size)
+        self._extra = [] if snapshot_count is None else ["--snapshot-count", str(snapshot_count)]
+        self._group = EtcdCluster(root, size, extra_args=self._extra)
         self._token = "etcd3py-test"
 
     def start(self) -> EtcdClusterBackend:
@@ -142,13 +144,26 @@ class EtcdClusterBackend:
             peer_port=peer_port,
             initial_cluster=initial,
             cluster_state="existing",
-            extra_args=["--initial-cluster-token", self._token],
+            extra_args=["--initial-cluster-token", self._token, *self._extra],
         )
         self._group.members.append(member.start())
         return NewMember(added.member.ID, member.endpoint, len(self._group.members) - 1)
 
-    def forget(self, i: int) -> None:
-        """Drop member ``i`` (removed from the cluster) and its data."""
+    def remove_member(self, i: int) -> None:
+        """MemberRemove member ``i`` through another member; it exits by itself (within
+        ~1 s on etcd) and leaves the list, its data with it."""
+        member = self._group.members[i]
+        member_id = status(member.endpoint).header.member_id
+        other = next(m for j, m in enumerate(self._group.members) if j != i and m.alive())
+        request = rpc_pb2.MemberRemoveRequest(ID=member_id)
+        with grpc.insecure_channel(other.endpoint) as channel:
+            stub = rpc_pb2_grpc.ClusterStub(channel)
+            retry_unhealthy(lambda: stub.MemberRemove(request, timeout=10))
+        if member.proc is not None:
+            try:
+                member.proc.wait(START_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"removed member {member.name} did not exit") from None
         self._group.members.pop(i).remove()
 
     def ensure_running(self) -> None:
@@ -163,10 +178,11 @@ class RefCluster:
 
     kind = "ref"
 
-    def __init__(self, root: Path, size: int = 3) -> None:
+    def __init__(self, root: Path, size: int = 3, snapshot_count: int | None = None) -> None:
         from etcd3py.server_ref import EmbeddedCluster  # type: ignore[attr-defined]
 
-        self._cluster: Any = EmbeddedCluster(members=size, data_dir=root)
+        settings = {} if snapshot_count is None else {"snapshot_count": snapshot_count}
+        self._cluster: Any = EmbeddedCluster(members=size, data_dir=root, **settings)
 
     def start(self) -> RefCluster:
         self._cluster.start()
@@ -202,8 +218,16 @@ class RefCluster:
         member = self._cluster.add_member(learner=learner)
         return NewMember(int(member.id), str(member.endpoint), self.index_of(member.id))
 
-    def forget(self, i: int) -> None:
-        self._cluster.members.pop(i)
+    def remove_member(self, i: int) -> None:
+        self._cluster.remove_member(i)
+
+    def partition(self, *groups: list[int]) -> None:
+        """Cut the peer links between ``groups`` (a fault real etcd has no counterpart
+        for in these tests: see tests/cluster/test_partitions.py)."""
+        self._cluster.partition(*groups)
+
+    def heal(self) -> None:
+        self._cluster.heal()
 
     def ensure_running(self) -> None:
         for i, member in enumerate(self._cluster.members):
@@ -230,10 +254,12 @@ def cluster_backends(server_backends: list[str]) -> list[Any]:
     return params
 
 
-def start_cluster(kind: str, root: Path) -> Iterator[Cluster]:
-    """Start a 3-member cluster of ``kind``; stop it when the generator closes."""
+def start_cluster(kind: str, root: Path, snapshot_count: int | None = None) -> Iterator[Cluster]:
+    """Start a 3-member cluster of ``kind``; stop it when the generator closes.
+    ``snapshot_count``: applied entries between snapshots (etcd's --snapshot-count)."""
     group: EtcdClusterBackend | RefCluster
-    group = EtcdClusterBackend(root) if kind == "etcd" else RefCluster(root)
+    backend = EtcdClusterBackend if kind == "etcd" else RefCluster
+    group = backend(root, snapshot_count=snapshot_count)
     group.start()
     try:
         yield group

@@ -253,7 +253,13 @@ class StalledServer:
 class EtcdCluster:
     """A real etcd cluster of ``size`` members on loopback, each its own process."""
 
-    def __init__(self, root: Path, size: int = 3, token: str = "etcd3py-test") -> None:
+    def __init__(
+        self,
+        root: Path,
+        size: int = 3,
+        token: str = "etcd3py-test",
+        extra_args: Sequence[str] = (),
+    ) -> None:
         names = [f"m{i}" for i in range(size)]
         peers = {name: free_port() for name in names}
         initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in peers.items())
@@ -263,7 +269,7 @@ class EtcdCluster:
                 name=name,
                 peer_port=peers[name],
                 initial_cluster=initial,
-                extra_args=["--initial-cluster-token", token],
+                extra_args=["--initial-cluster-token", token, *extra_args],
             )
             for name in names
         ]
