@@ -10,6 +10,7 @@ says, and a restart rebuilds it by applying the log again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -32,6 +33,7 @@ from .transport import Transport
 MAX_INFLIGHT = 512  # etcd's maxInflightMsgs (4096 / 8)
 MAX_SIZE_PER_MSG = 1024 * 1024  # etcd's maxSizePerMsg
 FETCH_TIMEOUT = 5.0  # seconds to get the member list from a running cluster
+JOIN_RETRY = 0.1  # seconds between two asks while no member lists the joiner yet
 
 
 DEFAULT_TIMING = Timing()
@@ -113,8 +115,12 @@ async def open_member(
     elif settings.state == "new":
         node, seed, storage = await _new(server, config, settings, node_config, rng, new_storage)
     else:
-        node_id, seed, storage = await _join(server, config, settings, fetch_members, new_storage)
-        node = RaftNode(node_id, (), rng, node_config, join=True)
+        local, listed, storage = await _join(server, config, settings, fetch_members, new_storage)
+        seed = {m.id: tuple(m.peer_urls) for m in listed}
+        voters = [m.id for m in listed if not m.is_learner and m.id != local.id]
+        learners = [m.id for m in listed if m.is_learner and m.id != local.id]
+        # it takes the members it is told, but is none itself until the log says so
+        node = RaftNode(local.id, voters, rng, node_config, learners=learners, join=True)
     member = RaftMember(
         server,
         node,
@@ -200,24 +206,33 @@ async def _join(
     settings: ClusterSettings,
     fetch_members: Callable[[Sequence[str], str, bytes, float], Awaitable[bytes]],
     new_storage: Callable[[dict[str, Any]], RaftStorage],
-) -> tuple[int, dict[int, tuple[str, ...]], RaftStorage]:
+) -> tuple[MemberInfo, list[MemberInfo], RaftStorage]:
     """Ask the running cluster who its members are: this one must be among them (a
-    MemberAdd came first), with its peer URLs."""
+    MemberAdd came first), with its peer URLs. A member asked may not have applied the
+    MemberAdd yet: ask again until one lists it, within the fetch timeout."""
     others = [url for name, urls in settings.initial_cluster if name != config.name for url in urls]
     if not others:
         raise ClusterConfigError(
             "--initial-cluster-state existing needs the running members in --initial-cluster"
         )
-    cid, listed, _ = membership_of(await fetch_members(others, MEMBERS, b"", FETCH_TIMEOUT))
-    local = next((m for m in listed if sorted(m.peer_urls) == sorted(config.peer_urls)), None)
-    if local is None:
-        raise ClusterConfigError(
-            f"member {config.name} with peer URLs {','.join(config.peer_urls)} has not been "
-            "added to the cluster (MemberAdd first)"
-        )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + FETCH_TIMEOUT
+    while True:
+        remaining = max(0.1, deadline - loop.time())
+        cid, listed, _ = membership_of(await fetch_members(others, MEMBERS, b"", remaining))
+        mine = sorted(config.peer_urls)
+        local = next((m for m in listed if sorted(m.peer_urls) == mine), None)
+        if local is not None:
+            break
+        if loop.time() >= deadline:
+            raise ClusterConfigError(
+                f"member {config.name} with peer URLs {','.join(config.peer_urls)} has not "
+                "been added to the cluster (MemberAdd first)"
+            )
+        others = others[1:] + others[:1]  # another member may have applied it
+        await asyncio.sleep(JOIN_RETRY)
     server.adopt_identity(local.id, cid, config.name, list(local.peer_urls))
-    storage = new_storage(_identity(server))
-    return local.id, {m.id: tuple(m.peer_urls) for m in listed}, storage
+    return local, listed, new_storage(_identity(server))
 
 
 def _restart(

@@ -20,7 +20,8 @@ import contextlib
 import itertools
 import json
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from etcd3py import _etcd_errors as E
@@ -95,7 +96,7 @@ class RaftMember(PeerHandler):
         self._read_next: asyncio.Future[int] | None = None  # the round readers join
         self._read_asked: tuple[bytes, asyncio.Future[int], float] | None = None
         self._leader_changed = asyncio.Event()
-        self._leader_losses = 0
+        self._leader_elected_at = -math.inf  # when the leader we follow now was elected
         self._was_leader = False
         self._work = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -245,8 +246,8 @@ class RaftMember(PeerHandler):
         server.raft_term = node.term
         server.raft_index = node.log.committed
         if node.leader != server.leader_id:
-            if node.leader == NO_NODE:
-                self._leader_losses += 1
+            if node.leader != NO_NODE:
+                self._leader_elected_at = asyncio.get_running_loop().time()
             server.leader_id = node.leader
             self._leader_changed.set()
             self._leader_changed = asyncio.Event()
@@ -267,18 +268,8 @@ class RaftMember(PeerHandler):
 
     def _maybe_snapshot(self) -> None:
         due = self.server.applied_index - self._snapshot_index >= self.snapshot_count
-        if self._snapshotting is None and not self.stopped and (due or self._joiner_needs()):
+        if self._snapshotting is None and not self.stopped and due:
             self._snapshotting = asyncio.get_running_loop().create_task(self._snapshot())
-
-    def _joiner_needs(self) -> bool:
-        """A leader whose latest snapshot predates a member it must send one to takes a
-        new one (a snapshot without the member would be refused by it)."""
-        node = self.node
-        if node.role is not Role.LEADER or node.log.offset == 0:
-            return False
-        inside = node.log.snapshot.voters | node.log.snapshot.learners
-        waiting = {p for p, pr in node.progress.items() if pr.next <= node.log.offset}
-        return bool(waiting - inside) and self.server.applied_index > node.log.offset
 
     async def _snapshot(self) -> None:
         try:
@@ -307,9 +298,17 @@ class RaftMember(PeerHandler):
     def has_leader(self) -> bool:
         return self.node.leader != NO_NODE
 
-    def propose(self, request_id: int, data: bytes) -> asyncio.Future[Response] | Any:
+    def propose(self, request_id: int, data: bytes) -> Awaitable[Response]:
+        """Propose ``data``; the answer is what applying it gave. While this member
+        knows no leader the proposal waits for one (etcd's raft node takes no proposal
+        then), up to the request timeout."""
         if self.stopped:
             raise ServerError(E.STOPPED)
+        if self.node.leader == NO_NODE:
+            return self._propose_when_led(request_id, data)
+        return self._answer(request_id, self._proposed(request_id, data))
+
+    def _proposed(self, request_id: int, data: bytes) -> asyncio.Future[Response]:
         waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = waiter
         try:
@@ -318,17 +317,38 @@ class RaftMember(PeerHandler):
             del self._waiting[request_id]
             raise ServerError(E.PROPOSAL_DROPPED) from None
         self._kick()
-        return self._answer(request_id, waiter)
+        return waiter
 
-    async def _answer(self, request_id: int, waiter: asyncio.Future[Response]) -> Response:
-        losses = self._leader_losses
+    async def _propose_when_led(self, request_id: int, data: bytes) -> Response:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timing.request_timeout
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter), self.timing.request_timeout)
+            await self._leader(self.timing.request_timeout)
+        except ServerError:
+            raise ServerError(E.CONTEXT_DEADLINE_EXCEEDED) from None
+        waiter = self._proposed(request_id, data)
+        return await self._answer(request_id, waiter, deadline - loop.time())
+
+    async def _answer(
+        self, request_id: int, waiter: asyncio.Future[Response], timeout: float | None = None
+    ) -> Response:
+        start = asyncio.get_running_loop().time()
+        limit = self.timing.request_timeout if timeout is None else timeout
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), limit)
         except asyncio.TimeoutError:
-            lost = self._leader_losses != losses
-            raise ServerError(E.TIMEOUT_DUE_TO_LEADER_FAIL if lost else E.TIMEOUT) from None
+            raise ServerError(self._timed_out(start)) from None
         finally:
             self._waiting.pop(request_id, None)
+
+    def _timed_out(self, start: float) -> E.ErrorSpec:
+        """etcd's parseProposeCtxErr: a request made shortly before a new leader was
+        elected (within two election timeouts) timed out "possibly due to previous
+        leader failure"; any other, "request timed out"."""
+        elected = self._leader_elected_at
+        if elected - 2 * self.timing.election_timeout < start < elected:
+            return E.TIMEOUT_DUE_TO_LEADER_FAIL
+        return E.TIMEOUT
 
     async def read_barrier(self) -> None:
         """Join the next ReadIndex round (rounds run one at a time, as etcd's read loop:

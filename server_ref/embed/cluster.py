@@ -250,12 +250,15 @@ class EmbeddedCluster:
         agree = sum(1 for m in running if m.id in voters and m.raft.node.leader == leader.id)
         return leader if agree >= len(voters) // 2 + 1 else None
 
-    def wait_leader(self, timeout: float = 10.0) -> ClusterMember:
-        """The leader, once a quorum of the running members follows one."""
+    def wait_leader(
+        self, timeout: float = 10.0, *, other_than: ClusterMember | None = None
+    ) -> ClusterMember:
+        """The leader, once a quorum of the running members follows one (``other_than``:
+        a leader other than that member, say the one just partitioned away)."""
         deadline = time.monotonic() + timeout
         while True:
             leader = self.leader
-            if leader is not None:
+            if leader is not None and leader is not other_than:
                 return leader
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no leader within {timeout}s")
