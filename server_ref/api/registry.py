@@ -7,7 +7,9 @@ INTERNAL, not UNKNOWN.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import ModuleType
 from typing import Any
@@ -15,6 +17,8 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError, Message
 from grpc import StatusCode
+
+from etcd3py._etcd_errors import ErrorSpec
 
 
 def _parse_or_abort(prefix: str) -> Callable[[type[Message], bytes, Any], Awaitable[Message]]:
@@ -31,6 +35,27 @@ def _parse_or_abort(prefix: str) -> Callable[[type[Message], bytes, Any], Awaita
 # The texts Go's gRPC (and so etcd) gives a request it cannot parse.
 _parse_unary = _parse_or_abort("grpc: error unmarshalling request: ")
 _parse_streamed = _parse_or_abort("grpc: failed to unmarshal the received message ")
+
+
+# streams the member ended, by their task, and the error their callers are told
+_ended: weakref.WeakKeyDictionary[asyncio.Task[Any], ErrorSpec] = weakref.WeakKeyDictionary()
+
+
+def end_stream(task: asyncio.Task[Any], spec: ErrorSpec) -> None:
+    """End a streaming call (run by ``task``) with ``spec``, as etcd cancels a stream's
+    context with an error (its callers see that error, not a cancellation)."""
+    _ended[task] = spec
+    task.cancel()
+
+
+async def _abort_if_ended(context: Any) -> None:
+    """In a cancelled call: if the member ended it (``end_stream``), end it with its
+    error instead (the caller raises the cancellation again otherwise)."""
+    task = asyncio.current_task()
+    spec = _ended.pop(task, None) if task is not None else None
+    if spec is not None:
+        task.uncancel()  # type: ignore[union-attr]
+        await context.abort(spec.code, spec.message)
 
 
 Admit = Callable[[str, "Message | None", Any], Awaitable[None]]
@@ -61,13 +86,21 @@ def _parsing(
     if inspect.isasyncgenfunction(fn):
 
         async def generator(raw: Any, context: Any) -> AsyncIterator[Message]:
-            async for response in fn(await argument(raw, context), context):
-                yield response
+            try:
+                async for response in fn(await argument(raw, context), context):
+                    yield response
+            except asyncio.CancelledError:
+                await _abort_if_ended(context)
+                raise
 
         return generator
 
     async def coroutine(raw: Any, context: Any) -> Any:
-        return await fn(await argument(raw, context), context)
+        try:
+            return await fn(await argument(raw, context), context)
+        except asyncio.CancelledError:
+            await _abort_if_ended(context)
+            raise
 
     return coroutine
 

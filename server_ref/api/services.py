@@ -26,7 +26,7 @@ def add_services(
 ) -> None:
     """Serve etcd's v3 API for ``server``; ``serving()`` turns False once the member has
     begun to stop (waits cut then are cut by the member's end, not by their caller)."""
-    admit = None if server.replicator is None else cluster_admission(server)
+    admit = None if server.replicator is None else cluster_admission(server, serving)
     register(grpc_server, rpc_pb2, "KV", KVService(server), admit)
     register(grpc_server, rpc_pb2, "Watch", WatchService(server), admit)
     register(grpc_server, rpc_pb2, "Lease", LeaseService(server), admit)

@@ -82,6 +82,7 @@ class RaftMember(PeerHandler):
         self.node = node
         self.storage = storage
         self.timing = timing
+        self.election_timeout = timing.election_timeout
         self.cluster_token = cluster_token
         self.snapshot_count = snapshot_count
         self.removed: set[int] = removed if removed is not None else set()

@@ -18,6 +18,8 @@ from ..apply.applier import Response
 
 
 class Replicator(Protocol):
+    election_timeout: float  # seconds
+
     def propose(self, request_id: int, data: bytes) -> Awaitable[Response]:
         """Replicate ``data``; the answer is what applying it here gave (or raised)."""
 
