@@ -59,6 +59,8 @@ READ_RETRY = 0.5  # seconds before a read index round is asked again (etcd's 500
 PEER_REQUEST_TIMEOUT = 1.0  # seconds for one forwarded request (lease renewal, TTL)
 # the peer requests a member answers
 LEASE_RENEW, LEASE_TTL, MEMBERS, PROMOTE = "lease_renew", "lease_ttl", "members", "promote"
+CONNECTIVITY = "connectivity"
+HEALTH_INTERVAL = 5.0  # seconds a peer must have been connected (etcd's HealthInterval)
 
 
 class RaftMember(PeerHandler):
@@ -97,6 +99,7 @@ class RaftMember(PeerHandler):
         self._read_next: asyncio.Future[int] | None = None  # the round readers join
         self._read_asked: tuple[bytes, asyncio.Future[int], float] | None = None
         self._leader_changed = asyncio.Event()
+        self._runs: dict[int, tuple[float, float]] = {}  # peer -> (talking since, last)
         self._leader_elected_at = -math.inf  # when the leader we follow now was elected
         self._was_leader = False
         self._work = asyncio.Event()
@@ -508,17 +511,48 @@ class RaftMember(PeerHandler):
     def _request_id(self) -> int:
         return self.server.next_request_id()
 
-    def _active(self) -> set[int]:
-        """Members this one heard from lately (itself included): the leader's view."""
-        node = self.node
-        if node.role is Role.LEADER:
-            return {p for p, pr in node.progress.items() if pr.recent_active} | {node.id}
-        return {m.id for m in self.server.members}
+    def _heard(self, peer: int) -> None:
+        """Track how long ``peer`` has been talking to us without a gap (etcd's transport
+        ActiveSince): a gap of an election timeout starts a new run."""
+        now = asyncio.get_running_loop().time()
+        run = self._runs.get(peer)
+        if run is None or now - run[1] > self.timing.election_timeout:
+            self._runs[peer] = (now, now)
+        else:
+            self._runs[peer] = (run[0], now)
+
+    def _connectivity(self) -> tuple[set[int], set[int]]:
+        """(members talking to this one now, those doing so for HEALTH_INTERVAL or
+        more), this one included in both."""
+        now = asyncio.get_running_loop().time()
+        recent = now - self.timing.election_timeout
+        active = {p for p, (_, last) in self._runs.items() if last >= recent}
+        long = {p for p in active if self._runs[p][0] <= now - HEALTH_INTERVAL}
+        return active | {self.node.id}, long | {self.node.id}
+
+    async def _leader_connectivity(self) -> tuple[set[int], set[int]]:
+        """The leader's view of who is connected (followers talk to the leader only, as
+        etcd's members keep streams to every peer): asked of it from a follower."""
+        if self.is_leader():
+            return self._connectivity()
+        try:
+            answer = json.loads(await self._ask_leader(CONNECTIVITY, b""))
+        except ServerError:
+            return {self.node.id}, set()  # no leader: nobody to be connected to
+        return set(answer["active"]), set(answer["long"])
+
+    async def _check_healthy(self) -> None:
+        """etcd's isConnectedFullySince: every voter connected for HEALTH_INTERVAL."""
+        _, long = await self._leader_connectivity()
+        voters = {m.id for m in self.server.members if not m.is_learner}
+        if not voters <= long:
+            raise ServerError(E.UNHEALTHY)
 
     async def member_add(self, peer_urls: list[str], is_learner: bool) -> rpc_pb2.MemberAddResponse:
         members = self.server.members
         if not is_learner:
             rules.check_add_voter(members)
+        await self._check_healthy()
         member = MemberInfo(rules.new_member_id(peer_urls, self.cluster_token), "", peer_urls)
         kind = ConfChangeType.ADD_LEARNER if is_learner else ConfChangeType.ADD_NODE
         change = rules.Change(self._request_id(), ConfChange(kind, member.id), member)
@@ -531,7 +565,8 @@ class RaftMember(PeerHandler):
     async def member_remove(self, member_id: int) -> rpc_pb2.MemberRemoveResponse:
         if member_id in self.removed:
             raise ServerError(E.MEMBER_NOT_FOUND)
-        rules.check_remove(self.server.members, member_id, self._active())
+        active, long = await self._leader_connectivity()
+        rules.check_remove(self.server.members, member_id, active, long)
         target = next(m for m in self.server.members if m.id == member_id)
         conf = ConfChange(ConfChangeType.REMOVE_NODE, member_id)
         listed = await self._conf_change(rules.Change(self._request_id(), conf, target))
@@ -572,6 +607,7 @@ class RaftMember(PeerHandler):
             return
         if message.sender in self.removed:
             return  # etcd drops what a removed member sends
+        self._heard(message.sender)
         self.node.step(message)
         self._kick()
 
@@ -589,6 +625,11 @@ class RaftMember(PeerHandler):
                     raise ServerError(E.NOT_LEADER)
                 request = rpc_pb2.LeaseTimeToLiveRequest.FromString(body)
                 return self.server.local_time_to_live(request).SerializeToString()
+            if kind == CONNECTIVITY:
+                if not self.is_leader():
+                    raise ServerError(E.NOT_LEADER)
+                active, long = self._connectivity()
+                return json.dumps({"active": sorted(active), "long": sorted(long)}).encode()
             if kind == PROMOTE:
                 if not self.is_leader():
                     raise ServerError(E.NOT_LEADER)

@@ -141,9 +141,13 @@ def check_add_voter(members: list[MemberInfo]) -> None:
         raise ServerError(E.MEMBER_NOT_ENOUGH_STARTED)
 
 
-def check_remove(members: list[MemberInfo], member_id: int, active: set[int]) -> None:
-    """etcd's mayRemoveMember: a learner, or a member not connected, may go; otherwise
-    the active voters left must still make a quorum of the voters left."""
+def check_remove(
+    members: list[MemberInfo], member_id: int, active: set[int], long: set[int]
+) -> None:
+    """etcd's mayRemoveMember: a learner, or a member not connected now, may go;
+    otherwise the voters connected for a while, less the one removed, must still make a
+    quorum of the voters left. ``active``: members connected now; ``long``: for
+    HEALTH_INTERVAL (the member asked counts in both)."""
     target = next((m for m in members if m.id == member_id), None)
     if target is None:
         raise ServerError(E.MEMBER_NOT_FOUND)
@@ -155,8 +159,8 @@ def check_remove(members: list[MemberInfo], member_id: int, active: set[int]) ->
         raise ServerError(E.MEMBER_NOT_ENOUGH_STARTED)
     if member_id not in active:
         return  # a member that is down is not part of the active quorum
-    left = sum(1 for m in voters if m.id in active) - 1
-    if left < 1 + (len(voters) - 1) // 2:
+    connected = sum(1 for m in voters if m.id in long)
+    if connected - 1 < 1 + (len(voters) - 1) // 2:
         raise ServerError(E.UNHEALTHY)
 
 

@@ -19,16 +19,19 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
+
+from etcd3py import _etcd_errors as E
 
 from ..cluster.bootstrap import ClusterSettings
 from ..cluster.member import RaftMember
 from ..cluster.network import InProcessNetwork
 from ..cluster.storage import RaftStorage
 from ..cluster.timing import ELECTION_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, Timing
+from ..errors import ServerError
 from ..raft import Role
 from .cluster_member import RunningMember, disk_storage, start_member
 from .config import DEFAULTS
@@ -36,6 +39,7 @@ from .config import DEFAULTS
 _T = TypeVar("_T")
 START_TIMEOUT = 30.0
 _POLL = 0.01  # seconds between two looks at the members' leaders
+_RECONFIGURE_RETRY = 0.2  # seconds between two tries of a refused membership change
 
 
 def _free_port(host: str) -> int:
@@ -389,23 +393,40 @@ class EmbeddedCluster:
                 return member
         raise RuntimeError("no member is running")
 
-    def add_member(self, learner: bool = False, timeout: float = 10.0) -> ClusterMember:
+    def _reconfigure(
+        self, change: Callable[[RaftMember], Coroutine[Any, Any, Any]], timeout: float
+    ) -> None:
+        """Make a membership change through a running member, asked again while etcd's
+        strict check refuses it (a member connected to every voter for less than 5 s,
+        as right after a start, answers "unhealthy cluster")."""
+        deadline = time.monotonic() + timeout
+        while True:
+            asker = self._any_running()
+            try:
+                asker._call(change(asker.raft), timeout)
+                return
+            except ServerError as err:
+                if err.spec is not E.UNHEALTHY or time.monotonic() > deadline:
+                    raise
+            time.sleep(_RECONFIGURE_RETRY)
+
+    def add_member(self, learner: bool = False, timeout: float = 20.0) -> ClusterMember:
         """Add a member (MemberAdd through the cluster, as a learner if asked), and
-        start it joining with ``--initial-cluster-state existing``; return it."""
+        start it joining with ``--initial-cluster-state existing``; return it. Within
+        5 s of the cluster's start etcd's strict check refuses a MemberAdd: this waits
+        it out, up to ``timeout``."""
         member = ClusterMember(self, f"m{len(self.members)}", "", 0)
         member.peer_url = f"http://{self.host}:{_free_port(self.host)}"
-        asker = self._any_running()
-        asker._call(asker.raft.member_add([member.peer_url], learner), timeout)
+        self._reconfigure(lambda raft: raft.member_add([member.peer_url], learner), timeout)
         self.members.append(member)
         initial = tuple((m.name, (m.peer_url,)) for m in self.members if not m.removed)
         member._start("existing", initial)
         return member
 
-    def remove_member(self, i: int, timeout: float = 10.0) -> None:
+    def remove_member(self, i: int, timeout: float = 20.0) -> None:
         """Remove member ``i`` (MemberRemove through the cluster): it stops and leaves
         ``members``."""
         member = self.members[i]
-        asker = self._any_running()
-        asker._call(asker.raft.member_remove(member.id), timeout)
+        self._reconfigure(lambda raft: raft.member_remove(member.id), timeout)
         member._stop()
         self.members.pop(i)
