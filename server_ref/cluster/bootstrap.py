@@ -19,13 +19,11 @@ from typing import Any
 
 from ..raft import ConfChange, ConfChangeType, Config, Entry, EntryKind, HardState, RaftNode
 from ..raft.messages import encode_conf_change
-from ..server import state
 from ..server.config import ServerConfig
 from ..server.membership import MemberInfo, cluster_id, member_id
 from ..server.server import EtcdServer
-from ..storage.etcd_db import read_db
 from . import members as rules
-from .member import MEMBERS, RaftMember
+from .member import MEMBERS, RaftMember, load_snapshot
 from .storage import RaftStorage
 from .timing import Timing
 from .transport import Transport
@@ -250,11 +248,7 @@ def _restart(
     applied = 0
     snapshot = persisted.snapshot
     if snapshot is not None:
-        listed, removed, db = rules.unpack_snapshot(snapshot.data)
-        state.restore(server, read_db(db, "the member's snapshot"))
-        me = server.member
-        server.members = [me if m.id == me.id else m for m in listed]
-        server.cluster_id = int(identity["cluster_id"])
+        removed = load_snapshot(server, snapshot.data, snapshot.index, serving=False)
         applied = snapshot.index
     node = RaftNode(
         server.member.id,

@@ -227,22 +227,10 @@ class RaftMember(PeerHandler):
 
     def _install(self, data: bytes, index: int) -> None:
         """Replace the whole state with the leader's snapshot."""
-        listed, removed, db = rules.unpack_snapshot(data)
-        server = self.server
-        cluster_id, me = server.cluster_id, server.member
-        state.replace(server, read_db(db, "the leader's snapshot"))
-        local = next((m for m in listed if m.id == me.id), None)
-        if local is not None:
-            me.name = me.name or local.name
-            me.peer_urls, me.is_learner = local.peer_urls, local.is_learner
-            me.client_urls = me.client_urls or local.client_urls
-        server.members = [me if m.id == me.id else m for m in listed]
-        server.cluster_id = cluster_id  # fixed at the cluster's birth, whatever members left
-        server.applied_index = index
-        self.removed = removed
+        self.removed = load_snapshot(self.server, data, index, serving=True)
         self.transport.set_peers(self._peer_urls())
         if self.node.role is not Role.LEADER:
-            server.lessor.demote()
+            self.server.lessor.demote()
 
     def _sync_status(self) -> None:
         """What Status and headers report, and the lessor's role, after each step."""
@@ -279,10 +267,13 @@ class RaftMember(PeerHandler):
         try:
             server = self.server
             frozen = state.freeze(server)
-            members = [rules.from_record(rules.record(m)) for m in server.members]
-            removed = set(self.removed)
+            beside = rules.Beside(
+                [rules.from_record(rules.record(m)) for m in server.members],
+                set(self.removed),
+                server.cluster_version,
+            )
             db = await asyncio.to_thread(frozen.db)
-            data = rules.pack_snapshot(members, removed, db)
+            data = rules.pack_snapshot(beside, db)
             index = frozen.consistent_index
             if index <= self.node.log.offset or index > self.node.log.applied:
                 return
@@ -687,3 +678,27 @@ _SPECS = {
     for spec in (E.LEASE_NOT_FOUND, E.MEMBER_NOT_FOUND, E.MEMBER_NOT_LEARNER, E.LEARNER_NOT_READY,
                  E.MEMBER_NOT_ENOUGH_STARTED, E.PROPOSAL_DROPPED, E.TIMEOUT)
 }  # fmt: skip
+
+
+def load_snapshot(server: EtcdServer, data: bytes, index: int, *, serving: bool) -> set[int]:
+    """Load a snapshot's data into ``server`` (``serving``: one that holds a state
+    already, replaced; else a fresh one, restored); return the removed member ids. The
+    local member keeps its own record (the server holds it) and the cluster its id (fixed
+    at its birth, whatever members left since)."""
+    beside, db = rules.unpack_snapshot(data)
+    cluster_id, me = server.cluster_id, server.member
+    loaded = read_db(db, "the snapshot")
+    if serving:
+        state.replace(server, loaded, members=False)
+    else:
+        state.restore(server, loaded, members=False)
+    local = next((m for m in beside.members if m.id == me.id), None)
+    if local is not None:
+        me.name = me.name or local.name
+        me.peer_urls, me.is_learner = local.peer_urls, local.is_learner
+        me.client_urls = me.client_urls or local.client_urls
+    server.members = [me if m.id == me.id else m for m in beside.members]
+    server.cluster_id = cluster_id
+    server.cluster_version = beside.cluster_version
+    server.applied_index = index
+    return beside.removed

@@ -182,17 +182,35 @@ def check_promote(members: list[MemberInfo], member_id: int) -> MemberInfo:
 _LENGTH = struct.Struct("<I")
 
 
-def pack_snapshot(members: list[MemberInfo], removed: set[int], db: bytes) -> bytes:
-    """A Raft snapshot's data: the member list (with what etcd keeps outside its db:
-    client URLs, the removed ids), then the etcd db file."""
+@dataclass(frozen=True)
+class Beside:
+    """What a snapshot carries beside the db: what etcd keeps outside its backend (in
+    its v2 store): the members with their client URLs, the removed ids, the cluster
+    version."""
+
+    members: list[MemberInfo]
+    removed: set[int]
+    cluster_version: str | None
+
+
+def pack_snapshot(beside: Beside, db: bytes) -> bytes:
+    """A Raft snapshot's data: ``beside``, then the etcd db file."""
     header = json.dumps(
-        {"members": [record(m) for m in members], "removed": sorted(removed)}
+        {
+            "members": [record(m) for m in beside.members],
+            "removed": sorted(beside.removed),
+            "cluster_version": beside.cluster_version,
+        }
     ).encode()
     return _LENGTH.pack(len(header)) + header + db
 
 
-def unpack_snapshot(data: bytes) -> tuple[list[MemberInfo], set[int], bytes]:
+def unpack_snapshot(data: bytes) -> tuple[Beside, bytes]:
     (length,) = _LENGTH.unpack_from(data)
     header = json.loads(data[_LENGTH.size : _LENGTH.size + length])
-    members = [from_record(m) for m in header["members"]]
-    return members, {int(i) for i in header["removed"]}, data[_LENGTH.size + length :]
+    beside = Beside(
+        [from_record(m) for m in header["members"]],
+        {int(i) for i in header["removed"]},
+        header["cluster_version"],
+    )
+    return beside, data[_LENGTH.size + length :]

@@ -99,7 +99,7 @@ def _recorded(member: MemberInfo) -> etcd_db.Member:
     return etcd_db.Member(member.id, tuple(member.peer_urls), member.name, (), member.is_learner)
 
 
-def restore(server: EtcdServer, state: etcd_db.EtcdState) -> None:
+def restore(server: EtcdServer, state: etcd_db.EtcdState, *, members: bool = True) -> None:
     """Load ``state`` into ``server``, fresh and not yet serving, as etcd loads its db.
 
     Afterwards the server holds every record as the history of its key (so reads at
@@ -120,20 +120,21 @@ def restore(server: EtcdServer, state: etcd_db.EtcdState) -> None:
     """
     if server.store.rev != 1 or server.lessor.ids():
         raise ValueError("restore() loads a fresh server")
-    _load(server, state)
+    _load(server, state, members)
 
 
-def replace(server: EtcdServer, state: etcd_db.EtcdState) -> None:
+def replace(server: EtcdServer, state: etcd_db.EtcdState, *, members: bool = True) -> None:
     """Replace the whole state of a serving member with ``state`` (a snapshot from its
     leader): as ``restore``, after emptying it. Open watches stay: they go on from the
-    loaded history, or are told it was compacted."""
+    loaded history, or are told it was compacted. ``members=False``: the member list
+    is the caller's (a cluster's snapshot carries it beside the db)."""
     server.store.reset()
     server.lessor.clear()
-    _load(server, state)
+    _load(server, state, members)
 
 
-def _load(server: EtcdServer, state: etcd_db.EtcdState) -> None:
-    if state.members:
+def _load(server: EtcdServer, state: etcd_db.EtcdState, members: bool) -> None:
+    if members and state.members:
         _adopt_members(server, state.members)
     server.lessor.load((lease.id, lease.ttl) for lease in state.leases)
     server.lessor.promote()
