@@ -46,6 +46,7 @@ from dataclasses import dataclass, field  # noqa: E402
 
 import grpc  # noqa: E402
 
+from benchmarks.server_measure import Figures  # noqa: E402
 from benchmarks.server_procs import load_average, process_cpu  # noqa: E402
 from benchmarks.server_report import machine, source_state, spread  # noqa: E402
 from etcd3py import AsyncClient, Client  # noqa: E402
@@ -178,23 +179,9 @@ def _retry_until(call: Callable[[], object], timeout: float) -> None:
 
 
 @dataclass
-class Window:
-    ops: int
-    seconds: float
-    latencies_us: list[int]
+class Window(Figures):
     server_cpu: float  # the three member processes
     client_cpu: float  # this process (the AsyncClient and the orchestration)
-
-    @property
-    def ops_per_s(self) -> float:
-        return self.ops / self.seconds
-
-    def percentile_ms(self, q: float) -> float:
-        ordered = sorted(self.latencies_us)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000 if ordered else 0.0
-
-    def us_per_op(self, cpu: float) -> float:
-        return cpu / self.ops * 1e6 if self.ops else 0.0
 
     def brief(self) -> str:
         return (

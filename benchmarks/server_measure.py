@@ -50,16 +50,12 @@ class Load:
 
 
 @dataclass
-class Sample:
+class Figures:
+    """A measured window's calls: how many, over how long, and each one's latency."""
+
     ops: int
     seconds: float
     latencies_us: list[int]
-    server_cpu: float
-    client_cpu: float
-    other_cpu: float  # processes other than the server, the workers and the orchestrator
-    server_thread: float  # the server's busiest thread (server_ref: its event loop)
-    client_thread: float  # the busiest thread of any worker
-    attempts: int = 1  # windows measured to get this one (the quietest; see server_compare)
 
     @property
     def ops_per_s(self) -> float:
@@ -71,6 +67,16 @@ class Sample:
 
     def us_per_op(self, cpu: float) -> float:
         return cpu / self.ops * 1e6 if self.ops else 0.0
+
+
+@dataclass
+class Sample(Figures):
+    server_cpu: float
+    client_cpu: float
+    other_cpu: float  # processes other than the server, the workers and the orchestrator
+    server_thread: float  # the server's busiest thread (server_ref: its event loop)
+    client_thread: float  # the busiest thread of any worker
+    attempts: int = 1  # windows measured to get this one (the quietest; see server_compare)
 
     def cores(self, cpu: float) -> float:
         return cpu / self.seconds
