@@ -223,7 +223,7 @@ class RefCluster:
 
     def partition(self, *groups: list[int]) -> None:
         """Cut the peer links between ``groups`` (a fault real etcd has no counterpart
-        for in these tests: see tests/cluster/test_partitions.py)."""
+        for in these tests: see tests/cluster/test_embedded_faults.py)."""
         self._cluster.partition(*groups)
 
     def heal(self) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from etcd3py.server_ref.raft import ConfChangeType, MessageType
+from etcd3py.server_ref.raft import ConfChangeType, MessageType, Role
 from tests.support.raft_sim import FAST, Cluster
 
 SIZES = (3, 5)
@@ -52,6 +52,7 @@ def actions(size: int) -> st.SearchStrategy[Action]:
         *[st.tuples(st.just("promote"), node, k)] * 2,
         st.tuples(st.just("remove"), node, k),
         *[st.tuples(st.just("read"), node)] * 2,
+        st.tuples(st.just("stale_read")),
     )
 
 
@@ -101,8 +102,36 @@ def run(cluster: Cluster, action: Action) -> None:
     elif name in ("promote", "remove"):
         proposer, k = args
         change_member(cluster, proposer, name, k)
+    elif name == "stale_read":
+        stale_read(cluster)
     else:
         getattr(cluster, name)(*args)
+
+
+def stale_read(cluster: Cluster) -> None:
+    """Cut the leader off with as many voters as stay a minority, let the majority elect a
+    leader and commit an entry of its term, then ask the old leader for a read (still
+    leading when check-quorum is off): the simulator fails the schedule if its ReadState
+    ever carries an index below what the majority committed, now or once healed."""
+    old = cluster.leader()
+    if old is None:
+        return
+    followers = sorted(old.voters - {old.id})
+    minority = {old.id, *followers[: (len(old.voters) - 1) // 2 - 1]}
+    cluster.partition(minority, set(cluster.members) - minority)
+    for node_id in list(cluster.members):
+        cluster.flush(node_id)
+    floor = cluster.max_commit
+    for _ in range(6 * FAST.election_ticks):
+        cluster.tick_all()
+        cluster.deliver_all(limit=200)
+        new = [n for n in cluster.live() if n.id not in minority and n.role is Role.LEADER]
+        if new and new[0].log.committed > floor and new[0].term > old.term:
+            break
+        if new and new[0].term > old.term:
+            cluster.propose(new[0].id)
+    cluster.read(old.id)
+    event(f"stale read asked after a commit on the majority: {cluster.max_commit > floor}")
 
 
 def change_member(cluster: Cluster, proposer: int, name: str, k: int) -> None:
