@@ -60,6 +60,7 @@ PEER_REQUEST_TIMEOUT = 1.0  # seconds for one forwarded request (lease renewal, 
 # the peer requests a member answers
 LEASE_RENEW, LEASE_TTL, MEMBERS, PROMOTE = "lease_renew", "lease_ttl", "members", "promote"
 CONNECTIVITY = "connectivity"
+REMOVED_STOP_DELAY = 1.0  # seconds a removed member serves on (etcd's stopWithDelay)
 HEALTH_INTERVAL = 5.0  # seconds a peer must have been connected (etcd's HealthInterval)
 
 
@@ -147,6 +148,7 @@ class RaftMember(PeerHandler):
         for future in waiting:
             if not future.done():
                 future.set_exception(error)
+                future.exception()  # told to whoever waits; nobody else must see it
 
     def _kick(self) -> None:
         self._work.set()
@@ -155,6 +157,7 @@ class RaftMember(PeerHandler):
         while True:
             await asyncio.sleep(self.timing.tick)
             self.node.tick()
+            self._sync_status()  # a tick may change the role without a Ready (check-quorum)
             self._retry_read()
             self._maybe_decide_version()
             self._kick()
@@ -222,8 +225,8 @@ class RaftMember(PeerHandler):
         if conf.node_id == self.node.id and conf.type is ConfChangeType.REMOVE_NODE:
             log.warning("member %x was removed from the cluster: it stops", self.node.id)
             self.stopped = True
-            if self.on_removed is not None:
-                asyncio.get_running_loop().call_soon(self.on_removed)
+            if self.on_removed is not None:  # after a while, so that answers get out
+                asyncio.get_running_loop().call_later(REMOVED_STOP_DELAY, self.on_removed)
 
     def _install(self, data: bytes, index: int) -> None:
         """Replace the whole state with the leader's snapshot."""

@@ -6,8 +6,7 @@ watches across a leader change.
 These run on server_ref only: partitions, pauses, delays and drops on single peer links
 have no counterpart in the real-etcd cluster of the suite (it would take a TCP proxy per
 peer link). What they assert is etcd 3.5.1's behaviour (docs/cluster-facts.md, and etcd's
-raft: pre-vote, check-quorum, ReadIndex); where server_ref differs the test is written as
-etcd behaves and marked xfail(strict=True) with the reason.
+raft: pre-vote, check-quorum, ReadIndex).
 
 Every wait has a deadline; the only timing bounds are lower bounds, or upper bounds of
 several election timeouts where etcd's algorithm promises one.
@@ -163,13 +162,6 @@ async def test_partitioned_leader_steps_down_and_follows_once_healed(
     assert len(set(revisions)) == len(revisions)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server_ref: a leader that steps down by check-quorum (on a tick, no Ready) "
-    "keeps reporting itself as leader in Status until its next Ready (its pre-vote, an "
-    "election timeout later); etcd's Ready carries the SoftState change and Status "
-    "reports leader 0 at once",
-)
 async def test_stepped_down_leader_reports_no_leader_at_once(
     cluster: EmbeddedCluster, clients: Open
 ) -> None:
@@ -361,13 +353,6 @@ async def test_leader_removing_itself_after_a_voter_joined(
     assert (await on_rest.status()).leader == new.id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server_ref: a member stops as soon as it applies its own removal, cancelling "
-    "the MemberRemove it was asked (UNAVAILABLE 'Cancelling all calls', about one run in "
-    "four under load) and refusing calls at once; etcd 3.5.1 stops 1 s after "
-    "(stopWithDelay(10*100ms) in etcdserver/server.go), so its answer gets out",
-)
 async def test_leader_answers_its_own_removal_before_it_stops(
     cluster: EmbeddedCluster, clients: Open
 ) -> None:
