@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from etcd3py import Client, EtcdError
-from tests.durability.test_crash import ETCD_3_5_1_LOSES_WRITES
 from tests.support.clusters import EtcdClusterBackend, start_cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
@@ -29,7 +28,9 @@ DEADLINE = 60.0  # seconds for any phase (progress, a restart, members agreeing)
 PREFIX = b"w/"
 
 
-@pytest.fixture(params=[pytest.param("etcd", marks=ETCD_3_5_1_LOSES_WRITES), "ref-process"])
+# etcd 3.5.1's SIGKILL data loss (etcd-io/etcd#13766) was not seen here in 5 runs: the
+# etcd param is unmarked; should it show, mark it as tests/durability/test_crash.py does.
+@pytest.fixture(params=["etcd", "ref-process"])
 def processes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EtcdClusterBackend]:
     for group in start_cluster(request.param, tmp_path):
         assert isinstance(group, EtcdClusterBackend)
