@@ -2,7 +2,8 @@
 require_leader.
 
 The balancing tests need independent servers rather than a cluster; the others run on
-the ``cluster`` fixture (a real 3-member etcd cluster, or server_ref's EmbeddedCluster).
+the ``cluster`` fixture (a real 3-member etcd cluster, or server_ref's EmbeddedCluster);
+the tests that kill members run on server_ref processes too (``WITH_PROCESSES``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from etcd3py import AsyncClient, DeadlineExceededError, EtcdError, NoLeaderError
 from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
 from etcd3py.server_ref import EmbeddedServer
 from tests.conftest import BACKENDS
-from tests.support.clusters import Cluster
+from tests.support.clusters import Cluster, cluster_backends
 from tests.support.servers import EtcdProcess
 
 pytestmark = pytest.mark.anyio
@@ -107,8 +108,13 @@ async def test_round_robin_skips_a_dead_endpoint(servers: Servers) -> None:
 
 # ---- a 3-member cluster (tests.support.clusters: real etcd or server_ref) ----
 
+WITH_PROCESSES = pytest.mark.parametrize(
+    "cluster", cluster_backends(BACKENDS, processes=True), indirect=True, scope="module"
+)
+
 
 @pytest.mark.cluster
+@WITH_PROCESSES
 @pytest.mark.parametrize("policy", ["pick_first", "round_robin"])
 async def test_killing_the_member_in_use(
     healthy_cluster: Cluster, prefix: bytes, policy: str
@@ -166,6 +172,7 @@ async def test_auto_sync_finds_every_member(healthy_cluster: Cluster) -> None:
 
 
 @pytest.mark.cluster
+@WITH_PROCESSES
 async def test_require_leader(healthy_cluster: Cluster, prefix: bytes) -> None:
     cluster = healthy_cluster
     async with AsyncClient(cluster.endpoints) as client:

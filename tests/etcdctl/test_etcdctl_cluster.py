@@ -1,5 +1,6 @@
-"""etcdctl's cluster commands on a 3-member cluster (real etcd, or server_ref's
-EmbeddedCluster), compared with one expected transcript.
+"""etcdctl's cluster commands on a 3-member cluster (real etcd processes, server_ref
+processes started with the same flags, or server_ref's EmbeddedCluster), compared with
+one expected transcript.
 
 Members are named by their rank in ID order (<m0> has the lowest ID), in every form
 they take (hex and decimal ID, name, peer and client URL); the cluster ID, raft
@@ -20,11 +21,23 @@ import grpc
 import pytest
 
 from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
-from tests.support.clusters import RECONFIG_TIMEOUT, UNHEALTHY, Cluster
+from tests.conftest import BACKENDS
+from tests.support.clusters import (
+    RECONFIG_TIMEOUT,
+    UNHEALTHY,
+    Cluster,
+    EtcdClusterBackend,
+    cluster_backends,
+)
 from tests.support.etcdctl import TIMEOUT
 from tests.support.servers import etcd_bin_dir, free_port
 
-pytestmark = pytest.mark.cluster
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.parametrize(
+        "cluster", cluster_backends(BACKENDS, processes=True), indirect=True, scope="module"
+    ),
+]
 
 NUMERIC_COLUMNS = {"RAFT TERM", "RAFT INDEX", "RAFT APPLIED INDEX", "DB SIZE", "TOOK"}
 
@@ -207,11 +220,11 @@ def test_move_leader(ctl: ClusterCtl) -> None:
     )
 
 
-def add_past_reconfig_check(ctl: ClusterCtl, *args: str) -> str:
-    """``member add`` again while etcd refuses it as too soon (5 s connected to all)."""
+def past_reconfig_check(ctl: ClusterCtl, *args: str) -> str:
+    """A ``member`` command again while etcd refuses it as too soon (5 s connected to all)."""
     deadline = time.monotonic() + RECONFIG_TIMEOUT
     while True:
-        out = ctl.run("member", "add", *args)
+        out = ctl.run("member", *args)
         if UNHEALTHY not in out or time.monotonic() > deadline:
             return out
         time.sleep(0.2)  # polling etcd's health check under a deadline
@@ -219,7 +232,7 @@ def add_past_reconfig_check(ctl: ClusterCtl, *args: str) -> str:
 
 def test_member_add_voter_and_remove(ctl: ClusterCtl) -> None:
     peer = f"http://127.0.0.1:{free_port()}"
-    out = add_past_reconfig_check(ctl, "newbie", f"--peer-urls={peer}")
+    out = past_reconfig_check(ctl, "add", "newbie", f"--peer-urls={peer}")
     added = re.search(r"Member +([0-9a-f]+) added", ctl.raw[-1])
     assert added is not None, out
     try:
@@ -248,7 +261,23 @@ def test_member_add_voter_and_remove(ctl: ClusterCtl) -> None:
     )
 
 
-def test_member_add_learner_promote(ctl: ClusterCtl) -> None:
+# server_ref bug (reported): a removed member that does not apply its own removal (the
+# leader stops writing to it once the change is applied) goes on running; etcd's peers
+# answer it "permanently removed" and it exits. EmbeddedCluster stops it for itself.
+REMOVED_STAYS = pytest.mark.xfail(
+    reason="a removed server_ref process is never told it was removed: it keeps running",
+    raises=AssertionError,
+    strict=True,
+)
+
+
+def xfail_removed_stays(ctl: ClusterCtl, request: pytest.FixtureRequest) -> None:
+    if ctl.cluster.kind == "ref-process":
+        request.applymarker(REMOVED_STAYS)
+
+
+def test_member_add_learner_promote(ctl: ClusterCtl, request: pytest.FixtureRequest) -> None:
+    xfail_removed_stays(ctl, request)
     learner = ctl.cluster.add_member(learner=True)  # proposed and started
     try:
         deadline = time.monotonic() + 10
@@ -267,4 +296,23 @@ def test_member_add_learner_promote(ctl: ClusterCtl) -> None:
         )
     finally:
         ctl.cluster.remove_member(learner.index)
+    assert ctl.run("member", "list", "-w", "table") == MEMBER_TABLE
+
+
+def test_removed_member_process_exits(ctl: ClusterCtl, request: pytest.FixtureRequest) -> None:
+    """A member process removed with ``etcdctl member remove`` exits by itself, with
+    status 0 (etcd 3.5.1's, probed), saying it was removed."""
+    processes = ctl.cluster
+    if not isinstance(processes, EtcdClusterBackend):
+        pytest.skip("members in one process: no process to exit")
+    xfail_removed_stays(ctl, request)
+    added = processes.add_member()
+    process = processes.process(added.index)
+    out = past_reconfig_check(ctl, "remove", f"{added.id:x}")
+    try:
+        assert out == "Member <new> removed from cluster <cluster>\n rc=0"
+    finally:
+        status = processes.wait_removed(added.index)
+    assert status == 0
+    assert "the member has been permanently removed from the cluster" in process.log_tail()
     assert ctl.run("member", "list", "-w", "table") == MEMBER_TABLE

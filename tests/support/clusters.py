@@ -1,10 +1,10 @@
 """Multi-member clusters for the cluster tests, one interface over two backends.
 
 ``EtcdClusterBackend`` drives real etcd 3.5.1 processes (``EtcdCluster``);
-``RefCluster`` drives server_ref's ``EmbeddedCluster`` (planned in issue 11: until
-``etcd3py.server_ref`` has it, the "ref" parametrisation is skipped, and it turns on by
-itself once it lands). The tests only use ``Cluster``'s methods, so they run unchanged
-on both.
+``RefProcessCluster`` drives ``python -m etcd3py.server_ref`` processes started with the
+same flags by the same code; ``RefCluster`` drives server_ref's in-process
+``EmbeddedCluster``. The tests only use ``Cluster``'s methods, so they run unchanged
+on all three.
 """
 
 from __future__ import annotations
@@ -17,10 +17,15 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import grpc
-import pytest
 
 from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
-from tests.support.servers import START_TIMEOUT, EtcdCluster, EtcdProcess, free_port
+from tests.support.servers import (
+    START_TIMEOUT,
+    EtcdCluster,
+    EtcdProcess,
+    RefProcess,
+    free_port,
+)
 
 # etcd refuses a voter change until the member asked has been connected to every voter
 # for 5 s (its HealthInterval): membership changes retry that refusal up to this long.
@@ -81,11 +86,12 @@ class EtcdClusterBackend:
     """Real etcd members; ``add_member`` proposes MemberAdd then starts the process."""
 
     kind = "etcd"
+    member: type[EtcdProcess] = EtcdProcess
 
     def __init__(self, root: Path, size: int = 3, snapshot_count: int | None = None) -> None:
         self._root = root
         self._extra = [] if snapshot_count is None else ["--snapshot-count", str(snapshot_count)]
-        self._group = EtcdCluster(root, size, extra_args=self._extra)
+        self._group = EtcdCluster(root, size, extra_args=self._extra, member=self.member)
         self._token = "etcd3py-test"
 
     def start(self) -> EtcdClusterBackend:
@@ -138,7 +144,7 @@ class EtcdClusterBackend:
             added = retry_unhealthy(lambda: stub.MemberAdd(request, timeout=10))
         name = f"m{len(self._group.members)}"
         initial = ",".join(f"{m.name or name}={m.peerURLs[0]}" for m in added.members if m.peerURLs)
-        member = EtcdProcess(
+        member = self.member(
             self._root / name,
             name=name,
             peer_port=peer_port,
@@ -148,6 +154,9 @@ class EtcdClusterBackend:
         )
         self._group.members.append(member.start())
         return NewMember(added.member.ID, member.endpoint, len(self._group.members) - 1)
+
+    def process(self, i: int) -> EtcdProcess:
+        return self._group.members[i]
 
     def remove_member(self, i: int) -> None:
         """MemberRemove member ``i`` through another member; it exits by itself (within
@@ -159,18 +168,33 @@ class EtcdClusterBackend:
         with grpc.insecure_channel(other.endpoint) as channel:
             stub = rpc_pb2_grpc.ClusterStub(channel)
             retry_unhealthy(lambda: stub.MemberRemove(request, timeout=10))
-        if member.proc is not None:
-            try:
-                member.proc.wait(START_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                raise AssertionError(f"removed member {member.name} did not exit") from None
-        self._group.members.pop(i).remove()
+        self.wait_removed(i)
+
+    def wait_removed(self, i: int, timeout: float = 10.0) -> int:
+        """Wait for removed member ``i``'s process to exit by itself and forget it (its
+        data too); its exit status (etcd exits well within a second). One that stays is killed,
+        then reported."""
+        member = self._group.members.pop(i)
+        assert member.proc is not None, f"member {member.name} was not running"
+        try:
+            return member.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"removed member {member.name} did not exit") from None
+        finally:
+            member.remove()
 
     def ensure_running(self) -> None:
         self._group.ensure_running()
 
     def stop(self) -> None:
         self._group.stop()
+
+
+class RefProcessCluster(EtcdClusterBackend):
+    """server_ref members as processes, started, killed and changed exactly as etcd's."""
+
+    kind = "ref-process"
+    member = RefProcess
 
 
 class RefCluster:
@@ -239,29 +263,31 @@ class RefCluster:
         self._cluster.stop()
 
 
-def cluster_backends(server_backends: list[str]) -> list[Any]:
-    """The cluster parametrisation: "etcd" and "ref", as the suite's BACKENDS select them;
-    "ref" skipped while server_ref has no EmbeddedCluster."""
-    import etcd3py.server_ref as server_ref
+KINDS: dict[str, type[EtcdClusterBackend] | type[RefCluster]] = {
+    "etcd": EtcdClusterBackend,
+    "ref": RefCluster,
+    "ref-process": RefProcessCluster,
+}
 
-    params: list[Any] = []
+
+def cluster_backends(server_backends: list[str], processes: bool = False) -> list[str]:
+    """The cluster parametrisation as the suite's BACKENDS select it: "etcd" and "ref"
+    (server_ref in one process); with ``processes``, "ref-process" too (server_ref
+    processes, slower to start: for the tests about processes and what drives them)."""
+    params: list[str] = []
     if "etcd" in server_backends:
         params.append("etcd")
     if "server_ref" in server_backends:
-        missing = not hasattr(server_ref, "EmbeddedCluster")
-        reason = "etcd3py.server_ref has no EmbeddedCluster yet (issue 11)"
-        params.append(pytest.param("ref", marks=pytest.mark.skipif(missing, reason=reason)))
+        params += ["ref", "ref-process"] if processes else ["ref"]
     return params
 
 
 def start_cluster(kind: str, root: Path, snapshot_count: int | None = None) -> Iterator[Cluster]:
     """Start a 3-member cluster of ``kind``; stop it when the generator closes.
     ``snapshot_count``: applied entries between snapshots (etcd's --snapshot-count)."""
-    group: EtcdClusterBackend | RefCluster
-    backend = EtcdClusterBackend if kind == "etcd" else RefCluster
-    group = backend(root, snapshot_count=snapshot_count)
-    group.start()
+    group = KINDS[kind](root, snapshot_count=snapshot_count)
     try:
+        group.start()
         yield group
     finally:
         group.stop()

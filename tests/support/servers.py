@@ -91,6 +91,7 @@ class EtcdProcess:
         self.name = name
         self.client_port = client_port or free_port()
         self.peer_port = peer_port or free_port()
+        self.in_cluster = initial_cluster is not None  # told its cluster, not alone
         self.initial_cluster = initial_cluster or f"{name}={self.peer_url}"
         self.cluster_state = cluster_state
         self.extra_args = list(extra_args)
@@ -112,19 +113,27 @@ class EtcdProcess:
     def peer_url(self) -> str:
         return f"http://127.0.0.1:{self.peer_port}"
 
-    def command(self) -> list[str]:
-        return [
-            str(etcd_bin_dir() / "etcd"),
+    def member_flags(self, in_cluster: bool = True) -> list[str]:
+        """The flags both binaries take alike; ``in_cluster``: with the cluster's own."""
+        flags = [
             "--name", self.name,
             "--data-dir", str(self.data_dir),
             "--listen-client-urls", self.client_url,
             "--advertise-client-urls", self.client_url,
-            "--listen-peer-urls", self.peer_url,
             "--initial-advertise-peer-urls", self.peer_url,
-            "--initial-cluster", self.initial_cluster,
-            "--initial-cluster-state", self.cluster_state,
             "--experimental-watch-progress-notify-interval", PROGRESS_NOTIFY_INTERVAL,
-            "--log-level", "warn",
+        ]  # fmt: skip
+        if in_cluster:
+            flags += [
+                "--listen-peer-urls", self.peer_url,
+                "--initial-cluster", self.initial_cluster,
+                "--initial-cluster-state", self.cluster_state,
+            ]  # fmt: skip
+        return flags
+
+    def command(self) -> list[str]:
+        return [
+            str(etcd_bin_dir() / "etcd"), *self.member_flags(), "--log-level", "warn",
             *self.extra_args,
         ]  # fmt: skip
 
@@ -185,7 +194,9 @@ class EtcdProcess:
 
 class RefProcess(EtcdProcess):
     """server_ref as users run it: ``python -m etcd3py.server_ref`` on a data directory,
-    with etcd's flags, killed and restarted like a real member.
+    with etcd's flags, killed and restarted like a real member. Given ``initial_cluster``
+    it gets the same flags as an etcd member and runs in a Raft cluster; without it,
+    no cluster flags: it runs alone (etcd would make a cluster of one).
 
     ``file_size_limit`` (bytes) caps every file the process writes (RLIMIT_FSIZE): a
     disk that fills up, without a filesystem of its own.
@@ -200,13 +211,7 @@ class RefProcess(EtcdProcess):
     def command(self) -> list[str]:
         server = [
             sys.executable, "-m", "etcd3py.server_ref",
-            "--name", self.name,
-            "--data-dir", str(self.data_dir),
-            "--listen-client-urls", self.client_url,
-            "--advertise-client-urls", self.client_url,
-            "--initial-advertise-peer-urls", self.peer_url,
-            "--experimental-watch-progress-notify-interval", PROGRESS_NOTIFY_INTERVAL,
-            *self.extra_args,
+            *self.member_flags(self.in_cluster), *self.extra_args,
         ]  # fmt: skip
         if self.file_size_limit is None:
             return server
@@ -251,7 +256,8 @@ class StalledServer:
 
 
 class EtcdCluster:
-    """A real etcd cluster of ``size`` members on loopback, each its own process."""
+    """A cluster of ``size`` members on loopback, each its own process: real etcd, or
+    server_ref (``member=RefProcess``) started with the same flags."""
 
     def __init__(
         self,
@@ -259,12 +265,13 @@ class EtcdCluster:
         size: int = 3,
         token: str = "etcd3py-test",
         extra_args: Sequence[str] = (),
+        member: type[EtcdProcess] = EtcdProcess,
     ) -> None:
         names = [f"m{i}" for i in range(size)]
         peers = {name: free_port() for name in names}
         initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in peers.items())
         self.members = [
-            EtcdProcess(
+            member(
                 root / name,
                 name=name,
                 peer_port=peers[name],
