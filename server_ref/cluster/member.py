@@ -109,6 +109,8 @@ class RaftMember(PeerHandler):
         self._snapshot_index = node.log.offset
         self.stopped = False
         self._deciding = False
+        self._leaderless_ticks = 0
+        self._asking = False
         self.published = False  # its name and client URLs are in the members' lists
 
     # ---- running ----
@@ -160,6 +162,7 @@ class RaftMember(PeerHandler):
             self._sync_status()  # a tick may change the role without a Ready (check-quorum)
             self._retry_read()
             self._maybe_decide_version()
+            self._maybe_ask_if_removed()
             self._kick()
 
     async def _run(self) -> None:
@@ -641,6 +644,40 @@ class RaftMember(PeerHandler):
                 "removed": sorted(self.removed),
             }
         ).encode()
+
+    # ---- a member removed while it was away ----
+
+    def _maybe_ask_if_removed(self) -> None:
+        """A member whose removal was committed but never reached it (the leader stops
+        writing to it once the change applies) hears from nobody again: while it has no
+        leader, it asks its peers every election timeout whether it was removed, and
+        stops if so (etcd's peers answer such a member "removed" and it exits)."""
+        if self.node.leader != NO_NODE or self.stopped:
+            self._leaderless_ticks = 0
+            return
+        self._leaderless_ticks += 1
+        if self._leaderless_ticks % self.timing.election_ticks == 0 and not self._asking:
+            self._asking = True
+            self._tasks.append(asyncio.get_running_loop().create_task(self._ask_if_removed()))
+
+    async def _ask_if_removed(self) -> None:
+        try:
+            for peer in self._peer_urls():
+                try:
+                    record = await self.transport.request(peer, MEMBERS, b"", PEER_REQUEST_TIMEOUT)
+                except (PeerUnreachableError, PeerRequestError, asyncio.TimeoutError):
+                    continue
+                if self.node.id in json.loads(record)["removed"]:
+                    log.warning(
+                        "member %x: the member has been permanently removed from the cluster",
+                        self.node.id,
+                    )
+                    self.stopped = True
+                    if self.on_removed is not None:
+                        self.on_removed()
+                return  # one answer is enough
+        finally:
+            self._asking = False
 
     # ---- publishing ----
 

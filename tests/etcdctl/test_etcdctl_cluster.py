@@ -261,23 +261,7 @@ def test_member_add_voter_and_remove(ctl: ClusterCtl) -> None:
     )
 
 
-# server_ref bug (reported): a removed member that does not apply its own removal (the
-# leader stops writing to it once the change is applied) goes on running; etcd's peers
-# answer it "permanently removed" and it exits. EmbeddedCluster stops it for itself.
-REMOVED_STAYS = pytest.mark.xfail(
-    reason="a removed server_ref process is never told it was removed: it keeps running",
-    raises=AssertionError,
-    strict=True,
-)
-
-
-def xfail_removed_stays(ctl: ClusterCtl, request: pytest.FixtureRequest) -> None:
-    if ctl.cluster.kind == "ref-process":
-        request.applymarker(REMOVED_STAYS)
-
-
-def test_member_add_learner_promote(ctl: ClusterCtl, request: pytest.FixtureRequest) -> None:
-    xfail_removed_stays(ctl, request)
+def test_member_add_learner_promote(ctl: ClusterCtl) -> None:
     learner = ctl.cluster.add_member(learner=True)  # proposed and started
     try:
         deadline = time.monotonic() + 10
@@ -305,7 +289,6 @@ def test_removed_member_process_exits(ctl: ClusterCtl, request: pytest.FixtureRe
     processes = ctl.cluster
     if not isinstance(processes, EtcdClusterBackend):
         pytest.skip("members in one process: no process to exit")
-    xfail_removed_stays(ctl, request)
     added = processes.add_member()
     process = processes.process(added.index)
     out = past_reconfig_check(ctl, "remove", f"{added.id:x}")
