@@ -104,9 +104,6 @@ TIMEOUT_LEADER_TRANSFER = ErrorSpec(
     StatusCode.UNKNOWN, "etcdserver: request timed out, leader transfer took too long"
 )
 PROPOSAL_DROPPED = ErrorSpec(StatusCode.UNKNOWN, "raft proposal dropped")
-# a proposal made while the member knows no leader waits for one until the request's
-# deadline, then fails with Go's context error, untranslated
-CONTEXT_DEADLINE_EXCEEDED = ErrorSpec(StatusCode.UNKNOWN, "context deadline exceeded")
 
 # Downgrades
 CLUSTER_VERSION_UNAVAILABLE = ErrorSpec(

@@ -66,11 +66,17 @@ def endpoint_failed(err: grpc.RpcError) -> bool:
     return code == grpc.StatusCode.CANCELLED and err.details() != _LOCAL_CANCEL
 
 
+def never_applied(err: grpc.RpcError) -> bool:
+    """True when the server refused the write before its log took it (etcd's raft
+    dropped the proposal): repeating it cannot apply it twice."""
+    return never_sent(err) or _is(err, E.PROPOSAL_DROPPED)
+
+
 def may_retry(err: grpc.RpcError, retry: Retry) -> bool:
     """Whether repeating the call cannot apply a write twice."""
     if retry is Retry.NEVER:
         return False
-    if never_sent(err):
+    if never_applied(err):
         return True
     if retry is Retry.WRITE:
         return False

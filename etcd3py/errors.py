@@ -59,6 +59,7 @@ __all__ = [
     "InvalidDowngradeTargetVersionError",
     "KeyNotFoundError",
     "LeaderChangedError",
+    "LeaderTransferTimeoutError",
     "LearnerNotReadyError",
     "LeaseExistsError",
     "LeaseLostError",
@@ -83,6 +84,7 @@ __all__ = [
     "PermissionDeniedError",
     "PermissionNotGivenError",
     "PermissionNotGrantedError",
+    "ProposalDroppedError",
     "RequestCanceledError",
     "RequestTooLargeError",
     "ResourceExhaustedError",
@@ -658,6 +660,17 @@ class ServerTimeoutDueToLeaderFailError(ServerTimeoutError):
 @_row(E.TIMEOUT_DUE_TO_CONNECTION_LOST)
 class ServerTimeoutDueToConnectionLostError(ServerTimeoutError):
     """Timed out after a lost peer connection: the outcome is unknown."""
+
+
+@_row(E.PROPOSAL_DROPPED)
+class ProposalDroppedError(UnknownError):
+    """Raft dropped the write before logging it (a leader transfer under way): it was
+    not applied, and the client repeats it."""
+
+
+@_row(E.TIMEOUT_LEADER_TRANSFER)
+class LeaderTransferTimeoutError(UnknownError):
+    """MoveLeader: the transferee did not take over in time."""
 
 
 @_row(E.UNHEALTHY)

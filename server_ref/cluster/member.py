@@ -24,6 +24,8 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from grpc import StatusCode
+
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import rpc_pb2
 
@@ -60,6 +62,9 @@ PEER_REQUEST_TIMEOUT = 1.0  # seconds for one forwarded request (lease renewal, 
 # the peer requests a member answers
 LEASE_RENEW, LEASE_TTL, MEMBERS, PROMOTE = "lease_renew", "lease_ttl", "members", "promote"
 CONNECTIVITY = "connectivity"
+# a proposal made while the member knows no leader waits for one (etcd's raft takes no
+# proposal then) until the request's deadline, then fails with Go's context error
+CONTEXT_DEADLINE_EXCEEDED = E.ErrorSpec(StatusCode.UNKNOWN, "context deadline exceeded")
 REMOVED_STOP_DELAY = 1.0  # seconds a removed member serves on (etcd's stopWithDelay)
 HEALTH_INTERVAL = 5.0  # seconds a peer must have been connected (etcd's HealthInterval)
 
@@ -326,7 +331,7 @@ class RaftMember(PeerHandler):
         try:
             await self._leader(self.timing.request_timeout)
         except ServerError:
-            raise ServerError(E.CONTEXT_DEADLINE_EXCEEDED) from None
+            raise ServerError(CONTEXT_DEADLINE_EXCEEDED) from None
         waiter = self._proposed(request_id, data)
         return await self._answer(request_id, waiter, deadline - loop.time())
 

@@ -235,10 +235,12 @@ class EmbeddedCluster:
 
     @property
     def endpoints(self) -> list[str]:
+        """Every member's ``host:port``, for a client (``Client(cluster.endpoints)``)."""
         return [m.endpoint for m in self.members]
 
     @property
     def urls(self) -> list[str]:
+        """Every member's ``http://host:port``, for tools that want URLs (etcdctl)."""
         return [m.url for m in self.members]
 
     @property
@@ -352,6 +354,7 @@ class EmbeddedCluster:
         member._pause_loop()
 
     def resume_member(self, i: int) -> None:
+        """Let a paused member run again: what was sent to it meanwhile arrives now."""
         member = self.members[i]
         if not member.paused:
             raise RuntimeError(f"member {member.name} is not paused")

@@ -80,3 +80,17 @@ def test_server_side_cancellation_is_an_endpoint_failure() -> None:
     assert endpoint_failed(by_server) and may_retry(by_server, Retry.SAFE)
     assert not may_retry(by_server, Retry.WRITE)  # a write may have been applied
     assert not endpoint_failed(by_us) and not may_retry(by_us, Retry.SAFE)
+
+
+def test_a_dropped_proposal_is_repeated_even_as_a_write() -> None:
+    """etcd's raft drops a proposal before logging it (during a leader transfer): the
+    write was not applied, so repeating it is safe; a timeout is not."""
+    from etcd3py._methods import Retry
+    from etcd3py._retry import may_retry
+
+    dropped = FakeRpcError(grpc.StatusCode.UNKNOWN, "raft proposal dropped")
+    timed_out = FakeRpcError(grpc.StatusCode.UNAVAILABLE, "etcdserver: request timed out")
+    assert may_retry(dropped, Retry.WRITE) and may_retry(dropped, Retry.SAFE)
+    assert not may_retry(dropped, Retry.NEVER)
+    assert not may_retry(timed_out, Retry.WRITE)
+    assert type(from_rpc_error(dropped)) is _errors.ProposalDroppedError
