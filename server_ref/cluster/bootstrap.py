@@ -217,9 +217,18 @@ async def _join(
     deadline = loop.time() + FETCH_TIMEOUT
     while True:
         remaining = max(0.1, deadline - loop.time())
-        cid, listed, _ = membership_of(await fetch_members(others, MEMBERS, b"", remaining))
+        cid, listed, removed = membership_of(await fetch_members(others, MEMBERS, b"", remaining))
         mine = sorted(config.peer_urls)
-        local = next((m for m in listed if sorted(m.peer_urls) == mine), None)
+        # a member added for these URLs and not started yet (a member removed a moment
+        # ago with the same URLs may still be listed by a peer that lags)
+        local = next(
+            (
+                m
+                for m in listed
+                if sorted(m.peer_urls) == mine and not m.name and m.id not in removed
+            ),
+            None,
+        )
         if local is not None:
             break
         if loop.time() >= deadline:

@@ -42,10 +42,20 @@ _POLL = 0.01  # seconds between two looks at the members' leaders
 _RECONFIGURE_RETRY = 0.2  # seconds between two tries of a refused membership change
 
 
+_peer_ports: set[int] = set()  # handed out in this process: never twice
+
+
 def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A port for a member's peer URL (in one process nothing binds it: it names the
+    member, as its URL makes its id). Never one handed out before, so that a member
+    added after another was removed never takes its URL, and with it its id."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if port not in _peer_ports:
+            _peer_ports.add(port)
+            return port
 
 
 class ClusterMember:
@@ -230,6 +240,7 @@ class EmbeddedCluster:
             for i in range(members)
         ]
         self._started = False
+        self._named = members  # members named so far (m0 .. m{n-1})
 
     # ---- what a test reads ----
 
@@ -418,7 +429,8 @@ class EmbeddedCluster:
         start it joining with ``--initial-cluster-state existing``; return it. Within
         5 s of the cluster's start etcd's strict check refuses a MemberAdd: this waits
         it out, up to ``timeout``."""
-        member = ClusterMember(self, f"m{len(self.members)}", "", 0)
+        member = ClusterMember(self, f"m{self._named}", "", 0)
+        self._named += 1  # never a removed member's name: its data directory stays its own
         member.peer_url = f"http://{self.host}:{_free_port(self.host)}"
         self._reconfigure(lambda raft: raft.member_add([member.peer_url], learner), timeout)
         self.members.append(member)
