@@ -80,7 +80,14 @@ class Ready:
     any persisted entries from the first one's index on), then send `messages`, load
     `snapshot` into the state machine and apply `committed_entries`, then call `advance`
     with this Ready. `read_states` are reads confirmed since the last Ready: each may be
-    served once the state machine applied its index."""
+    served once the state machine applied its index.
+
+    When `send_first` is set, the driver may send `messages` before (or while) it
+    persists: they are a leader's, all of its current term, whose term and vote are
+    durable already (etcd's leader does so, Raft thesis 10.2.1). Its appends may carry
+    entries it has not persisted yet; that is safe because its own copy counts toward a
+    commit only once `advance` says it is durable. Otherwise (a follower's answers, a
+    candidate's votes) a message may promise what is durable only once persisted."""
 
     hard_state: HardState | None
     entries: tuple[Entry, ...]
@@ -88,6 +95,7 @@ class Ready:
     committed_entries: tuple[Entry, ...]
     snapshot: Snapshot | None = None
     read_states: tuple[ReadState, ...] = ()
+    send_first: bool = False
 
     def __bool__(self) -> bool:
         return bool(
@@ -259,6 +267,11 @@ class RaftNode:
             committed_entries=self.log.to_apply(),
             snapshot=self.log.pending_snapshot,
             read_states=read_states,
+            send_first=(
+                self.role is Role.LEADER
+                and self.term == self._persisted.term
+                and self.vote == self._persisted.vote
+            ),
         )
 
     def advance(self, ready: Ready) -> None:

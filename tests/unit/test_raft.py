@@ -95,6 +95,27 @@ def test_a_leader_counts_its_own_entry_only_once_it_is_durable() -> None:
     assert [e.data for e in node.ready().committed_entries] == [b"x"]
 
 
+def test_only_a_leader_whose_term_and_vote_are_durable_may_send_before_it_persists() -> None:
+    node = RaftNode(1, [1, 2, 3], random.Random(0), FAST)
+    while node.role is Role.FOLLOWER:
+        node.tick()
+        ready = node.ready()
+        assert not ready.send_first
+        node.advance(ready)
+    for voter in (2, 3):
+        node.step(Message(MessageType.PRE_VOTE_RESPONSE, to=1, sender=voter, term=node.term + 1))
+    assert node.role is Role.CANDIDATE
+    campaign = node.ready()
+    assert {m.type for m in campaign.messages} == {MessageType.VOTE}
+    assert not campaign.send_first  # its vote for itself must be durable first
+    node.advance(campaign)
+    node.step(Message(MessageType.VOTE_RESPONSE, to=1, sender=2, term=node.term))
+    assert node.role is Role.LEADER
+    elected = node.ready()
+    assert elected.entries and {m.type for m in elected.messages} == {MessageType.APPEND}
+    assert elected.send_first  # its appends may go while it writes its no-op
+
+
 def test_a_leader_with_one_follower_of_three_waits_for_its_own_disk() -> None:
     """A follower's ack is one of a quorum of two: the leader's copy is the other, counted
     only after advance."""
