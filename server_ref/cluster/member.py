@@ -181,10 +181,12 @@ class RaftMember(PeerHandler):
                 await self._handle(ready)
 
     async def _handle(self, ready: Ready) -> None:
+        if ready.send_first:  # a leader's: its followers write while it does
+            self._send(ready.messages)
         if ready.snapshot is not None or ready.hard_state is not None or ready.entries:
             await self.storage.save(ready.snapshot, ready.hard_state, ready.entries)
-        for message in ready.messages:
-            self.transport.send(message)
+        if not ready.send_first:
+            self._send(ready.messages)
         if ready.snapshot is not None:
             self._install(ready.snapshot.data, ready.snapshot.index)
         for entry in ready.committed_entries:
@@ -195,6 +197,10 @@ class RaftMember(PeerHandler):
         self._sync_status()
         self._wake_applied()
         self._maybe_snapshot()
+
+    def _send(self, messages: tuple[Message, ...]) -> None:
+        for message in messages:
+            self.transport.send(message)
 
     # ---- applying ----
 

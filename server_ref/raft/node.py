@@ -80,7 +80,14 @@ class Ready:
     any persisted entries from the first one's index on), then send `messages`, load
     `snapshot` into the state machine and apply `committed_entries`, then call `advance`
     with this Ready. `read_states` are reads confirmed since the last Ready: each may be
-    served once the state machine applied its index."""
+    served once the state machine applied its index.
+
+    When `send_first` is set, the driver may send `messages` before (or while) it
+    persists: they are a leader's, all of its current term, whose term and vote are
+    durable already (etcd's leader does so, Raft thesis 10.2.1). Its appends may carry
+    entries it has not persisted yet; that is safe because its own copy counts toward a
+    commit only once `advance` says it is durable. Otherwise (a follower's answers, a
+    candidate's votes) a message may promise what is durable only once persisted."""
 
     hard_state: HardState | None
     entries: tuple[Entry, ...]
@@ -88,6 +95,7 @@ class Ready:
     committed_entries: tuple[Entry, ...]
     snapshot: Snapshot | None = None
     read_states: tuple[ReadState, ...] = ()
+    send_first: bool = False
 
     def __bool__(self) -> bool:
         return bool(
@@ -109,11 +117,20 @@ class _Election:
 @dataclass
 class _PendingRead:
     """A leader's read waiting for a quorum to confirm it still leads: the commit index
-    when it was asked, who asked, and which members answered a heartbeat carrying it."""
+    when it was asked, who asked it under which context, and which members answered a
+    heartbeat carrying it."""
 
     index: int
     requester: int
+    context: bytes
     acks: set[int]
+
+
+def _read_key(requester: int, context: bytes) -> bytes:
+    """What a leader's heartbeats name a pending read by: its context among the reads of
+    the member that asked it. Each driver names its own reads; two members may pick the
+    same context, and taking one for a duplicate of the other would leave it unanswered."""
+    return requester.to_bytes(8, "big") + context
 
 
 class RaftNode:
@@ -176,7 +193,7 @@ class RaftNode:
         self._election = _Election()
         self._messages: list[Message] = []
         self._read_states: list[ReadState] = []
-        self._reads: dict[bytes, _PendingRead] = {}  # by context, in the order asked
+        self._reads: dict[bytes, _PendingRead] = {}  # by _read_key, in the order asked
         self._held_reads: list[Message] = []  # asked before an entry of our term committed
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
@@ -228,9 +245,10 @@ class RaftNode:
         self._switch_membership(voters, learners)
 
     def read_index(self, context: bytes) -> None:
-        """Ask for a linearizable read named by `context` (unique among pending reads): a
-        `ReadState(index, context)` in a later Ready says the read may be served once the
-        state machine applied `index`. It may never come (the leader changed): time out."""
+        """Ask for a linearizable read named by `context` (unique among this node's
+        pending reads; other nodes may use the same): a `ReadState(index, context)` in a
+        later Ready says the read may be served once the state machine applied `index`.
+        It may never come (the leader changed): time out."""
         self.step(Message(MessageType.READ_INDEX, to=self.id, sender=self.id, context=context))
 
     def transfer_leadership(self, transferee: int) -> None:
@@ -249,6 +267,11 @@ class RaftNode:
             committed_entries=self.log.to_apply(),
             snapshot=self.log.pending_snapshot,
             read_states=read_states,
+            send_first=(
+                self.role is Role.LEADER
+                and self.term == self._persisted.term
+                and self.vote == self._persisted.vote
+            ),
         )
 
     def advance(self, ready: Ready) -> None:
@@ -694,12 +717,13 @@ class RaftNode:
         elif self.log.term(self.log.committed) != self.term:
             # our commit index may be behind our predecessor's until we commit an entry
             self._held_reads.append(m)
-        elif m.context not in self._reads:  # a duplicate rides on the first
-            self._reads[m.context] = _PendingRead(self.log.committed, m.sender, {self.id})
-            self._broadcast_heartbeat(m.context)
+        elif (key := _read_key(m.sender, m.context)) not in self._reads:
+            # (a duplicate rides on the first)
+            self._reads[key] = _PendingRead(self.log.committed, m.sender, m.context, {self.id})
+            self._broadcast_heartbeat(key)
 
-    def _confirm_reads(self, sender: int, context: bytes) -> None:
-        read = self._reads.get(context)
+    def _confirm_reads(self, sender: int, key: bytes) -> None:
+        read = self._reads.get(key)
         if read is None:
             return
         read.acks.add(sender)
@@ -707,8 +731,8 @@ class RaftNode:
             return
         for asked in list(self._reads):  # and every read asked before it
             done = self._reads.pop(asked)
-            self._answer_read(done.requester, asked, done.index)
-            if asked == context:
+            self._answer_read(done.requester, done.context, done.index)
+            if asked == key:
                 return
 
     def _answer_read(self, requester: int, context: bytes, index: int) -> None:

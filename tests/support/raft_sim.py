@@ -328,14 +328,10 @@ class Cluster:
             self._record_applied(entry)
 
     def _write_slowly(self, member: Member, node: RaftNode, ready: Ready) -> None:
-        """A leader sends while its disk writes (etcd does, Raft thesis §10.2.1), unless
-        the Ready carries a new term or vote; everyone else sends once it is written."""
-        disk = member.disk.hard_state
-        same_vote = ready.hard_state is None or (ready.hard_state.term, ready.hard_state.vote) == (
-            disk.term,
-            disk.vote,
-        )
-        if node.role is Role.LEADER and same_vote:
+        """A leader sends while its disk writes (etcd does, Raft thesis §10.2.1) when the
+        core says it may (`send_first`: its term and vote are durable); everyone else sends
+        once it is written."""
+        if ready.send_first:
             self._send(ready.messages)
             ready = replace(ready, messages=())
         member.writing = ready

@@ -95,6 +95,27 @@ def test_a_leader_counts_its_own_entry_only_once_it_is_durable() -> None:
     assert [e.data for e in node.ready().committed_entries] == [b"x"]
 
 
+def test_only_a_leader_whose_term_and_vote_are_durable_may_send_before_it_persists() -> None:
+    node = RaftNode(1, [1, 2, 3], random.Random(0), FAST)
+    while node.role is Role.FOLLOWER:
+        node.tick()
+        ready = node.ready()
+        assert not ready.send_first
+        node.advance(ready)
+    for voter in (2, 3):
+        node.step(Message(MessageType.PRE_VOTE_RESPONSE, to=1, sender=voter, term=node.term + 1))
+    assert node.role is Role.CANDIDATE
+    campaign = node.ready()
+    assert {m.type for m in campaign.messages} == {MessageType.VOTE}
+    assert not campaign.send_first  # its vote for itself must be durable first
+    node.advance(campaign)
+    node.step(Message(MessageType.VOTE_RESPONSE, to=1, sender=2, term=node.term))
+    assert node.role is Role.LEADER
+    elected = node.ready()
+    assert elected.entries and {m.type for m in elected.messages} == {MessageType.APPEND}
+    assert elected.send_first  # its appends may go while it writes its no-op
+
+
 def test_a_leader_with_one_follower_of_three_waits_for_its_own_disk() -> None:
     """A follower's ack is one of a quorum of two: the leader's copy is the other, counted
     only after advance."""
@@ -765,7 +786,8 @@ def test_a_read_on_the_leader_waits_for_a_quorum_to_confirm_it_leads() -> None:
     context = cluster.read(leader.id)
     assert context is not None and context not in cluster.read_states
     heartbeats = [m for m in cluster.in_flight if m.type is MessageType.HEARTBEAT]
-    assert len(heartbeats) == 2 and {m.context for m in heartbeats} == {context}
+    assert len(heartbeats) == 2 and len({m.context for m in heartbeats}) == 1
+    assert heartbeats[0].context.endswith(context)  # named among the leader's own reads
     cluster.deliver_all()
     assert cluster.read_states[context] == [(leader.id, leader.log.committed)]
 
@@ -790,6 +812,22 @@ def test_a_read_on_a_follower_is_forwarded_and_answered_by_the_leader() -> None:
     assert cluster.read_states[context] == [(follower, leader.log.committed)]
     with pytest.raises(ProposalDroppedError):
         RaftNode(1, [1, 2, 3], random.Random(0), FAST).read_index(b"no leader")
+
+
+def test_reads_of_different_members_under_the_same_context_are_each_answered() -> None:
+    """A context names a read among its own member's reads: every driver counts its own
+    (the bug: the leader took a follower's read for a duplicate of its own, answered only
+    its own, and the follower's waited for its driver to ask again)."""
+    cluster = Cluster(3, seed=46)
+    leader = elected(cluster)
+    follower = next(i for i in cluster.ids if i != leader.id)
+    for node_id in (follower, leader.id):
+        cluster.read_floor[b"same"] = cluster.max_commit
+        cluster.node(node_id).read_index(b"same")
+        cluster.settle()
+    cluster.deliver_all()
+    answered = sorted(node_id for node_id, _ in cluster.read_states[b"same"])
+    assert answered == sorted([follower, leader.id])
 
 
 def test_a_new_leader_holds_reads_until_an_entry_of_its_term_commits() -> None:
