@@ -62,6 +62,8 @@ class MaintenanceService:
             raftAppliedIndex=server.applied_index,
             isLearner=server.member.is_learner,
         )
+        if not server.leader_id:  # etcd's Status says so first
+            resp.errors.append(E.NO_LEADER.message)
         for mid, alarm in server.alarms.active:
             resp.errors.append(f"memberID:{mid} alarm:{rpc_pb2.AlarmType.Name(alarm)} ")
         return resp

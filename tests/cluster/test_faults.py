@@ -83,3 +83,7 @@ async def test_no_quorum(healthy_cluster: Cluster, prefix: bytes) -> None:
         for call in calls:  # (the client retries "no leader" until its timeout)
             with pytest.raises(NoLeaderError, match="etcdserver: no leader"):
                 await call()
+    async with AsyncClient(endpoint, timeout=5) as plain:
+        status = await plain.status()
+    assert status.leader == 0
+    assert "etcdserver: no leader" in status.errors  # etcd's Status lists it first
