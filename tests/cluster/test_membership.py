@@ -10,7 +10,7 @@ from typing import TypeVar
 import anyio
 import pytest
 
-from etcd3py import AsyncClient
+from etcd3py import AsyncClient, Member
 from etcd3py.errors import (
     BadLeaderTransfereeError,
     MemberBadURLsError,
@@ -150,10 +150,27 @@ async def test_learner_joins_refuses_then_is_promoted(
                     await anyio.sleep(0.02)  # polling under a deadline
                 assert not (await on_learner.status()).is_learner
                 await on_learner.put(prefix + b"after", b"2")
-            assert not {m.id: m for m in await client.member_list()}[learner.id].is_learner
+            # the member the client asks may apply the promotion a moment later
+            assert await eventually(client, lambda listed: not listed[learner.id].is_learner), (
+                "the promotion never showed in the member list"
+            )
         finally:
             cluster.remove_member(learner.index)
-        assert learner.id not in {m.id for m in await client.member_list()}
+        assert await eventually(client, lambda listed: learner.id not in listed)
+
+
+async def eventually(
+    client: AsyncClient, check: Callable[[dict[int, Member]], bool], timeout: float = 5
+) -> bool:
+    """Whether the member list, asked again until ``timeout``, passes ``check`` (a
+    membership change reaches each member when it applies it: soon, not at once)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check({m.id: m for m in await client.member_list()}):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        await anyio.sleep(0.02)  # polling under a deadline
 
 
 async def test_voter_joins_catches_up_and_leaves(healthy_cluster: Cluster, prefix: bytes) -> None:
@@ -179,5 +196,5 @@ async def test_voter_joins_catches_up_and_leaves(healthy_cluster: Cluster, prefi
             assert len(listed) == 4
         finally:
             cluster.remove_member(voter.index)
-        assert voter.id not in {m.id for m in await client.member_list()}
+        assert await eventually(client, lambda listed: voter.id not in listed)
         assert (await client.get(prefix + b"after")).value == b"2"

@@ -99,7 +99,7 @@ class ClusterCtl:
         text = re.sub(r"took = [0-9.]+[a-zµ]+", "took = <t>", text)
         # "%16x": a shorter member or cluster ID is padded with spaces
         text = re.sub(r"(?<=^Member) +", " ", text, flags=re.MULTILINE)
-        text = re.sub(r"(?<=in cluster) +", " ", text)
+        text = re.sub(r"(?<=cluster) +", " ", text)
         return re.sub(r"[^\s,\[\]\"=]+", self._sub, text)
 
     def _sub(self, match: re.Match[str]) -> str:
