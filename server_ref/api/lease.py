@@ -14,6 +14,7 @@ from ..errors import ServerError
 from ..server.log import Answer
 from ..server.server import EtcdServer
 from .handlers import unary
+from .registry import ended_by_reset
 
 
 class LeaseService:
@@ -34,16 +35,17 @@ class LeaseService:
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[rpc_pb2.LeaseKeepAliveResponse]:
         server = self._server
-        async for req in request_iterator:
-            # the header is taken before the renewal, as etcd does
-            resp = rpc_pb2.LeaseKeepAliveResponse(ID=req.ID, header=server.header())
-            try:
-                resp.TTL = await server.renew_lease(req.ID)
-            except ServerError as err:
-                if err.spec is not E.LEASE_NOT_FOUND:  # no leader to renew it: etcd
-                    await context.abort(err.spec.code, err.spec.message)  # ends the stream
-                resp.TTL = 0  # a missing lease is answered, not an error
-            yield resp
+        with ended_by_reset(server):
+            async for req in request_iterator:
+                # the header is taken before the renewal, as etcd does
+                resp = rpc_pb2.LeaseKeepAliveResponse(ID=req.ID, header=server.header())
+                try:
+                    resp.TTL = await server.renew_lease(req.ID)
+                except ServerError as err:
+                    if err.spec is not E.LEASE_NOT_FOUND:  # no leader to renew it: etcd
+                        await context.abort(err.spec.code, err.spec.message)  # ends it
+                    resp.TTL = 0  # a missing lease is answered, not an error
+                yield resp
 
     @unary
     def LeaseTimeToLive(

@@ -8,9 +8,10 @@ INTERNAL, not UNKNOWN.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -18,7 +19,10 @@ import grpc
 from google.protobuf.message import DecodeError, Message
 from grpc import StatusCode
 
+from etcd3py import _etcd_errors as E
 from etcd3py._etcd_errors import ErrorSpec
+
+from ..server.server import EtcdServer
 
 
 def _parse_or_abort(prefix: str) -> Callable[[type[Message], bytes, Any], Awaitable[Message]]:
@@ -46,6 +50,29 @@ def end_stream(task: asyncio.Task[Any], spec: ErrorSpec) -> None:
     context with an error (its callers see that error, not a cancellation)."""
     _ended[task] = spec
     task.cancel()
+
+
+def ended_by_member(task: asyncio.Task[Any] | None) -> bool:
+    """Whether ``task``'s cancellation is the member ending its call (not its caller)."""
+    return task is not None and task in _ended
+
+
+@contextlib.contextmanager
+def ended_by_reset(server: EtcdServer) -> Iterator[None]:
+    """While inside, a ``reset()`` of ``server`` ends the current call with etcd's
+    "etcdserver: server stopped" (UNAVAILABLE): a call waiting on the discarded state
+    must not go on as if the state were the same."""
+    task = asyncio.current_task()
+    assert task is not None
+
+    def end() -> None:
+        end_stream(task, E.STOPPED)
+
+    server.add_reset_listener(end)
+    try:
+        yield
+    finally:
+        server.remove_reset_listener(end)
 
 
 async def _abort_if_ended(context: Any) -> None:

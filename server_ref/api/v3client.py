@@ -26,6 +26,7 @@ from ..mvcc.store import Version
 from ..server.log import settled
 from ..server.server import EtcdServer
 from .checks import CheckedKV
+from .registry import ended_by_member, ended_by_reset
 
 _R = rpc_pb2.RangeRequest
 
@@ -65,17 +66,20 @@ class InProcessClient:
 
     def caller_gave_up(self) -> bool:
         """Whether a cancelled wait was given up by its caller (deadline, cancel) rather
-        than cut by the member stopping, which acts as a crash: nothing is cleaned up."""
-        return self._serving()
+        than cut by the member (stopping, which acts as a crash, or reset): nothing is
+        cleaned up."""
+        return self._serving() and not ended_by_member(asyncio.current_task())
 
     @contextlib.contextmanager
     def changes(self) -> Iterator[asyncio.Event]:
-        """An event set after every commit to the store (clear it before waiting)."""
+        """An event set after every commit to the store (clear it before waiting). A
+        reset of the server meanwhile ends the call (the store waited on is gone)."""
         store = self._server.store
         event = asyncio.Event()
         store.add_listener(event.set)
         try:
-            yield event
+            with ended_by_reset(self._server):
+                yield event
         finally:
             store.remove_listener(event.set)
 

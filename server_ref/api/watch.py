@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ import grpc
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import rpc_pb2
 
+from ..errors import ServerError
 from ..mvcc import watchable
 from ..mvcc.store import Store
 from ..server.server import EtcdServer
@@ -95,6 +97,14 @@ class WatchSession:
         self._next_id = 0
         self._control: asyncio.Queue[_Control] = asyncio.Queue(CONTROL_QUEUE)
         self._wake = asyncio.Event()
+        self._ending: E.ErrorSpec | None = None
+
+    def end(self, spec: E.ErrorSpec) -> None:
+        """End the stream with ``spec``, each watch first canceled with its message as
+        the reason: a client that would open the stream again and go on from its next
+        revision (the history it counts in is gone: a reset) is told its watches ended."""
+        self._ending = spec
+        self._wake.set()
 
     async def run(self, requests: AsyncIterator[rpc_pb2.WatchRequest]) -> None:
         """Serve until the client half-closes, cancels, or the stream breaks."""
@@ -184,6 +194,8 @@ class WatchSession:
         next_tick = loop.time() + self._jittered(interval) if interval else None
         while True:
             self._wake.clear()
+            if self._ending is not None:
+                await self._cancel_all(self._ending)
             while not self._control.empty():
                 control = self._control.get_nowait()
                 if control.response is None:
@@ -205,6 +217,18 @@ class WatchSession:
             timeout = None if next_tick is None else max(0.0, next_tick - loop.time())
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _cancel_all(self, spec: E.ErrorSpec) -> None:
+        """Cancel every watch with ``spec``'s message, then end the stream with it."""
+        header = self._header(0)
+        for watch_id in list(self._watchers):
+            del self._watchers[watch_id]
+            await self._writer.write(
+                rpc_pb2.WatchResponse(
+                    header=header, watch_id=watch_id, canceled=True, cancel_reason=spec.message
+                )
+            )
+        raise ServerError(spec)
 
     @staticmethod
     def _jittered(interval: float) -> float:
@@ -303,4 +327,11 @@ class WatchService:
             config.max_request_bytes,
             server.read_permitted,
         )
-        await session.run(request_iterator)
+        end = functools.partial(session.end, E.STOPPED)
+        server.add_reset_listener(end)
+        try:
+            await session.run(request_iterator)
+        except ServerError as err:
+            await context.abort(err.spec.code, err.spec.message)
+        finally:
+            server.remove_reset_listener(end)

@@ -13,7 +13,7 @@ import dataclasses
 import shutil
 import tempfile
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -27,6 +27,11 @@ from .running import make_server
 
 _T = TypeVar("_T")
 START_TIMEOUT = 30.0
+
+
+async def _run(fn: Callable[[], None]) -> None:
+    """``fn`` as a coroutine, for ``EmbeddedServer.call`` (it runs on the server's loop)."""
+    fn()
 
 
 class EmbeddedServer:
@@ -242,6 +247,45 @@ class EmbeddedServer:
         durable, self._durable = self._durable, None
         if durable is not None:
             await durable.close(crash=crash)
+
+    # ---- for tests: reset and time control ----
+
+    def reset(self) -> None:
+        """Make the running in-memory server as new again, in place (same port, thread and
+        member and cluster ids), far quicker than a new server: no key, no history (the
+        revision is 1 again, nothing compacted), no lease, auth off with no user or
+        role, no alarm, the real lease clock. Every open Watch, LeaseKeepAlive, Lock,
+        Campaign and Observe call ends with etcd's "etcdserver: server stopped"
+        (UNAVAILABLE); each watch on a Watch stream is first canceled with that reason,
+        so a client does not resume it at a revision that means nothing any more.
+        Lease ids are never handed out twice: a client renewing an old lease is told
+        it is gone. A server on a ``data_dir`` is not reset (RuntimeError): use a new
+        one on a new directory."""
+        if self._config.data_dir is not None:
+            raise RuntimeError(
+                "reset() empties an in-memory server; a server on a data_dir is durable "
+                "and is not reset: start a new EmbeddedServer on a new directory"
+            )
+        server = self._serving()
+        self.call(_run(server.reset))
+
+    def expire_leases(self) -> None:
+        """Every lease expires now, as etcd expires a lease: revoked, its keys deleted
+        in one revision (watchers get DELETE events); a keep-alive of it is answered TTL
+        0 from then on. Returns once the revocations are applied."""
+        self.call(self._serving().expire_leases())
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the lease clock ``seconds`` forward (real time goes on too): the leases
+        whose TTL ran out by then expire now, as ``expire_leases`` expires them, before
+        this returns; the others keep the rest (TimeToLive reports it, and a keep-alive
+        renews from the advanced clock). ``reset()`` sets the real clock back."""
+        self.call(self._serving().advance_clock(seconds))
+
+    def _serving(self) -> EtcdServer:
+        if self._member is None or self._server is None:
+            raise RuntimeError("the server is not serving")
+        return self._server
 
     def stop(self) -> None:
         """Stop serving; the thread and its event loop end. In memory the data goes;

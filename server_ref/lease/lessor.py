@@ -25,6 +25,29 @@ MAX_LEASE_TTL = 9_000_000_000
 ELECTION_TIMEOUT = 1.0
 
 
+class LeaseClock:
+    """The lessor's time: ``time.monotonic()`` plus an offset that only grows.
+
+    A test moves it forward (``EmbeddedServer.advance_clock``) to make leases run out
+    without waiting; the server owns one and hands it to every lessor it makes.
+    """
+
+    __slots__ = ("offset",)
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+            raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"the clock only moves forward: {seconds!r} seconds")
+        self.offset += seconds
+
+
 class NotPrimaryError(Exception):
     """A renewal asked of a member that does not lead: only the leader renews."""
 
@@ -162,6 +185,16 @@ class Lessor:
         self._expiries = []
 
     # ---- expiry ----
+
+    def expire_all(self) -> None:
+        """Every lease's deadline is now: ``expired()`` names them all (a test's
+        ``EmbeddedServer.expire_leases``). Only a primary lessor expires leases."""
+        if not self.primary:
+            return
+        now = self._clock()
+        for lease in self._leases.values():
+            lease.expiry = now
+        self._expiries = [(now, lease_id) for lease_id in sorted(self._leases)]
 
     def expired(self) -> list[int]:
         """Ids of leases whose deadline has passed (they stay in the table)."""

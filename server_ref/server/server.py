@@ -46,7 +46,7 @@ from ..auth.providers import provider
 from ..auth.request import InternalAuthenticate
 from ..auth.store import ROOT_USER, AuthStore
 from ..errors import ServerError
-from ..lease.lessor import Lessor, NotPrimaryError
+from ..lease.lessor import LeaseClock, Lessor, NotPrimaryError
 from ..mvcc.store import Store
 from ..storage.backend_size import BackendSize
 from . import proposal
@@ -78,14 +78,7 @@ class EtcdServer:
 
     def __init__(self, config: ServerConfig, log: Log | None = None) -> None:
         self.config = config
-        self.backend = BackendSize()  # etcd's db Size and SizeInUse, modelled
-        self.lessor = Lessor(self.backend, config.min_lease_ttl)
-        self.store = Store(self.lessor, self.backend)
-        self.applier = Applier(self.store, self.lessor)
-        self.auth = AuthStore(
-            provider(config.auth_token, config.auth_token_ttl), config.bcrypt_cost
-        )
-        self.auth_applier = AuthApplier(self.auth, self.store, self.lessor, self._index)
+        self.clock = LeaseClock()  # the lessor's time, which a test may move forward
         self.member = MemberInfo(
             member_id(config.peer_urls, config.cluster_token),
             config.name,
@@ -95,15 +88,10 @@ class EtcdServer:
         self.members = [self.member]
         self.cluster_id = cluster_id([self.member.id])
         self.leader_id = self.member.id
-        self.raft_term = 2  # a fresh single-member etcd leads in term 2
-        self.raft_index = 4  # ... after four bootstrap entries
-        self.alarms = AlarmStore()
-        self.quota = SpaceQuota(
-            config.quota_backend_bytes, self.backend, self.propose, self.member.id
-        )
+        # ids are never reset: a lease id granted before a reset() is never granted
+        # again, so a client still renewing it is told it is gone
         self._ids = IdGenerator(self.member.id)
         self._log: Log = log if log is not None else NullLog()
-        self.applied_index = self.raft_index
         self._pending: collections.deque[
             tuple[int, Proposal, AuthInfo | None, asyncio.Future[Response]]
         ] = collections.deque()
@@ -113,6 +101,31 @@ class EtcdServer:
         self.replicator: Replicator | None = None
         self.cluster_version: str | None = None  # a cluster's, once its leader decided it
         self._max_request_bytes = config.max_request_bytes
+        self._reset_listeners: list[Callable[[], None]] = []
+        self._lease_added: asyncio.Event | None = None  # set up by start()
+        self._expiry_task: asyncio.Task[None] | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
+        self._fresh_state()
+
+    def _fresh_state(self) -> None:
+        """The replicated state of a new member: no key, lease, user or alarm, revision
+        1, and the raft counters of a fresh single member (made anew by ``reset``)."""
+        config = self.config
+        self.backend = BackendSize()  # etcd's db Size and SizeInUse, modelled
+        self.lessor = Lessor(self.backend, config.min_lease_ttl, self.clock)
+        self.store = Store(self.lessor, self.backend)
+        self.applier = Applier(self.store, self.lessor)
+        self.auth = AuthStore(
+            provider(config.auth_token, config.auth_token_ttl), config.bcrypt_cost
+        )
+        self.auth_applier = AuthApplier(self.auth, self.store, self.lessor, self._index)
+        self.raft_term = 2  # a fresh single-member etcd leads in term 2
+        self.raft_index = 4  # ... after four bootstrap entries
+        self.applied_index = self.raft_index
+        self.alarms = AlarmStore()
+        self.quota = SpaceQuota(
+            config.quota_backend_bytes, self.backend, self.propose, self.member.id
+        )
         self._ungated: ApplyTable = self.auth_applier.guard(
             {
                 **self.applier.table(),
@@ -128,9 +141,6 @@ class EtcdServer:
             rpc_pb2.RangeRequest: self.applier.range,
             rpc_pb2.TxnRequest: self.applier.txn,
         }
-        self._lease_added: asyncio.Event | None = None  # set up by start()
-        self._expiry_task: asyncio.Task[None] | None = None
-        self._sweep_task: asyncio.Task[None] | None = None
 
     # ---- the write path ----
 
@@ -471,13 +481,51 @@ class EtcdServer:
         """The caller must be root (when auth is enabled)."""
         self.auth.check_admin(self.caller())
 
+    # ---- for tests: reset and time control (EmbeddedServer's) ----
+
+    def reset(self) -> None:
+        """Bring a member serving alone from memory back to a fresh state, in place:
+        every key and its history, lease, user, role and alarm goes, auth is off, the
+        revision is 1 again, the lease clock is the real one again. Member and cluster
+        ids stay. Every call that waits on the old state (Watch and LeaseKeepAlive
+        streams, Lock, Campaign, Observe) is told first, by its reset listener, and
+        ends (see ``api/registry.py: ended_by_reset``)."""
+        if self.replicator is not None or not isinstance(self._log, NullLog):
+            raise RuntimeError("reset() is for a member serving alone from memory")
+        listeners, self._reset_listeners = self._reset_listeners, []
+        for listener in listeners:
+            listener()
+        self.clock.offset = 0.0
+        self._fresh_state()
+        self.wake_lease_expiry()
+
+    def add_reset_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (once) when ``reset()`` discards the state."""
+        self._reset_listeners.append(listener)
+
+    def remove_reset_listener(self, listener: Callable[[], None]) -> None:
+        with contextlib.suppress(ValueError):  # gone already: reset() called it
+            self._reset_listeners.remove(listener)
+
+    async def expire_leases(self) -> None:
+        """Every lease expires now, revoked as expiry revokes it; returns once applied."""
+        self.lessor.expire_all()
+        await self._revoke_expired()
+
+    async def advance_clock(self, seconds: float) -> None:
+        """Move the lease clock ``seconds`` forward; the leases that ran out by then are
+        revoked before this returns, the others keep what is left of their TTL."""
+        self.clock.advance(seconds)
+        await self._revoke_expired()
+        self.wake_lease_expiry()  # the next deadline came nearer
+
     # ---- background work ----
 
     def start(self) -> None:
         """Start background work (lease expiry, the token sweep) on the running loop."""
         if self._expiry_task is None:
             self._lease_added = asyncio.Event()
-            self._expiry_task = asyncio.ensure_future(self._expire_leases())
+            self._expiry_task = asyncio.ensure_future(self._expiry_loop())
             self._sweep_task = asyncio.ensure_future(self._sweep_tokens())
 
     async def stop(self) -> None:
@@ -493,7 +541,7 @@ class EtcdServer:
             await asyncio.sleep(tokens.SWEEP_INTERVAL)
             self.auth.tokens.sweep()
 
-    async def _expire_leases(self) -> None:
+    async def _expiry_loop(self) -> None:
         """Revoke each expired lease by a proposal, as etcd's leader does."""
         assert self._lease_added is not None
         while True:
@@ -501,10 +549,15 @@ class EtcdServer:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._lease_added.wait(), delay)
             self._lease_added.clear()
-            for lease_id in self.lessor.expired():
-                with contextlib.suppress(ServerError):
-                    revoke = rpc_pb2.LeaseRevokeRequest(ID=lease_id)
-                    await settled(self.propose(revoke, internal=True))
+            await self._revoke_expired()
+
+    async def _revoke_expired(self) -> None:
+        """Revoke every lease past its deadline by a proposal, as etcd's leader does (in
+        memory each applies at once: nothing runs between them)."""
+        for lease_id in self.lessor.expired():
+            with contextlib.suppress(ServerError):
+                revoke = rpc_pb2.LeaseRevokeRequest(ID=lease_id)
+                await settled(self.propose(revoke, internal=True))
 
 
 def _serializable(r: rpc_pb2.RangeRequest | rpc_pb2.TxnRequest) -> bool:
