@@ -45,11 +45,24 @@ _parse_streamed = _parse_or_abort("grpc: failed to unmarshal the received messag
 _ended: weakref.WeakKeyDictionary[asyncio.Task[Any], ErrorSpec] = weakref.WeakKeyDictionary()
 
 
+# tasks of generator handlers (their writes happen in gRPC's frames, between items),
+# and those of them running inside the handler's own code right now
+_generators: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+_inside: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+
+
 def end_stream(task: asyncio.Task[Any], spec: ErrorSpec) -> None:
     """End a streaming call (run by ``task``) with ``spec``, as etcd cancels a stream's
-    context with an error (its callers see that error, not a cancellation)."""
+    context with an error (its callers see that error, not a cancellation).
+
+    A handler that is a coroutine is cancelled at once: the cancellation surfaces in its
+    own frames, where ``_abort_if_ended`` turns it into ``spec``. A generator handler is
+    cancelled only while inside its own code; while gRPC writes its last item, the end
+    waits until gRPC asks for the next one (a cancellation landing in gRPC's write would
+    cut the stream without a status)."""
     _ended[task] = spec
-    task.cancel()
+    if task not in _generators or task in _inside:
+        task.cancel()
 
 
 def ended_by_member(task: asyncio.Task[Any] | None) -> bool:
@@ -113,8 +126,21 @@ def _parsing(
     if inspect.isasyncgenfunction(fn):
 
         async def generator(raw: Any, context: Any) -> AsyncIterator[Message]:
+            task = asyncio.current_task()
+            assert task is not None
+            _generators.add(task)
             try:
-                async for response in fn(await argument(raw, context), context):
+                responses = fn(await argument(raw, context), context).__aiter__()
+                while True:
+                    _inside.add(task)
+                    try:
+                        if task in _ended:  # ended while gRPC wrote the last item
+                            raise asyncio.CancelledError
+                        response = await responses.__anext__()
+                    except StopAsyncIteration:
+                        return
+                    finally:
+                        _inside.discard(task)
                     yield response
             except asyncio.CancelledError:
                 await _abort_if_ended(context)
