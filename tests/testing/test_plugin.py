@@ -76,13 +76,12 @@ def test_the_endpoints_come_from_the_environment_or_the_ini_file(
 
 @pytest.mark.parametrize(("marker", "plugin_off"), [("asyncio", "anyio"), ("anyio", "asyncio")])
 def test_the_async_client_works_under_either_plugin(
-    pytester: pytest.Pytester, marker: str, plugin_off: str
+    pytester: pytest.Pytester, marker: str, plugin_off: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makepyfile(test_user=ASYNC_UNDER.format(marker=marker))
     if marker == "anyio":
         pytester.makeconftest(ANYIO_BACKEND)
-    else:  # pytest-asyncio warns when its loop scope is left unset
-        pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+        monkeypatch.delenv("PYTEST_ADDOPTS")  # pytest-asyncio's setting: unknown without it
     result = pytester.runpytest("-p", f"no:{plugin_off}", "-W", "error")
     result.assert_outcomes(passed=2)
 
