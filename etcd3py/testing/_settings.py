@@ -65,9 +65,7 @@ def parse_server_args(text: str) -> ServerSettings:
     parser.error = refuse  # type: ignore[method-assign]
     parsed = vars(parser.parse_args(shlex.split(text)))
     changed = {
-        name: value
-        for name, value in parsed.items()
-        if value != getattr(DEFAULTS, name, value)
+        name: value for name, value in parsed.items() if value != getattr(DEFAULTS, name, value)
     }
     kwargs: dict[str, Any] = {}
     for name, value in changed.items():
@@ -84,9 +82,7 @@ def parse_server_args(text: str) -> ServerSettings:
 
 
 def _flag_name(setting: str) -> str:
-    return next(
-        f.metadata["flag"].name for f in dataclasses.fields(DEFAULTS) if f.name == setting
-    )
+    return next(f.metadata["flag"].name for f in dataclasses.fields(DEFAULTS) if f.name == setting)
 
 
 def external_endpoints(option: str | None, ini: str | None) -> list[str]:

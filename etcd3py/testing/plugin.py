@@ -186,9 +186,7 @@ def _close_async(client: AsyncClient) -> None:
     """Close on the loop the client was used on, when that loop still exists and is idle
     (teardown runs between the loop's runs); otherwise its channels went with the loop."""
     loop = client._transport._loop
-    if isinstance(loop, asyncio.AbstractEventLoop) and not (
-        loop.is_closed() or loop.is_running()
-    ):
+    if isinstance(loop, asyncio.AbstractEventLoop) and not (loop.is_closed() or loop.is_running()):
         loop.run_until_complete(client.close())
     elif loop is None:
         asyncio.run(client.close())  # never used: nothing bound, closing is immediate

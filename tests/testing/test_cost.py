@@ -9,7 +9,7 @@ import statistics
 import pytest
 
 RUNS = 50
-TIMING_CONFTEST = '''
+TIMING_CONFTEST = """
 import json, pytest
 
 TIMES = {}
@@ -20,8 +20,8 @@ def pytest_runtest_logreport(report):
 def pytest_sessionfinish(session):
     with open("times.json", "w") as f:
         json.dump(TIMES, f)
-'''
-USER_TESTS = f'''
+"""
+USER_TESTS = f"""
 import pytest
 
 @pytest.mark.parametrize("i", range({RUNS}))
@@ -34,7 +34,7 @@ def test_client(i, etcd_client):
 
 def test_cluster(etcd_cluster):
     pass
-'''
+"""
 
 
 def _total_ms(phases: dict[str, float]) -> float:

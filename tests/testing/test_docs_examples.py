@@ -20,7 +20,7 @@ PAGE = Path(__file__).resolve().parents[2] / "docs" / "testing-your-code.md"
 EXAMPLE = re.compile(r'^```py title="(test_\w+\.py)"\n(.*?)^```', re.MULTILINE | re.DOTALL)
 # EmbeddedServer's time controls land from another branch; until then the examples
 # that call them are skipped here (and only here), by name
-TIME_CONTROL_MISSING = '''
+TIME_CONTROL_MISSING = """
 import inspect
 import pytest
 from etcd3py.server_ref import EmbeddedServer
@@ -31,7 +31,7 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "expire_leases" in inspect.getsource(item.function):
             item.add_marker(pytest.mark.skip(reason="EmbeddedServer.expire_leases missing"))
-'''
+"""
 
 
 def examples() -> dict[str, str]:

@@ -27,9 +27,7 @@ def test_every_fixture_works_on_embedded_servers(pytester: pytest.Pytester) -> N
 
 
 def test_no_etcd3py_removes_the_fixtures(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        "\n".join(f"def test_{name}({name}):\n    pass\n" for name in FIXTURES)
-    )
+    pytester.makepyfile("\n".join(f"def test_{name}({name}):\n    pass\n" for name in FIXTURES))
     result = pytester.runpytest("-p", "no:etcd3py")
     result.assert_outcomes(errors=len(FIXTURES))
     for name in FIXTURES:

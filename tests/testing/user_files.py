@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # every fixture once; two tests that show each starts on a fresh server
-EVERY_FIXTURE = '''
+EVERY_FIXTURE = """
 import pytest
 from etcd3py import Client
 
@@ -38,19 +38,19 @@ def test_cluster(etcd_cluster):
     with Client(etcd_cluster.endpoints) as client:
         client.put("k", "v")
         assert {m.name for m in client.member_list()} == {"m0", "m1", "m2"}
-'''
+"""
 EMBEDDED_ONLY = 3  # test_server_writes, test_server_is_fresh, test_cluster
 
-ANYIO_BACKEND = '''
+ANYIO_BACKEND = """
 import pytest
 
 
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-'''
+"""
 
-ASYNC_UNDER = '''
+ASYNC_UNDER = """
 import pytest
 
 
@@ -63,4 +63,4 @@ async def test_async_client(async_etcd_client, etcd_prefix):
 @pytest.mark.{marker}
 async def test_a_second_loop_gets_its_own_client(async_etcd_client, etcd_prefix):
     assert (await async_etcd_client.get(etcd_prefix + "k")).kvs == []
-'''
+"""
