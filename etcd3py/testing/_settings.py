@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from etcd3py.server_ref.embed.cli import build_parser
-from etcd3py.server_ref.embed.config import DEFAULTS
+from etcd3py.server_ref.embed.config import DEFAULTS, Flag
 
 ENDPOINTS_ENV = "ETCD3PY_TEST_ENDPOINTS"
 
@@ -75,14 +75,15 @@ def parse_server_args(text: str) -> ServerSettings:
             kwargs["tls"] = bool(value)
         else:
             raise SettingsError(
-                f"--etcd-server-args: {_flag_name(name)} is not for the embedded test server (it listens "
-                "on a free loopback port, alone; TLS: --client-cert-auth or --auto-tls)"
+                f"--etcd-server-args: {_flag_name(name)} is not for the embedded test server "
+                "(it listens on a free loopback port, alone; TLS: --client-cert-auth or --auto-tls)"
             )
     return ServerSettings(kwargs)
 
 
 def _flag_name(setting: str) -> str:
-    return next(f.metadata["flag"].name for f in dataclasses.fields(DEFAULTS) if f.name == setting)
+    flag: Flag = next(f.metadata["flag"] for f in dataclasses.fields(DEFAULTS) if f.name == setting)
+    return flag.name
 
 
 def external_endpoints(option: str | None, ini: str | None) -> list[str]:

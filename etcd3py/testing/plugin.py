@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,9 @@ from etcd3py.server_ref import EmbeddedCluster, EmbeddedServer
 from ._settings import ServerSettings, SettingsError, external_endpoints, parse_server_args
 
 CLUSTER_MEMBERS = 3
+# EmbeddedServer.reset() (a running server back to a fresh state in place) comes from
+# another branch: with it one server serves the session, without it each test starts one
+_RESET: Callable[[EmbeddedServer], None] | None = getattr(EmbeddedServer, "reset", None)
 PREFIX_ROOT = "/etcd3py-test/"
 
 
@@ -58,10 +61,10 @@ class _Kit:
 
     def server_for_test(self) -> Iterator[EmbeddedServer]:
         """A server in a fresh state: the session's one reset, or a new one."""
-        if hasattr(EmbeddedServer, "reset"):
+        if _RESET is not None:
             if self._shared is None:
                 self._shared = EmbeddedServer(**self.server_kwargs()).start()
-            self._shared.reset()
+            _RESET(self._shared)
             yield self._shared
             return
         server = EmbeddedServer(**self.server_kwargs()).start()

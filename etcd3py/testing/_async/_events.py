@@ -40,6 +40,7 @@ class AsyncEventRecorder:
         return list(self._events)
 
     async def start(self) -> AsyncEventRecorder:
+        """Start recording: return once etcd confirmed the watch (``with`` does this)."""
         watch = self._client.watch(self._prefix, prefix=True, prev_kv=self._prev_kv)
         await watch.start()
         self._watch = watch

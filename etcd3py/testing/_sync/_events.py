@@ -41,6 +41,7 @@ class EventRecorder:
         return list(self._events)
 
     def start(self) -> EventRecorder:
+        """Start recording: return once etcd confirmed the watch (``with`` does this)."""
         watch = self._client.watch(self._prefix, prefix=True, prev_kv=self._prev_kv)
         watch.start()
         self._watch = watch
