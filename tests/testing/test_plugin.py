@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from etcd3py import Client
+from etcd3py.server_ref import EmbeddedServer
 from tests.support.servers import EtcdProcess
 
 from .user_files import ANYIO_BACKEND, ASYNC_UNDER, EMBEDDED_ONLY, EVERY_FIXTURE
@@ -129,3 +130,28 @@ def test_bad_server_args_are_a_usage_error(
     result = pytester.runpytest("--etcd-server-args", args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+SESSION_SERVER = """
+PORTS = []
+
+
+def test_first(etcd_server, etcd_client):
+    PORTS.append(etcd_server.port)
+    etcd_client.put("k", "v")
+    etcd_client.lease(30)
+
+
+def test_second(etcd_server, etcd_client):
+    PORTS.append(etcd_server.port)
+    assert PORTS[0] == PORTS[1]  # the session's server, reset in place
+    assert etcd_client.get("k").kvs == []
+    assert etcd_client.leases() == []
+"""
+
+
+def test_with_reset_one_server_serves_the_session(pytester: pytest.Pytester) -> None:
+    if not hasattr(EmbeddedServer, "reset"):
+        pytest.skip("EmbeddedServer.reset() is not on this branch yet (another helper adds it)")
+    pytester.makepyfile(test_user=SESSION_SERVER)
+    pytester.runpytest().assert_outcomes(passed=2)
