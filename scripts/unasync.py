@@ -7,6 +7,7 @@
 Sources and targets:
   etcd3py/_async/*.py  ->  etcd3py/_sync/*.py   (except _primitives.py: a hand-written pair)
   recipes/_async/*.py  ->  recipes/_sync/*.py
+  etcd3py/testing/_async/*.py  ->  etcd3py/testing/_sync/*.py
   tests/client_async/*.py  ->  tests/client_sync/*.py
   tests/recipes_async/*.py  ->  tests/recipes_sync/*.py
 
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAIRS = [
     (ROOT / "etcd3py" / "_async", ROOT / "etcd3py" / "_sync"),
     (ROOT / "recipes" / "_async", ROOT / "recipes" / "_sync"),
+    (ROOT / "etcd3py" / "testing" / "_async", ROOT / "etcd3py" / "testing" / "_sync"),
     (ROOT / "tests" / "client_async", ROOT / "tests" / "client_sync"),
     (ROOT / "tests" / "recipes_async", ROOT / "tests" / "recipes_sync"),
 ]

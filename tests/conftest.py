@@ -25,6 +25,9 @@ from tests.support.servers import PROGRESS_NOTIFY_INTERVAL, EtcdProcess
 
 BACKENDS = ["server_ref", "etcd"]
 
+# tests/testing/ runs users' test files (with etcd3py's plugin) in pytest's own harness
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def real_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdProcess]:

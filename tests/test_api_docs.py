@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Iterator
 from typing import Any
 
-PUBLIC_PACKAGES = ["etcd3py", "etcd3py.recipes", "etcd3py.server_ref"]
+PUBLIC_PACKAGES = ["etcd3py", "etcd3py.recipes", "etcd3py.server_ref", "etcd3py.testing"]
 
 
 def own_docstring(obj: Any) -> str | None:

@@ -166,3 +166,60 @@ def test_the_cycle_check_catches_a_cycle() -> None:
     graph = {"api.a": {"api.b"}, "api.b": {"api.c"}, "api.c": {"api.a"}, "api.d": {"api.a"}}
     assert find_cycle(graph) == ["api.a", "api.b", "api.c", "api.a"]
     assert find_cycle({"api.a": {"api.b"}, "api.b": set()}) is None
+
+
+# ---- etcd3py.testing: the layer above everything ----
+
+ROOT = SERVER_REF.parent
+TESTING = ROOT / "etcd3py" / "testing"
+# what the testing kit may build on: the public client API (with the client's own
+# concurrency primitives and key coding, as the recipes use them), recipes, server_ref
+TESTING_MAY_IMPORT = (
+    "etcd3py",
+    "etcd3py._async._primitives",
+    "etcd3py._sync._primitives",
+    "etcd3py._keys",
+    "etcd3py._public",
+    "etcd3py.recipes",
+    "etcd3py.server_ref",
+)
+
+
+def _absolute_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_the_testing_kit_builds_only_on_the_public_layers() -> None:
+    assert (TESTING / "plugin.py").exists()
+    bad = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted(TESTING.rglob("*.py"))
+        for name in sorted(_absolute_imports(path))
+        if name.startswith("etcd3py")
+        and not any(name == m or name.startswith(m + ".") for m in TESTING_MAY_IMPORT)
+        and not name.startswith("etcd3py.testing")
+    ]
+    assert bad == []
+
+
+def test_nothing_below_imports_the_testing_kit() -> None:
+    below = [
+        *(ROOT / "etcd3py").glob("*.py"),
+        *(ROOT / "etcd3py" / "_async").glob("*.py"),
+        *(ROOT / "etcd3py" / "_sync").glob("*.py"),
+        *(ROOT / "recipes").rglob("*.py"),
+        *SERVER_REF.rglob("*.py"),
+    ]
+    assert len(below) > 50
+    bad = [
+        str(path.relative_to(ROOT))
+        for path in below
+        if any(name.startswith("etcd3py.testing") for name in _absolute_imports(path))
+    ]
+    assert bad == []

@@ -1,0 +1,1 @@
+"""Testing helpers, async face (the source the sync face is generated from)."""
