@@ -21,7 +21,7 @@ import itertools
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from grpc import StatusCode
@@ -86,6 +86,8 @@ class RaftMember(PeerHandler):
         seed_peers: dict[int, tuple[str, ...]] | None = None,
         on_removed: Callable[[], None] | None = None,
     ) -> None:
+        """``on_removed``: called when the member must stop serving on its own (it was
+        removed from the cluster, or ``fatal`` says what failed)."""
         self.server = server
         self.node = node
         self.storage = storage
@@ -117,6 +119,7 @@ class RaftMember(PeerHandler):
         self._leaderless_ticks = 0
         self._asking = False
         self.published = False  # its name and client URLs are in the members' lists
+        self.fatal: str | None = None  # why the member stopped by itself, on an error
 
     # ---- running ----
 
@@ -134,7 +137,7 @@ class RaftMember(PeerHandler):
     def publish(self) -> None:
         """Publish this member's name and client URLs through the log, as etcd does once
         it serves (retried until it is applied)."""
-        self._tasks.append(asyncio.get_running_loop().create_task(self._publish()))
+        self._spawn(self._publish())
 
     async def stop(self) -> None:
         self.stopped = True
@@ -160,6 +163,11 @@ class RaftMember(PeerHandler):
     def _kick(self) -> None:
         self._work.set()
 
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` beside the loop, cancelled at stop (finished ones are let go)."""
+        self._tasks = [t for t in self._tasks if not t.done()]
+        self._tasks.append(asyncio.get_running_loop().create_task(work))
+
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(self.timing.tick)
@@ -171,14 +179,22 @@ class RaftMember(PeerHandler):
             self._kick()
 
     async def _run(self) -> None:
-        while True:
-            await self._work.wait()
-            self._work.clear()
+        try:
             while True:
-                ready = self.node.ready()
-                if not ready:
-                    break
-                await self._handle(ready)
+                await self._work.wait()
+                self._work.clear()
+                while True:
+                    ready = self.node.ready()
+                    if not ready:
+                        break
+                    await self._handle(ready)
+        except Exception as err:  # a log that cannot be written, a state that cannot load
+            # etcd stops the process then: nothing it answers could be trusted
+            log.exception("member %x cannot go on: it stops", self.node.id)
+            self.fatal = f"{type(err).__name__}: {err}"
+            self.stopped = True
+            if self.on_removed is not None:
+                self.on_removed()
 
     async def _handle(self, ready: Ready) -> None:
         if ready.send_first:  # a leader's: its followers write while it does
@@ -669,7 +685,7 @@ class RaftMember(PeerHandler):
         self._leaderless_ticks += 1
         if self._leaderless_ticks % self.timing.election_ticks == 0 and not self._asking:
             self._asking = True
-            self._tasks.append(asyncio.get_running_loop().create_task(self._ask_if_removed()))
+            self._spawn(self._ask_if_removed())
 
     async def _ask_if_removed(self) -> None:
         try:
@@ -700,7 +716,7 @@ class RaftMember(PeerHandler):
             return
         if server.members and all(m.name for m in server.members):
             self._deciding = True
-            self._tasks.append(asyncio.get_running_loop().create_task(self._decide_version()))
+            self._spawn(self._decide_version())
 
     async def _decide_version(self) -> None:
         try:

@@ -80,6 +80,10 @@ async def _serve_in_cluster(config: Config) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
+    if raft.fatal is not None:
+        print(f"etcd3py-server: the member stopped: {raft.fatal}", file=sys.stderr)
+        await running.stop(grace=1.0)
+        raise SystemExit(1)
     if raft.stopped:
         print("etcd3py-server: the member has been permanently removed from the cluster")
     await running.stop(grace=1.0)
