@@ -111,8 +111,7 @@ class History:
                 for w, (start, events) in data["watches"].items()
             },
             watch_options={
-                int(w): WatchOptions(**_decode(o))
-                for w, o in data.get("watch_options", {}).items()
+                int(w): WatchOptions(**_decode(o)) for w, o in data.get("watch_options", {}).items()
             },
         )
 
@@ -126,6 +125,4 @@ def _encode(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _decode(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: base64.b64decode(v["b64"]) if isinstance(v, dict) else v for k, v in record.items()
-    }
+    return {k: base64.b64decode(v["b64"]) if isinstance(v, dict) else v for k, v in record.items()}
