@@ -38,7 +38,12 @@ class _Kv:
 
 
 def random_history(
-    seed: int, n_ops: int = 300, n_keys: int = 5, n_clients: int = 6, unknown: float = 0.03
+    seed: int,
+    n_ops: int = 300,
+    n_keys: int = 5,
+    n_clients: int = 6,
+    unknown: float = 0.03,
+    spread: float = 1.5,
 ) -> History:
     rng = random.Random(seed)
     kv = _Kv()
@@ -48,8 +53,8 @@ def random_history(
         point = float(i)
         free = [c for c in range(n_clients) if last_ret[c] <= point]
         client = rng.choice(free)
-        call = rng.uniform(max(last_ret[client], point - 3.0), point)
-        ret: float | None = point + rng.uniform(0.0, 1.5)
+        call = rng.uniform(max(last_ret[client], point - 2 * spread), point)
+        ret: float | None = point + rng.uniform(0.0, spread)
         key = b"k%d" % rng.randrange(n_keys)
         kind = rng.choice(("get", "get", "put", "put", "delete", "txn"))
         lost = kind != "get" and rng.random() < unknown
@@ -57,7 +62,7 @@ def random_history(
         value = b"v%d" % i
         if lost:
             ret = None
-            last_ret[client] = point + 1.5  # the client gave up on it later
+            last_ret[client] = point + spread  # the client gave up on it later
         else:
             assert ret is not None
             last_ret[client] = ret

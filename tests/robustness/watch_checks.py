@@ -54,9 +54,8 @@ def _check_one(
     truth: dict[tuple[bytes, int], Fact],
 ) -> Verdict:
     seen: set[tuple[bytes, int]] = set()
-    last_of_key: dict[bytes, WatchEvent] = {}
     previous: WatchEvent | None = None
-    for e in events:
+    for e in events:  # first what the stream is: in range, each event once, in order
         where = (e.key, e.mod_revision)
         if e.mod_revision < start or not options.covers(e.key):
             return Verdict(False, f"watcher {watcher} (start {start}) got {_show(e)}")
@@ -68,6 +67,30 @@ def _check_one(
                 f"watcher {watcher} got events out of order: {_show(previous)} then {_show(e)}",
             )
         seen.add(where)
+        previous = e
+    if previous is None:
+        return OK
+    last = previous.mod_revision
+    missing = sorted(
+        (rev, key)
+        for (key, rev) in truth
+        if start <= rev <= last and options.covers(key) and (key, rev) not in seen
+    )
+    if missing:
+        rev, key = missing[0]
+        return Verdict(
+            False,
+            f"watcher {watcher} (start {start}, saw up to revision {last}) missed"
+            f" {truth[(key, rev)][0]} {key!r} at revision {rev}"
+            f" ({len(missing)} event(s) missing in all)",
+        )
+    return _check_contents(watcher, events, options)
+
+
+def _check_contents(watcher: int, events: list[WatchEvent], options: WatchOptions) -> Verdict:
+    """prev_kv and is_create against the previous event of the key in a complete stream."""
+    last_of_key: dict[bytes, WatchEvent] = {}
+    for e in events:
         if e.type == "PUT" and e.is_create != (e.create_revision == e.mod_revision):
             return Verdict(False, f"watcher {watcher}: is_create disagrees: {_show(e)}")
         if e.type == "DELETE" and e.is_create:
@@ -89,23 +112,6 @@ def _check_one(
                     f" key was {_show(before)}: {_show(e)}",
                 )
         last_of_key[e.key] = e
-        previous = e
-    if previous is None:
-        return OK
-    last = previous.mod_revision
-    missing = sorted(
-        (rev, key)
-        for (key, rev) in truth
-        if start <= rev <= last and options.covers(key) and (key, rev) not in seen
-    )
-    if missing:
-        rev, key = missing[0]
-        return Verdict(
-            False,
-            f"watcher {watcher} (start {start}, saw up to revision {last}) missed"
-            f" {truth[(key, rev)][0]} {key!r} at revision {rev}"
-            f" ({len(missing)} event(s) missing in all)",
-        )
     return OK
 
 
