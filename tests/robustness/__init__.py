@@ -1,0 +1,1 @@
+"""Robustness suite: recorded client histories and the checkers that judge them (issue 13)."""
