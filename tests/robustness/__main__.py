@@ -21,9 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of traffic")
     parser.add_argument("--seed", type=int, default=None, help="default: a random one")
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument(
-        "--save", type=Path, default=None, help="where a failed run's JSON goes"
-    )
+    parser.add_argument("--save", type=Path, default=None, help="where a failed run's JSON goes")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 31)
     result = run(args.target, args.duration, seed, args.clients)

@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from etcd3py import Client
+from etcd3py.server_ref import EmbeddedCluster
 
 from .traffic import Clock
 
@@ -46,10 +47,8 @@ class RefTarget:
     name = "server_ref"
 
     def __init__(self, seed: int) -> None:
-        from etcd3py.server_ref import EmbeddedCluster  # type: ignore[attr-defined]
-
         self._dir = tempfile.TemporaryDirectory(prefix="etcd3py-robustness-")
-        self.cluster: Any = EmbeddedCluster(members=3, data_dir=self._dir.name, seed=seed)
+        self.cluster = EmbeddedCluster(members=3, data_dir=self._dir.name, seed=seed)
         self.cluster.start()
         self.cluster.wait_leader(HEAL_TIMEOUT)
 
@@ -195,7 +194,7 @@ def defragment(ctx: Context) -> str:
     return f"member {i}"
 
 
-def _ref(ctx: Context) -> Any:
+def _ref(ctx: Context) -> EmbeddedCluster:
     assert isinstance(ctx.target, RefTarget)
     return ctx.target.cluster
 
