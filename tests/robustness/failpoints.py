@@ -21,7 +21,7 @@ from typing import Protocol
 from etcd3py import Client
 from etcd3py.server_ref import EmbeddedCluster
 
-from .traffic import Clock
+from .traffic import PREFIX, Clock
 
 HEAL_TIMEOUT = 30.0  # seconds the cluster may take to have every member and a leader again
 ADMIN_TIMEOUT = 5.0
@@ -180,7 +180,8 @@ def move_leader(ctx: Context) -> str:
 
 
 def compact(ctx: Context) -> str:
-    revision = ctx.compactable()
+    current = ctx.client.get(PREFIX, prefix=True, count_only=True).header.revision
+    revision = min(ctx.compactable(), current)  # compacting past the head is refused
     if revision <= ctx.compacted:
         raise LookupError(f"nothing new to compact (watchers at {revision})")
     ctx.client.compact(revision, timeout=ADMIN_TIMEOUT)

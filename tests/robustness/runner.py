@@ -13,7 +13,7 @@ from typing import Any
 
 from .failpoints import Fired, Injector, start_target
 from .history import History
-from .traffic import Traffic
+from .traffic import DEFAULT_RATE, Traffic
 
 
 @dataclass
@@ -104,12 +104,13 @@ def run(
     duration: float,
     seed: int,
     clients: int,
+    rate: float = DEFAULT_RATE,
     say: Callable[[str], None] = print,
 ) -> RunResult:
     say(f"robustness run: target {target_name}, seed {seed} (replay with --seed {seed})")
     target = start_target(target_name, seed)
     try:
-        traffic = Traffic(target.endpoints, seed, clients)
+        traffic = Traffic(target.endpoints, seed, clients, rate)
         injector = Injector(target, seed, traffic.clock, traffic.watched_revision)
         traffic.start()
         injector.start()

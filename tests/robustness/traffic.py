@@ -38,6 +38,9 @@ from .history import History, Op, WatchEvent
 
 PREFIX = b"/robustness/"
 KEY_COUNT = 10
+# calls a second over all clients, at most: a history a checker can search, and room
+# on two cores for the cluster itself (a slow cluster answers fewer)
+DEFAULT_RATE = 300.0
 CALL_TIMEOUT = 2.0  # seconds a call may take before its outcome is unknown
 # the Kubernetes-like profile: mostly reads and CAS updates, some blind writes
 PROFILE: tuple[tuple[str, int], ...] = (("get", 45), ("txn", 30), ("put", 15), ("delete", 10))
@@ -82,7 +85,13 @@ class TrafficClient(threading.Thread):
     """One client: its own etcd3py Client over every endpoint, its own seeded choices."""
 
     def __init__(
-        self, number: int, endpoints: Sequence[str], seed: int, clock: Clock, stop: threading.Event
+        self,
+        number: int,
+        endpoints: Sequence[str],
+        seed: int,
+        clock: Clock,
+        stop: threading.Event,
+        interval: float,
     ) -> None:
         super().__init__(name=f"robustness-client-{number}", daemon=True)
         self.number = number
@@ -90,6 +99,7 @@ class TrafficClient(threading.Thread):
         self._rng = random.Random(f"{seed}/client/{number}")
         self._clock = clock
         self._halt = stop
+        self._interval = interval  # seconds between the starts of two calls, at most
         self._counter = 0
         self._seen_mod: dict[bytes, int] = {}  # key -> mod_revision last seen (0: absent)
         self.ops: list[Op] = []
@@ -102,7 +112,9 @@ class TrafficClient(threading.Thread):
                 kinds = [k for k, _ in PROFILE]
                 weights = [w for _, w in PROFILE]
                 all_keys = keys()
-                while not self._halt.is_set():
+                due = time.monotonic()
+                while not self._halt.wait(max(0.0, due - time.monotonic())):
+                    due += self._interval
                     kind = self._rng.choices(kinds, weights)[0]
                     key = self._rng.choice(all_keys)
                     if kind == "txn" and key not in self._seen_mod:
@@ -239,7 +251,14 @@ class Watcher(threading.Thread):
 class Traffic:
     """The client threads and watchers of one run, started and ended together."""
 
-    def __init__(self, endpoints: Sequence[str], seed: int, clients: int, watchers: int = 2):
+    def __init__(
+        self,
+        endpoints: Sequence[str],
+        seed: int,
+        clients: int,
+        rate: float = DEFAULT_RATE,
+        watchers: int = 2,
+    ):
         self._endpoints = list(endpoints)
         self.clock = Clock()
         self._stop_clients = threading.Event()
@@ -247,7 +266,7 @@ class Traffic:
         with Client(self._endpoints, timeout=10.0) as client:
             self.start_revision = client.get(PREFIX, prefix=True).header.revision + 1
         self.clients = [
-            TrafficClient(i, self._endpoints, seed, self.clock, self._stop_clients)
+            TrafficClient(i, self._endpoints, seed, self.clock, self._stop_clients, clients / rate)
             for i in range(clients)
         ]
         self.watchers = [
