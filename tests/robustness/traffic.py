@@ -114,7 +114,7 @@ class TrafficClient(threading.Thread):
                 all_keys = keys()
                 due = time.monotonic()
                 while not self._halt.wait(max(0.0, due - time.monotonic())):
-                    due += self._interval
+                    due = max(due, time.monotonic()) + self._interval  # no burst after a stall
                     kind = self._rng.choices(kinds, weights)[0]
                     key = self._rng.choice(all_keys)
                     if kind == "txn" and key not in self._seen_mod:
