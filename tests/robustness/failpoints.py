@@ -1,0 +1,313 @@
+"""Faults injected while the traffic runs, on a seeded schedule.
+
+Two targets: server_ref's in-process EmbeddedCluster (which can also pause members,
+partition them and delay or drop their messages) and a cluster of three real etcd
+processes (kill -9 and restart, the rest through the API). Each failpoint injects its
+fault and undoes it before the next one fires (a killed member restarts, a partition
+heals), so the cluster never loses more than the one member a fault takes.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from etcd3py import Client
+from etcd3py.server_ref import EmbeddedCluster
+
+from .traffic import PREFIX, Clock
+
+HEAL_TIMEOUT = 30.0  # seconds the cluster may take to have every member and a leader again
+ADMIN_TIMEOUT = 5.0
+
+
+class Target(Protocol):
+    """A cluster the harness can hurt."""
+
+    name: str
+
+    @property
+    def endpoints(self) -> list[str]: ...
+    def kill(self, i: int) -> None: ...
+    def restart(self, i: int) -> None: ...
+    def ensure_running(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class RefTarget:
+    """server_ref's EmbeddedCluster of three members, on disk so a kill keeps what a
+    kill -9 keeps."""
+
+    name = "server_ref"
+
+    def __init__(self, seed: int) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="etcd3py-robustness-")
+        self.cluster = EmbeddedCluster(members=3, data_dir=self._dir.name, seed=seed)
+        self.cluster.start()
+        self.cluster.wait_leader(HEAL_TIMEOUT)
+
+    @property
+    def endpoints(self) -> list[str]:
+        return list(self.cluster.endpoints)
+
+    def kill(self, i: int) -> None:
+        self.cluster.kill_member(i)
+
+    def restart(self, i: int) -> None:
+        self.cluster.restart_member(i)
+
+    def ensure_running(self) -> None:
+        for i, member in enumerate(self.cluster.members):
+            if member.paused:
+                self.cluster.resume_member(i)
+            if not member.running:
+                self.cluster.restart_member(i)
+        self.cluster.heal()
+        self.cluster.wait_leader(HEAL_TIMEOUT)
+
+    def stop(self) -> None:
+        self.cluster.stop()
+        self._dir.cleanup()
+
+
+class EtcdTarget:
+    """Three real etcd 3.5.1 processes."""
+
+    name = "etcd"
+
+    def __init__(self) -> None:
+        from tests.support.clusters import EtcdClusterBackend
+
+        self._dir = tempfile.TemporaryDirectory(prefix="etcd3py-robustness-")
+        self.cluster = EtcdClusterBackend(Path(self._dir.name)).start()
+
+    @property
+    def endpoints(self) -> list[str]:
+        return self.cluster.endpoints
+
+    def kill(self, i: int) -> None:
+        self.cluster.kill(i)
+
+    def restart(self, i: int) -> None:
+        self.cluster.restart(i)
+
+    def ensure_running(self) -> None:
+        self.cluster.ensure_running()
+
+    def stop(self) -> None:
+        self.cluster.stop()
+        self._dir.cleanup()
+
+
+def start_target(name: str, seed: int) -> Target:
+    if name == "server_ref":
+        return RefTarget(seed)
+    if name == "etcd":
+        return EtcdTarget()
+    raise ValueError(f"unknown target {name!r} (etcd or server_ref)")
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One failpoint as it happened: ``error`` says why it could not be injected."""
+
+    name: str
+    start: float
+    end: float
+    detail: str
+    error: str | None = None
+
+
+class Context:
+    """What a failpoint acts through: the target, an admin client, the seeded choices."""
+
+    def __init__(
+        self, target: Target, client: Client, rng: random.Random, compactable: Callable[[], int]
+    ):
+        self.target = target
+        self.client = client
+        self.rng = rng
+        self.compactable = compactable  # a revision no watcher still needs below
+        self.compacted = 0
+
+    def roles(self) -> tuple[int, list[int], list[int]]:
+        """(leader index, follower indexes, member ids by index), as the members say."""
+        deadline = time.monotonic() + HEAL_TIMEOUT
+        while True:
+            ids, leaders = [], set()
+            for endpoint in self.target.endpoints:
+                status = self.client.status(endpoint, timeout=ADMIN_TIMEOUT)
+                ids.append(status.member_id)
+                leaders.add(status.leader)
+            if len(leaders) == 1 and (leader := leaders.pop()) in ids:
+                index = ids.index(leader)
+                return index, [i for i in range(len(ids)) if i != index], ids
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"members disagree on the leader: {leaders}")
+            time.sleep(0.1)  # polling the members' view under a deadline
+
+    def outage(self) -> float:
+        return self.rng.uniform(0.3, 1.5)
+
+
+def _member(ctx: Context, leader: bool) -> int:
+    index, followers, _ = ctx.roles()
+    return index if leader else ctx.rng.choice(followers)
+
+
+def kill_restart(leader: bool) -> Callable[[Context], str]:
+    def fire(ctx: Context) -> str:
+        i = _member(ctx, leader)
+        ctx.target.kill(i)
+        time.sleep(ctx.outage())  # the outage itself: the workload, not a wait for state
+        ctx.target.restart(i)
+        return f"member {i} down"
+
+    return fire
+
+
+def move_leader(ctx: Context) -> str:
+    index, followers, ids = ctx.roles()
+    to = ctx.rng.choice(followers)
+    ctx.client.move_leader(ids[to], timeout=ADMIN_TIMEOUT)
+    return f"{index} -> {to}"
+
+
+def compact(ctx: Context) -> str:
+    current = ctx.client.get(PREFIX, prefix=True, count_only=True).header.revision
+    revision = min(ctx.compactable(), current)  # compacting past the head is refused
+    if revision <= ctx.compacted:
+        raise LookupError(f"nothing new to compact (watchers at {revision})")
+    ctx.client.compact(revision, timeout=ADMIN_TIMEOUT)
+    ctx.compacted = revision
+    return f"to {revision}"
+
+
+def defragment(ctx: Context) -> str:
+    i = ctx.rng.randrange(len(ctx.target.endpoints))
+    ctx.client.defragment(ctx.target.endpoints[i], timeout=ADMIN_TIMEOUT * 2)
+    return f"member {i}"
+
+
+def _ref(ctx: Context) -> EmbeddedCluster:
+    assert isinstance(ctx.target, RefTarget)
+    return ctx.target.cluster
+
+
+def pause_resume(leader: bool) -> Callable[[Context], str]:
+    def fire(ctx: Context) -> str:
+        i = _member(ctx, leader)
+        _ref(ctx).pause_member(i)
+        time.sleep(ctx.outage())
+        _ref(ctx).resume_member(i)
+        return f"member {i} paused"
+
+    return fire
+
+
+def partition_heal(leader: bool) -> Callable[[Context], str]:
+    def fire(ctx: Context) -> str:
+        i = _member(ctx, leader)
+        others = [j for j in range(len(ctx.target.endpoints)) if j != i]
+        _ref(ctx).partition([i], others)
+        time.sleep(ctx.outage())
+        _ref(ctx).heal()
+        return f"member {i} cut off"
+
+    return fire
+
+
+def delay(ctx: Context) -> str:
+    seconds = ctx.rng.uniform(0.02, 0.2)
+    _ref(ctx).delay_messages(seconds)
+    time.sleep(ctx.outage())
+    _ref(ctx).heal()
+    return f"{seconds * 1000:.0f} ms on every link"
+
+
+def drop(ctx: Context) -> str:
+    rate = ctx.rng.uniform(0.1, 0.5)
+    _ref(ctx).drop_messages(rate)
+    time.sleep(ctx.outage())
+    _ref(ctx).heal()
+    return f"{rate:.0%} of peer messages"
+
+
+Failpoint = Callable[[Context], str]
+COMMON: dict[str, Failpoint] = {
+    "kill_leader": kill_restart(leader=True),
+    "kill_follower": kill_restart(leader=False),
+    "move_leader": move_leader,
+    "compact": compact,
+    "defragment": defragment,
+}
+REF_ONLY: dict[str, Failpoint] = {
+    "pause_leader": pause_resume(leader=True),
+    "pause_follower": pause_resume(leader=False),
+    "partition_leader": partition_heal(leader=True),
+    "partition_follower": partition_heal(leader=False),
+    "delay_messages": delay,
+    "drop_messages": drop,
+}
+
+
+def failpoints_for(target: Target) -> dict[str, Failpoint]:
+    return {**COMMON, **REF_ONLY} if isinstance(target, RefTarget) else dict(COMMON)
+
+
+class Injector(threading.Thread):
+    """Fires failpoints one after another, a seeded pause between two, until stopped;
+    after each it waits for every member to run under a leader again."""
+
+    def __init__(
+        self,
+        target: Target,
+        seed: int,
+        clock: Clock,
+        compactable: Callable[[], int],
+        gap: tuple[float, float] = (0.5, 1.5),
+    ) -> None:
+        super().__init__(name="robustness-failpoints", daemon=True)
+        self._target = target
+        self._rng = random.Random(f"{seed}/failpoints")
+        self._clock = clock
+        self._compactable = compactable
+        self._gap = gap
+        self._halt = threading.Event()
+        self.fired: list[Fired] = []
+        self.problem: str | None = None
+
+    def run(self) -> None:
+        points = failpoints_for(self._target)
+        names = sorted(points)
+        with Client(self._target.endpoints, timeout=ADMIN_TIMEOUT) as client:
+            ctx = Context(self._target, client, self._rng, self._compactable)
+            while not self._halt.wait(self._rng.uniform(*self._gap)):
+                name = self._rng.choice(names)
+                start = self._clock.now()
+                try:
+                    detail, error = points[name](ctx), None
+                except Exception as err:  # a fault refused (say MoveLeader mid-election)
+                    detail, error = "", f"{type(err).__name__}: {err}"
+                self.fired.append(Fired(name, start, self._clock.now(), detail, error))
+                try:
+                    self._target.ensure_running()
+                    ctx.roles()
+                except Exception as err:
+                    self.problem = f"the cluster did not recover after {name}: {err!r}"
+                    return
+
+    def stop(self, timeout: float = 60.0) -> None:
+        self._halt.set()
+        self.join(timeout)
+        self._target.ensure_running()
+
+    @property
+    def succeeded(self) -> list[Fired]:
+        return [f for f in self.fired if f.error is None]

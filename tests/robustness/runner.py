@@ -1,0 +1,168 @@
+"""One robustness run: start a cluster, run traffic under failpoints, check the history."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .failpoints import Fired, Injector, start_target
+from .history import History
+from .traffic import DEFAULT_RATE, Traffic
+
+
+@dataclass
+class Verdicts:
+    """The checkers' answers; a checker whose module is missing is named in ``missing``."""
+
+    results: dict[str, Any] = field(default_factory=dict)  # name -> Verdict(ok, explanation)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(bool(v.ok) for v in self.results.values())
+
+
+@dataclass
+class RunResult:
+    target: str
+    seed: int
+    duration: float
+    history: History
+    fired: list[Fired]
+    problems: list[str]  # the harness's own failures (a crashed client, a cluster that stayed down)
+    errors: dict[str, int]  # client errors by type
+    verdicts: Verdicts
+
+    @property
+    def unknown(self) -> int:
+        return sum(1 for op in self.history.ops if op.ret is None)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for op in self.history.ops if op.failed)
+
+    @property
+    def fired_ok(self) -> list[Fired]:
+        return [f for f in self.fired if f.error is None]
+
+    def summary(self) -> str:
+        ops = self.history.ops
+        kinds: dict[str, int] = {}
+        for op in ops:
+            kinds[op.kind] = kinds.get(op.kind, 0) + 1
+        events = {w: len(ev) for w, (_, ev) in self.history.watches.items()}
+        names: dict[str, int] = {}
+        for f in self.fired_ok:
+            names[f.name] = names.get(f.name, 0) + 1
+        lines = [
+            f"target {self.target}, seed {self.seed}, {self.duration:.0f} s",
+            f"ops: {len(ops)} {kinds}; not applied {self.failed}, unknown outcome {self.unknown}",
+            f"client errors: {self.errors}",
+            f"watch events by watcher: {events}",
+            f"failpoints fired: {len(self.fired_ok)} {names};"
+            f" refused: {len(self.fired) - len(self.fired_ok)}",
+        ]
+        lines += [f"  refused {f.name}: {f.error}" for f in self.fired if f.error]
+        lines += [f"harness problem: {p}" for p in self.problems]
+        for name, verdict in self.verdicts.results.items():
+            state = "ok" if verdict.ok else "VIOLATION"
+            lines.append(f"{name}: {state} {verdict.explanation or ''}".rstrip())
+        lines += [f"{name}: not checked (module absent)" for name in self.verdicts.missing]
+        return "\n".join(lines)
+
+
+# (name, module, function) of each checker; run only when its module exists
+CHECKERS = (
+    ("linearizability", "tests.robustness.linearizability", "check"),
+    ("watches", "tests.robustness.watch_checks", "check_watches"),
+)
+
+
+def check(history: History) -> Verdicts:
+    verdicts = Verdicts()
+    for name, module_name, function in CHECKERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name != module_name:
+                raise  # the checker exists but is broken: say so
+            verdicts.missing.append(name)
+            continue
+        checker: Callable[[History], Any] = getattr(module, function)
+        verdicts.results[name] = checker(history)
+    return verdicts
+
+
+def run(
+    target_name: str,
+    duration: float,
+    seed: int,
+    clients: int,
+    rate: float = DEFAULT_RATE,
+    say: Callable[[str], None] = print,
+) -> RunResult:
+    say(f"robustness run: target {target_name}, seed {seed} (replay with --seed {seed})")
+    target = start_target(target_name, seed)
+    try:
+        traffic = Traffic(target.endpoints, seed, clients, rate)
+        injector = Injector(target, seed, traffic.clock, traffic.watched_revision)
+        traffic.start()
+        injector.start()
+        threading.Event().wait(duration)  # the run's length: the workload itself
+        injector.stop()
+        history, problems = traffic.finish()
+        if injector.problem:
+            problems.insert(0, injector.problem)
+    finally:
+        target.stop()
+    verdicts = check(history)
+    return RunResult(
+        target_name,
+        seed,
+        duration,
+        history,
+        injector.fired,
+        problems,
+        traffic.error_counts(),
+        verdicts,
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(value).decode()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def save(result: RunResult, path: Path) -> None:
+    """The run as JSON: history, failpoints, verdicts (bytes as text, else base64)."""
+    doc = {
+        "target": result.target,
+        "seed": result.seed,
+        "duration": result.duration,
+        "ops": [asdict(op) for op in result.history.ops],
+        "watches": {
+            w: {"start": start, "events": [asdict(e) for e in events]}
+            for w, (start, events) in result.history.watches.items()
+        },
+        "failpoints": [asdict(f) for f in result.fired],
+        "problems": result.problems,
+        "verdicts": {
+            name: {"ok": bool(v.ok), "explanation": str(v.explanation)}
+            for name, v in result.verdicts.results.items()
+        },
+    }
+    path.write_text(json.dumps(_plain(doc), indent=1))

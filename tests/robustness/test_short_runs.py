@@ -1,0 +1,93 @@
+"""A short robustness run per target: traffic under failpoints, then the checkers.
+
+A failure prints the run's summary and seed; ``python -m tests.robustness --target T
+--seed N`` replays the same choices (thread timing aside).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from etcd3py import (
+    ConnectionFailedError,
+    DeadlineExceededError,
+    NoLeaderError,
+    ProposalDroppedError,
+    ServerTimeoutError,
+    UnavailableError,
+)
+from tests.conftest import BACKENDS
+from tests.robustness.history import History, Op
+from tests.robustness.runner import RunResult, check, run, save
+from tests.robustness.traffic import not_applied
+
+DURATION = 20.0
+SEEDS = {"server_ref": 1301, "etcd": 1302}
+
+
+def test_only_errors_that_prove_nothing_was_applied_count_as_failed() -> None:
+    assert not_applied(ProposalDroppedError("raft proposal dropped"))
+    assert not_applied(NoLeaderError("etcdserver: no leader"))
+    # a timeout or a cut connection may hide an applied write
+    assert not not_applied(ServerTimeoutError("etcdserver: request timed out"))
+    assert not not_applied(DeadlineExceededError("deadline"))
+    assert not not_applied(UnavailableError("connection reset"))
+    # "no endpoint reached" counts only when gRPC says the request was never sent
+    assert not not_applied(ConnectionFailedError("no endpoint could be reached"))
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+@pytest.mark.parametrize("target", BACKENDS)
+def test_short_run_under_failpoints(target: str) -> None:
+    result = run(target, DURATION, SEEDS[target], clients=3)
+    report = result.summary()
+    print(report)  # shown on failure
+    assert not result.problems, report
+    assert len(result.history.ops) >= 500, report
+    assert len(result.fired_ok) >= 2, report
+    writes = sum(1 for op in result.history.ops if op.kind != "get" and op.ret is not None)
+    for start, events in result.history.watches.values():
+        assert events, report
+        assert events[0].mod_revision >= start, report
+    assert writes > 0, report
+    failing = {name: v for name, v in result.verdicts.results.items() if not v.ok}
+    assert not failing, report
+    if result.verdicts.missing:
+        pytest.skip(f"checker modules absent, not checked: {result.verdicts.missing}")
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    ok: bool
+    explanation: str
+
+
+def test_a_checker_verdict_reaches_the_run_and_a_missing_checker_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The runner's side of the checkers: a violation fails the run and is saved as JSON;
+    a checker module that is absent is reported as not checked."""
+    lin = types.ModuleType("tests.robustness.linearizability")
+    lin.check = lambda history: _Verdict(False, f"{len(history.ops)} ops, one stale read")  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, lin.__name__, lin)
+    monkeypatch.setitem(sys.modules, "tests.robustness.watch_checks", None)  # absent
+    op = Op(0, 0.0, 0.1, "get", b"/robustness/k0", revision=5, got_value=b"\xff", got_mod=3)
+    history = History([op], {0: (2, [])})
+    verdicts = check(history)
+    assert not verdicts.ok
+    assert verdicts.results["linearizability"].explanation == "1 ops, one stale read"
+    assert verdicts.missing == ["watches"]
+    result = RunResult("server_ref", 7, 1.0, history, [], [], {}, verdicts)
+    assert "linearizability: VIOLATION 1 ops, one stale read" in result.summary()
+    save(result, tmp_path / "run.json")
+    saved = json.loads((tmp_path / "run.json").read_text())
+    assert saved["ops"][0]["key"] == "/robustness/k0"
+    assert saved["ops"][0]["got_value"] == {"base64": "/w=="}
+    assert saved["verdicts"]["linearizability"]["ok"] is False
