@@ -32,9 +32,10 @@ from etcd3py import (
     TooManyRequestsError,
     WatchResponse,
 )
+from etcd3py._keys import prefix_end
 from etcd3py._retry import never_sent
 
-from .history import History, Op, WatchEvent
+from .history import History, Op, WatchEvent, WatchOptions
 
 PREFIX = b"/robustness/"
 KEY_COUNT = 10
@@ -222,7 +223,7 @@ class Watcher(threading.Thread):
                 WatchEvent(
                     watcher=self.number,
                     key=kv.key,
-                    type="put" if put else "delete",
+                    type="PUT" if put else "DELETE",
                     value=kv.value if put else None,
                     mod_revision=kv.mod_revision,
                     create_revision=kv.create_revision,
@@ -306,7 +307,8 @@ class Traffic:
             watcher.join(timeout)
         ops = sorted((op for c in self.clients for op in c.ops), key=lambda op: op.call)
         watches = {w.number: (w.start_revision, list(w.events)) for w in self.watchers}
-        return History(ops, watches), problems
+        options = WatchOptions(PREFIX, prefix_end(PREFIX), prev_kv=True)
+        return History(ops, watches, {w.number: options for w in self.watchers}), problems
 
     def error_counts(self) -> dict[str, int]:
         total: dict[str, int] = {}
