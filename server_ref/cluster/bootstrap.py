@@ -20,6 +20,7 @@ from typing import Any
 from ..raft import ConfChange, ConfChangeType, Config, Entry, EntryKind, HardState, RaftNode
 from ..raft.messages import encode_conf_change
 from ..server.config import ServerConfig
+from ..server.durable import identity
 from ..server.membership import MemberInfo, cluster_id, member_id
 from ..server.server import EtcdServer
 from . import members as rules
@@ -134,15 +135,6 @@ async def open_member(
     return Started(member, storage)
 
 
-def _identity(server: EtcdServer) -> dict[str, Any]:
-    return {
-        "member_id": server.member.id,
-        "cluster_id": server.cluster_id,
-        "name": server.member.name,
-        "peer_urls": list(server.member.peer_urls),
-    }
-
-
 async def _new(
     server: EtcdServer,
     config: ServerConfig,
@@ -180,7 +172,7 @@ async def _new(
         for i, m in enumerate(listed)
     )
     hard_state = HardState(term=1, commit=len(entries))
-    storage = new_storage(_identity(server))
+    storage = new_storage(identity(server))
     await storage.save(None, hard_state, entries)
     node = RaftNode(
         server.member.id,
@@ -239,7 +231,7 @@ async def _join(
         others = others[1:] + others[:1]  # another member may have applied it
         await asyncio.sleep(JOIN_RETRY)
     server.adopt_identity(local.id, cid, config.name, list(local.peer_urls))
-    return local, listed, new_storage(_identity(server))
+    return local, listed, new_storage(identity(server))
 
 
 def _restart(

@@ -739,12 +739,9 @@ class RaftMember(PeerHandler):
                 await asyncio.sleep(READ_RETRY)
 
 
-# errors a leader answers a forwarded request with, by their text
-_SPECS = {
-    spec.message: spec
-    for spec in (E.LEASE_NOT_FOUND, E.MEMBER_NOT_FOUND, E.MEMBER_NOT_LEARNER, E.LEARNER_NOT_READY,
-                 E.MEMBER_NOT_ENOUGH_STARTED, E.PROPOSAL_DROPPED, E.TIMEOUT)
-}  # fmt: skip
+# errors a leader answers a forwarded request with, by their text ("not leader" is not
+# one: it means ask the leader there is now)
+_SPECS = {spec.message: spec for spec in E.ALL if spec is not E.NOT_LEADER}
 
 
 def load_snapshot(server: EtcdServer, data: bytes, index: int, *, serving: bool) -> set[int]:

@@ -10,7 +10,6 @@ moment (``validate``: ids and URLs), so that two racing changes cannot both pass
 
 from __future__ import annotations
 
-import hashlib
 import json
 import struct
 import time
@@ -22,7 +21,7 @@ from etcd3py import _etcd_errors as E
 
 from ..errors import ServerError
 from ..raft import ConfChange, ConfChangeType
-from ..server.membership import MemberInfo
+from ..server.membership import MemberInfo, member_id
 
 MAX_LEARNERS = 1  # etcd's maxLearners
 LEARNER_READY_PERCENT = 0.9  # etcd's readyPercent: a learner this close may be promoted
@@ -69,8 +68,7 @@ class Change:
 def new_member_id(peer_urls: Iterable[str], cluster_token: str) -> int:
     """An added member's id: etcd hashes its peer URLs, the cluster token and the time,
     so that a member added again with the same URLs gets a new id."""
-    text = "".join(sorted(peer_urls)) + cluster_token + str(int(time.time()))
-    return int.from_bytes(hashlib.sha1(text.encode()).digest()[:8], "big") or 1
+    return member_id(peer_urls, cluster_token + str(int(time.time()))) or 1
 
 
 # ---- applied: etcd's ValidateConfigurationChange ----

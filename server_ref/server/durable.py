@@ -177,7 +177,7 @@ def open_server(config: ServerConfig, durability: Durability) -> tuple[EtcdServe
             folder.create(fsync=durability.fsync)
             wal = Wal.create(
                 folder.wal,
-                _identity(server),
+                identity(server),
                 server.raft_term,
                 server.raft_index,
                 fsync=durability.fsync,
@@ -189,7 +189,7 @@ def open_server(config: ServerConfig, durability: Durability) -> tuple[EtcdServe
     return server, durable
 
 
-def _identity(server: EtcdServer) -> dict[str, Any]:
+def identity(server: EtcdServer) -> dict[str, Any]:
     """What the log's metadata records: the member's and the cluster's identity."""
     member = server.member
     return {
