@@ -189,6 +189,9 @@ class RaftNode:
         self.leader = NO_NODE
         self.transferee = NO_NODE
         self.pending_conf_index = 0  # a leader's last conf change, until it is applied
+        # proposals of a conf change that arrived while the pending one was committed but
+        # not yet applied: stepped again at advance (see _step_leader)
+        self._held_conf_proposals: list[Message] = []
         self.progress: dict[int, Progress] = {}
         self._election = _Election()
         self._messages: list[Message] = []
@@ -285,6 +288,7 @@ class RaftNode:
             self.log.stable_to(last.index, last.term)
         if ready.committed_entries:
             self.log.applied = max(self.log.applied, ready.committed_entries[-1].index)
+            self._take_held_conf_proposals()
         if self.role is Role.LEADER:
             # only now, durable, does the leader's own copy count toward the quorum
             mine = self.progress[self.id]
@@ -388,6 +392,7 @@ class RaftNode:
         self._election = _Election()
         self.progress = {}
         self.pending_conf_index = 0
+        self._held_conf_proposals = []  # lost with the leadership: their callers time out
         self._reads = {}  # a leader that steps down drops its reads: the driver times out
         self._held_reads = []
 
@@ -615,6 +620,9 @@ class RaftNode:
             if self.transferee != NO_NODE:
                 self._drop(m, "leadership is being transferred")
                 return
+            if self._conf_change_about_to_apply(m):
+                self._held_conf_proposals.append(m)
+                return
             self._append_as_leader(m.entries)
             self._broadcast_append()
             return
@@ -681,6 +689,28 @@ class RaftNode:
             self._send(Message(MessageType.TIMEOUT_NOW, to=transferee, sender=self.id))
         else:
             self._send_append(transferee)
+
+    def _conf_change_about_to_apply(self, m: Message) -> bool:
+        """Does `m` carry a conf change while the pending one is committed, only not yet
+        applied? etcd-io/raft turns such a proposal into an empty entry (its caller times
+        out), as we do while the pending one is uncommitted. But once it is committed the
+        members apply it and answer its caller, and that caller's next change can reach
+        us before our own apply: etcd applies beside its Raft loop, so that window is
+        microseconds there; here it spans the leader's write to disk. Holding the
+        proposal until advance closes it; no other behaviour changes."""
+        return self.log.applied < self.pending_conf_index <= self.log.committed and any(
+            e.kind is EntryKind.CONF_CHANGE for e in m.entries
+        )
+
+    def _take_held_conf_proposals(self) -> None:
+        if not self._held_conf_proposals or self.pending_conf_index > self.log.applied:
+            return
+        held, self._held_conf_proposals = self._held_conf_proposals, []
+        if self.transferee != NO_NODE:
+            return  # refused as a forwarded proposal is: lost, its caller times out
+        for m in held:
+            self._append_as_leader(m.entries)
+        self._broadcast_append()
 
     def _append_as_leader(self, proposed: Sequence[Entry]) -> None:
         first = self.log.last_index + 1

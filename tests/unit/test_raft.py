@@ -671,6 +671,29 @@ def test_a_second_conf_change_while_one_is_unapplied_becomes_an_empty_entry() ->
     assert node.learners == {2}
 
 
+def test_a_conf_change_proposed_while_the_pending_one_is_committed_waits_for_its_apply() -> None:
+    """A member may answer a committed conf change before the leader applies it; the
+    caller's next change must not then become an empty entry (it would time out)."""
+    node = RaftNode(1, [1], random.Random(0), FAST)
+    while node.role is not Role.LEADER:
+        node.tick()
+    node.advance(node.ready())
+    node.advance(node.ready())  # the no-op is committed and applied
+    node.propose_conf_change(ConfChange(ADD_LEARNER, 2))
+    node.advance(node.ready())  # durable: committed, to be applied in the next Ready
+    ready = node.ready()
+    assert node.log.applied < node.pending_conf_index <= node.log.committed
+    node.propose_conf_change(ConfChange(ADD_LEARNER, 3))
+    assert node.log.last_index == node.pending_conf_index  # held, not an empty entry
+    for entry in ready.committed_entries:
+        if entry.kind is EntryKind.CONF_CHANGE:
+            node.apply_conf_change(decode_conf_change(entry.data))
+    node.advance(ready)
+    (taken,) = node.log.entries(node.log.last_index)
+    assert taken.kind is EntryKind.CONF_CHANGE and decode_conf_change(taken.data).node_id == 3
+    assert node.pending_conf_index == taken.index
+
+
 def test_a_new_node_catches_up_from_appends_then_takes_part() -> None:
     cluster = Cluster(3, seed=34)
     leader = elected(cluster)
