@@ -115,6 +115,8 @@ class RaftMember(PeerHandler):
         self._snapshotting: asyncio.Task[None] | None = None
         self._snapshot_index = node.log.offset
         self.stopped = False
+        # a deliberate bug, for proving a history checker catches stale reads
+        self.stale_reads = False
         self._deciding = False
         self._leaderless_ticks = 0
         self._asking = False
@@ -382,6 +384,8 @@ class RaftMember(PeerHandler):
         """Join the next ReadIndex round (rounds run one at a time, as etcd's read loop:
         a read that came while one was asked waits for the next), then wait until that
         index is applied here."""
+        if self.stale_reads:
+            return  # the deliberate bug: serve what this member has, as a serializable read
         if self._read_next is None:
             self._read_next = asyncio.get_running_loop().create_future()
             if self._read_asked is None:

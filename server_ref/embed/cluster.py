@@ -147,6 +147,7 @@ class ClusterMember:
             rng=random.Random(cluster.rng.random()),
             on_removed=self._removed,
         )
+        running.raft.stale_reads = cluster.stale_reads
         self.storage = running.raft.storage
         self.id = running.raft.node.id
         self._port = running.grpc.ports[0]
@@ -235,6 +236,7 @@ class EmbeddedCluster:
         self.config = dataclasses.replace(DEFAULTS, cluster_token=cluster_token, **settings)
         self.rng = random.Random(seed)
         self.network = InProcessNetwork(seed)
+        self.stale_reads = False  # see serve_stale_reads
         self.members: list[ClusterMember] = [
             ClusterMember(self, f"m{i}", f"http://{host}:{_free_port(host)}", 0)
             for i in range(members)
@@ -390,6 +392,15 @@ class EmbeddedCluster:
     def drop_messages(self, rate: float, between: Sequence[tuple[int, int]] | None = None) -> None:
         """Lose a ``rate`` share of the peer messages on the links given, or on all."""
         self.network.drop(rate, self._links(between))
+
+    def serve_stale_reads(self, on: bool = True) -> None:
+        """A deliberate bug, for testing history checkers (never for testing an
+        application): every member serves linearizable reads from what it has applied,
+        skipping ReadIndex, so a member cut off from the leader answers with old data."""
+        self.stale_reads = on
+        for member in self.members:
+            if member.running:
+                member.raft.stale_reads = on
 
     def _links(self, between: Sequence[tuple[int, int]] | None) -> list[tuple[int, int]] | None:
         if between is None:

@@ -1,5 +1,6 @@
 """``python -m tests.robustness --target etcd|server_ref --duration S --seed N --clients C``
-(``--rate R``: calls a second over all clients)
+(``--rate R``: calls a second over all clients; ``--failpoints a,b``: only those;
+``--broken MODE``: a deliberate bug the checkers must flag)
 
 Runs traffic under failpoints against a fresh 3-member cluster, checks the history,
 prints a summary; saves the run as JSON and exits 1 when a check fails (or the harness
@@ -13,8 +14,9 @@ import random
 import sys
 from pathlib import Path
 
+from .failpoints import COMMON, REF_ONLY
 from .runner import run, save
-from .traffic import DEFAULT_RATE
+from .traffic import BROKEN_MODES, DEFAULT_RATE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,10 +28,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rate", type=float, default=DEFAULT_RATE, help="calls a second, all clients together"
     )
+    parser.add_argument(
+        "--broken",
+        choices=BROKEN_MODES,
+        default=None,
+        help="a deliberate bug the checkers must flag (stale-reads: server_ref only)",
+    )
+    parser.add_argument(
+        "--failpoints",
+        default=None,
+        help=f"comma-separated subset of: {', '.join(sorted({**COMMON, **REF_ONLY}))}",
+    )
     parser.add_argument("--save", type=Path, default=None, help="where a failed run's JSON goes")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 31)
-    result = run(args.target, args.duration, seed, args.clients, args.rate)
+    only = args.failpoints.split(",") if args.failpoints else None
+    result = run(
+        args.target,
+        args.duration,
+        seed,
+        args.clients,
+        args.rate,
+        broken=args.broken,
+        failpoints=only,
+    )
     print(result.summary())
     if result.verdicts.ok and not result.problems:
         return 0

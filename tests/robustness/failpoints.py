@@ -13,7 +13,7 @@ import random
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -272,6 +272,7 @@ class Injector(threading.Thread):
         clock: Clock,
         compactable: Callable[[], int],
         gap: tuple[float, float] = (0.5, 1.5),
+        only: Sequence[str] | None = None,
     ) -> None:
         super().__init__(name="robustness-failpoints", daemon=True)
         self._target = target
@@ -279,6 +280,7 @@ class Injector(threading.Thread):
         self._clock = clock
         self._compactable = compactable
         self._gap = gap
+        self._only = only
         self._halt = threading.Event()
         self.fired: list[Fired] = []
         self.problem: str | None = None
@@ -286,6 +288,12 @@ class Injector(threading.Thread):
     def run(self) -> None:
         points = failpoints_for(self._target)
         names = sorted(points)
+        if self._only is not None:
+            unknown = set(self._only) - set(points)
+            if unknown:
+                self.problem = f"no failpoint {sorted(unknown)} on {self._target.name}"
+                return
+            names = sorted(self._only)
         with Client(self._target.endpoints, timeout=ADMIN_TIMEOUT) as client:
             ctx = Context(self._target, client, self._rng, self._compactable)
             while not self._halt.wait(self._rng.uniform(*self._gap)):

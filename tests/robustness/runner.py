@@ -6,14 +6,14 @@ import base64
 import importlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .failpoints import Fired, Injector, start_target
+from .failpoints import Fired, Injector, RefTarget, start_target
 from .history import History
-from .traffic import DEFAULT_RATE, Traffic
+from .traffic import DEFAULT_RATE, REPEAT_WRITES, STALE_READS, Traffic
 
 
 @dataclass
@@ -106,12 +106,22 @@ def run(
     clients: int,
     rate: float = DEFAULT_RATE,
     say: Callable[[str], None] = print,
+    broken: str | None = None,
+    failpoints: Sequence[str] | None = None,
 ) -> RunResult:
+    """``broken`` names a deliberate bug (traffic.BROKEN_MODES) the checkers must flag;
+    ``failpoints`` limits the schedule to those names."""
     say(f"robustness run: target {target_name}, seed {seed} (replay with --seed {seed})")
     target = start_target(target_name, seed)
     try:
-        traffic = Traffic(target.endpoints, seed, clients, rate)
-        injector = Injector(target, seed, traffic.clock, traffic.watched_revision)
+        if broken == STALE_READS:
+            if not isinstance(target, RefTarget):
+                raise ValueError(f"{STALE_READS} is a server_ref mode, not {target_name}'s")
+            target.cluster.serve_stale_reads()
+        traffic = Traffic(
+            target.endpoints, seed, clients, rate, repeat_writes=broken == REPEAT_WRITES
+        )
+        injector = Injector(target, seed, traffic.clock, traffic.watched_revision, only=failpoints)
         traffic.start()
         injector.start()
         threading.Event().wait(duration)  # the run's length: the workload itself

@@ -186,3 +186,22 @@ def test_resumed_watch_that_lost_events_is_flagged() -> None:
     assert len(events) > 4
     del events[len(events) // 2]  # the events of a re-open continue one too far
     watch_rejected(history, "missed")
+
+
+def test_write_applied_twice_shows_in_the_watches_whatever_the_reads_saw() -> None:
+    once = put(0, 0, 1, b"a", 3)  # the client heard of the second application only
+    history = History([once], {0: (2, [event(2, b"a", None, 2), event(3, b"a", b"a", 2)])})
+    watch_rejected(history, "applied twice", "revision 2 and at 3")
+
+
+def test_write_reported_not_applied_but_applied_is_flagged() -> None:
+    refused = Op(0, 0.0, 1.0, "put", K, b"a", failed=True)
+    history = History([refused], {0: (2, [event(2, b"a", None, 2)])})
+    watch_rejected(history, "reported not applied was applied")
+
+
+def test_watched_value_nobody_wrote_is_flagged() -> None:
+    history = History([put(0, 0, 1, b"a", 2)], {0: (2, [event(2, b"a", None, 2)])})
+    assert check_watches(history).ok
+    phantom = History([], {0: (2, [event(2, b"a", None, 2)])})
+    watch_rejected(phantom, "nobody wrote")

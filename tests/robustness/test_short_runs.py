@@ -26,7 +26,7 @@ from etcd3py import (
 from tests.conftest import BACKENDS
 from tests.robustness.history import History, Op
 from tests.robustness.runner import RunResult, check, run, save
-from tests.robustness.traffic import not_applied
+from tests.robustness.traffic import REPEAT_WRITES, STALE_READS, not_applied
 
 DURATION = 20.0
 SEEDS = {"server_ref": 1301, "etcd": 1302}
@@ -74,6 +74,30 @@ def test_short_run_under_failpoints(target: str) -> None:
     assert not failing, report
     if result.verdicts.missing:
         pytest.skip(f"checker modules absent, not checked: {result.verdicts.missing}")
+
+
+# (target, deliberate bug, failpoints, the checker that must flag it)
+BROKEN = (
+    ("server_ref", REPEAT_WRITES, None, "watches"),
+    ("etcd", REPEAT_WRITES, None, "watches"),
+    # a follower cut off from the leader answers linearizable reads from its old state
+    ("server_ref", STALE_READS, ["partition_follower"], "linearizability"),
+)
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+@pytest.mark.parametrize(("target", "broken", "failpoints", "checker"), BROKEN)
+def test_a_deliberately_broken_run_is_flagged(
+    target: str, broken: str, failpoints: list[str] | None, checker: str
+) -> None:
+    """The checkers on real runs, not only on made-up histories: a client that repeats
+    its writes, a server that serves stale reads, and the run fails naming the bug."""
+    result = run(target, 12.0, 1310, clients=3, broken=broken, failpoints=failpoints)
+    report = result.summary()
+    print(report)
+    assert not result.problems, report
+    assert not result.verdicts.results[checker].ok, report
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,20 @@ event; a broken stream is resumed by the client itself.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as _replace
+from typing import Any
 
 import grpc
 
 from etcd3py import (
+    AsyncClient,
     Client,
     ConnectionFailedError,
     EtcdError,
@@ -63,6 +67,51 @@ def not_applied(err: BaseException) -> bool:
     return False
 
 
+# deliberate bugs a run can be told to have, to show that the checkers flag them
+REPEAT_WRITES = "repeat-writes"  # every put sent twice, as a client retrying a lost answer
+STALE_READS = "stale-reads"  # server_ref serves linearizable reads without ReadIndex
+BROKEN_MODES = (REPEAT_WRITES, STALE_READS)
+
+
+class _Blocking:
+    """An AsyncClient driven from one thread through its own event loop, so that the
+    same recording code exercises both faces of the client."""
+
+    def __init__(self, client: AsyncClient, loop: asyncio.AbstractEventLoop) -> None:
+        self._client = client
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._loop.run_until_complete(method(*args, **kwargs))
+
+        return call
+
+
+@contextlib.contextmanager
+def open_client(endpoints: Sequence[str], face: str, timeout: float) -> Iterator[Any]:
+    """A client of the ``face`` asked ("sync" or "async"), closed at the end."""
+    if face == "sync":
+        with Client(list(endpoints), timeout=timeout) as client:
+            yield client
+        return
+    loop = asyncio.new_event_loop()
+    try:
+
+        async def make() -> AsyncClient:  # built on the loop that will drive it
+            return AsyncClient(list(endpoints), timeout=timeout)
+
+        aclient = loop.run_until_complete(make())
+        try:
+            yield _Blocking(aclient, loop)
+        finally:
+            loop.run_until_complete(aclient.close())
+    finally:
+        loop.close()
+
+
 class Clock:
     """Seconds since the run began, shared by every recorder so times compare."""
 
@@ -93,9 +142,12 @@ class TrafficClient(threading.Thread):
         clock: Clock,
         stop: threading.Event,
         interval: float,
+        repeat_writes: bool = False,
     ) -> None:
         super().__init__(name=f"robustness-client-{number}", daemon=True)
         self.number = number
+        self.face = "sync" if number % 2 == 0 else "async"  # both faces of the client
+        self._repeat_writes = repeat_writes
         self._endpoints = list(endpoints)
         self._rng = random.Random(f"{seed}/client/{number}")
         self._clock = clock
@@ -109,7 +161,7 @@ class TrafficClient(threading.Thread):
 
     def run(self) -> None:
         try:
-            with Client(self._endpoints, timeout=CALL_TIMEOUT) as client:
+            with open_client(self._endpoints, self.face, CALL_TIMEOUT) as client:
                 kinds = [k for k, _ in PROFILE]
                 weights = [w for _, w in PROFILE]
                 all_keys = keys()
@@ -128,7 +180,7 @@ class TrafficClient(threading.Thread):
         self._counter += 1
         return b"c%d-%d" % (self.number, self._counter)
 
-    def _one(self, client: Client, kind: str, key: bytes) -> None:
+    def _one(self, client: Any, kind: str, key: bytes) -> None:
         value = self._value() if kind in ("put", "txn") else None
         expect = self._seen_mod.get(key, 0) if kind == "txn" else None
         call = self._clock.now()
@@ -144,7 +196,7 @@ class TrafficClient(threading.Thread):
                 op = base  # ret None: it may or may not have been applied
         self.ops.append(op)
 
-    def _send(self, client: Client, op: Op) -> Op:
+    def _send(self, client: Any, op: Op) -> Op:
         key = op.key
         if op.kind == "get":
             got = client.get(key)
@@ -161,6 +213,8 @@ class TrafficClient(threading.Thread):
         if op.kind == "put":
             assert op.value is not None
             put = client.put(key, op.value)
+            if self._repeat_writes:  # the deliberate bug: the first answer "lost"
+                put = client.put(key, op.value)
             self._seen_mod[key] = put.header.revision
             return _replace(op, ret=self._clock.now(), revision=put.header.revision)
         if op.kind == "delete":
@@ -259,6 +313,7 @@ class Traffic:
         clients: int,
         rate: float = DEFAULT_RATE,
         watchers: int = 2,
+        repeat_writes: bool = False,
     ):
         self._endpoints = list(endpoints)
         self.clock = Clock()
@@ -267,7 +322,15 @@ class Traffic:
         with Client(self._endpoints, timeout=10.0) as client:
             self.start_revision = client.get(PREFIX, prefix=True).header.revision + 1
         self.clients = [
-            TrafficClient(i, self._endpoints, seed, self.clock, self._stop_clients, clients / rate)
+            TrafficClient(
+                i,
+                self._endpoints,
+                seed,
+                self.clock,
+                self._stop_clients,
+                clients / rate,
+                repeat_writes,
+            )
             for i in range(clients)
         ]
         self.watchers = [

@@ -8,6 +8,8 @@ revision <= the last revision the watcher saw is delivered, so a re-opened watch
 or repeated events is caught), atomic across watchers (a watcher that saw revision r saw
 all of r's watched events), prev_kv and is_create agree with the previous event of the key
 in the watcher's own stream (after the first one, the stream is complete for that key).
+Across KV and watch: each write is applied at most once, and never when the client was
+told it was not.
 """
 
 from __future__ import annotations
@@ -38,11 +40,44 @@ def check_watches(history: History) -> Verdict:
                     f"{truth[where]} ({origin.get(where, 'another watcher')})",
                 )
             origin.setdefault(where, f"watcher {watcher}")
+    verdict = _check_writes_applied_once(history)
+    if not verdict.ok:
+        return verdict
     for watcher, (start, events) in sorted(history.watches.items()):
         options = history.watch_options.get(watcher, WatchOptions())
         verdict = _check_one(watcher, start, events, options, truth)
         if not verdict.ok:
             return verdict
+    return OK
+
+
+def _check_writes_applied_once(history: History) -> Verdict:
+    """Every value the watchers saw put was written by one operation of the history (values
+    are unique per operation), at one revision, by an operation not reported as not
+    applied: a write applied twice (a client repeating it) or applied although the
+    client was told it was not shows here, whatever the reads happened to see."""
+    writer = {op.value: op for op in history.ops if op.kind in ("put", "txn") and op.value}
+    put_at: dict[bytes, tuple[bytes, int]] = {}
+    for watcher, (_, events) in sorted(history.watches.items()):
+        for e in events:
+            if e.type != "PUT" or e.value is None:
+                continue
+            op = writer.get(e.value)
+            if op is None:
+                return Verdict(False, f"watcher {watcher} got a value nobody wrote: {_show(e)}")
+            if op.failed:
+                return Verdict(
+                    False,
+                    f"a {op.kind} by client {op.client} reported not applied was applied:"
+                    f" watcher {watcher} got {_show(e)}",
+                )
+            where = put_at.setdefault(e.value, (e.key, e.mod_revision))
+            if where != (e.key, e.mod_revision):
+                return Verdict(
+                    False,
+                    f"one {op.kind} by client {op.client} applied twice: {e.value!r} at"
+                    f" revision {where[1]} and at {e.mod_revision} (watcher {watcher})",
+                )
     return OK
 
 
