@@ -39,7 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"comma-separated subset of: {', '.join(sorted({**COMMON, **REF_ONLY}))}",
     )
-    parser.add_argument("--save", type=Path, default=None, help="where a failed run's JSON goes")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        default=None,
+        help="where the run's JSON goes (by default a failed run's only)",
+    )
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 31)
     only = args.failpoints.split(",") if args.failpoints else None
@@ -53,12 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         failpoints=only,
     )
     print(result.summary())
-    if result.verdicts.ok and not result.problems:
-        return 0
-    path = args.save or Path(f"robustness-{args.target}-{seed}.json")
-    save(result, path)
-    print(f"history saved to {path}")
-    return 1
+    passed = result.verdicts.ok and not result.problems
+    if args.save is not None or not passed:
+        path = args.save or Path(f"robustness-{args.target}-{seed}.json")
+        save(result, path)
+        print(f"history saved to {path}")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
