@@ -20,7 +20,7 @@ import grpc
 import grpc.aio
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
-from .. import _check, _retry, _tracing
+from .. import _check, _metrics, _retry, _tracing
 from .._config import ClientConfig, Endpoint
 from .._methods import AUTHENTICATE, Method, describe
 from .._proto import rpc_pb2
@@ -234,8 +234,8 @@ class AsyncTransport:
         seconds = self.config.timeout if timeout is None else _check.seconds(timeout, "timeout")
         deadline = time.monotonic() + seconds
         conn = self.pick() if endpoint is None else self.connection_for(endpoint)
-        if _tracing.enabled():
-            return await self._traced_attempts(method, request, deadline, conn, endpoint)
+        if _tracing.enabled() or _metrics.enabled():
+            return await self._observed(method, request, deadline, conn, endpoint)
         try:
             response = await conn.unary(method)(request, timeout=seconds, metadata=self.metadata)
         except grpc.RpcError as err:
@@ -261,13 +261,24 @@ class AsyncTransport:
             conn.recovered()
         return response
 
-    async def _traced_attempts(
+    async def _observed(
         self, method: Method, request: Any, deadline: float, conn: Any, endpoint: str | None
     ) -> Any:
+        """The call with a span per attempt and its duration and outcome measured."""
+        measured = _metrics.enabled()
+        start = time.perf_counter() if measured else 0.0
+        outcome = "ok"
         try:
-            return await self._attempt(method, request, deadline, conn)
-        except grpc.RpcError as err:
-            return await self._recover(method, request, deadline, conn, err, endpoint)
+            try:
+                return await self._attempt(method, request, deadline, conn)
+            except grpc.RpcError as err:
+                return await self._recover(method, request, deadline, conn, err, endpoint)
+        except BaseException as err:
+            outcome = type(err).__name__
+            raise
+        finally:
+            if measured:
+                _metrics.call_done(method, time.perf_counter() - start, outcome)
 
     async def _recover(
         self,
@@ -300,8 +311,11 @@ class AsyncTransport:
             async for attempt in retrying:
                 with attempt:
                     if endpoint is None:
-                        state.conn = self.pick()
+                        left, state.conn = state.conn, self.pick()
+                        if state.conn is not left:
+                            _metrics.failed_over(left.endpoint.display)
                     state.tried.setdefault(state.conn.endpoint.display)
+                    _metrics.retried(method)
                     try:
                         number = attempt.retry_state.attempt_number + 1  # the first failed
                         return await self._attempt(method, request, deadline, state.conn, number)

@@ -21,13 +21,15 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .. import _check
+from .. import _check, _metrics
 from .._methods import LEASE_KEEP_ALIVE, LEASE_REVOKE, LEASE_TIME_TO_LIVE
 from .._proto import rpc_pb2
 from .._types import LeaseInfo
 from ..errors import ArgumentTypeError, LeaseLostError, LeaseNotFoundError
 from ._primitives import Flag, Queue, Empty, spawn
 from ._stream_keeper import StreamKeeper
+
+GONE = "etcd does not know the lease (revoked or expired)"
 
 if TYPE_CHECKING:
     from ._transport import Transport
@@ -98,6 +100,7 @@ class Lease:
             return
         self.lost_reason = reason
         self._lost = True
+        _metrics.lease_lost("expired" if reason == GONE else "unconfirmed")
         if self._manager is not None:
             self._manager.remove(self)
         log.warning("etcd lease %x lost: %s", self.id, reason)
@@ -121,7 +124,7 @@ class Lease:
         finally:
             stream.cancel()
         if response is None or response.TTL <= 0:
-            self._mark_lost("etcd does not know the lease (revoked or expired)")
+            self._mark_lost(GONE)
             self.check_alive()
         self.expires_at = max(self.expires_at, sent + response.TTL)
         return int(response.TTL)
@@ -148,7 +151,7 @@ class Lease:
             LEASE_TIME_TO_LIVE, rpc_pb2.LeaseTimeToLiveRequest(ID=self.id, keys=keys), timeout
         )
         if response.TTL < 0:
-            self._mark_lost("etcd does not know the lease (revoked or expired)")
+            self._mark_lost(GONE)
             self.check_alive()
         return LeaseInfo(response)
 
@@ -299,13 +302,14 @@ class KeepAliveManager(StreamKeeper):
         if lease is None:
             return
         if response.TTL <= 0:
-            lease._mark_lost("etcd does not know the lease (revoked or expired)")
+            lease._mark_lost(GONE)
             return
         # etcd renewed it no earlier than the answered request left: count from there
         # (not from the latest request, whose answer may never come)
         if lease.unanswered:
             sent = lease.unanswered.popleft()
             lease.expires_at = max(lease.expires_at, sent + response.TTL)
+            _metrics.keepalive_answered(time.monotonic() - sent)
 
     def close(self) -> None:
         self._stop()

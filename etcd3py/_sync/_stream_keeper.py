@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from .. import _metrics
 from .._methods import Method
 from ._primitives import Flag, Task, sleep, spawn
 
@@ -40,6 +41,7 @@ class StreamKeeper:
         self._stream_error: BaseException | None = None
         self._received = False  # the current stream delivered something
         self._closed = False
+        self._reopening = False  # the last stream broke: the next open is a re-open
         # endpoints tried since a stream last delivered something, and the last failure:
         # what a caller waiting on the stream is told when nothing gets through
         self.tried: dict[str, None] = {}
@@ -105,6 +107,7 @@ class StreamKeeper:
                 failures = 1 if self._received else failures + 1
                 if self._conn is not None:
                     self._transport.stream_failed(self._conn, self._stream_error)
+                self._reopening = True
                 self._close_stream()
                 self._on_stream_down()
                 sleep(min(_BACKOFF_MAX, _BACKOFF_BASE * 2**failures))
@@ -114,6 +117,9 @@ class StreamKeeper:
     def _open(self) -> None:
         conn, stream = self._transport.open_stream(self._method)
         self._conn, self._stream = conn, stream
+        if self._reopening:
+            self._reopening = False
+            _metrics.stream_reopened(self._method)
         self.tried.setdefault(conn.endpoint.display)
         self._stream_error = None
         self._received = False

@@ -20,7 +20,7 @@ from typing import Any
 import grpc
 from tenacity import Retrying, RetryCallState, retry_if_exception, wait_random_exponential
 
-from .. import _check, _retry, _tracing
+from .. import _check, _metrics, _retry, _tracing
 from .._config import ClientConfig, Endpoint
 from .._methods import AUTHENTICATE, Method, describe
 from .._proto import rpc_pb2
@@ -234,8 +234,8 @@ class Transport:
         seconds = self.config.timeout if timeout is None else _check.seconds(timeout, "timeout")
         deadline = time.monotonic() + seconds
         conn = self.pick() if endpoint is None else self.connection_for(endpoint)
-        if _tracing.enabled():
-            return self._traced_attempts(method, request, deadline, conn, endpoint)
+        if _tracing.enabled() or _metrics.enabled():
+            return self._observed(method, request, deadline, conn, endpoint)
         try:
             response = conn.unary(method)(request, timeout=seconds, metadata=self.metadata)
         except grpc.RpcError as err:
@@ -261,13 +261,24 @@ class Transport:
             conn.recovered()
         return response
 
-    def _traced_attempts(
+    def _observed(
         self, method: Method, request: Any, deadline: float, conn: Any, endpoint: str | None
     ) -> Any:
+        """The call with a span per attempt and its duration and outcome measured."""
+        measured = _metrics.enabled()
+        start = time.perf_counter() if measured else 0.0
+        outcome = "ok"
         try:
-            return self._attempt(method, request, deadline, conn)
-        except grpc.RpcError as err:
-            return self._recover(method, request, deadline, conn, err, endpoint)
+            try:
+                return self._attempt(method, request, deadline, conn)
+            except grpc.RpcError as err:
+                return self._recover(method, request, deadline, conn, err, endpoint)
+        except BaseException as err:
+            outcome = type(err).__name__
+            raise
+        finally:
+            if measured:
+                _metrics.call_done(method, time.perf_counter() - start, outcome)
 
     def _recover(
         self,
@@ -300,8 +311,11 @@ class Transport:
             for attempt in retrying:
                 with attempt:
                     if endpoint is None:
-                        state.conn = self.pick()
+                        left, state.conn = state.conn, self.pick()
+                        if state.conn is not left:
+                            _metrics.failed_over(left.endpoint.display)
                     state.tried.setdefault(state.conn.endpoint.display)
+                    _metrics.retried(method)
                     try:
                         number = attempt.retry_state.attempt_number + 1  # the first failed
                         return self._attempt(method, request, deadline, state.conn, number)

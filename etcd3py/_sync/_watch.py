@@ -25,7 +25,7 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .. import _check
+from .. import _check, _metrics
 from .._keys import KeyLike, key_range
 from .._methods import WATCH
 from .._proto import kv_pb2, rpc_pb2
@@ -367,9 +367,12 @@ class WatchManager(StreamKeeper):
         self._stream_token = self._transport.token_generation
         self._watches.clear()
         self._cancels.clear()
+        resumed = 0
         for watch in self._active:
             if not watch.paused:
                 watch.needs_create = True
+                resumed += watch._created.is_set()
+        _metrics.watches_resumed(resumed)
 
     def _on_stream_down(self) -> None:
         self._watches.clear()

@@ -10,8 +10,11 @@ other. The key's create revision is the fencing token (``revision``).
 
 from __future__ import annotations
 
+import time
+
 from etcd3py import AsyncClient, CreateRevision, Get, KeyValue, Put
 
+from .._metrics import lock_waited
 from ._hold import _Hold
 from ._session import DEFAULT_TTL, AsyncSession
 from ._util import deadline_after, name_prefix, timed_out
@@ -76,24 +79,27 @@ class AsyncMutex(_Hold):
         Raises LeaseLostError when the session is lost while waiting.
         """
         deadline = deadline_after(timeout)
+        start = time.monotonic()
         try:
-            if await self._try():
-                return True
-            session = self._sessions.current
-            assert session is not None
-            await wait_turn(
-                self._client,
-                self._prefix,
-                self._revision,
-                self._predecessor,
-                session=session,
-                deadline=deadline,
-            )
+            if not await self._try():
+                session = self._sessions.current
+                assert session is not None
+                await wait_turn(
+                    self._client,
+                    self._prefix,
+                    self._revision,
+                    self._predecessor,
+                    session=session,
+                    deadline=deadline,
+                )
         except BaseException as error:
             await self._withdraw()
             if timed_out(error, deadline):
+                lock_waited(self._what, time.monotonic() - start, "timeout")
                 return False
+            lock_waited(self._what, time.monotonic() - start, type(error).__name__)
             raise
+        lock_waited(self._what, time.monotonic() - start, "acquired")
         return True
 
     async def try_acquire(self) -> bool:
