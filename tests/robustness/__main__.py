@@ -1,5 +1,5 @@
-"""``python -m tests.robustness --target etcd|server_ref --duration S --seed N --clients C``
-(``--rate R``: calls a second over all clients)
+"""``python -m tests.robustness --target etcd|server_ref --duration S --seed N --clients C
+--profile kv|recipes|all`` (``--rate R``: KV calls a second over all clients)
 
 Runs traffic under failpoints against a fresh 3-member cluster, checks the history,
 prints a summary; saves the run as JSON and exits 1 when a check fails (or the harness
@@ -13,7 +13,7 @@ import random
 import sys
 from pathlib import Path
 
-from .runner import run, save
+from .runner import PROFILES, run, save
 from .traffic import DEFAULT_RATE
 
 
@@ -26,10 +26,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rate", type=float, default=DEFAULT_RATE, help="calls a second, all clients together"
     )
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="all",
+        help="kv: KV traffic and watchers; recipes: lock, election, queue, lease workloads",
+    )
     parser.add_argument("--save", type=Path, default=None, help="where a failed run's JSON goes")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 31)
-    result = run(args.target, args.duration, seed, args.clients, args.rate)
+    result = run(args.target, args.duration, seed, args.clients, args.rate, profile=args.profile)
     print(result.summary())
     if result.verdicts.ok and not result.problems:
         return 0
