@@ -413,8 +413,8 @@ class Producer(Worker):
 class Consumer(Worker):
     """Takes items until stopped; in ack mode acks each after a short piece of work.
 
-    An ack-mode take that failed may have claimed an item on our session: the queue
-    is closed (its session revoked, its claims freed) and made again."""
+    An ack-mode take or ack that failed may leave a claim on our session: the queue is
+    closed (its session revoked, its claims freed for other consumers) and made again."""
 
     def __init__(
         self, name: str, shared: Shared, stop: threading.Event, queue: bytes, ack: bool
@@ -455,9 +455,10 @@ class Consumer(Worker):
                     self._acked(name, job.value, "ok")
                 except LeaseLostError:
                     self._acked(name, job.value, "lost")
-                except EtcdError as err:
+                except EtcdError:
+                    # the claim may stand on our live session: closing the queue frees it
                     self._acked(name, job.value, "unknown")
-                    self.stats.count(err)
+                    raise
         finally:
             try:
                 queue.close()

@@ -167,11 +167,11 @@ def run(
         injector.start()
         threading.Event().wait(duration)  # the run's length: the workload itself
         injector.stop()
-        history, problems = traffic.finish() if traffic is not None else (History([]), [])
-        records = None
-        if recipes is not None:
-            records, recipe_problems = recipes.finish()
-            problems += recipe_problems
+        if traffic is not None:
+            traffic.stop_clients()  # while the recipe workloads settle, no more KV calls
+        records, problems = recipes.finish() if recipes is not None else (None, [])
+        history, kv_problems = traffic.finish() if traffic is not None else (History([]), [])
+        problems = kv_problems + problems
         if injector.problem:
             problems.insert(0, injector.problem)
     finally:
