@@ -25,6 +25,7 @@ from etcd3py import (
 )
 from tests.conftest import BACKENDS
 from tests.robustness.history import History, Op
+from tests.robustness.recipe_history import FencedWrite, RecipeRecords
 from tests.robustness.runner import RunResult, check, run, save
 from tests.robustness.traffic import not_applied
 
@@ -70,6 +71,10 @@ def test_short_run_under_failpoints(target: str) -> None:
         assert events, report
         assert events[0].mod_revision >= start, report
     assert writes > 0, report
+    records = result.recipes
+    assert records is not None, report  # the default profile runs the recipe workloads
+    assert records.acquisitions and records.leaderships and records.deliveries, report
+    assert records.leases, report
     failing = {name: v for name, v in result.verdicts.results.items() if not v.ok}
     assert not failing, report
     if result.verdicts.missing:
@@ -104,3 +109,25 @@ def test_a_checker_verdict_reaches_the_run_and_a_missing_checker_is_named(
     assert saved["ops"][0]["key"] == "/robustness/k0"
     assert saved["ops"][0]["got_value"] == {"base64": "/w=="}
     assert saved["verdicts"]["linearizability"]["ok"] is False
+
+
+def test_recipe_verdicts_and_records_reach_the_run(tmp_path: Path) -> None:
+    """The recipe checkers run on the recipe records, their verdicts and figures join
+    the summary, and save() writes the records."""
+    records = RecipeRecords(fenced_writes=[FencedWrite("a", 10, 1.0, 1.1, "ok", 11)])
+    verdicts = check(None, records)  # a recipes-only run: no KV checkers
+    assert sorted(verdicts.results) == ["election", "leases", "lock", "queue"]
+    assert not verdicts.results["lock"].ok  # a write with a token nobody held
+    result = RunResult("etcd", 3, 1.0, History([]), [], [], {}, verdicts, records)
+    summary = result.summary()
+    assert "lock: VIOLATION write by a with token 10 it never held" in summary
+    assert "lock: 0 holdings, fenced writes {'ok': 1}" in summary
+    save(result, tmp_path / "run.json")
+    saved = json.loads((tmp_path / "run.json").read_text())
+    assert saved["recipes"]["fenced_writes"][0]["token"] == 10
+    assert saved["verdicts"]["lock"]["ok"] is False
+
+
+def test_an_unknown_profile_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown profile"):
+        run("server_ref", 1.0, 1, clients=1, profile="everything")
