@@ -31,7 +31,7 @@ from etcd3py import (
     Put,
     Txn,
 )
-from etcd3py.recipes import AsyncMutex, AsyncSession, Election, Mutex, Queue, Session
+from etcd3py.recipes import AsyncElection, AsyncMutex, AsyncSession, Election, Mutex, Queue, Session
 
 from .recipe_history import (
     Ack,
@@ -114,22 +114,39 @@ class Worker(threading.Thread):
 
 
 class Holding:
-    """Records of one holding of the lock: its fenced writes and its loss notice."""
+    """Records of one holding of the lock: its fenced writes and its loss notice.
+
+    A holder told that its session was lost goes on writing (fenced) until etcd
+    refuses, for at most LOCK_TTL + 2 s: what the lock checker needs to see that a
+    refusal never comes before the notice."""
 
     def __init__(self, worker: Worker, key: bytes, token: int) -> None:
         self.worker, self.key, self.token = worker, key, token
         self.acquired = worker.clock.now()
         self.writes = worker.rng.randint(1, 4)
+        self.written = 0
+        self.told: float | None = None  # monotonic time of the loss notice
+        self.refused = False
+
+    def more(self) -> bool:
+        """Whether to make another fenced write."""
+        if self.worker.halt.is_set() or self.refused:
+            return False
+        if self.written < self.writes:
+            return True
+        return self.told is not None and time.monotonic() < self.told + LOCK_TTL + 2
 
     def lost(self, reason: str | None) -> None:
         w = self.worker
         w.records.loss_notices.append(
             LossNotice(w.label, self.token, w.clock.now(), reason or "lost")
         )
+        self.told = time.monotonic()
 
-    def fenced(self, n: int) -> tuple[list[Compare], list[Put | Get | Delete | Txn], float]:
-        """A fenced write's compare and put, and its call time."""
-        value = b"%s/%d/%d" % (self.worker.label.encode(), self.token, n)
+    def fenced(self) -> tuple[list[Compare], list[Put | Get | Delete | Txn], float]:
+        """The next fenced write's compare and put, and its call time."""
+        self.written += 1
+        value = b"%s/%d/%d" % (self.worker.label.encode(), self.token, self.written)
         compare: list[Compare] = [CreateRevision(self.key) == self.token]
         put: list[Put | Get | Delete | Txn] = [Put(FENCED, value)]
         return compare, put, self.worker.clock.now()
@@ -140,6 +157,7 @@ class Holding:
     def wrote(self, call: float, succeeded: bool, revision: int) -> None:
         w = self.worker
         outcome = "ok" if succeeded else "refused"
+        self.refused = not succeeded
         write = FencedWrite(w.label, self.token, call, w.clock.now(), outcome, revision)
         w.records.fenced_writes.append(write)
 
@@ -174,8 +192,8 @@ class LockHolder(Worker):
                 session = mutex.session
                 assert session is not None
                 session.on_lost(holding.on_lost)
-                for n in range(holding.writes):
-                    compare, success, call = holding.fenced(n)
+                while holding.more():
+                    compare, success, call = holding.fenced()
                     try:
                         txn = client.txn(compare, success)
                         holding.wrote(call, txn.succeeded, txn.header.revision)
@@ -213,8 +231,8 @@ class AsyncLockHolder(Worker):
                 session = mutex.session
                 assert session is not None
                 session.on_lost(holding.on_lost)
-                for n in range(holding.writes):
-                    compare, success, call = holding.fenced(n)
+                while holding.more():
+                    compare, success, call = holding.fenced()
                     try:
                         txn = await client.txn(compare, success)
                         holding.wrote(call, txn.succeeded, txn.header.revision)
@@ -375,9 +393,30 @@ class ElectionObserver(Worker):
                     self.failed(err)
 
     def _saw(self, key: bytes, term: int, mod: int, value: bytes) -> None:
+        """Record a report (``last`` is what the run's end compares with the leader)."""
         seen = Observation(self.label, key, term, mod, value, self.clock.now())
         self.records.observations.append(seen)
         self.last = seen
+
+
+class AsyncElectionObserver(ElectionObserver):
+    """The same as ElectionObserver through AsyncClient and AsyncElection."""
+
+    def body(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        async with AsyncClient(self.endpoints, timeout=CALL_TIMEOUT) as client:
+            while not self.halt.is_set():
+                try:
+                    async with AsyncElection(client, ELECTION).observe() as observer:
+                        while not self.halt.is_set():
+                            kv = await observer.get(timeout=0.2)
+                            if kv is not None:
+                                self._saw(kv.key, kv.create_revision, kv.mod_revision, kv.value)
+                except EtcdError as err:
+                    self.stats.count(err)
+                    await asyncio.sleep(0.1)  # back off while the cluster elects
 
 
 # ---- Queues -----------------------------------------------------------------------------
@@ -549,7 +588,10 @@ class RecipeTraffic:
             Producer("producer-ack", shared, work, ACK_QUEUE),
             Producer("producer-plain", shared, work, PLAIN_QUEUE),
         ]
-        self.observers = [ElectionObserver(f"observer-{i}", shared, rest) for i in range(2)]
+        self.observers = [
+            ElectionObserver("observer-sync-0", shared, rest),
+            AsyncElectionObserver("observer-async-1", shared, rest),
+        ]
         self.consumers = [
             Consumer("consumer-ack-0", shared, rest, ACK_QUEUE, True),
             Consumer("consumer-ack-1", shared, rest, ACK_QUEUE, True),

@@ -67,11 +67,15 @@ class RunResult:
         names: dict[str, int] = {}
         for f in self.fired_ok:
             names[f.name] = names.get(f.name, 0) + 1
-        lines = [
-            f"target {self.target}, seed {self.seed}, {self.duration:.0f} s",
-            f"ops: {len(ops)} {kinds}; not applied {self.failed}, unknown outcome {self.unknown}",
+        lines = [f"target {self.target}, seed {self.seed}, {self.duration:.0f} s"]
+        if ops or events:  # (a recipes-only run has no KV traffic)
+            lines += [
+                f"ops: {len(ops)} {kinds}; not applied {self.failed},"
+                f" unknown outcome {self.unknown}",
+                f"watch events by watcher: {events}",
+            ]
+        lines += [
             f"client errors: {self.errors}",
-            f"watch events by watcher: {events}",
             f"failpoints fired: {len(self.fired_ok)} {names};"
             f" refused: {len(self.fired) - len(self.fired_ok)}",
         ]
