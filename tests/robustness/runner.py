@@ -108,14 +108,15 @@ def recipe_lines(records: RecipeRecords) -> list[str]:
 
     lost = [lease for lease in records.leases if lease.lost_at is not None]
     return [
-        f"lock: {len(records.acquisitions)} holdings, fenced writes"
+        f"lock workload: {len(records.acquisitions)} holdings, fenced writes"
         f" {outcomes(records.fenced_writes)}, loss notices {len(records.loss_notices)}",
-        f"election: {len(records.leaderships)} leaderships, proclamations"
+        f"election workload: {len(records.leaderships)} leaderships, proclamations"
         f" {outcomes(records.proclamations)}, observations {len(records.observations)},"
         f" converged {records.converged}",
-        f"queue: enqueues {outcomes(records.enqueues)}, deliveries {len(records.deliveries)},"
+        f"queue workload: enqueues {outcomes(records.enqueues)},"
+        f" deliveries {len(records.deliveries)},"
         f" acks {outcomes(records.acks)}, drained {records.drained}",
-        f"leases: {len(records.leases)} kept alive, {len(lost)} reported lost"
+        f"lease workload: {len(records.leases)} kept alive, {len(lost)} reported lost"
         f" {sorted({lease.lost_reason or '' for lease in lost})}",
     ]
 

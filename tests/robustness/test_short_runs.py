@@ -121,7 +121,7 @@ def test_recipe_verdicts_and_records_reach_the_run(tmp_path: Path) -> None:
     result = RunResult("etcd", 3, 1.0, History([]), [], [], {}, verdicts, records)
     summary = result.summary()
     assert "lock: VIOLATION write by a with token 10 it never held" in summary
-    assert "lock: 0 holdings, fenced writes {'ok': 1}" in summary
+    assert "lock workload: 0 holdings, fenced writes {'ok': 1}" in summary
     save(result, tmp_path / "run.json")
     saved = json.loads((tmp_path / "run.json").read_text())
     assert saved["recipes"]["fenced_writes"][0]["token"] == 10
