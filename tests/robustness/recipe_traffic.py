@@ -75,6 +75,9 @@ class Shared:
     seed: int
     clock: Clock
     records: RecipeRecords  # list appends are atomic: the workers share it
+    # a deliberately broken lock holder, for proving the lock checker on a real run:
+    # writes without the fencing compare, and goes on writing after its release
+    broken_lock: bool = False
 
 
 class Worker(threading.Thread):
@@ -122,6 +125,7 @@ class Holding:
 
     def __init__(self, worker: Worker, key: bytes, token: int) -> None:
         self.worker, self.key, self.token = worker, key, token
+        self.broken = isinstance(worker, LockHolder) and worker.broken
         self.acquired = worker.clock.now()
         self.writes = worker.rng.randint(1, 4)
         self.written = 0
@@ -147,7 +151,7 @@ class Holding:
         """The next fenced write's compare and put, and its call time."""
         self.written += 1
         value = b"%s/%d/%d" % (self.worker.label.encode(), self.token, self.written)
-        compare: list[Compare] = [CreateRevision(self.key) == self.token]
+        compare: list[Compare] = [] if self.broken else [CreateRevision(self.key) == self.token]
         put: list[Put | Get | Delete | Txn] = [Put(FENCED, value)]
         return compare, put, self.worker.clock.now()
 
@@ -177,6 +181,10 @@ class Holding:
 
 class LockHolder(Worker):
     """Acquires the Mutex (a session of its own per holding), writes fenced, releases."""
+
+    def __init__(self, name: str, shared: Shared, stop: threading.Event) -> None:
+        super().__init__(name, shared, stop)
+        self.broken = shared.broken_lock
 
     def body(self) -> None:
         with Client(self.endpoints, timeout=CALL_TIMEOUT) as client:
@@ -208,6 +216,19 @@ class LockHolder(Worker):
                 except EtcdError as err:
                     holding.released("unknown")
                     self.failed(err)
+                if self.broken:
+                    self._write_after_release(client, holding)
+
+    def _write_after_release(self, client: Client, holding: Holding) -> None:
+        """The broken holder's late writes (unfenced): what fencing exists to stop."""
+        for _ in range(2):
+            self.pause(0.05, 0.15)
+            _, success, call = holding.fenced()
+            try:
+                txn = client.txn([], success)
+                holding.wrote(call, txn.succeeded, txn.header.revision)
+            except EtcdError as err:
+                holding.write_failed(call, err)
 
 
 class AsyncLockHolder(Worker):
@@ -570,13 +591,15 @@ class LeaseKeeper(Worker):
 class RecipeTraffic:
     """Every recipe workload of one run, started and ended together."""
 
-    def __init__(self, endpoints: Sequence[str], seed: int, clock: Clock) -> None:
+    def __init__(
+        self, endpoints: Sequence[str], seed: int, clock: Clock, broken_lock: bool = False
+    ) -> None:
         self._endpoints = list(endpoints)
         self.records = RecipeRecords()
         self.records.ack_mode = {ACK_QUEUE.decode(): True, PLAIN_QUEUE.decode(): False}
         self._stop_work = threading.Event()  # lock holders, candidates, producers
         self._stop_rest = threading.Event()  # observers, consumers, lease keepers
-        shared = Shared(self._endpoints, seed, clock, self.records)
+        shared = Shared(self._endpoints, seed, clock, self.records, broken_lock)
         work, rest = self._stop_work, self._stop_rest
         self.holders: list[Worker] = [
             LockHolder("lock-sync-0", shared, work),

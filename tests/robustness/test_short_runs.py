@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +25,13 @@ from etcd3py import (
     UnavailableError,
 )
 from tests.conftest import BACKENDS
+from tests.robustness.failpoints import start_target
 from tests.robustness.history import History, Op
+from tests.robustness.recipe_checks import check_lock
 from tests.robustness.recipe_history import FencedWrite, RecipeRecords
+from tests.robustness.recipe_traffic import RecipeTraffic
 from tests.robustness.runner import RunResult, check, run, save
-from tests.robustness.traffic import not_applied
+from tests.robustness.traffic import Clock, not_applied
 
 DURATION = 20.0
 SEEDS = {"server_ref": 1301, "etcd": 1302}
@@ -131,3 +135,25 @@ def test_recipe_verdicts_and_records_reach_the_run(tmp_path: Path) -> None:
 def test_an_unknown_profile_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown profile"):
         run("server_ref", 1.0, 1, clients=1, profile="everything")
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_the_lock_checker_flags_a_broken_holder_on_a_real_cluster() -> None:
+    """Holders writing without the fencing compare, and after their release, interleave
+    with the next holder's writes on a real (server_ref) cluster: the checker says so."""
+    target = start_target("server_ref", 1303)
+    try:
+        recipes = RecipeTraffic(target.endpoints, 1303, Clock(), broken_lock=True)
+        recipes.start()
+        deadline = time.monotonic() + 30.0
+        while len(recipes.records.acquisitions) < 6:  # holders took turns a few times
+            assert time.monotonic() < deadline, "the lock holders made no progress"
+            time.sleep(0.1)  # polling the workload's progress, under a deadline
+        records, problems = recipes.finish()
+    finally:
+        target.stop()
+    assert not problems, problems
+    verdict = check_lock(records)
+    assert not verdict.ok
+    assert "after" in verdict.explanation and "newer token" in verdict.explanation
