@@ -192,6 +192,9 @@ class AsyncObserver:
         self._pending: deque[KeyValue] = deque()
         self._last: tuple[bytes, int] | None = None
         self._closed = False
+        # the watch is on the whole prefix, waiting for a first candidate (no leader
+        # was found): its events are candidates, not the leader's changes
+        self._awaiting_first = False
 
     def __aiter__(self) -> AsyncObserver:
         return self
@@ -224,6 +227,9 @@ class AsyncObserver:
                     return kv
             if self._watch is None:
                 await self._find_leader(deadline)
+                continue
+            if self._awaiting_first:  # (a wait cut short by a deadline resumes here)
+                await self._wait_first_candidate(deadline)
                 continue
             try:
                 response = await self._watch.get(remaining(deadline))
@@ -261,8 +267,7 @@ class AsyncObserver:
                 self._prefix, prefix=True, start_revision=first.header.revision + 1
             )
         self._watch = await watch.start()
-        if not first.kvs:
-            await self._wait_first_candidate(deadline)
+        self._awaiting_first = not first.kvs
 
     async def _wait_first_candidate(self, deadline: float | None) -> None:
         assert self._watch is not None
@@ -276,7 +281,7 @@ class AsyncObserver:
                 raise WaitTimedOut
             puts = [e.kv for e in response.events if e.type == EventType.PUT]
             if puts:
-                leader = puts[0]
+                leader = puts[0]  # the first key made under the prefix: the leader
                 await self._drop_watch()
                 self._pending.append(leader)
                 self._watch = await self._client.watch(
@@ -286,6 +291,7 @@ class AsyncObserver:
 
     async def _drop_watch(self) -> None:
         watch, self._watch = self._watch, None
+        self._awaiting_first = False
         if watch is not None:
             await watch.cancel()
 

@@ -33,6 +33,7 @@ from typing import Any, Generic, Literal, TypeVar, cast, overload
 from etcd3py import (
     AsyncClient,
     AsyncWatch,
+    CompactedError,
     Compare,
     CreateRevision,
     Delete,
@@ -250,7 +251,9 @@ class _AsyncQueueBase(Generic[T]):
         """Wait for an item to become free after ``revision``; False at the deadline.
 
         Plain mode watches puts under items/; ack mode also claims that go without
-        their item (a consumer died or released it).
+        their item (a consumer died or released it). When the history after
+        ``revision`` is compacted away (before the watch starts, or while it is cut
+        off), True: what changed is unknown, so the caller reads the queue again.
         """
         if session is None:
             watch = self._client.watch(
@@ -258,9 +261,12 @@ class _AsyncQueueBase(Generic[T]):
             )
         else:
             watch = self._client.watch(self._name + b"/", prefix=True, start_revision=revision + 1)
-        async with watch:
-            with contextlib.nullcontext() if session is None else session.guard(watch):
-                return await self._until_free(watch, deadline)
+        try:
+            async with watch:
+                with contextlib.nullcontext() if session is None else session.guard(watch):
+                    return await self._until_free(watch, deadline)
+        except CompactedError:
+            return True
 
     async def _until_free(self, watch: AsyncWatch, deadline: float | None) -> bool:
         while True:
@@ -293,6 +299,13 @@ class _AsyncQueueBase(Generic[T]):
             raise
 
     async def _join(self, deadline: float | None) -> bool:
+        while True:
+            try:
+                return await self._join_from_count(deadline)
+            except CompactedError:  # the count's revision was compacted away: count again
+                continue
+
+    async def _join_from_count(self, deadline: float | None) -> bool:
         count = await self._client.get(
             self._items, prefix=True, count_only=True, timeout=remaining(deadline)
         )

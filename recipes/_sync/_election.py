@@ -193,6 +193,9 @@ class Observer:
         self._pending: deque[KeyValue] = deque()
         self._last: tuple[bytes, int] | None = None
         self._closed = False
+        # the watch is on the whole prefix, waiting for a first candidate (no leader
+        # was found): its events are candidates, not the leader's changes
+        self._awaiting_first = False
 
     def __iter__(self) -> Observer:
         return self
@@ -225,6 +228,9 @@ class Observer:
                     return kv
             if self._watch is None:
                 self._find_leader(deadline)
+                continue
+            if self._awaiting_first:  # (a wait cut short by a deadline resumes here)
+                self._wait_first_candidate(deadline)
                 continue
             try:
                 response = self._watch.get(remaining(deadline))
@@ -262,8 +268,7 @@ class Observer:
                 self._prefix, prefix=True, start_revision=first.header.revision + 1
             )
         self._watch = watch.start()
-        if not first.kvs:
-            self._wait_first_candidate(deadline)
+        self._awaiting_first = not first.kvs
 
     def _wait_first_candidate(self, deadline: float | None) -> None:
         assert self._watch is not None
@@ -277,7 +282,7 @@ class Observer:
                 raise WaitTimedOut
             puts = [e.kv for e in response.events if e.type == EventType.PUT]
             if puts:
-                leader = puts[0]
+                leader = puts[0]  # the first key made under the prefix: the leader
                 self._drop_watch()
                 self._pending.append(leader)
                 self._watch = self._client.watch(
@@ -287,6 +292,7 @@ class Observer:
 
     def _drop_watch(self) -> None:
         watch, self._watch = self._watch, None
+        self._awaiting_first = False
         if watch is not None:
             watch.cancel()
 

@@ -34,6 +34,7 @@ from typing import Any, Generic, Literal, TypeVar, cast, overload
 from etcd3py import (
     Client,
     Watch,
+    CompactedError,
     Compare,
     CreateRevision,
     Delete,
@@ -251,7 +252,9 @@ class _QueueBase(Generic[T]):
         """Wait for an item to become free after ``revision``; False at the deadline.
 
         Plain mode watches puts under items/; ack mode also claims that go without
-        their item (a consumer died or released it).
+        their item (a consumer died or released it). When the history after
+        ``revision`` is compacted away (before the watch starts, or while it is cut
+        off), True: what changed is unknown, so the caller reads the queue again.
         """
         if session is None:
             watch = self._client.watch(
@@ -259,9 +262,12 @@ class _QueueBase(Generic[T]):
             )
         else:
             watch = self._client.watch(self._name + b"/", prefix=True, start_revision=revision + 1)
-        with watch:
-            with contextlib.nullcontext() if session is None else session.guard(watch):
-                return self._until_free(watch, deadline)
+        try:
+            with watch:
+                with contextlib.nullcontext() if session is None else session.guard(watch):
+                    return self._until_free(watch, deadline)
+        except CompactedError:
+            return True
 
     def _until_free(self, watch: Watch, deadline: float | None) -> bool:
         while True:
@@ -294,6 +300,13 @@ class _QueueBase(Generic[T]):
             raise
 
     def _join(self, deadline: float | None) -> bool:
+        while True:
+            try:
+                return self._join_from_count(deadline)
+            except CompactedError:  # the count's revision was compacted away: count again
+                continue
+
+    def _join_from_count(self, deadline: float | None) -> bool:
         count = self._client.get(
             self._items, prefix=True, count_only=True, timeout=remaining(deadline)
         )

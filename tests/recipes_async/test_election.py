@@ -256,3 +256,24 @@ async def test_a_quiet_observer_answers_nothing_yet(aclient: AsyncClient, prefix
     await observer.cancel()
     with pytest.raises(WatchClosedError):
         await observer.get(timeout=0.2)
+
+
+async def test_an_observer_whose_wait_ran_out_reports_only_leaders(
+    aclient: AsyncClient, prefix: bytes
+) -> None:
+    """After a get() that ran out on an empty election, the next candidates are not all
+    leaders: a waiting one is not reported (the robustness run's election checker saw an
+    observer report a waiting candidate, then go back to the real leader's term)."""
+    name = prefix + b"late"
+    observer = AsyncElection(aclient, name).observe()
+    assert await observer.get(timeout=0.2) is None  # nobody stands: the wait runs out
+    first = AsyncElection(aclient, name, ttl=TTL)
+    second = AsyncElection(aclient, name, ttl=TTL)
+    assert await first.campaign("first", timeout=5)
+    assert not await second.campaign("second", timeout=0.3)  # stood behind first, withdrew
+    assert _seen(await observer.get(timeout=WAIT))[1] == b"first"
+    assert await observer.get(timeout=0.3) is None  # the leader did not change
+    await first.proclaim("first again")
+    assert _seen(await observer.get(timeout=WAIT))[1] == b"first again"
+    await first.resign()
+    await observer.cancel()

@@ -12,6 +12,7 @@ from etcd3py.recipes import AsyncMutex, AsyncSession
 from tests.conftest import Restartable
 from tests.support.backends import Backend
 from tests.support.etcdctl import Background
+from tests.support.proxy import TcpProxy
 
 pytestmark = pytest.mark.anyio
 
@@ -208,3 +209,34 @@ async def test_interoperates_with_the_lock_service(aclient: AsyncClient, prefix:
     assert await mutex.acquire(timeout=5)
     await mutex.release()
     await lease.revoke()
+
+
+async def test_waiter_cut_off_past_compaction_still_gets_the_lock(
+    aclient: AsyncClient, backend: Backend, prefix: bytes
+) -> None:
+    """A waiter whose watch on its predecessor cannot resume (the history it missed
+    while cut off was compacted) looks again instead of failing with CompactedError."""
+    name = prefix + b"lock"
+    holder = AsyncMutex(aclient, name, ttl=TTL)
+    assert await holder.acquire(timeout=5)
+    port = int(backend.endpoint.rsplit(":", 1)[1])
+    with TcpProxy(port) as proxy:
+        async with AsyncClient(proxy.endpoint, timeout=2) as behind_proxy:
+            waiter = AsyncMutex(behind_proxy, name, ttl=TTL)
+            got: list[bool] = []
+
+            async def wait() -> None:
+                got.append(await waiter.acquire(timeout=30))
+
+            task = spawn(wait, name="waiter")
+            deadline = time.monotonic() + 10
+            while (await aclient.get(name + b"/", prefix=True, count_only=True)).count < 2:
+                assert time.monotonic() < deadline, "the waiter never stood in line"
+            proxy.down()  # the waiter is cut off while the holder goes...
+            await holder.release()
+            now = (await aclient.put(prefix + b"noise", "x")).header.revision
+            await aclient.compact(now)  # ...and its watch's resume point is compacted away
+            proxy.up()
+            await task.join(30)
+            assert got == [True]
+            await waiter.release()

@@ -255,7 +255,11 @@ async def _next_value(signals: AsyncWatch, pending: list[bytes]) -> bytes:
 
 @pytest.mark.parametrize("ack", [False, True], ids=["at_most_once", "ack"])
 async def test_a_consumer_killed_mid_run(
-    aclient: AsyncClient, backend: Backend, prefix: bytes, ack: bool
+    aclient: AsyncClient,
+    backend: Backend,
+    prefix: bytes,
+    ack: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A consumer process is SIGKILLed while it holds an item, unfinished.
 
@@ -371,3 +375,44 @@ async def test_waiting_get_survives_a_server_restart(
         assert got == [b"after"]
         await held.ack()  # the claim outlived the restart (within its TTL)
         assert await first.join(timeout=WAIT)
+
+
+@pytest.mark.parametrize("ack", [False, True], ids=["default", "ack"])
+async def test_a_get_whose_watch_starts_below_the_compaction_looks_again(
+    aclient: AsyncClient, backend: Backend, prefix: bytes, ack: bool
+) -> None:
+    """An item put and the history compacted between a get's read of the empty queue
+    and the start of its watch: the get reads the queue again and takes the item,
+    instead of failing with CompactedError (a robustness run saw a consumer fail so)."""
+    name = prefix + b"jobs"
+    async with AsyncClient(backend.endpoint, timeout=5) as consumer_client:
+        first_read = True
+
+        async def read_then_compact(read: Any, *args: Any, **options: Any) -> Any:
+            nonlocal first_read
+            response = await read(*args, **options)
+            if first_read:  # the queue was empty: the get will watch from this revision
+                first_read = False
+                await AsyncQueue(aclient, name).put("meanwhile")
+                now = (await aclient.put(prefix + b"noise", "x")).header.revision
+                await aclient.compact(now)
+            return response
+
+        real_get, real_txn = consumer_client.get, consumer_client.txn
+
+        async def get(*args: Any, **options: Any) -> Any:
+            return await read_then_compact(real_get, *args, **options)
+
+        async def txn(*args: Any, **options: Any) -> Any:
+            return await read_then_compact(real_txn, *args, **options)
+
+        consumer = AsyncQueue(consumer_client, name, ack=ack, ttl=TTL)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(consumer_client, "get", get)  # ack mode reads the head by txn
+            patch.setattr(consumer_client, "txn", txn)
+            item = await consumer.get(timeout=WAIT)
+        assert item is not None
+        assert (item.value if isinstance(item, AsyncJob) else item) == b"meanwhile"
+        if isinstance(item, AsyncJob):
+            await item.ack()
+            await consumer.close()

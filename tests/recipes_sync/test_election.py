@@ -256,3 +256,24 @@ def test_a_quiet_observer_answers_nothing_yet(client: Client, prefix: bytes) -> 
     observer.cancel()
     with pytest.raises(WatchClosedError):
         observer.get(timeout=0.2)
+
+
+def test_an_observer_whose_wait_ran_out_reports_only_leaders(
+    client: Client, prefix: bytes
+) -> None:
+    """After a get() that ran out on an empty election, the next candidates are not all
+    leaders: a waiting one is not reported (the robustness run's election checker saw an
+    observer report a waiting candidate, then go back to the real leader's term)."""
+    name = prefix + b"late"
+    observer = Election(client, name).observe()
+    assert observer.get(timeout=0.2) is None  # nobody stands: the wait runs out
+    first = Election(client, name, ttl=TTL)
+    second = Election(client, name, ttl=TTL)
+    assert first.campaign("first", timeout=5)
+    assert not second.campaign("second", timeout=0.3)  # stood behind first, withdrew
+    assert _seen(observer.get(timeout=WAIT))[1] == b"first"
+    assert observer.get(timeout=0.3) is None  # the leader did not change
+    first.proclaim("first again")
+    assert _seen(observer.get(timeout=WAIT))[1] == b"first again"
+    first.resign()
+    observer.cancel()

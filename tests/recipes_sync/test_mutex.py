@@ -13,6 +13,7 @@ from etcd3py.recipes import Mutex, Session
 from tests.conftest import Restartable
 from tests.support.backends import Backend
 from tests.support.etcdctl import Background
+from tests.support.proxy import TcpProxy
 
 
 TTL = 5
@@ -208,3 +209,34 @@ def test_interoperates_with_the_lock_service(client: Client, prefix: bytes) -> N
     assert mutex.acquire(timeout=5)
     mutex.release()
     lease.revoke()
+
+
+def test_waiter_cut_off_past_compaction_still_gets_the_lock(
+    client: Client, backend: Backend, prefix: bytes
+) -> None:
+    """A waiter whose watch on its predecessor cannot resume (the history it missed
+    while cut off was compacted) looks again instead of failing with CompactedError."""
+    name = prefix + b"lock"
+    holder = Mutex(client, name, ttl=TTL)
+    assert holder.acquire(timeout=5)
+    port = int(backend.endpoint.rsplit(":", 1)[1])
+    with TcpProxy(port) as proxy:
+        with Client(proxy.endpoint, timeout=2) as behind_proxy:
+            waiter = Mutex(behind_proxy, name, ttl=TTL)
+            got: list[bool] = []
+
+            def wait() -> None:
+                got.append(waiter.acquire(timeout=30))
+
+            task = spawn(wait, name="waiter")
+            deadline = time.monotonic() + 10
+            while (client.get(name + b"/", prefix=True, count_only=True)).count < 2:
+                assert time.monotonic() < deadline, "the waiter never stood in line"
+            proxy.down()  # the waiter is cut off while the holder goes...
+            holder.release()
+            now = (client.put(prefix + b"noise", "x")).header.revision
+            client.compact(now)  # ...and its watch's resume point is compacted away
+            proxy.up()
+            task.join(30)
+            assert got == [True]
+            waiter.release()

@@ -255,7 +255,11 @@ def _next_value(signals: Watch, pending: list[bytes]) -> bytes:
 
 @pytest.mark.parametrize("ack", [False, True], ids=["at_most_once", "ack"])
 def test_a_consumer_killed_mid_run(
-    client: Client, backend: Backend, prefix: bytes, ack: bool
+    client: Client,
+    backend: Backend,
+    prefix: bytes,
+    ack: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A consumer process is SIGKILLed while it holds an item, unfinished.
 
@@ -371,3 +375,44 @@ def test_waiting_get_survives_a_server_restart(
         assert got == [b"after"]
         held.ack()  # the claim outlived the restart (within its TTL)
         assert first.join(timeout=WAIT)
+
+
+@pytest.mark.parametrize("ack", [False, True], ids=["default", "ack"])
+def test_a_get_whose_watch_starts_below_the_compaction_looks_again(
+    client: Client, backend: Backend, prefix: bytes, ack: bool
+) -> None:
+    """An item put and the history compacted between a get's read of the empty queue
+    and the start of its watch: the get reads the queue again and takes the item,
+    instead of failing with CompactedError (a robustness run saw a consumer fail so)."""
+    name = prefix + b"jobs"
+    with Client(backend.endpoint, timeout=5) as consumer_client:
+        first_read = True
+
+        def read_then_compact(read: Any, *args: Any, **options: Any) -> Any:
+            nonlocal first_read
+            response = read(*args, **options)
+            if first_read:  # the queue was empty: the get will watch from this revision
+                first_read = False
+                Queue(client, name).put("meanwhile")
+                now = (client.put(prefix + b"noise", "x")).header.revision
+                client.compact(now)
+            return response
+
+        real_get, real_txn = consumer_client.get, consumer_client.txn
+
+        def get(*args: Any, **options: Any) -> Any:
+            return read_then_compact(real_get, *args, **options)
+
+        def txn(*args: Any, **options: Any) -> Any:
+            return read_then_compact(real_txn, *args, **options)
+
+        consumer = Queue(consumer_client, name, ack=ack, ttl=TTL)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(consumer_client, "get", get)  # ack mode reads the head by txn
+            patch.setattr(consumer_client, "txn", txn)
+            item = consumer.get(timeout=WAIT)
+        assert item is not None
+        assert (item.value if isinstance(item, Job) else item) == b"meanwhile"
+        if isinstance(item, Job):
+            item.ack()
+            consumer.close()

@@ -1,6 +1,6 @@
-"""``python -m tests.robustness --target etcd|server_ref --duration S --seed N --clients C``
-(``--rate R``: calls a second over all clients; ``--failpoints a,b``: only those;
-``--broken MODE``: a deliberate bug the checkers must flag)
+"""``python -m tests.robustness --target etcd|server_ref --duration S --seed N --clients C
+--profile kv|recipes|all`` (``--rate R``: KV calls a second over all clients;
+``--failpoints a,b``: only those; ``--broken MODE``: a deliberate bug the checkers must flag)
 
 Runs traffic under failpoints against a fresh 3-member cluster, checks the history,
 prints a summary; saves the run as JSON and exits 1 when a check fails (or the harness
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .failpoints import COMMON, REF_ONLY
-from .runner import run, save
+from .runner import PROFILES, run, save
 from .traffic import BROKEN_MODES, DEFAULT_RATE
 
 
@@ -26,7 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="default: a random one")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument(
-        "--rate", type=float, default=DEFAULT_RATE, help="calls a second, all clients together"
+        "--rate", type=float, default=DEFAULT_RATE, help="KV calls a second, all clients together"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="all",
+        help="kv: KV traffic and watchers; recipes: lock, election, queue, lease workloads",
     )
     parser.add_argument(
         "--broken",
@@ -54,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         seed,
         args.clients,
         args.rate,
+        profile=args.profile,
         broken=args.broken,
         failpoints=only,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -13,7 +14,12 @@ from typing import Any
 
 from .failpoints import Fired, Injector, RefTarget, start_target
 from .history import History
-from .traffic import DEFAULT_RATE, REPEAT_WRITES, STALE_READS, Traffic
+from .recipe_checks import check_recipes
+from .recipe_history import RecipeRecords
+from .recipe_traffic import RecipeTraffic
+from .traffic import DEFAULT_RATE, REPEAT_WRITES, STALE_READS, Clock, Traffic
+
+PROFILES = ("kv", "recipes", "all")  # KV traffic and watchers, recipe workloads, or both
 
 
 @dataclass
@@ -38,6 +44,7 @@ class RunResult:
     problems: list[str]  # the harness's own failures (a crashed client, a cluster that stayed down)
     errors: dict[str, int]  # client errors by type
     verdicts: Verdicts
+    recipes: RecipeRecords | None = None  # what the recipe workloads saw, if they ran
 
     @property
     def unknown(self) -> int:
@@ -60,15 +67,21 @@ class RunResult:
         names: dict[str, int] = {}
         for f in self.fired_ok:
             names[f.name] = names.get(f.name, 0) + 1
-        lines = [
-            f"target {self.target}, seed {self.seed}, {self.duration:.0f} s",
-            f"ops: {len(ops)} {kinds}; not applied {self.failed}, unknown outcome {self.unknown}",
+        lines = [f"target {self.target}, seed {self.seed}, {self.duration:.0f} s"]
+        if ops or events:  # (a recipes-only run has no KV traffic)
+            lines += [
+                f"ops: {len(ops)} {kinds}; not applied {self.failed},"
+                f" unknown outcome {self.unknown}",
+                f"watch events by watcher: {events}",
+            ]
+        lines += [
             f"client errors: {self.errors}",
-            f"watch events by watcher: {events}",
             f"failpoints fired: {len(self.fired_ok)} {names};"
             f" refused: {len(self.fired) - len(self.fired_ok)}",
         ]
         lines += [f"  refused {f.name}: {f.error}" for f in self.fired if f.error]
+        if self.recipes is not None:
+            lines += recipe_lines(self.recipes)
         lines += [f"harness problem: {p}" for p in self.problems]
         for name, verdict in self.verdicts.results.items():
             state = "ok" if verdict.ok else "VIOLATION"
@@ -84,8 +97,38 @@ CHECKERS = (
 )
 
 
-def check(history: History) -> Verdicts:
+def recipe_lines(records: RecipeRecords) -> list[str]:
+    """The recipe workloads in figures, for the summary."""
+
+    def outcomes(items: list[Any]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for item in items:
+            counts[item.outcome] = counts.get(item.outcome, 0) + 1
+        return counts
+
+    lost = [lease for lease in records.leases if lease.lost_at is not None]
+    return [
+        f"lock workload: {len(records.acquisitions)} holdings, fenced writes"
+        f" {outcomes(records.fenced_writes)}, loss notices {len(records.loss_notices)}",
+        f"election workload: {len(records.leaderships)} leaderships, proclamations"
+        f" {outcomes(records.proclamations)}, observations {len(records.observations)},"
+        f" converged {records.converged}",
+        f"queue workload: enqueues {outcomes(records.enqueues)},"
+        f" deliveries {len(records.deliveries)},"
+        f" acks {outcomes(records.acks)}, drained {records.drained}",
+        f"lease workload: {len(records.leases)} kept alive, {len(lost)} reported lost"
+        f" {sorted({lease.lost_reason or '' for lease in lost})}",
+    ]
+
+
+def check(history: History | None, recipes: RecipeRecords | None = None) -> Verdicts:
+    """Run the KV checkers on ``history`` and the recipe checkers on ``recipes``
+    (each when given)."""
     verdicts = Verdicts()
+    if recipes is not None:
+        verdicts.results.update(check_recipes(recipes))
+    if history is None:
+        return verdicts
     for name, module_name, function in CHECKERS:
         try:
             module = importlib.import_module(module_name)
@@ -106,41 +149,56 @@ def run(
     clients: int,
     rate: float = DEFAULT_RATE,
     say: Callable[[str], None] = print,
+    profile: str = "all",
     broken: str | None = None,
     failpoints: Sequence[str] | None = None,
 ) -> RunResult:
-    """``broken`` names a deliberate bug (traffic.BROKEN_MODES) the checkers must flag;
+    """One run of ``profile`` (see PROFILES) against a fresh cluster of ``target_name``.
+    ``broken`` names a deliberate bug (traffic.BROKEN_MODES) the checkers must flag;
     ``failpoints`` limits the schedule to those names."""
-    say(f"robustness run: target {target_name}, seed {seed} (replay with --seed {seed})")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r} (one of {PROFILES})")
+    say(
+        f"robustness run: target {target_name}, profile {profile}, seed {seed}"
+        f" (replay with --seed {seed})"
+    )
     target = start_target(target_name, seed)
     try:
         if broken == STALE_READS:
             if not isinstance(target, RefTarget):
                 raise ValueError(f"{STALE_READS} is a server_ref mode, not {target_name}'s")
             target.cluster.serve_stale_reads()
-        traffic = Traffic(
-            target.endpoints, seed, clients, rate, repeat_writes=broken == REPEAT_WRITES
+        traffic = (
+            Traffic(target.endpoints, seed, clients, rate, repeat_writes=broken == REPEAT_WRITES)
+            if profile != "recipes"
+            else None
         )
-        injector = Injector(target, seed, traffic.clock, traffic.watched_revision, only=failpoints)
-        traffic.start()
+        clock = traffic.clock if traffic is not None else Clock()
+        # without KV watchers nothing holds compaction back: it may go to the head
+        compactable = traffic.watched_revision if traffic is not None else lambda: sys.maxsize
+        recipes = RecipeTraffic(target.endpoints, seed, clock) if profile != "kv" else None
+        injector = Injector(target, seed, clock, compactable, only=failpoints)
+        for workload in (traffic, recipes):
+            if workload is not None:
+                workload.start()
         injector.start()
         threading.Event().wait(duration)  # the run's length: the workload itself
         injector.stop()
-        history, problems = traffic.finish()
+        if traffic is not None:
+            traffic.stop_clients()  # while the recipe workloads settle, no more KV calls
+        records, problems = recipes.finish() if recipes is not None else (None, [])
+        history, kv_problems = traffic.finish() if traffic is not None else (History([]), [])
+        problems = kv_problems + problems
         if injector.problem:
             problems.insert(0, injector.problem)
     finally:
         target.stop()
-    verdicts = check(history)
+    verdicts = check(history if traffic is not None else None, records)
+    errors = traffic.error_counts() if traffic is not None else {}
+    for name, n in (recipes.error_counts() if recipes is not None else {}).items():
+        errors[name] = errors.get(name, 0) + n
     return RunResult(
-        target_name,
-        seed,
-        duration,
-        history,
-        injector.fired,
-        problems,
-        traffic.error_counts(),
-        verdicts,
+        target_name, seed, duration, history, injector.fired, problems, errors, verdicts, records
     )
 
 
@@ -170,6 +228,7 @@ def save(result: RunResult, path: Path) -> None:
         },
         "failpoints": [asdict(f) for f in result.fired],
         "problems": result.problems,
+        "recipes": asdict(result.recipes) if result.recipes is not None else None,
         "verdicts": {
             name: {"ok": bool(v.ok), "explanation": str(v.explanation)}
             for name, v in result.verdicts.results.items()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import types
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +25,13 @@ from etcd3py import (
     UnavailableError,
 )
 from tests.conftest import BACKENDS
+from tests.robustness.failpoints import start_target
 from tests.robustness.history import History, Op
+from tests.robustness.recipe_checks import check_lock
+from tests.robustness.recipe_history import FencedWrite, RecipeRecords
+from tests.robustness.recipe_traffic import RecipeTraffic
 from tests.robustness.runner import RunResult, check, run, save
-from tests.robustness.traffic import REPEAT_WRITES, STALE_READS, not_applied
+from tests.robustness.traffic import REPEAT_WRITES, STALE_READS, Clock, not_applied
 
 DURATION = 20.0
 SEEDS = {"server_ref": 1301, "etcd": 1302}
@@ -79,6 +84,9 @@ def test_short_run_under_failpoints(target: str, tmp_path: Path) -> None:
     for watch in run_doc["watches"].values():
         assert watch["events"], report
         assert watch["events"][0]["mod_revision"] >= watch["start"], report
+    recipes = run_doc["recipes"]  # the default profile runs the recipe workloads too
+    for records in ("acquisitions", "leaderships", "deliveries", "leases"):
+        assert recipes[records], report
     assert run_doc["verdicts"] and all(v["ok"] for v in run_doc["verdicts"].values()), report
 
 
@@ -99,7 +107,7 @@ def test_a_deliberately_broken_run_is_flagged(
 ) -> None:
     """The checkers on real runs, not only on made-up histories: a client that repeats
     its writes, a server that serves stale reads, and the run fails naming the bug."""
-    result = run(target, 12.0, 1310, clients=3, broken=broken, failpoints=failpoints)
+    result = run(target, 12.0, 1310, clients=3, profile="kv", broken=broken, failpoints=failpoints)
     report = result.summary()
     print(report)
     assert not result.problems, report
@@ -134,3 +142,47 @@ def test_a_checker_verdict_reaches_the_run_and_a_missing_checker_is_named(
     assert saved["ops"][0]["key"] == "/robustness/k0"
     assert saved["ops"][0]["got_value"] == {"base64": "/w=="}
     assert saved["verdicts"]["linearizability"]["ok"] is False
+
+
+def test_recipe_verdicts_and_records_reach_the_run(tmp_path: Path) -> None:
+    """The recipe checkers run on the recipe records, their verdicts and figures join
+    the summary, and save() writes the records."""
+    records = RecipeRecords(fenced_writes=[FencedWrite("a", 10, 1.0, 1.1, "ok", 11)])
+    verdicts = check(None, records)  # a recipes-only run: no KV checkers
+    assert sorted(verdicts.results) == ["election", "leases", "lock", "queue"]
+    assert not verdicts.results["lock"].ok  # a write with a token nobody held
+    result = RunResult("etcd", 3, 1.0, History([]), [], [], {}, verdicts, records)
+    summary = result.summary()
+    assert "lock: VIOLATION write by a with token 10 it never held" in summary
+    assert "lock workload: 0 holdings, fenced writes {'ok': 1}" in summary
+    save(result, tmp_path / "run.json")
+    saved = json.loads((tmp_path / "run.json").read_text())
+    assert saved["recipes"]["fenced_writes"][0]["token"] == 10
+    assert saved["verdicts"]["lock"]["ok"] is False
+
+
+def test_an_unknown_profile_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown profile"):
+        run("server_ref", 1.0, 1, clients=1, profile="everything")
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_the_lock_checker_flags_a_broken_holder_on_a_real_cluster() -> None:
+    """Holders writing without the fencing compare, and after their release, interleave
+    with the next holder's writes on a real (server_ref) cluster: the checker says so."""
+    target = start_target("server_ref", 1303)
+    try:
+        recipes = RecipeTraffic(target.endpoints, 1303, Clock(), broken_lock=True)
+        recipes.start()
+        deadline = time.monotonic() + 30.0
+        while len(recipes.records.acquisitions) < 6:  # holders took turns a few times
+            assert time.monotonic() < deadline, "the lock holders made no progress"
+            time.sleep(0.1)  # polling the workload's progress, under a deadline
+        records, problems = recipes.finish()
+    finally:
+        target.stop()
+    assert not problems, problems
+    verdict = check_lock(records)
+    assert not verdict.ok
+    assert "after" in verdict.explanation and "newer token" in verdict.explanation

@@ -250,6 +250,10 @@ class Watcher(threading.Thread):
         self.last_revision = start - 1  # every event up to here was recorded
         self.failure: BaseException | None = None
         self._progress = threading.Condition()
+        # set while someone waits for a revision: other writers (the recipe workloads)
+        # may move the revision past the last event under the prefix, so ask etcd to
+        # confirm progress rather than wait for an event that will not come
+        self._catch_up = threading.Event()
 
     def run(self) -> None:
         try:
@@ -260,6 +264,8 @@ class Watcher(threading.Thread):
                 ) as watch,
             ):
                 while not self._halt.is_set():
+                    if self._catch_up.is_set():
+                        client.request_progress()
                     response = watch.get(timeout=0.2)
                     if response is not None:
                         self._record(response)
@@ -290,10 +296,15 @@ class Watcher(threading.Thread):
             with self._progress:
                 self.last_revision = response.events[-1].revision
                 self._progress.notify_all()
+        elif response.is_progress_notify:  # every event up to its revision has come
+            with self._progress:
+                self.last_revision = max(self.last_revision, response.header.revision)
+                self._progress.notify_all()
 
     def wait_for(self, revision: int, timeout: float) -> bool:
         """Whether every event up to ``revision`` arrived within ``timeout``."""
         deadline = time.monotonic() + timeout
+        self._catch_up.set()
         with self._progress:
             while self.last_revision < revision and self.failure is None:
                 left = deadline - time.monotonic()
