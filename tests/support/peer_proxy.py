@@ -34,7 +34,6 @@ _T = TypeVar("_T")
 CONTROL_TIMEOUT = 10.0  # seconds a call from the test thread may wait for the proxy loop
 CONNECT_TIMEOUT = 5.0  # seconds to reach the upstream
 HEAD_TIMEOUT = 5.0  # seconds a peer connection may take to send its request's head
-HEAD_LIMIT = 64 * 1024
 CHUNK = 64 * 1024
 SENDER_HEADER = b"x-server-from"
 
@@ -169,7 +168,12 @@ class TcpProxy:
             up_reader, up_writer = await asyncio.wait_for(
                 asyncio.open_connection(*self.upstream), CONNECT_TIMEOUT
             )
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+        except (
+            OSError,
+            asyncio.TimeoutError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+        ):
             conn.reset()
             return
         self.accepted += 1
@@ -203,10 +207,9 @@ class TcpProxy:
 
 
 async def _read_head(reader: asyncio.StreamReader) -> bytes:
-    head = await reader.readuntil(b"\r\n\r\n")
-    if len(head) > HEAD_LIMIT:
-        raise ValueError("request head too long")
-    return head
+    """The first request's head (a longer one than the reader's 64 KiB limit raises
+    LimitOverrunError: no peer sends one)."""
+    return await reader.readuntil(b"\r\n\r\n")
 
 
 def _sender(head: bytes) -> str | None:
