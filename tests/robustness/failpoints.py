@@ -44,6 +44,7 @@ class Target(Protocol):
     def delay(self, seconds: float) -> None: ...
     def heal(self) -> None: ...
     def cut_clients(self, i: int) -> int: ...
+    def client_connections(self) -> list[int]: ...
     def replace(self, i: int) -> None: ...
     def ensure_running(self) -> None: ...
     def stop(self) -> None: ...
@@ -62,6 +63,9 @@ class _ClientProxies:
 
     def cut(self, i: int) -> int:
         return self.proxies[i].cut()
+
+    def live(self) -> list[int]:
+        return [p.live() for p in self.proxies]
 
 
 def _address(endpoint: str) -> tuple[str, int]:
@@ -105,6 +109,9 @@ class RefTarget:
 
     def cut_clients(self, i: int) -> int:
         return self._clients.cut(i)
+
+    def client_connections(self) -> list[int]:
+        return self._clients.live()
 
     def replace(self, i: int) -> None:
         member = self.cluster.replace_member(i)
@@ -170,6 +177,9 @@ class EtcdTarget:
 
     def cut_clients(self, i: int) -> int:
         return self._clients.cut(i)
+
+    def client_connections(self) -> list[int]:
+        return self._clients.live()
 
     def replace(self, i: int) -> None:
         self.cluster.replace_member(i)
@@ -311,7 +321,12 @@ def delay(ctx: Context) -> str:
 
 
 def drop_client_connections(ctx: Context) -> str:
-    i = ctx.rng.randrange(len(ctx.target.endpoints))
+    """Reset the clients' live connections to one member (one they use: a gRPC channel
+    talks to one endpoint at a time)."""
+    used = [i for i, n in enumerate(ctx.target.client_connections()) if n]
+    if not used:
+        raise LookupError("no client connection to cut")
+    i = ctx.rng.choice(used)
     return f"member {i}: {ctx.target.cut_clients(i)} connections reset"
 
 
