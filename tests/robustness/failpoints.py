@@ -2,12 +2,13 @@
 
 Two targets: server_ref's in-process EmbeddedCluster (its in-process network carries
 partitions, delays and drops; it can also pause members) and a cluster of three real
-etcd processes (kill -9 and restart; partitions and delays through a TCP proxy on each
-member's peer URL, tests/support/peer_proxy.py). On both, clients reach each member
-through a TCP proxy that can reset their connections, and a member can be replaced
-(removed, wiped, added back under its name and client port). Each failpoint injects its
-fault and undoes it before the next one fires (a killed member restarts, a partition
-heals), so the cluster never loses more than the one member a fault takes.
+etcd processes (kill -9 and restart, SIGSTOP and SIGCONT; partitions and delays through
+a TCP proxy on each member's peer URL, tests/support/peer_proxy.py). On both, clients
+reach each member through a TCP proxy that can reset their connections, and a member
+can be replaced (removed, wiped, added back under its name and client port). Each
+failpoint injects its fault and undoes it before the next one fires (a killed member
+restarts, a partition heals), so the cluster never loses more than the one member a
+fault takes.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Target(Protocol):
     def endpoints(self) -> list[str]: ...
     def kill(self, i: int) -> None: ...
     def restart(self, i: int) -> None: ...
+    def pause(self, i: int) -> None: ...
+    def resume(self, i: int) -> None: ...
     def partition(self, i: int) -> None: ...
     def delay(self, seconds: float) -> None: ...
     def heal(self) -> None: ...
@@ -96,6 +99,12 @@ class RefTarget:
 
     def restart(self, i: int) -> None:
         self.cluster.restart_member(i)
+
+    def pause(self, i: int) -> None:
+        self.cluster.pause_member(i)
+
+    def resume(self, i: int) -> None:
+        self.cluster.resume_member(i)
 
     def partition(self, i: int) -> None:
         others = [j for j in range(len(self.cluster.members)) if j != i]
@@ -166,6 +175,12 @@ class EtcdTarget:
     def restart(self, i: int) -> None:
         self.cluster.restart(i)
 
+    def pause(self, i: int) -> None:
+        self.cluster.process(i).pause()
+
+    def resume(self, i: int) -> None:
+        self.cluster.process(i).resume()
+
     def partition(self, i: int) -> None:
         self.links.isolate(i)
 
@@ -187,6 +202,9 @@ class EtcdTarget:
 
     def ensure_running(self) -> None:
         self.links.heal()
+        for i in range(len(self.cluster.endpoints)):
+            if self.cluster.process(i).paused:
+                self.cluster.process(i).resume()
         self.cluster.ensure_running()
 
     def stop(self) -> None:
@@ -293,9 +311,9 @@ def _ref(ctx: Context) -> EmbeddedCluster:
 def pause_resume(leader: bool) -> Callable[[Context], str]:
     def fire(ctx: Context) -> str:
         i = _member(ctx, leader)
-        _ref(ctx).pause_member(i)
+        ctx.target.pause(i)
         time.sleep(ctx.outage())
-        _ref(ctx).resume_member(i)
+        ctx.target.resume(i)
         return f"member {i} paused"
 
     return fire
@@ -360,10 +378,12 @@ COMMON: dict[str, Failpoint] = {
     "drop_client_connections": drop_client_connections,
     "replace_leader": replace(leader=True),
     "replace_follower": replace(leader=False),
-}
-REF_ONLY: dict[str, Failpoint] = {
     "pause_leader": pause_resume(leader=True),
     "pause_follower": pause_resume(leader=False),
+}
+# TCP loses no bytes (a lost packet is sent again: a delay), so a proxy between etcd
+# members can cut or delay their messages but not drop some: server_ref's only.
+REF_ONLY: dict[str, Failpoint] = {
     "drop_messages": drop,
 }
 

@@ -107,6 +107,7 @@ class EtcdProcess:
         self.cluster_state = cluster_state
         self.extra_args = list(extra_args)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.paused = False
         self.log_path = self.data_dir.with_name(self.data_dir.name + ".log")
 
     @property
@@ -156,6 +157,7 @@ class EtcdProcess:
     def start(self, wait: bool = True) -> EtcdProcess:
         """Start (or restart, on the same data directory and ports) the member."""
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.paused = False
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         try:
             self.proc = subprocess.Popen(
@@ -185,6 +187,17 @@ class EtcdProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+    def pause(self) -> None:
+        """SIGSTOP: the process freezes (timers, sockets unread) until ``resume``."""
+        assert self.proc is not None and self.proc.poll() is None, f"{self.name} is not running"
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGCONT)
+        self.paused = False
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
