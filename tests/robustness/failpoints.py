@@ -44,6 +44,7 @@ class Target(Protocol):
     def pause(self, i: int) -> None: ...
     def resume(self, i: int) -> None: ...
     def partition(self, i: int) -> None: ...
+    def cut_link(self, a: int, b: int) -> None: ...
     def delay(self, seconds: float) -> None: ...
     def heal(self) -> None: ...
     def cut_clients(self, i: int) -> int: ...
@@ -109,6 +110,9 @@ class RefTarget:
     def partition(self, i: int) -> None:
         others = [j for j in range(len(self.cluster.members)) if j != i]
         self.cluster.partition([i], others)
+
+    def cut_link(self, a: int, b: int) -> None:
+        self.cluster.drop_messages(1.0, [(a, b), (b, a)])
 
     def delay(self, seconds: float) -> None:
         self.cluster.delay_messages(seconds)
@@ -183,6 +187,9 @@ class EtcdTarget:
 
     def partition(self, i: int) -> None:
         self.links.isolate(i)
+
+    def cut_link(self, a: int, b: int) -> None:
+        self.links.cut(a, b)
 
     def delay(self, seconds: float) -> None:
         self.links.delay(seconds)
@@ -330,6 +337,16 @@ def partition_heal(leader: bool) -> Callable[[Context], str]:
     return fire
 
 
+def cut_leader_link(ctx: Context) -> str:
+    """Cut the leader from one follower only: the other follower still hears both."""
+    leader, followers, _ = ctx.roles()
+    follower = ctx.rng.choice(followers)
+    ctx.target.cut_link(leader, follower)
+    time.sleep(ctx.outage())
+    ctx.target.heal()
+    return f"link {leader} (leader) - {follower} cut"
+
+
 def delay(ctx: Context) -> str:
     seconds = ctx.rng.uniform(0.02, 0.2)
     ctx.target.delay(seconds)
@@ -374,6 +391,7 @@ COMMON: dict[str, Failpoint] = {
     "defragment": defragment,
     "partition_leader": partition_heal(leader=True),
     "partition_follower": partition_heal(leader=False),
+    "cut_leader_link": cut_leader_link,
     "delay_messages": delay,
     "drop_client_connections": drop_client_connections,
     "replace_leader": replace(leader=True),

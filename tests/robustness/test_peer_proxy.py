@@ -1,6 +1,7 @@
 """The TCP proxies the network failpoints use (tests/support/peer_proxy.py): a cut
 resets live connections, and between real etcd 3.5.1 members a partition isolates a
-member both ways, a delay slows the links, a heal undoes both."""
+member both ways, a cut link separates two members only, a delay slows the links, a
+heal undoes them."""
 
 from __future__ import annotations
 
@@ -154,3 +155,25 @@ def test_delay_slows_every_write_until_healed(
         assert put_seconds() >= 0.4  # a commit needs a follower's answer: one link each way
         links.heal()
         until(lambda: put_seconds() < 0.2, "writes fast again")
+
+
+def test_one_cut_link_leaves_the_leader_and_starves_only_that_follower(
+    proxied: tuple[EtcdCluster, PeerLinks, list[int]],
+) -> None:
+    cluster, links, ids = proxied
+    leader = ids.index(cluster.wait_leader())
+    cut, other = (i for i in range(3) if i != leader)
+    links.cut(leader, cut)
+    with Client(cluster.members[leader].endpoint, timeout=10) as client:
+        for _ in range(5):
+            written = client.put(b"/proxy/l", b"v").header.revision  # a quorum without it
+        until(
+            lambda: status(cluster.members[other].endpoint).header.revision >= written,
+            "the linked follower applying the writes",
+        )
+        assert status(cluster.members[cut].endpoint).header.revision < written
+        links.heal()
+        until(
+            lambda: status(cluster.members[cut].endpoint).header.revision >= written,
+            "the cut follower catching up",
+        )

@@ -309,6 +309,17 @@ class PeerLinks:
 
         return self._hub.run(apply)
 
+    def cut(self, a: int, b: int) -> int:
+        """Cut the one link between members ``a`` and ``b`` (both ways); each keeps its
+        other links: a partition that is not transitive. Return how many live
+        connections were reset."""
+
+        def apply() -> int:
+            self._cut.add(frozenset((a, b)))
+            return sum(p._drop_refused() for p in self.proxies)
+
+        return self._hub.run(apply)
+
     def delay(self, seconds: float, slots: list[int] | None = None) -> None:
         """Hold every chunk between the members given (default: all) ``seconds``."""
         pairs = self._pairs(slots)
