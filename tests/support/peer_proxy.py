@@ -161,7 +161,7 @@ class TcpProxy:
             if links is not None:
                 head = await asyncio.wait_for(_read_head(reader), HEAD_TIMEOUT)
                 conn.sender = _sender(head)
-                if links.refused(links.pair(conn.sender, self.slot), self.slot):
+                if self._refused(conn):
                     self.refused += 1
                     conn.reset()
                     return
@@ -176,8 +176,12 @@ class TcpProxy:
         ):
             conn.reset()
             return
-        self.accepted += 1
         conn.writers.append(up_writer)
+        if self._refused(conn):
+            self.refused += 1  # cut while the upstream was being reached
+            conn.reset()
+            return
+        self.accepted += 1
         self._live.add(conn)
         up_writer.write(head)
 
@@ -197,13 +201,13 @@ class TcpProxy:
                 w.close()
             self._live.discard(conn)
 
-    def _drop_refused(self) -> int:
+    def _refused(self, conn: _Connection) -> bool:
+        """Whether the faults now forbid this connection's link."""
         links = self._links
-        if links is None:
-            return 0
-        return self._reset(
-            lambda conn: links.refused(links.pair(conn.sender, self.slot), self.slot)
-        )
+        return links is not None and links.refused(links.pair(conn.sender, self.slot), self.slot)
+
+    def _drop_refused(self) -> int:
+        return self._reset(self._refused)
 
 
 async def _read_head(reader: asyncio.StreamReader) -> bytes:
