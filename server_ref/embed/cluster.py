@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import dataclasses
 import random
+import shutil
 import socket
 import threading
 import time
@@ -456,3 +457,21 @@ class EmbeddedCluster:
         self._reconfigure(lambda raft: raft.member_remove(member.id), timeout)
         member._stop()
         self.members.pop(i)
+
+    def replace_member(self, i: int, timeout: float = 20.0) -> ClusterMember:
+        """Replace member ``i`` by a new one, as an operator replaces a broken machine:
+        MemberRemove it, wipe its data, MemberAdd a new member under the same name and
+        client port, at the same index, and start it joining (``existing``). Its peer
+        URL is new, so its id is new; clients keep their endpoint."""
+        old = self.members[i]
+        self._reconfigure(lambda raft: raft.member_remove(old.id), timeout)
+        old._stop()
+        old.removed = True
+        if self.data_dir is not None:
+            shutil.rmtree(self.data_dir / old.name, ignore_errors=True)
+        peer_url = f"http://{self.host}:{_free_port(self.host)}"
+        member = ClusterMember(self, old.name, peer_url, old._port)
+        self._reconfigure(lambda raft: raft.member_add([member.peer_url], False), timeout)
+        self.members[i] = member
+        member._start("existing", self._initial())
+        return member

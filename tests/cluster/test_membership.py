@@ -198,3 +198,39 @@ async def test_voter_joins_catches_up_and_leaves(healthy_cluster: Cluster, prefi
             cluster.remove_member(voter.index)
         assert await eventually(client, lambda listed: voter.id not in listed)
         assert (await client.get(prefix + b"after")).value == b"2"
+
+
+async def test_replaced_leader_rejoins_empty_under_its_name_and_endpoint(
+    healthy_cluster: Cluster, prefix: bytes
+) -> None:
+    """Member replace: MemberRemove the leader, wipe its data, MemberAdd it back under
+    the same name and ports; it joins (``existing``) with a new id and catches up."""
+    cluster = healthy_cluster
+    i = await leader_index(cluster)
+    endpoint = cluster.endpoint(i)
+    async with AsyncClient(cluster.endpoints, timeout=10) as client:
+        await client.put(prefix + b"before", b"1")
+        old = {m.id: m for m in await client.member_list()}
+        old_id = next(
+            member_id for member_id, m in old.items() if m.client_urls[0].endswith(endpoint)
+        )
+        new_id = cluster.replace_member(i)
+        assert new_id != old_id
+        assert cluster.endpoint(i) == endpoint
+        async with AsyncClient(endpoint, timeout=10) as on_new:
+            deadline = time.monotonic() + 10
+            while (await on_new.get(prefix + b"before", serializable=True)).value != b"1":
+                assert time.monotonic() < deadline, "the replaced member never caught up"
+                await anyio.sleep(0.05)  # polling its applied state under a deadline
+            assert (await on_new.status()).member_id == new_id
+        assert await eventually(
+            client,
+            lambda listed: (
+                old_id not in listed
+                and listed.get(new_id) is not None
+                and listed[new_id].name == old[old_id].name
+                and len(listed) == 3
+            ),
+            timeout=10,
+        )
+        cluster.wait_leader()

@@ -1,10 +1,14 @@
 """Faults injected while the traffic runs, on a seeded schedule.
 
-Two targets: server_ref's in-process EmbeddedCluster (which can also pause members,
-partition them and delay or drop their messages) and a cluster of three real etcd
-processes (kill -9 and restart, the rest through the API). Each failpoint injects its
-fault and undoes it before the next one fires (a killed member restarts, a partition
-heals), so the cluster never loses more than the one member a fault takes.
+Two targets: server_ref's in-process EmbeddedCluster (its in-process network carries
+partitions, delays and drops; it can also pause members) and a cluster of three real
+etcd processes (kill -9 and restart, SIGSTOP and SIGCONT; partitions and delays through
+a TCP proxy on each member's peer URL, tests/support/peer_proxy.py). On both, clients
+reach each member through a TCP proxy that can reset their connections, and a member
+can be replaced (removed, wiped, added back under its name and client port). Each
+failpoint injects its fault and undoes it before the next one fires (a killed member
+restarts, a partition heals), so the cluster never loses more than the one member a
+fault takes.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Protocol
 
 from etcd3py import Client
 from etcd3py.server_ref import EmbeddedCluster
+from tests.support.peer_proxy import PeerLinks, ProxyHub, TcpProxy
 
 from .traffic import PREFIX, Clock
 
@@ -36,8 +41,40 @@ class Target(Protocol):
     def endpoints(self) -> list[str]: ...
     def kill(self, i: int) -> None: ...
     def restart(self, i: int) -> None: ...
+    def pause(self, i: int) -> None: ...
+    def resume(self, i: int) -> None: ...
+    def partition(self, i: int) -> None: ...
+    def cut_link(self, a: int, b: int) -> None: ...
+    def delay(self, seconds: float) -> None: ...
+    def heal(self) -> None: ...
+    def cut_clients(self, i: int) -> int: ...
+    def client_connections(self) -> list[int]: ...
+    def replace(self, i: int) -> None: ...
     def ensure_running(self) -> None: ...
     def stop(self) -> None: ...
+
+
+class _ClientProxies:
+    """A TCP proxy in front of each member's client port: the endpoints the traffic
+    uses, so that a failpoint can reset the clients' live connections to a member."""
+
+    def __init__(self, hub: ProxyHub, endpoints: list[str]) -> None:
+        self.proxies: list[TcpProxy] = [hub.proxy(_address(e)) for e in endpoints]
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [p.endpoint for p in self.proxies]
+
+    def cut(self, i: int) -> int:
+        return self.proxies[i].cut()
+
+    def live(self) -> list[int]:
+        return [p.live() for p in self.proxies]
+
+
+def _address(endpoint: str) -> tuple[str, int]:
+    host, _, port = endpoint.rpartition(":")
+    return host, int(port)
 
 
 class RefTarget:
@@ -51,16 +88,47 @@ class RefTarget:
         self.cluster = EmbeddedCluster(members=3, data_dir=self._dir.name, seed=seed)
         self.cluster.start()
         self.cluster.wait_leader(HEAL_TIMEOUT)
+        self._hub = ProxyHub()
+        self._clients = _ClientProxies(self._hub, list(self.cluster.endpoints))
 
     @property
     def endpoints(self) -> list[str]:
-        return list(self.cluster.endpoints)
+        return self._clients.endpoints
 
     def kill(self, i: int) -> None:
         self.cluster.kill_member(i)
 
     def restart(self, i: int) -> None:
         self.cluster.restart_member(i)
+
+    def pause(self, i: int) -> None:
+        self.cluster.pause_member(i)
+
+    def resume(self, i: int) -> None:
+        self.cluster.resume_member(i)
+
+    def partition(self, i: int) -> None:
+        others = [j for j in range(len(self.cluster.members)) if j != i]
+        self.cluster.partition([i], others)
+
+    def cut_link(self, a: int, b: int) -> None:
+        self.cluster.drop_messages(1.0, [(a, b), (b, a)])
+
+    def delay(self, seconds: float) -> None:
+        self.cluster.delay_messages(seconds)
+
+    def heal(self) -> None:
+        self.cluster.heal()
+
+    def cut_clients(self, i: int) -> int:
+        return self._clients.cut(i)
+
+    def client_connections(self) -> list[int]:
+        return self._clients.live()
+
+    def replace(self, i: int) -> None:
+        member = self.cluster.replace_member(i)
+        self._clients.proxies[i].retarget(_address(member.endpoint))
 
     def ensure_running(self) -> None:
         for i, member in enumerate(self.cluster.members):
@@ -73,23 +141,37 @@ class RefTarget:
 
     def stop(self) -> None:
         self.cluster.stop()
+        self._hub.close()
         self._dir.cleanup()
 
 
 class EtcdTarget:
-    """Three real etcd 3.5.1 processes."""
+    """Three real etcd 3.5.1 processes, peers and clients each through a proxy."""
 
     name = "etcd"
 
     def __init__(self) -> None:
-        from tests.support.clusters import EtcdClusterBackend
+        from tests.support.clusters import EtcdClusterBackend, status
 
+        self._status = status
         self._dir = tempfile.TemporaryDirectory(prefix="etcd3py-robustness-")
-        self.cluster = EtcdClusterBackend(Path(self._dir.name)).start()
+        self._hub = ProxyHub()
+        self.links = PeerLinks(self._hub)
+        self.cluster = EtcdClusterBackend(
+            Path(self._dir.name), peer_proxy=lambda port: self.links.add(("127.0.0.1", port)).url
+        ).start()
+        self._learn_ids()
+        self._clients = _ClientProxies(self._hub, self.cluster.endpoints)
+
+    def _learn_ids(self) -> None:
+        ids = {}
+        for i, endpoint in enumerate(self.cluster.endpoints):
+            ids[i] = self._status(endpoint, ADMIN_TIMEOUT).header.member_id
+        self.links.learn(ids)
 
     @property
     def endpoints(self) -> list[str]:
-        return self.cluster.endpoints
+        return self._clients.endpoints
 
     def kill(self, i: int) -> None:
         self.cluster.kill(i)
@@ -97,11 +179,44 @@ class EtcdTarget:
     def restart(self, i: int) -> None:
         self.cluster.restart(i)
 
+    def pause(self, i: int) -> None:
+        self.cluster.process(i).pause()
+
+    def resume(self, i: int) -> None:
+        self.cluster.process(i).resume()
+
+    def partition(self, i: int) -> None:
+        self.links.isolate(i)
+
+    def cut_link(self, a: int, b: int) -> None:
+        self.links.cut(a, b)
+
+    def delay(self, seconds: float) -> None:
+        self.links.delay(seconds)
+
+    def heal(self) -> None:
+        self.links.heal()
+
+    def cut_clients(self, i: int) -> int:
+        return self._clients.cut(i)
+
+    def client_connections(self) -> list[int]:
+        return self._clients.live()
+
+    def replace(self, i: int) -> None:
+        self.cluster.replace_member(i)
+        self._learn_ids()
+
     def ensure_running(self) -> None:
+        self.links.heal()
+        for i in range(len(self.cluster.endpoints)):
+            if self.cluster.process(i).paused:
+                self.cluster.process(i).resume()
         self.cluster.ensure_running()
 
     def stop(self) -> None:
         self.cluster.stop()
+        self._hub.close()
         self._dir.cleanup()
 
 
@@ -203,9 +318,9 @@ def _ref(ctx: Context) -> EmbeddedCluster:
 def pause_resume(leader: bool) -> Callable[[Context], str]:
     def fire(ctx: Context) -> str:
         i = _member(ctx, leader)
-        _ref(ctx).pause_member(i)
+        ctx.target.pause(i)
         time.sleep(ctx.outage())
-        _ref(ctx).resume_member(i)
+        ctx.target.resume(i)
         return f"member {i} paused"
 
     return fire
@@ -214,21 +329,49 @@ def pause_resume(leader: bool) -> Callable[[Context], str]:
 def partition_heal(leader: bool) -> Callable[[Context], str]:
     def fire(ctx: Context) -> str:
         i = _member(ctx, leader)
-        others = [j for j in range(len(ctx.target.endpoints)) if j != i]
-        _ref(ctx).partition([i], others)
+        ctx.target.partition(i)
         time.sleep(ctx.outage())
-        _ref(ctx).heal()
+        ctx.target.heal()
         return f"member {i} cut off"
 
     return fire
 
 
+def cut_leader_link(ctx: Context) -> str:
+    """Cut the leader from one follower only: the other follower still hears both."""
+    leader, followers, _ = ctx.roles()
+    follower = ctx.rng.choice(followers)
+    ctx.target.cut_link(leader, follower)
+    time.sleep(ctx.outage())
+    ctx.target.heal()
+    return f"link {leader} (leader) - {follower} cut"
+
+
 def delay(ctx: Context) -> str:
     seconds = ctx.rng.uniform(0.02, 0.2)
-    _ref(ctx).delay_messages(seconds)
+    ctx.target.delay(seconds)
     time.sleep(ctx.outage())
-    _ref(ctx).heal()
+    ctx.target.heal()
     return f"{seconds * 1000:.0f} ms on every link"
+
+
+def drop_client_connections(ctx: Context) -> str:
+    """Reset the clients' live connections to one member (one they use: a gRPC channel
+    talks to one endpoint at a time)."""
+    used = [i for i, n in enumerate(ctx.target.client_connections()) if n]
+    if not used:
+        raise LookupError("no client connection to cut")
+    i = ctx.rng.choice(used)
+    return f"member {i}: {ctx.target.cut_clients(i)} connections reset"
+
+
+def replace(leader: bool) -> Callable[[Context], str]:
+    def fire(ctx: Context) -> str:
+        i = _member(ctx, leader)
+        ctx.target.replace(i)
+        return f"member {i} replaced"
+
+    return fire
 
 
 def drop(ctx: Context) -> str:
@@ -246,13 +389,19 @@ COMMON: dict[str, Failpoint] = {
     "move_leader": move_leader,
     "compact": compact,
     "defragment": defragment,
-}
-REF_ONLY: dict[str, Failpoint] = {
-    "pause_leader": pause_resume(leader=True),
-    "pause_follower": pause_resume(leader=False),
     "partition_leader": partition_heal(leader=True),
     "partition_follower": partition_heal(leader=False),
+    "cut_leader_link": cut_leader_link,
     "delay_messages": delay,
+    "drop_client_connections": drop_client_connections,
+    "replace_leader": replace(leader=True),
+    "replace_follower": replace(leader=False),
+    "pause_leader": pause_resume(leader=True),
+    "pause_follower": pause_resume(leader=False),
+}
+# TCP loses no bytes (a lost packet is sent again: a delay), so a proxy between etcd
+# members can cut or delay their messages but not drop some: server_ref's only.
+REF_ONLY: dict[str, Failpoint] = {
     "drop_messages": drop,
 }
 

@@ -78,6 +78,7 @@ class Cluster(Protocol):
     def index_of(self, member_id: int) -> int: ...
     def add_member(self, learner: bool = False) -> NewMember: ...
     def remove_member(self, i: int) -> None: ...
+    def replace_member(self, i: int) -> int: ...
     def ensure_running(self) -> None: ...
     def stop(self) -> None: ...
 
@@ -88,10 +89,19 @@ class EtcdClusterBackend:
     kind = "etcd"
     member: type[EtcdProcess] = EtcdProcess
 
-    def __init__(self, root: Path, size: int = 3, snapshot_count: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        size: int = 3,
+        snapshot_count: int | None = None,
+        peer_proxy: Callable[[int], str] | None = None,
+    ) -> None:
+        """``peer_proxy``: see ``EtcdCluster`` (members reached through proxies)."""
         self._root = root
         self._extra = [] if snapshot_count is None else ["--snapshot-count", str(snapshot_count)]
-        self._group = EtcdCluster(root, size, extra_args=self._extra, member=self.member)
+        self._group = EtcdCluster(
+            root, size, extra_args=self._extra, member=self.member, peer_proxy=peer_proxy
+        )
         self._token = "etcd3py-test"
 
     def start(self) -> EtcdClusterBackend:
@@ -183,6 +193,42 @@ class EtcdClusterBackend:
         finally:
             member.remove()
 
+    def replace_member(self, i: int) -> int:
+        """Remove member ``i``, wipe its data, add it back as a new member with the same
+        name, ports and advertised peer URL (so client endpoints and proxies stay valid)
+        and start it joining the cluster (``existing``); return its new id."""
+        old = self._group.members[i]
+        member_id = status(old.endpoint).header.member_id
+        other = next(m for j, m in enumerate(self._group.members) if j != i and m.alive())
+        with grpc.insecure_channel(other.endpoint) as channel:
+            stub = rpc_pb2_grpc.ClusterStub(channel)
+            remove = rpc_pb2.MemberRemoveRequest(ID=member_id)
+            retry_unhealthy(lambda: stub.MemberRemove(remove, timeout=10))
+            assert old.proc is not None
+            try:
+                old.proc.wait(10)  # a removed etcd member exits by itself
+            except subprocess.TimeoutExpired:
+                old.kill()
+            old.remove()
+            self.wait_leader()  # the survivors elect first when the leader went
+            add = rpc_pb2.MemberAddRequest(peerURLs=[old.advertise_peer_url])
+            added = retry_unhealthy(lambda: stub.MemberAdd(add, timeout=10))
+        initial = ",".join(
+            f"{m.name or old.name}={m.peerURLs[0]}" for m in added.members if m.peerURLs
+        )
+        member = self.member(
+            old.data_dir,
+            name=old.name,
+            client_port=old.client_port,
+            peer_port=old.peer_port,
+            advertise_peer_url=old.advertise_peer_url,
+            initial_cluster=initial,
+            cluster_state="existing",
+            extra_args=["--initial-cluster-token", self._token, *self._extra],
+        )
+        self._group.members[i] = member.start()
+        return int(added.member.ID)
+
     def ensure_running(self) -> None:
         self._group.ensure_running()
 
@@ -244,6 +290,9 @@ class RefCluster:
 
     def remove_member(self, i: int) -> None:
         self._cluster.remove_member(i)
+
+    def replace_member(self, i: int) -> int:
+        return int(self._cluster.replace_member(i).id)
 
     def partition(self, *groups: list[int]) -> None:
         """Cut the peer links between ``groups`` (a fault real etcd has no counterpart

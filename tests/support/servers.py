@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,17 +94,20 @@ class EtcdProcess:
         cluster_state: str = "new",
         extra_args: Sequence[str] = (),
         client_url: str | None = None,
+        advertise_peer_url: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self._advertise_peer_url = advertise_peer_url  # a proxy in front of peer_url
         self._client_url = client_url  # e.g. unix://name: a socket in the data dir's parent
         self.name = name
         self.client_port = client_port or free_port()
         self.peer_port = peer_port or free_port()
         self.in_cluster = initial_cluster is not None  # told its cluster, not alone
-        self.initial_cluster = initial_cluster or f"{name}={self.peer_url}"
+        self.initial_cluster = initial_cluster or f"{name}={self.advertise_peer_url}"
         self.cluster_state = cluster_state
         self.extra_args = list(extra_args)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.paused = False
         self.log_path = self.data_dir.with_name(self.data_dir.name + ".log")
 
     @property
@@ -122,6 +125,11 @@ class EtcdProcess:
     def peer_url(self) -> str:
         return f"http://127.0.0.1:{self.peer_port}"
 
+    @property
+    def advertise_peer_url(self) -> str:
+        """The peer URL the other members dial: ``peer_url`` unless a proxy fronts it."""
+        return self._advertise_peer_url or self.peer_url
+
     def member_flags(self, in_cluster: bool = True) -> list[str]:
         """The flags both binaries take alike; ``in_cluster``: with the cluster's own."""
         flags = [
@@ -129,7 +137,7 @@ class EtcdProcess:
             "--data-dir", str(self.data_dir),
             "--listen-client-urls", self.client_url,
             "--advertise-client-urls", self.client_url,
-            "--initial-advertise-peer-urls", self.peer_url,
+            "--initial-advertise-peer-urls", self.advertise_peer_url,
             "--experimental-watch-progress-notify-interval", PROGRESS_NOTIFY_INTERVAL,
         ]  # fmt: skip
         if in_cluster:
@@ -149,6 +157,7 @@ class EtcdProcess:
     def start(self, wait: bool = True) -> EtcdProcess:
         """Start (or restart, on the same data directory and ports) the member."""
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.paused = False
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         try:
             self.proc = subprocess.Popen(
@@ -178,6 +187,17 @@ class EtcdProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+    def pause(self) -> None:
+        """SIGSTOP: the process freezes (timers, sockets unread) until ``resume``."""
+        assert self.proc is not None and self.proc.poll() is None, f"{self.name} is not running"
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGCONT)
+        self.paused = False
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
@@ -275,15 +295,22 @@ class EtcdCluster:
         token: str = "etcd3py-test",
         extra_args: Sequence[str] = (),
         member: type[EtcdProcess] = EtcdProcess,
+        peer_proxy: Callable[[int], str] | None = None,
     ) -> None:
+        """``peer_proxy``: given a member's peer port, the URL it advertises instead
+        (a proxy in front of it: tests/support/peer_proxy.py)."""
         names = [f"m{i}" for i in range(size)]
         peers = {name: free_port() for name in names}
-        initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in peers.items())
+        advertised = {
+            n: peer_proxy(p) if peer_proxy else f"http://127.0.0.1:{p}" for n, p in peers.items()
+        }
+        initial = ",".join(f"{n}={url}" for n, url in advertised.items())
         self.members = [
             member(
                 root / name,
                 name=name,
                 peer_port=peers[name],
+                advertise_peer_url=advertised[name],
                 initial_cluster=initial,
                 extra_args=["--initial-cluster-token", token, *extra_args],
             )
