@@ -59,6 +59,10 @@ def check_lock(records: RecipeRecords) -> Verdict:
     return OK
 
 
+# campaign outcomes whose key may have led although no Leadership was recorded
+UNSEEN_LEADS = ("error", "timeout", "lost")
+
+
 def check_election(records: RecipeRecords) -> Verdict:
     """At most one leader per term, terms only grow, observers agree and converge.
 
@@ -66,7 +70,9 @@ def check_election(records: RecipeRecords) -> Verdict:
     - ordered by revision, successful proclamations never go back to an older term,
       and each lands after its term began;
     - every observation is of a leadership someone won (key and term) -- or of the key
-      of a campaign that failed with an error, which may have led without knowing --
+      of a campaign that may have led without knowing: one that failed with an error,
+      one that timed out just as its predecessor went (it withdraws: a brief leader),
+      one that lost its session right after winning --
       with a value campaigned with or proclaimed on that key (or maybe: unknown);
     - each observer's terms never decrease;
     - when the run ended with a leader, each observer's last report is that leader.
@@ -99,7 +105,7 @@ def check_election(records: RecipeRecords) -> Verdict:
     for p in records.proclamations:
         if p.outcome in ("ok", "unknown"):
             values[p.key].add(p.value)
-    unseen = {c.key for c in records.candidacies if c.outcome == "error"}
+    unseen = {c.key for c in records.candidacies if c.outcome in UNSEEN_LEADS}
     last: dict[str, tuple[int, bytes, int]] = {}
     for o in sorted(records.observations, key=lambda o: o.at):
         won = leader_of.get(o.term)

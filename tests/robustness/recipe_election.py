@@ -59,16 +59,16 @@ class Candidate(Worker):
         except EtcdError:
             self.records.candidacies.append(Candidacy(self.label, key, value, "error"))
             raise
-        self.records.candidacies.append(
-            Candidacy(self.label, key, value, "won" if won else "timeout")
-        )
         if not won:
+            self.records.candidacies.append(Candidacy(self.label, key, value, "timeout"))
             return
         started = self.clock.now()
         try:
             term = election.revision
-        except ElectionNotLeaderError:
-            return  # lost at once: its key may show in observations as an unseen leader
+        except ElectionNotLeaderError:  # lost at once: it may show as an unseen leader
+            self.records.candidacies.append(Candidacy(self.label, key, value, "lost"))
+            return
+        self.records.candidacies.append(Candidacy(self.label, key, value, "won"))
         lead = Leadership(self.label, key, term, value, started, started, "resigned")
         for _ in range(self.rng.randint(2, 5)):
             if self.pause(0.1, 0.3):

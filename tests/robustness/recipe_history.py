@@ -60,7 +60,9 @@ class Leadership:
 @dataclass(frozen=True)
 class Candidacy:
     """A campaign: its key (the session's, known before the campaign) and value.
-    ``outcome``: "won", "timeout" (withdrawn) or "error" (it may have led unseen)."""
+    ``outcome``: "won", "timeout" (withdrawn), "lost" (won, its session gone at once)
+    or "error"; all but "won" may have led unseen (a timeout racing the predecessor's
+    exit leads until the withdrawal)."""
 
     candidate: str
     key: bytes

@@ -137,6 +137,13 @@ def test_good_election_records_pass() -> None:
     # an observation of a campaign that failed with an error: it may have led unseen
     records.observations.insert(2, Observation("o", KEY_A, 15, 15, b"a-3", 2.0))
     assert check_election(records).ok, check_election(records).explanation
+    # a campaign that timed out as its predecessor went led until it withdrew (seen in
+    # a server_ref run: seed 1301)
+    records.candidacies.append(Candidacy("b", KEY_B, b"b-4", "timeout"))
+    records.observations.append(Observation("o", KEY_B, 30, 30, b"b-4", 5.5))
+    records.final_leader = FinalLeader(KEY_B, 30, 30, b"b-4")
+    records.observations.append(Observation("p", KEY_B, 30, 30, b"b-4", 5.6))
+    assert check_election(records).ok, check_election(records).explanation
     assert check_election(RecipeRecords()).ok
 
 
