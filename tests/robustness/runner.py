@@ -14,6 +14,7 @@ from typing import Any
 
 from .failpoints import Fired, Injector, RefTarget, start_target
 from .history import History
+from .member_checks import check_members
 from .recipe_checks import check_recipes
 from .recipe_history import RecipeRecords
 from .recipe_traffic import RecipeTraffic
@@ -191,9 +192,11 @@ def run(
         problems = kv_problems + problems
         if injector.problem:
             problems.insert(0, injector.problem)
+        members = check_members(target.endpoints)
     finally:
         target.stop()
     verdicts = check(history if traffic is not None else None, records)
+    verdicts.results["members"] = members
     errors = traffic.error_counts() if traffic is not None else {}
     for name, n in (recipes.error_counts() if recipes is not None else {}).items():
         errors[name] = errors.get(name, 0) + n

