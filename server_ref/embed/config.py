@@ -107,6 +107,14 @@ class Config:
         ("http://localhost:2379",),
         _urls_flag("--listen-client-urls", "comma-separated URLs to serve clients on"),
     )
+    listen_client_http_urls: tuple[str, ...] = _setting(
+        (),
+        _urls_flag(
+            "--listen-client-http-urls",
+            "URLs to serve HTTP only on (health, version); given, --listen-client-urls "
+            "serve gRPC only (etcd 3.5.8's flag); none: the client URLs serve both",
+        ),
+    )
     advertise_client_urls: tuple[str, ...] = _setting(
         (),
         _urls_flag(
