@@ -1,6 +1,7 @@
-"""etcd 3.5.1's HTTP endpoints on a client URL: ``/health`` and ``/version`` (etcd's
-etcdhttp package), behind etcd's access controller (CORS headers on every answer,
-``OPTIONS`` answered 200, ``/v3beta/`` read as ``/v3/``)."""
+"""etcd 3.5.1's HTTP endpoints on a client URL: ``/health``, ``/version`` and
+``/metrics`` (etcd's etcdhttp package), behind etcd's access controller (CORS headers
+on every answer, ``OPTIONS`` answered 200); on a metrics URL (``--listen-metrics-urls``)
+``/metrics`` and ``/health`` only, without the access controller."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import json
 from etcd3py import _etcd_errors as E
 from etcd3py._proto import rpc_pb2
 
-from ..embed.http1 import Request, Response, text_error
 from ..errors import ServerError
 from ..server.server import EtcdServer
-from ..server.state import CLUSTER_VERSION
-from .maintenance import ETCD_API_VERSION
+from .http1 import Request, Response, text_error
+from .maintenance import ETCD_API_VERSION, cluster_version
+from .metrics import CONTENT_TYPE, exposition, registry_for
 
 CORS_HEADERS = [
     ("Access-Control-Allow-Headers", "accept, content-type, authorization"),
@@ -39,13 +40,6 @@ def _method_not_allowed(allowed: str) -> Response:
     response = text_error(405, "Method Not Allowed")
     response.headers.append(("Allow", allowed))
     return response
-
-
-def cluster_version(server: EtcdServer) -> str:
-    """What ``/version`` calls etcdcluster: a cluster's once its leader decided it."""
-    if server.replicator is None:
-        return CLUSTER_VERSION
-    return server.cluster_version or "not_decided"
 
 
 async def health(server: EtcdServer, excluded: list[str]) -> tuple[bool, str]:
@@ -75,20 +69,24 @@ class HttpEndpoints:
 
     def __init__(self, server: EtcdServer) -> None:
         self._server = server
+        self._registry = registry_for(server)
 
     async def __call__(self, request: Request) -> Response:
-        response = await self._route(request)
+        if request.method == "OPTIONS":
+            response = Response(200)
+        elif request.path == "/version":
+            response = self._version(request)
+        else:
+            response = await self.metrics_url(request)
         response.headers.extend(CORS_HEADERS)
         return response
 
-    async def _route(self, request: Request) -> Response:
-        if request.method == "OPTIONS":
-            return Response(200)
-        path = request.path
-        if path == "/health":
+    async def metrics_url(self, request: Request) -> Response:
+        """What a metrics URL serves (the client URLs serve it too)."""
+        if request.path == "/health":
             return await self._health(request)
-        if path == "/version":
-            return self._version(request)
+        if request.path == "/metrics":
+            return Response(200, exposition(self._registry), [("Content-Type", CONTENT_TYPE)])
         return text_error(404, "404 page not found")
 
     async def _health(self, request: Request) -> Response:

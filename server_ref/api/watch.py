@@ -99,6 +99,11 @@ class WatchSession:
         self._wake = asyncio.Event()
         self._ending: E.ErrorSpec | None = None
 
+    @property
+    def watcher_count(self) -> int:
+        """The stream's live watchers (etcd_debugging_mvcc_watcher_total)."""
+        return len(self._watchers)
+
     def end(self, spec: E.ErrorSpec) -> None:
         """End the stream with ``spec``, each watch first canceled with its message as
         the reason: a client that would open the stream again and go on from its next
@@ -329,9 +334,11 @@ class WatchService:
         )
         end = functools.partial(session.end, E.STOPPED)
         server.add_reset_listener(end)
+        server.metrics.watch_streams.add(session)
         try:
             await session.run(request_iterator)
         except ServerError as err:
             await context.abort(err.spec.code, err.spec.message)
         finally:
+            server.metrics.watch_streams.discard(session)
             server.remove_reset_listener(end)

@@ -96,7 +96,13 @@ async def _serve(config: Config) -> None:
     tls = config.client_tls()
     tls.check_urls(config.listen_client_urls)  # as etcd: before the data dir is touched
     server, durable = make_server(config)
-    member = Member(server, config.listen_client_urls, tls, config.listen_client_http_urls)
+    member = Member(
+        server,
+        config.listen_client_urls,
+        tls,
+        config.listen_client_http_urls,
+        config.listen_metrics_urls,
+    )
     try:
         await member.start()
     except BaseException:

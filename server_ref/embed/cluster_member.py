@@ -87,6 +87,7 @@ async def start_member(
         config.listen_client_urls,
         config.client_tls(),
         config.listen_client_http_urls,
+        config.listen_metrics_urls,
     )
     try:
         await grpc_member.start()

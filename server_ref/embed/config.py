@@ -115,6 +115,13 @@ class Config:
             "serve gRPC only (etcd 3.5.8's flag); none: the client URLs serve both",
         ),
     )
+    listen_metrics_urls: tuple[str, ...] = _setting(
+        (),
+        _urls_flag(
+            "--listen-metrics-urls",
+            "more URLs to serve /metrics and /health on (http:// only here)",
+        ),
+    )
     advertise_client_urls: tuple[str, ...] = _setting(
         (),
         _urls_flag(

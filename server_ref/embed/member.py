@@ -19,11 +19,11 @@ from urllib.parse import urlsplit
 
 import grpc
 
+from ..api.http1 import HttpServer
 from ..api.http_endpoints import HttpEndpoints
 from ..api.services import add_services
 from ..server.server import EtcdServer
 from .front import FrontListener
-from .http1 import HttpServer
 from .tls import ClientTls, is_secure
 
 log = logging.getLogger("etcd3py.server_ref")
@@ -69,6 +69,7 @@ class Member:
         listen_urls: tuple[str, ...],
         tls: ClientTls | None = None,
         http_urls: tuple[str, ...] = (),
+        metrics_urls: tuple[str, ...] = (),
     ) -> None:
         self.server = server
         self.tls = tls or ClientTls()
@@ -81,13 +82,20 @@ class Member:
                 )
             if not _fronted(url):
                 raise ListenUrlError(f"--listen-client-http-urls serves http:// URLs only: {url}")
+        for url in metrics_urls:
+            if not _fronted(url):
+                raise ListenUrlError(f"--listen-metrics-urls serves http:// URLs only: {url}")
         self.info = server.member
         self.member_id = self.info.id
         self._listen_urls = listen_urls
         self._http_urls = http_urls
         self._grpc: grpc.aio.Server | None = None
-        self._fronts: list[FrontListener] = []
-        self._http = HttpServer(HttpEndpoints(server))
+        self._fronts: list[tuple[FrontListener, HttpServer]] = []
+        self._metrics_urls = metrics_urls
+        endpoints = HttpEndpoints(server)
+        self._http = HttpServer(endpoints)
+        self._metrics_http = HttpServer(endpoints.metrics_url)
+        self.metrics_ports: list[int] = []
         self._sockets_dir: str | None = None  # the private gRPC sockets behind the fronts
         self.ports: list[int] = []  # of the client URLs, in their order
         self.http_ports: list[int] = []  # of the HTTP-only URLs
@@ -97,13 +105,13 @@ class Member:
         """False once stop() has begun: RPCs cancelled then are cut by the member's end."""
         return self._grpc is not None
 
-    def _front(self, url: str, grpc_path: str | None) -> FrontListener:
+    def _front(self, url: str, grpc_path: str | None, *, metrics: bool = False) -> FrontListener:
         host, port = _host_port(url)
         try:
             front = FrontListener(host, port, grpc_path)
         except OSError as err:
             raise OSError(f"cannot listen on {url}: {err}") from None
-        self._fronts.append(front)
+        self._fronts.append((front, self._metrics_http if metrics else self._http))
         return front
 
     async def start(self) -> None:
@@ -131,6 +139,9 @@ class Member:
                     continue
                 self.ports.append(self._bind_grpc(grpc_server, url, credentials))
             self.http_ports = [self._front(url, None).port for url in self._http_urls]
+            self.metrics_ports = [
+                self._front(url, None, metrics=True).port for url in self._metrics_urls
+            ]
         except BaseException:
             self._close_fronts()
             raise
@@ -138,8 +149,8 @@ class Member:
         await grpc_server.start()
         self._grpc = grpc_server
         loop = asyncio.get_running_loop()
-        for front in self._fronts:
-            front.start(loop, self._http.adopt)
+        for front, http in self._fronts:
+            front.start(loop, http.adopt)
         if not self.info.client_urls:
             self.info.client_urls = [self.url_for(i) for i in range(len(self.ports))]
 
@@ -176,9 +187,10 @@ class Member:
 
     def _close_fronts(self) -> None:
         fronts, self._fronts = self._fronts, []
-        for front in fronts:
+        for front, _ in fronts:
             front.stop()
         self._http.close_all()
+        self._metrics_http.close_all()
         if self._sockets_dir is not None:
             shutil.rmtree(self._sockets_dir, ignore_errors=True)
             self._sockets_dir = None
