@@ -1,7 +1,8 @@
-"""etcd 3.5.1's HTTP endpoints on a client URL: ``/health``, ``/version`` and
-``/metrics`` (etcd's etcdhttp package), behind etcd's access controller (CORS headers
-on every answer, ``OPTIONS`` answered 200); on a metrics URL (``--listen-metrics-urls``)
-``/metrics`` and ``/health`` only, without the access controller."""
+"""etcd 3.5.1's HTTP endpoints on a client URL: ``/health``, ``/version``,
+``/metrics`` (etcd's etcdhttp package) and the JSON gateway (gateway.py), behind etcd's
+access controller (CORS headers on every answer, ``OPTIONS`` answered 200, ``/v3beta/``
+read as ``/v3/``); on a metrics URL (``--listen-metrics-urls``) ``/metrics`` and
+``/health`` only, without the access controller."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from etcd3py._proto import rpc_pb2
 
 from ..errors import ServerError
 from ..server.server import EtcdServer
+from .gateway import ROUTES, Gateway
 from .http1 import Request, Response, text_error
 from .maintenance import ETCD_API_VERSION, cluster_version
 from .metrics import CONTENT_TYPE, exposition, registry_for
@@ -70,11 +72,18 @@ class HttpEndpoints:
     def __init__(self, server: EtcdServer) -> None:
         self._server = server
         self._registry = registry_for(server)
+        self.gateway: Gateway | None = None  # set once the member's gRPC is bound
 
     async def __call__(self, request: Request) -> Response:
+        path = request.path
+        if path.startswith("/v3beta/"):  # etcd's access controller: the old prefix
+            path = "/v3/" + path[len("/v3beta/") :]
+        route = ROUTES.get(path)
         if request.method == "OPTIONS":
             response = Response(200)
-        elif request.path == "/version":
+        elif route is not None and self.gateway is not None:
+            response = await self.gateway.serve(request, route)
+        elif path == "/version":
             response = self._version(request)
         else:
             response = await self.metrics_url(request)

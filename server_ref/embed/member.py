@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import grpc
 
+from ..api.gateway import Gateway
 from ..api.http1 import HttpServer
 from ..api.http_endpoints import HttpEndpoints
 from ..api.services import add_services
@@ -93,6 +94,7 @@ class Member:
         self._fronts: list[tuple[FrontListener, HttpServer]] = []
         self._metrics_urls = metrics_urls
         endpoints = HttpEndpoints(server)
+        self._endpoints = endpoints
         self._http = HttpServer(endpoints)
         self._metrics_http = HttpServer(endpoints.metrics_url)
         self.metrics_ports: list[int] = []
@@ -130,14 +132,18 @@ class Member:
         add_services(grpc_server, self.server, lambda: self.serving)
         self.ports = []
         self.http_ports = []
+        gateway_target = None  # where the JSON gateway calls gRPC: a plain address
         try:
             for index, url in enumerate(self._listen_urls):
                 if _fronted(url) and not self._http_urls:
                     path = self._private_socket(index)
                     grpc_server.add_insecure_port(f"unix:{path}")
                     self.ports.append(self._front(url, path).port)
+                    gateway_target = gateway_target or f"unix:{path}"
                     continue
                 self.ports.append(self._bind_grpc(grpc_server, url, credentials))
+                if not is_secure(url) and gateway_target is None:
+                    gateway_target = self._grpc_address(url, self.ports[-1])
             self.http_ports = [self._front(url, None).port for url in self._http_urls]
             self.metrics_ports = [
                 self._front(url, None, metrics=True).port for url in self._metrics_urls
@@ -145,6 +151,8 @@ class Member:
         except BaseException:
             self._close_fronts()
             raise
+        if gateway_target is not None:
+            self._endpoints.gateway = Gateway(gateway_target)
         self.server.start()
         await grpc_server.start()
         self._grpc = grpc_server
@@ -175,6 +183,13 @@ class Member:
             raise OSError(f"cannot listen on {url}")
         return port
 
+    @staticmethod
+    def _grpc_address(url: str, port: int) -> str:
+        if url.startswith("unix://"):
+            return listen_address(url)
+        host = listen_address(url).rsplit(":", 1)[0]
+        return f"{host}:{port}"
+
     def url_for(self, index: int) -> str:
         """The client URL actually bound (port 0 resolved) for listen URL ``index``."""
         url = self._listen_urls[index]
@@ -202,4 +217,7 @@ class Member:
                 self._close_fronts()
             await grpc_server.stop(grace)
         self._close_fronts()
+        gateway, self._endpoints.gateway = self._endpoints.gateway, None
+        if gateway is not None:
+            await gateway.close()
         await self.server.stop()

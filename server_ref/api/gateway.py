@@ -1,0 +1,194 @@
+"""etcd's JSON gateway (grpc-gateway v1, as etcd 3.5.1 serves it on its client URLs):
+``POST /v3/<service>/<method>`` with the request as JSON, answered with the response
+as JSON, by calling the member's own gRPC server, as etcd's gateway dials its own.
+
+The mapping is protobuf's JSON mapping as etcd's marshaler writes it (probed:
+docs/probes/gateway_probe.*): the proto's own field names, bytes in base64, 64-bit
+integers as strings, enums by name, fields at their default left out, unknown fields
+in a request ignored. A failed call answers ``{"error", "code", "message"}`` with
+grpc-gateway's HTTP status for the gRPC code. The ``Authorization`` header goes to
+the call as etcd's gateway forwards it (the token).
+
+The streaming methods (Watch, LeaseKeepAlive, Snapshot, Observe) are not served yet:
+their paths answer 404 here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import ModuleType
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from etcd3py._proto import rpc_pb2, v3election_pb2, v3lock_pb2
+
+from .http1 import Request, Response
+
+# grpc-gateway v1's HTTPStatusFromCode
+HTTP_STATUS = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.CANCELLED: 408,
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+}
+
+# path after /v3/ -> (proto module, service, method), etcd 3.5.1's gateway patterns
+_UNARY: dict[str, tuple[ModuleType, str, str]] = {
+    "kv/range": (rpc_pb2, "KV", "Range"),
+    "kv/put": (rpc_pb2, "KV", "Put"),
+    "kv/deleterange": (rpc_pb2, "KV", "DeleteRange"),
+    "kv/txn": (rpc_pb2, "KV", "Txn"),
+    "kv/compaction": (rpc_pb2, "KV", "Compact"),
+    "lease/grant": (rpc_pb2, "Lease", "LeaseGrant"),
+    "lease/revoke": (rpc_pb2, "Lease", "LeaseRevoke"),
+    "kv/lease/revoke": (rpc_pb2, "Lease", "LeaseRevoke"),
+    "lease/timetolive": (rpc_pb2, "Lease", "LeaseTimeToLive"),
+    "kv/lease/timetolive": (rpc_pb2, "Lease", "LeaseTimeToLive"),
+    "lease/leases": (rpc_pb2, "Lease", "LeaseLeases"),
+    "kv/lease/leases": (rpc_pb2, "Lease", "LeaseLeases"),
+    "cluster/member/add": (rpc_pb2, "Cluster", "MemberAdd"),
+    "cluster/member/remove": (rpc_pb2, "Cluster", "MemberRemove"),
+    "cluster/member/update": (rpc_pb2, "Cluster", "MemberUpdate"),
+    "cluster/member/list": (rpc_pb2, "Cluster", "MemberList"),
+    "cluster/member/promote": (rpc_pb2, "Cluster", "MemberPromote"),
+    "maintenance/alarm": (rpc_pb2, "Maintenance", "Alarm"),
+    "maintenance/status": (rpc_pb2, "Maintenance", "Status"),
+    "maintenance/defragment": (rpc_pb2, "Maintenance", "Defragment"),
+    # Hash and HashKV share this path; the first registered (Hash) answers (probed)
+    "maintenance/hash": (rpc_pb2, "Maintenance", "Hash"),
+    "maintenance/transfer-leadership": (rpc_pb2, "Maintenance", "MoveLeader"),
+    "maintenance/downgrade": (rpc_pb2, "Maintenance", "Downgrade"),
+    "auth/enable": (rpc_pb2, "Auth", "AuthEnable"),
+    "auth/disable": (rpc_pb2, "Auth", "AuthDisable"),
+    "auth/status": (rpc_pb2, "Auth", "AuthStatus"),
+    "auth/authenticate": (rpc_pb2, "Auth", "Authenticate"),
+    "auth/user/add": (rpc_pb2, "Auth", "UserAdd"),
+    "auth/user/get": (rpc_pb2, "Auth", "UserGet"),
+    "auth/user/list": (rpc_pb2, "Auth", "UserList"),
+    "auth/user/delete": (rpc_pb2, "Auth", "UserDelete"),
+    "auth/user/changepw": (rpc_pb2, "Auth", "UserChangePassword"),
+    "auth/user/grant": (rpc_pb2, "Auth", "UserGrantRole"),
+    "auth/user/revoke": (rpc_pb2, "Auth", "UserRevokeRole"),
+    "auth/role/add": (rpc_pb2, "Auth", "RoleAdd"),
+    "auth/role/get": (rpc_pb2, "Auth", "RoleGet"),
+    "auth/role/list": (rpc_pb2, "Auth", "RoleList"),
+    "auth/role/delete": (rpc_pb2, "Auth", "RoleDelete"),
+    "auth/role/grant": (rpc_pb2, "Auth", "RoleGrantPermission"),
+    "auth/role/revoke": (rpc_pb2, "Auth", "RoleRevokePermission"),
+    "lock/lock": (v3lock_pb2, "Lock", "Lock"),
+    "lock/unlock": (v3lock_pb2, "Lock", "Unlock"),
+    "election/campaign": (v3election_pb2, "Election", "Campaign"),
+    "election/proclaim": (v3election_pb2, "Election", "Proclaim"),
+    "election/leader": (v3election_pb2, "Election", "Leader"),
+    "election/resign": (v3election_pb2, "Election", "Resign"),
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    full_method: str  # /etcdserverpb.KV/Range
+    request: type[Message]
+    response: type[Message]
+
+
+def _route(module: ModuleType, service: str, method: str) -> Route:
+    descriptor = module.DESCRIPTOR.services_by_name[service]
+    found = descriptor.methods_by_name[method]
+    return Route(
+        f"/{descriptor.full_name}/{method}",
+        getattr(module, found.input_type.name),
+        getattr(module, found.output_type.name),
+    )
+
+
+ROUTES = {f"/v3/{path}": _route(*where) for path, where in _UNARY.items()}
+
+
+def to_json(message: Message) -> bytes:
+    """A message as etcd's gateway writes it (compact, fields in number order)."""
+    as_dict = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    return json.dumps(as_dict, separators=(",", ":")).encode()
+
+
+def _error(code: grpc.StatusCode, message: str) -> Response:
+    body = json.dumps(
+        {"error": message, "code": code.value[0], "message": message}, separators=(",", ":")
+    ).encode()
+    return Response(HTTP_STATUS.get(code, 500), body, [("Content-Type", "application/json")])
+
+
+Call = Callable[[Route, Message, list[tuple[str, str]]], Awaitable[Message]]
+
+
+class Gateway:
+    """Serves the gateway's paths by calling the member's gRPC server at ``target``."""
+
+    def __init__(self, target: str) -> None:
+        self._target = target
+        self._channel: grpc.aio.Channel | None = None
+
+    def _open(self) -> grpc.aio.Channel:
+        if self._channel is None:
+            self._channel = grpc.aio.insecure_channel(
+                self._target, options=[("grpc.max_receive_message_length", -1)]
+            )
+        return self._channel
+
+    async def close(self) -> None:
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            await channel.close()
+
+    async def serve(self, request: Request, route: Route) -> Response:
+        if request.method != "POST":
+            return Response(
+                405,
+                b"Method Not Allowed\n",
+                [
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("X-Content-Type-Options", "nosniff"),
+                ],
+            )
+        message = route.request()
+        try:
+            json_format.Parse(request.body or b"{}", message, ignore_unknown_fields=True)
+        except (json_format.ParseError, UnicodeDecodeError) as err:
+            return _error(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+        metadata = []
+        token = request.headers.get("authorization")
+        if token is not None:
+            metadata.append(("authorization", token))
+        call = self._open().unary_unary(
+            route.full_method,
+            request_serializer=route.request.SerializeToString,
+            response_deserializer=route.response.FromString,
+        )
+        try:
+            answer = await call(message, metadata=metadata)
+        except grpc.aio.AioRpcError as err:
+            return _error(err.code(), err.details() or "")
+        return Response(
+            200,
+            to_json(answer),
+            [
+                ("Content-Type", "application/json"),
+                ("Grpc-Metadata-Content-Type", "application/grpc"),
+            ],
+        )
