@@ -9,15 +9,21 @@ in a request ignored. A failed call answers ``{"error", "code", "message"}`` wit
 grpc-gateway's HTTP status for the gRPC code. The ``Authorization`` header goes to
 the call as etcd's gateway forwards it (the token).
 
-The streaming methods (Watch, LeaseKeepAlive, Snapshot, Observe) are not served yet:
-their paths answer 404 here.
+Watch and LeaseKeepAlive are served as grpc-gateway serves a bidirectional stream: the
+requests are the JSON objects of the request body, one after the other, and the answer
+is a chunked sequence of ``{"result": ...}`` lines (``{"error": ...}`` if the call
+fails) for as long as the call lasts; the request side stays open, as etcd's. The body
+is read whole first, so a watch is created (or canceled) only by what the body holds
+when it ends. Snapshot and Observe (server streams) are not served yet (404).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from types import ModuleType
 
 import grpc
@@ -101,11 +107,20 @@ _UNARY: dict[str, tuple[ModuleType, str, str]] = {
 }
 
 
+# the bidirectional streams: the request body is a sequence of JSON requests, the
+# answer a chunked sequence of {"result": ...} lines
+_STREAMS: dict[str, tuple[ModuleType, str, str]] = {
+    "watch": (rpc_pb2, "Watch", "Watch"),
+    "lease/keepalive": (rpc_pb2, "Lease", "LeaseKeepAlive"),
+}
+
+
 @dataclass(frozen=True)
 class Route:
     full_method: str  # /etcdserverpb.KV/Range
     request: type[Message]
     response: type[Message]
+    streaming: bool = False
 
 
 def _route(module: ModuleType, service: str, method: str) -> Route:
@@ -115,10 +130,29 @@ def _route(module: ModuleType, service: str, method: str) -> Route:
         f"/{descriptor.full_name}/{method}",
         getattr(module, found.input_type.name),
         getattr(module, found.output_type.name),
+        found.client_streaming,
     )
 
 
-ROUTES = {f"/v3/{path}": _route(*where) for path, where in _UNARY.items()}
+ROUTES = {f"/v3/{path}": _route(*where) for path, where in {**_UNARY, **_STREAMS}.items()}
+
+
+def parse_sequence(body: bytes, request_type: type[Message]) -> list[Message]:
+    """The JSON requests one after the other in ``body`` (as Go's json.Decoder reads a
+    stream of them: whitespace between, none needed)."""
+    text = body.decode()
+    decoder = json.JSONDecoder()
+    messages: list[Message] = []
+    at = 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            return messages
+        value, at = decoder.raw_decode(text, at)
+        message = request_type()
+        json_format.ParseDict(value, message, ignore_unknown_fields=True)
+        messages.append(message)
 
 
 def to_json(message: Message) -> bytes:
@@ -132,9 +166,6 @@ def _error(code: grpc.StatusCode, message: str) -> Response:
         {"error": message, "code": code.value[0], "message": message}, separators=(",", ":")
     ).encode()
     return Response(HTTP_STATUS.get(code, 500), body, [("Content-Type", "application/json")])
-
-
-Call = Callable[[Route, Message, list[tuple[str, str]]], Awaitable[Message]]
 
 
 class Gateway:
@@ -166,15 +197,17 @@ class Gateway:
                     ("X-Content-Type-Options", "nosniff"),
                 ],
             )
+        metadata = []
+        token = request.headers.get("authorization")
+        if token is not None:
+            metadata.append(("authorization", token))
+        if route.streaming:
+            return self._stream(request, route, metadata)
         message = route.request()
         try:
             json_format.Parse(request.body or b"{}", message, ignore_unknown_fields=True)
         except (json_format.ParseError, UnicodeDecodeError) as err:
             return _error(grpc.StatusCode.INVALID_ARGUMENT, str(err))
-        metadata = []
-        token = request.headers.get("authorization")
-        if token is not None:
-            metadata.append(("authorization", token))
         call = self._open().unary_unary(
             route.full_method,
             request_serializer=route.request.SerializeToString,
@@ -191,4 +224,47 @@ class Gateway:
                 ("Content-Type", "application/json"),
                 ("Grpc-Metadata-Content-Type", "application/grpc"),
             ],
+        )
+
+    def _stream(self, request: Request, route: Route, metadata: list[tuple[str, str]]) -> Response:
+        try:
+            messages = parse_sequence(request.body, route.request)
+        except (ValueError, json_format.ParseError) as err:
+            return _error(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+
+        async def requests() -> AsyncIterator[Message]:
+            for message in messages:
+                yield message
+            await asyncio.Event().wait()  # the request side stays open, as etcd's does
+
+        call = self._open().stream_stream(
+            route.full_method,
+            request_serializer=route.request.SerializeToString,
+            response_deserializer=route.response.FromString,
+        )(requests(), metadata=metadata)
+
+        async def lines() -> AsyncIterator[bytes]:
+            try:
+                async for answer in call:
+                    yield b'{"result":' + to_json(answer) + b"}\n"
+            except grpc.aio.AioRpcError as err:
+                code = err.code()
+                status = HTTP_STATUS.get(code, 500)
+                chunk = {
+                    "grpc_code": code.value[0],
+                    "http_code": status,
+                    "message": err.details() or "",
+                    "http_status": HTTPStatus(status).phrase,
+                }
+                yield json.dumps({"error": chunk}, separators=(",", ":")).encode() + b"\n"
+            finally:
+                call.cancel()
+
+        return Response(
+            200,
+            headers=[
+                ("Content-Type", "application/json"),
+                ("Grpc-Metadata-Content-Type", "application/grpc"),
+            ],
+            stream=lines(),
         )

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import email.utils
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
@@ -39,6 +39,8 @@ class Response:
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    # given: the body is sent chunked, piece by piece, until the iterator ends
+    stream: AsyncIterator[bytes] | None = None
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -117,11 +119,15 @@ def _keep_alive(request: Request) -> bool:
 
 
 def encode_response(request_version: str, response: Response, keep_alive: bool) -> bytes:
+    """The status line and headers, and the body unless it is streamed."""
     status = HTTPStatus(response.status)
     lines = [f"{request_version} {status.value} {status.phrase}"]
     headers = list(response.headers)
     headers.append(("Date", email.utils.formatdate(usegmt=True)))
-    headers.append(("Content-Length", str(len(response.body))))
+    if response.stream is not None:
+        headers.append(("Transfer-Encoding", "chunked"))
+    else:
+        headers.append(("Content-Length", str(len(response.body))))
     if request_version == "HTTP/1.0":  # closes unless asked otherwise: no header
         if keep_alive:
             headers.append(("Connection", "keep-alive"))
@@ -176,8 +182,23 @@ class HttpServer:
             keep_alive = _keep_alive(request)
             writer.write(encode_response(request.version, response, keep_alive))
             await writer.drain()
+            if response.stream is not None:
+                await self._send_chunks(response.stream, writer)
             if not keep_alive:
                 return
+
+    @staticmethod
+    async def _send_chunks(stream: AsyncIterator[bytes], writer: asyncio.StreamWriter) -> None:
+        try:
+            async for chunk in stream:
+                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     def close_all(self) -> None:
         """Cut every connection (the member stops)."""

@@ -7,9 +7,15 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from etcd3py.server_ref import EmbeddedServer
 from tests.support.backends import Backend
+from tests.support.servers import EtcdProcess
 
 HTTP_TIMEOUT = 10.0
 HEADER_KEYS = {"cluster_id", "member_id", "revision", "raft_term"}
@@ -25,12 +31,13 @@ def call(
     body: object | None = None,
     method: str = "POST",
     raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     host, port = backend.endpoint.rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=HTTP_TIMEOUT)
     try:
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        conn.request(method, path, body=data)
+        conn.request(method, path, body=data, headers=headers or {})
         resp = conn.getresponse()
         return resp.status, dict(resp.getheaders()), resp.read()
     finally:
@@ -185,3 +192,101 @@ def test_auth_without_auth_enabled(backend: Backend, prefix: bytes) -> None:
         assert ok(backend, "/v3/auth/status", {}).get("enabled") is None  # false: left out
     finally:
         ok(backend, "/v3/auth/user/delete", {"name": name})
+
+
+def open_stream(
+    backend: Backend, path: str, body: bytes
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    host, port = backend.endpoint.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=HTTP_TIMEOUT)
+    conn.request("POST", path, body=body)
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert resp.getheader("Transfer-Encoding") == "chunked"
+    return conn, resp
+
+
+def next_result(resp: http.client.HTTPResponse) -> dict[str, Any]:
+    line = json.loads(resp.readline())
+    assert list(line) == ["result"]
+    result: dict[str, Any] = line["result"]
+    return result
+
+
+def test_watch_stream(backend: Backend, prefix: bytes) -> None:
+    key = prefix + b"w"
+    body = json.dumps({"create_request": {"key": b64(key)}}).encode()
+    conn, resp = open_stream(backend, "/v3/watch", body)
+    try:
+        created = next_result(resp)
+        assert created["created"] is True
+        assert "watch_id" not in created  # the first watch: id 0, left out
+        ok(backend, "/v3/kv/put", {"key": b64(key), "value": b64(b"1")})
+        ok(backend, "/v3/kv/delete" + "range", {"key": b64(key)})
+        events: list[dict[str, Any]] = []
+        while len(events) < 2:
+            events += next_result(resp)["events"]
+        put, deleted = events
+        assert "type" not in put  # PUT: the default
+        assert put["kv"]["key"] == b64(key) and put["kv"]["value"] == b64(b"1")
+        assert deleted["type"] == "DELETE"
+        assert deleted["kv"]["key"] == b64(key) and "value" not in deleted["kv"]
+    finally:
+        conn.close()
+
+
+def test_keepalive_stream(backend: Backend) -> None:
+    lease = ok(backend, "/v3/lease/grant", {"TTL": 60})["ID"]
+    try:
+        body = json.dumps({"ID": lease}).encode() * 2  # two requests, one after the other
+        conn, resp = open_stream(backend, "/v3/lease/keepalive", body)
+        try:
+            for _ in range(2):
+                assert {k: v for k, v in next_result(resp).items() if k != "header"} == {
+                    "ID": lease,
+                    "TTL": "60",
+                }
+        finally:
+            conn.close()
+    finally:
+        ok(backend, "/v3/lease/revoke", {"ID": lease})
+
+
+@pytest.fixture(params=["server_ref", "etcd"])
+def own_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """A server of the test's own (auth is turned on in it)."""
+    if request.param == "etcd":
+        proc = EtcdProcess(tmp_path / "etcd", extra_args=["--unsafe-no-fsync"])
+        proc.start()
+        try:
+            yield Backend("etcd", proc.endpoint)
+        finally:
+            proc.remove()
+    else:
+        with EmbeddedServer() as server:
+            yield Backend("server_ref", server.endpoint)
+
+
+def test_auth_token_in_authorization_header(own_server: Backend) -> None:
+    backend = own_server
+    ok(backend, "/v3/auth/user/add", {"name": "root", "password": "secret"})
+    ok(backend, "/v3/auth/user/grant", {"user": "root", "role": "root"})
+    ok(backend, "/v3/auth/enable", {})
+    for path in ("/v3/kv/range", "/v3/auth/status"):  # no token: no user
+        status, body = error(backend, path, {"key": b64(b"k")})
+        assert (status, body["code"], body["message"]) == (400, 3, "etcdserver: user name is empty")
+    status, body = error(backend, "/v3/auth/authenticate", {"name": "root", "password": "wrong"})
+    assert (status, body["code"]) == (400, 3)
+    assert body["message"] == "etcdserver: authentication failed, invalid user ID or password"
+    token = ok(backend, "/v3/auth/authenticate", {"name": "root", "password": "secret"})["token"]
+    headers = {"Authorization": token}
+    status, _, data = call(
+        backend, "/v3/kv/put", {"key": b64(b"k"), "value": b64(b"v")}, headers=headers
+    )
+    assert status == 200, data
+    status, _, data = call(backend, "/v3/kv/range", {"key": b64(b"k")}, headers=headers)
+    assert json.loads(data)["kvs"][0]["value"] == b64(b"v")
+    status, _, data = call(backend, "/v3/auth/status", {}, headers=headers)
+    assert json.loads(data)["enabled"] is True
+    status, _, data = call(backend, "/v3/auth/disable", {}, headers=headers)
+    assert status == 200, data
