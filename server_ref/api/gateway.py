@@ -14,7 +14,8 @@ requests are the JSON objects of the request body, one after the other, and the 
 is a chunked sequence of ``{"result": ...}`` lines (``{"error": ...}`` if the call
 fails) for as long as the call lasts; the request side stays open, as etcd's. The body
 is read whole first, so a watch is created (or canceled) only by what the body holds
-when it ends. Snapshot and Observe (server streams) are not served yet (404).
+when it ends. Snapshot and Observe (server streams) take one JSON request and answer
+the same lines.
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ _UNARY: dict[str, tuple[ModuleType, str, str]] = {
 _STREAMS: dict[str, tuple[ModuleType, str, str]] = {
     "watch": (rpc_pb2, "Watch", "Watch"),
     "lease/keepalive": (rpc_pb2, "Lease", "LeaseKeepAlive"),
+    # server streams: one JSON request, the same chunked lines back
+    "maintenance/snapshot": (rpc_pb2, "Maintenance", "Snapshot"),
+    "election/observe": (v3election_pb2, "Election", "Observe"),
 }
 
 
@@ -120,7 +124,8 @@ class Route:
     full_method: str  # /etcdserverpb.KV/Range
     request: type[Message]
     response: type[Message]
-    streaming: bool = False
+    client_streaming: bool = False
+    server_streaming: bool = False
 
 
 def _route(module: ModuleType, service: str, method: str) -> Route:
@@ -131,6 +136,7 @@ def _route(module: ModuleType, service: str, method: str) -> Route:
         getattr(module, found.input_type.name),
         getattr(module, found.output_type.name),
         found.client_streaming,
+        found.server_streaming,
     )
 
 
@@ -201,7 +207,7 @@ class Gateway:
         token = request.headers.get("authorization")
         if token is not None:
             metadata.append(("authorization", token))
-        if route.streaming:
+        if route.server_streaming:
             return self._stream(request, route, metadata)
         message = route.request()
         try:
@@ -228,7 +234,7 @@ class Gateway:
 
     def _stream(self, request: Request, route: Route, metadata: list[tuple[str, str]]) -> Response:
         try:
-            messages = parse_sequence(request.body, route.request)
+            messages = parse_sequence(request.body or b"{}", route.request)
         except (ValueError, json_format.ParseError) as err:
             return _error(grpc.StatusCode.INVALID_ARGUMENT, str(err))
 
@@ -237,11 +243,17 @@ class Gateway:
                 yield message
             await asyncio.Event().wait()  # the request side stays open, as etcd's does
 
-        call = self._open().stream_stream(
-            route.full_method,
-            request_serializer=route.request.SerializeToString,
-            response_deserializer=route.response.FromString,
-        )(requests(), metadata=metadata)
+        channel = self._open()
+        kinds = (route.request.SerializeToString, route.response.FromString)
+        call: (
+            grpc.aio.StreamStreamCall[Message, Message] | grpc.aio.UnaryStreamCall[Message, Message]
+        )
+        if route.client_streaming:
+            call = channel.stream_stream(route.full_method, *kinds)(requests(), metadata=metadata)
+        elif len(messages) == 1:
+            call = channel.unary_stream(route.full_method, *kinds)(messages[0], metadata=metadata)
+        else:
+            return _error(grpc.StatusCode.INVALID_ARGUMENT, "one JSON request expected")
 
         async def lines() -> AsyncIterator[bytes]:
             try:

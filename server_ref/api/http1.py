@@ -180,20 +180,26 @@ class HttpServer:
                 return
             response = await self._handler(request)
             keep_alive = _keep_alive(request)
-            writer.write(encode_response(request.version, response, keep_alive))
-            await writer.drain()
+            head = encode_response(request.version, response, keep_alive)
             if response.stream is not None:
-                await self._send_chunks(response.stream, writer)
+                await self._send_chunks(head, response.stream, writer)
+            else:
+                writer.write(head)
+                await writer.drain()
             if not keep_alive:
                 return
 
     @staticmethod
-    async def _send_chunks(stream: AsyncIterator[bytes], writer: asyncio.StreamWriter) -> None:
+    async def _send_chunks(
+        head: bytes, stream: AsyncIterator[bytes], writer: asyncio.StreamWriter
+    ) -> None:
+        """The headers with the first piece (as grpc-gateway sends them), then the rest."""
         try:
             async for chunk in stream:
-                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                writer.write(head + b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                head = b""
                 await writer.drain()
-            writer.write(b"0\r\n\r\n")
+            writer.write(head + b"0\r\n\r\n")
             await writer.drain()
         finally:
             aclose = getattr(stream, "aclose", None)

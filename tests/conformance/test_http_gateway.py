@@ -290,3 +290,39 @@ def test_auth_token_in_authorization_header(own_server: Backend) -> None:
     assert json.loads(data)["enabled"] is True
     status, _, data = call(backend, "/v3/auth/disable", {}, headers=headers)
     assert status == 200, data
+
+
+def test_snapshot_stream(backend: Backend) -> None:
+    conn, resp = open_stream(backend, "/v3/maintenance/snapshot", b"{}")
+    try:
+        lines = [json.loads(line) for line in resp.read().splitlines()]  # ends with the db
+    finally:
+        conn.close()
+    results = [line["result"] for line in lines]
+    assert all(set(r) <= {"header", "remaining_bytes", "blob"} for r in results)
+    assert "remaining_bytes" not in results[-1]  # 0: the last piece
+    data = b"".join(base64.b64decode(r["blob"]) for r in results)
+    assert len(data) > 4096  # a bbolt file (pages of 4 KiB) and its sha256
+
+
+def test_observe_stream(backend: Backend, prefix: bytes) -> None:
+    """(etcd's gateway sends its headers with the first line: observe a leader there.)"""
+    name = b64(prefix + b"election")
+    lease = ok(backend, "/v3/lease/grant", {"TTL": 60})["ID"]
+    try:
+        campaign = {"name": name, "lease": lease, "value": b64(b"me")}
+        leader = ok(backend, "/v3/election/campaign", campaign)["leader"]
+        assert leader["name"] == name and leader["lease"] == lease
+        body = json.dumps({"name": name}).encode()
+        conn, resp = open_stream(backend, "/v3/election/observe", body)
+        try:
+            observed = next_result(resp)
+            assert observed["kv"]["key"] == leader["key"]
+            assert observed["kv"]["value"] == b64(b"me")
+            proclaim = {"leader": leader, "value": b64(b"again")}
+            ok(backend, "/v3/election/proclaim", proclaim)
+            assert next_result(resp)["kv"]["value"] == b64(b"again")
+        finally:
+            conn.close()
+    finally:
+        ok(backend, "/v3/lease/revoke", {"ID": lease})
