@@ -12,15 +12,15 @@ the call as etcd's gateway forwards it (the token).
 Watch and LeaseKeepAlive are served as grpc-gateway serves a bidirectional stream: the
 requests are the JSON objects of the request body, one after the other, and the answer
 is a chunked sequence of ``{"result": ...}`` lines (``{"error": ...}`` if the call
-fails) for as long as the call lasts; the request side stays open, as etcd's. The body
-is read whole first, so a watch is created (or canceled) only by what the body holds
+fails) for as long as the call lasts; the request side is closed after the body's
+requests, as grpc-gateway closes it (etcd's Watch goes on, its LeaseKeepAlive ends). The
+body is read whole first, so a watch is created (or canceled) only by what the body holds
 when it ends. Snapshot and Observe (server streams) take one JSON request and answer
 the same lines.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -238,18 +238,17 @@ class Gateway:
         except (ValueError, json_format.ParseError) as err:
             return _error(grpc.StatusCode.INVALID_ARGUMENT, str(err))
 
-        async def requests() -> AsyncIterator[Message]:
-            for message in messages:
-                yield message
-            await asyncio.Event().wait()  # the request side stays open, as etcd's does
-
         channel = self._open()
         kinds = (route.request.SerializeToString, route.response.FromString)
         call: (
             grpc.aio.StreamStreamCall[Message, Message] | grpc.aio.UnaryStreamCall[Message, Message]
         )
         if route.client_streaming:
-            call = channel.stream_stream(route.full_method, *kinds)(requests(), metadata=metadata)
+            # the requests, then the request side closed, as grpc-gateway does at the end
+            # of the body (etcd's Watch goes on after that; its LeaseKeepAlive ends)
+            call = channel.stream_stream(route.full_method, *kinds)(
+                iter(messages), metadata=metadata
+            )
         elif len(messages) == 1:
             call = channel.unary_stream(route.full_method, *kinds)(messages[0], metadata=metadata)
         else:

@@ -112,7 +112,9 @@ class WatchSession:
         self._wake.set()
 
     async def run(self, requests: AsyncIterator[rpc_pb2.WatchRequest]) -> None:
-        """Serve until the client half-closes, cancels, or the stream breaks."""
+        """Serve until the client cancels or the stream breaks. A client that half-closes
+        still gets its watches' events, as from etcd 3.5.1 (probed: its recvLoop ends
+        without ending the stream; etcd's JSON gateway half-closes after the body)."""
         self._store.add_listener(self._wake.set)
         recv = asyncio.ensure_future(self._recv_loop(requests))
         send = asyncio.ensure_future(self._send_loop())
@@ -120,6 +122,8 @@ class WatchSession:
             done, _ = await asyncio.wait({recv, send}, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()
+            if send not in done:  # the requests ended: the watches go on
+                await send
         finally:
             self._store.remove_listener(self._wake.set)
             for task in (recv, send):
