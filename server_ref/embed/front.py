@@ -39,6 +39,8 @@ _CHUNK = 1 << 16
 _MAX_HANDOFF = 1 << 16  # a hand-off message: the bytes read before the kind was known
 _splice = getattr(os, "splice", None)  # Linux, Python 3.10+
 STOP_TIMEOUT = 5.0
+START_TIMEOUT = 30.0  # the child starts in milliseconds; a loaded machine may take more
+READY = b"ready"  # the child's first message: it accepts from now on
 
 HandOff = Callable[[socket.socket, bytes], None]
 
@@ -99,6 +101,7 @@ class _Front:
 
     def run(self) -> None:
         threading.Thread(target=self._accept_loop, daemon=True).start()
+        self._control.send(READY)
         with contextlib.suppress(OSError):
             while self._control.recv(1):  # the member closes its end to stop us
                 pass
@@ -190,8 +193,9 @@ class FrontListener:
         self._child: subprocess.Popen[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def start(self, loop: asyncio.AbstractEventLoop, on_http: HandOff) -> None:
-        """Start the child; the hand-offs arrive on ``loop``, the member's."""
+    async def start(self, loop: asyncio.AbstractEventLoop, on_http: HandOff) -> None:
+        """Start the child, and return once it accepts (a client's first connection must
+        not wait for an interpreter to start); the hand-offs arrive on ``loop``."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with theirs, self._listener:
             self._child = subprocess.Popen(
@@ -209,6 +213,13 @@ class FrontListener:
             )
         ours.setblocking(False)
         self._control = ours
+        try:
+            ready = await asyncio.wait_for(loop.sock_recv(ours, len(READY)), START_TIMEOUT)
+        except (OSError, asyncio.TimeoutError):
+            ready = b""
+        if ready != READY:
+            self.stop()
+            raise OSError(f"the front listener on port {self.port} did not start")
 
         def receive() -> None:
             while True:

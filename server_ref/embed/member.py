@@ -157,8 +157,12 @@ class Member:
         await grpc_server.start()
         self._grpc = grpc_server
         loop = asyncio.get_running_loop()
-        for front, http in self._fronts:
-            front.start(loop, http.adopt)
+        try:
+            for front, http in self._fronts:
+                await front.start(loop, http.adopt)
+        except BaseException:
+            await self.stop(grace=None)
+            raise
         if not self.info.client_urls:
             self.info.client_urls = [self.url_for(i) for i in range(len(self.ports))]
 
