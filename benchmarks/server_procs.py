@@ -9,6 +9,7 @@ CPU time is read from /proc (user + system, every thread), Linux only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shlex
@@ -258,9 +259,22 @@ def _stat_cpu(path: str) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14, 15)
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/children") as f:
+            found += [int(child) for child in f.read().split()]
+    return found
+
+
 def process_cpu(pid: int) -> float:
-    """CPU seconds of a process, all its threads."""
-    return _stat_cpu(f"/proc/{pid}/stat")
+    """CPU seconds of a process, all its threads, and of its live child processes
+    (server_ref's front listener, which joins the client port to gRPC)."""
+    total = _stat_cpu(f"/proc/{pid}/stat")
+    for child in _children(pid):
+        with contextlib.suppress(OSError):
+            total += _stat_cpu(f"/proc/{child}/stat")
+    return total
 
 
 def thread_cpu(pid: int) -> dict[int, float]:

@@ -25,6 +25,14 @@ from .handlers import serve_as, unary
 
 ETCD_API_VERSION = "3.5.1"  # reported by Status: the etcd release whose API we serve
 
+
+def cluster_version(server: EtcdServer) -> str:
+    """The cluster's version (``/version``'s etcdcluster): once its leader decided it."""
+    if server.replicator is None:
+        return state.CLUSTER_VERSION
+    return server.cluster_version or "not_decided"
+
+
 # etcd's maintenance server hands on the auth store's own errors for the calls that
 # need root (Hash, HashKV, Defragment, Snapshot), untranslated
 _AS_AUTH_TEXT = {

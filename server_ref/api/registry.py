@@ -22,6 +22,7 @@ from grpc import StatusCode
 from etcd3py import _etcd_errors as E
 from etcd3py._etcd_errors import ErrorSpec
 
+from ..server.metrics import GrpcMethod, ServerMetrics
 from ..server.server import EtcdServer
 
 
@@ -103,11 +104,38 @@ Admit = Callable[[str, "Message | None", Any], Awaitable[None]]
 the context); aborts the ones the member refuses (etcd's interceptors)."""
 
 
+# Go's names of the status codes, as go-grpc-prometheus labels them
+GO_CODE_NAMES = {
+    code: "Canceled"
+    if code is StatusCode.CANCELLED
+    else "".join(part.capitalize() for part in code.name.split("_"))
+    for code in StatusCode
+}
+GO_CODE_NAMES[StatusCode.OK] = "OK"
+
+
+def _outcome(context: Any, err: BaseException | None) -> str:
+    """The status a call ended with, by Go's name."""
+    if isinstance(err, asyncio.CancelledError):
+        return "Canceled"
+    code = context.code()
+    if code is None or isinstance(code, int):  # not set: the handler's return or raise
+        code = StatusCode.OK if err is None else StatusCode.UNKNOWN
+    return GO_CODE_NAMES.get(code, "Unknown")
+
+
 def _parsing(
-    fn: Callable[..., Any], request_type: type[Message], streamed: bool, admit: Admit | None
+    fn: Callable[..., Any],
+    request_type: type[Message],
+    streamed: bool,
+    admit: Admit | None,
+    counted: tuple[ServerMetrics, GrpcMethod],
 ) -> Any:
-    """Wrap a servicer method so that it takes raw request bytes, keeping its kind."""
+    """Wrap a servicer method so that it takes raw request bytes, keeping its kind, and
+    counts its calls and outcomes in ``counted``."""
     name = fn.__name__
+    metrics, method = counted
+    started, handled = metrics.grpc_started, metrics.grpc_handled
 
     async def requests(raw: AsyncIterator[bytes], context: Any) -> AsyncIterator[Message]:
         async for item in raw:
@@ -129,6 +157,8 @@ def _parsing(
             task = asyncio.current_task()
             assert task is not None
             _generators.add(task)
+            started[method] += 1
+            failure: BaseException | None = None
             try:
                 responses = fn(await argument(raw, context), context).__aiter__()
                 while True:
@@ -142,20 +172,42 @@ def _parsing(
                     finally:
                         _inside.discard(task)
                     yield response
-            except asyncio.CancelledError:
+            except asyncio.CancelledError as err:
+                failure = err
                 await _abort_if_ended(context)
                 raise
+            except BaseException as err:
+                failure = err
+                raise
+            finally:
+                outcome = (*method, _outcome(context, failure))
+                handled[outcome] += 1
 
         return generator
 
     async def coroutine(raw: Any, context: Any) -> Any:
+        started[method] += 1
+        failure: BaseException | None = None
         try:
             return await fn(await argument(raw, context), context)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as err:
+            failure = err
             await _abort_if_ended(context)
             raise
+        except BaseException as err:
+            failure = err
+            raise
+        finally:
+            outcome = (*method, _outcome(context, failure))
+            handled[outcome] += 1
 
     return coroutine
+
+
+def _kind(method: Any) -> str:
+    if method.client_streaming:
+        return "bidi_stream" if method.server_streaming else "client_stream"
+    return "server_stream" if method.server_streaming else "unary"
 
 
 def register(
@@ -163,13 +215,16 @@ def register(
     module: ModuleType,
     service: str,
     impl: object,
+    metrics: ServerMetrics,
     admit: Admit | None = None,
 ) -> None:
     """Serve every method of ``service`` that ``impl`` implements (others: UNIMPLEMENTED),
-    each call first ``admit``-ted when given."""
+    each call first ``admit``-ted when given and counted in ``metrics``."""
     descriptor = module.DESCRIPTOR.services_by_name[service]
     handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in descriptor.methods:
+        counted = (metrics, (descriptor.full_name, method.name, _kind(method)))
+        metrics.grpc_methods.add(counted[1])  # every method is listed, served or not
         fn = getattr(impl, method.name, None)
         if fn is None:
             continue
@@ -181,14 +236,14 @@ def register(
                 if method.server_streaming
                 else grpc.stream_unary_rpc_method_handler
             )
-            behaviour = _parsing(fn, request, streamed=True, admit=admit)
+            behaviour = _parsing(fn, request, streamed=True, admit=admit, counted=counted)
         else:
             make = (
                 grpc.unary_stream_rpc_method_handler
                 if method.server_streaming
                 else grpc.unary_unary_rpc_method_handler
             )
-            behaviour = _parsing(fn, request, streamed=False, admit=admit)
+            behaviour = _parsing(fn, request, streamed=False, admit=admit, counted=counted)
         handlers[method.name] = make(behaviour, response_serializer=response.SerializeToString)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(descriptor.full_name, handlers),)

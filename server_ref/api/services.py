@@ -27,12 +27,14 @@ def add_services(
     """Serve etcd's v3 API for ``server``; ``serving()`` turns False once the member has
     begun to stop (waits cut then are cut by the member's end, not by their caller)."""
     admit = None if server.replicator is None else cluster_admission(server, serving)
-    register(grpc_server, rpc_pb2, "KV", KVService(server), admit)
-    register(grpc_server, rpc_pb2, "Watch", WatchService(server), admit)
-    register(grpc_server, rpc_pb2, "Lease", LeaseService(server), admit)
-    register(grpc_server, rpc_pb2, "Cluster", ClusterService(server), admit)
-    register(grpc_server, rpc_pb2, "Maintenance", MaintenanceService(server), admit)
-    register(grpc_server, rpc_pb2, "Auth", AuthService(server), admit)
+    register(grpc_server, rpc_pb2, "KV", KVService(server), server.metrics, admit)
+    register(grpc_server, rpc_pb2, "Watch", WatchService(server), server.metrics, admit)
+    register(grpc_server, rpc_pb2, "Lease", LeaseService(server), server.metrics, admit)
+    register(grpc_server, rpc_pb2, "Cluster", ClusterService(server), server.metrics, admit)
+    register(grpc_server, rpc_pb2, "Maintenance", MaintenanceService(server), server.metrics, admit)
+    register(grpc_server, rpc_pb2, "Auth", AuthService(server), server.metrics, admit)
     client = InProcessClient(server, serving)
-    register(grpc_server, v3lock_pb2, "Lock", LockService(client), admit)
-    register(grpc_server, v3election_pb2, "Election", ElectionService(client), admit)
+    register(grpc_server, v3lock_pb2, "Lock", LockService(client), server.metrics, admit)
+    register(
+        grpc_server, v3election_pb2, "Election", ElectionService(client), server.metrics, admit
+    )

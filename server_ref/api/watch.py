@@ -99,6 +99,11 @@ class WatchSession:
         self._wake = asyncio.Event()
         self._ending: E.ErrorSpec | None = None
 
+    @property
+    def watcher_count(self) -> int:
+        """The stream's live watchers (etcd_debugging_mvcc_watcher_total)."""
+        return len(self._watchers)
+
     def end(self, spec: E.ErrorSpec) -> None:
         """End the stream with ``spec``, each watch first canceled with its message as
         the reason: a client that would open the stream again and go on from its next
@@ -107,7 +112,9 @@ class WatchSession:
         self._wake.set()
 
     async def run(self, requests: AsyncIterator[rpc_pb2.WatchRequest]) -> None:
-        """Serve until the client half-closes, cancels, or the stream breaks."""
+        """Serve until the client cancels or the stream breaks. A client that half-closes
+        still gets its watches' events, as from etcd 3.5.1 (probed: its recvLoop ends
+        without ending the stream; etcd's JSON gateway half-closes after the body)."""
         self._store.add_listener(self._wake.set)
         recv = asyncio.ensure_future(self._recv_loop(requests))
         send = asyncio.ensure_future(self._send_loop())
@@ -115,6 +122,8 @@ class WatchSession:
             done, _ = await asyncio.wait({recv, send}, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()
+            if send not in done:  # the requests ended: the watches go on
+                await send
         finally:
             self._store.remove_listener(self._wake.set)
             for task in (recv, send):
@@ -329,9 +338,11 @@ class WatchService:
         )
         end = functools.partial(session.end, E.STOPPED)
         server.add_reset_listener(end)
+        server.metrics.watch_streams.add(session)
         try:
             await session.run(request_iterator)
         except ServerError as err:
             await context.abort(err.spec.code, err.spec.message)
         finally:
+            server.metrics.watch_streams.discard(session)
             server.remove_reset_listener(end)

@@ -89,6 +89,7 @@ class RaftMember(PeerHandler):
         """``on_removed``: called when the member must stop serving on its own (it was
         removed from the cluster, or ``fatal`` says what failed)."""
         self.server = server
+        server.metrics.leader_changes = 0  # counted as raft elects (none yet)
         self.node = node
         self.storage = storage
         self.timing = timing
@@ -275,6 +276,7 @@ class RaftMember(PeerHandler):
         if node.leader != server.leader_id:
             if node.leader != NO_NODE:
                 self._leader_elected_at = asyncio.get_running_loop().time()
+                server.metrics.leader_changes += 1
             server.leader_id = node.leader
             self._leader_changed.set()
             self._leader_changed = asyncio.Event()

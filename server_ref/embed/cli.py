@@ -22,7 +22,7 @@ from ..storage.wal import WalError
 from . import restore
 from .cluster_member import cluster_settings, disk_storage, start_member
 from .config import Config, Flag
-from .member import Member
+from .member import ListenUrlError, Member
 from .running import make_server
 from .tls import TlsSetupError
 
@@ -96,7 +96,13 @@ async def _serve(config: Config) -> None:
     tls = config.client_tls()
     tls.check_urls(config.listen_client_urls)  # as etcd: before the data dir is touched
     server, durable = make_server(config)
-    member = Member(server, config.listen_client_urls, tls)
+    member = Member(
+        server,
+        config.listen_client_urls,
+        tls,
+        config.listen_client_http_urls,
+        config.listen_metrics_urls,
+    )
     try:
         await member.start()
     except BaseException:
@@ -137,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         ClusterConfigError,
         TimingError,
         PeerError,
+        ListenUrlError,
     ) as err:
         print(f"etcd3py-server: {err}", file=sys.stderr)
         return 1

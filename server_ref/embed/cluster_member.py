@@ -82,7 +82,13 @@ async def start_member(
     raft = started.member
     before_serving(raft)
     await raft.start()
-    grpc_member = Member(raft.server, config.listen_client_urls, config.client_tls())
+    grpc_member = Member(
+        raft.server,
+        config.listen_client_urls,
+        config.client_tls(),
+        config.listen_client_http_urls,
+        config.listen_metrics_urls,
+    )
     try:
         await grpc_member.start()
     except BaseException:

@@ -107,6 +107,21 @@ class Config:
         ("http://localhost:2379",),
         _urls_flag("--listen-client-urls", "comma-separated URLs to serve clients on"),
     )
+    listen_client_http_urls: tuple[str, ...] = _setting(
+        (),
+        _urls_flag(
+            "--listen-client-http-urls",
+            "URLs to serve HTTP only on (health, version); given, --listen-client-urls "
+            "serve gRPC only (etcd 3.5.8's flag); none: the client URLs serve both",
+        ),
+    )
+    listen_metrics_urls: tuple[str, ...] = _setting(
+        (),
+        _urls_flag(
+            "--listen-metrics-urls",
+            "more URLs to serve /metrics and /health on (http:// only here)",
+        ),
+    )
     advertise_client_urls: tuple[str, ...] = _setting(
         (),
         _urls_flag(

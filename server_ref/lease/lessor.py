@@ -79,6 +79,8 @@ class Lessor:
         # etcd's primary lessor: the leader's. Only it expires and renews leases; on
         # the others every lease lives until the leader's revoke is applied.
         self.primary = True
+        self.granted = 0  # etcd_debugging_lease_granted_total
+        self.revoked = 0  # etcd_debugging_lease_revoked_total (expiries too)
 
     # ---- LeaseIndex ----
 
@@ -107,6 +109,7 @@ class Lessor:
         ttl = max(ttl, self.min_ttl)
         lease = Lease(lease_id, ttl, self._clock() + ttl if self.primary else math.inf)
         self._leases[lease_id] = lease
+        self.granted += 1
         self._backend.add(lease_record_cost(lease_id, ttl))
         if self.primary:
             heapq.heappush(self._expiries, (lease.expiry, lease_id))
@@ -130,6 +133,7 @@ class Lessor:
         lease = self._leases.pop(lease_id, None)
         if lease is None:
             raise ServerError(E.LEASE_NOT_FOUND)
+        self.revoked += 1
         self._backend.free(lease_record_cost(lease_id, lease.ttl))
         return lease
 

@@ -178,6 +178,10 @@ class Store:
         elif begin < range_end:
             yield from self._keys.scan(begin, range_end)
 
+    def live_keys(self) -> int:
+        """Keys whose last version is not a tombstone (etcd_debugging_mvcc_keys_total)."""
+        return sum(1 for h in self._history.values() if h and not h[-1].tombstone)
+
     def get(self, key: bytes, rev: int) -> Version | None:
         """The live version of ``key`` at ``rev``, or None."""
         history = self._history.get(key)

@@ -61,6 +61,7 @@ from .membership import (
     cluster_id,
     member_id,
 )
+from .metrics import ServerMetrics
 from .proposal import Proposal
 from .quota import SpaceQuota
 from .replication import Replicator
@@ -88,6 +89,8 @@ class EtcdServer:
         self.members = [self.member]
         self.cluster_id = cluster_id([self.member.id])
         self.leader_id = self.member.id
+        self.metrics = ServerMetrics()
+        self.metrics.leader_changes = 1  # alone, the member leads from its start
         # ids are never reset: a lease id granted before a reset() is never granted
         # again, so a client still renewing it is told it is gone
         self._ids = IdGenerator(self.member.id)
@@ -202,6 +205,11 @@ class EtcdServer:
         self._stamp(resp.header)
         return request_id, resp
 
+    @property
+    def pending_proposals(self) -> int:
+        """Proposals logged here and not yet applied (etcd_server_proposals_pending)."""
+        return len(self._pending)
+
     def next_request_id(self) -> int:
         """A request id no other member uses (etcd's: the member id in its high bits)."""
         return self._ids.next()
@@ -242,6 +250,7 @@ class EtcdServer:
         each is answered with the reason, and their indexes are taken again."""
         error = ServerError(E.ErrorSpec(StatusCode.UNAVAILABLE, f"etcd3py server_ref: {reason}"))
         pending, self._pending = self._pending, collections.deque()
+        self.metrics.proposals_failed += len(pending)
         for *_, answer in pending:
             if not answer.done():
                 answer.set_exception(error)
@@ -429,7 +438,9 @@ class EtcdServer:
     async def renew_lease(self, lease_id: int) -> int:
         """A keep-alive: renewed here when this member leads, else by the leader."""
         try:
-            return self.lessor.renew(lease_id)
+            ttl = self.lessor.renew(lease_id)
+            self.metrics.leases_renewed += 1  # as etcd's lessor: renewals by the leader
+            return ttl
         except NotPrimaryError:
             if self.replicator is None:
                 raise

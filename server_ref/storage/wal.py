@@ -44,6 +44,8 @@ from typing import Any
 
 import google_crc32c
 
+from .disk_metrics import WAL_FSYNC
+
 SEGMENT_BYTES = 64 * 1024 * 1024  # etcd's SegmentSizeBytes: a new segment past this
 METADATA, ENTRY, STATE = 1, 2, 3
 RAFT_ENTRY, HARD_STATE, SNAPSHOT = 4, 5, 6  # a Raft member's log only
@@ -297,7 +299,8 @@ class Wal:
             self._file.write(data)
             self._file.flush()
             if self._fsync:
-                _datasync(self._file.fileno())
+                with WAL_FSYNC.timing():
+                    _datasync(self._file.fileno())
         except OSError as err:
             self._roll_back(err)
             raise WalError(f"{self._segments[-1]}: cannot write the log: {err}") from err
