@@ -82,7 +82,10 @@ class AsyncStreamKeeper:
         while not self._closed:
             self._wake.clear()  # before looking at the state: no wake-up can be missed
             if not self._has_work():
-                await self._before_close()
+                try:
+                    await self._before_close()
+                except Exception as err:  # the stream ended meanwhile: it is closed anyway
+                    log.debug("%s stream: last words not sent: %s", self._name, err)
                 self._close_stream()
                 await self._wake.wait()
                 continue

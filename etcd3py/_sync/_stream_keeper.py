@@ -83,7 +83,10 @@ class StreamKeeper:
         while not self._closed:
             self._wake.clear()  # before looking at the state: no wake-up can be missed
             if not self._has_work():
-                self._before_close()
+                try:
+                    self._before_close()
+                except Exception as err:  # the stream ended meanwhile: it is closed anyway
+                    log.debug("%s stream: last words not sent: %s", self._name, err)
                 self._close_stream()
                 self._wake.wait()
                 continue

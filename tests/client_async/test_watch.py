@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from etcd3py import (
     WatchClosedError,
     WatchResponse,
 )
+from etcd3py._async._primitives import sleep
 from etcd3py._methods import WATCH
 from tests.support.backends import Backend
 
@@ -183,3 +185,23 @@ async def test_a_quiet_watch_answers_nothing_yet(aclient: AsyncClient, prefix: b
         assert [e.value for e in events] == [b"now"]
     with pytest.raises(WatchClosedError):
         await watch.get(timeout=0.2)
+
+
+async def test_a_watch_cancelled_as_its_stream_ends_leaves_the_watch_loop_alive(
+    aclient: AsyncClient, prefix: bytes
+) -> None:
+    """The last watch cancelled while the stream's call had just finished: the loop's
+    farewell cancel cannot be sent, and must not end the loop (a robustness run saw
+    "Task exception was never retrieved ... RPC already finished")."""
+    async with aclient.watch(prefix) as first:
+        manager = aclient._watches
+        manager._stream.cancel()  # the call ends under the loop, as when a member goes
+        await first.cancel()
+        deadline = time.monotonic() + 10
+        while manager._stream is not None:  # the loop closes the ended stream
+            assert not manager._task.done(), "the watch loop ended"
+            assert time.monotonic() < deadline, "the ended stream was never closed"
+            await sleep(0.01)  # polling the loop's state under a deadline
+    async with aclient.watch(prefix, prefix=True) as second:  # it serves the next watch
+        await aclient.put(prefix + b"k", "v")
+        assert [e.key for e in await second.events(timeout=10)] == [prefix + b"k"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from etcd3py import (
     WatchClosedError,
     WatchResponse,
 )
+from etcd3py._sync._primitives import sleep
 from etcd3py._methods import WATCH
 from tests.support.backends import Backend
 
@@ -183,3 +185,23 @@ def test_a_quiet_watch_answers_nothing_yet(client: Client, prefix: bytes) -> Non
         assert [e.value for e in events] == [b"now"]
     with pytest.raises(WatchClosedError):
         watch.get(timeout=0.2)
+
+
+def test_a_watch_cancelled_as_its_stream_ends_leaves_the_watch_loop_alive(
+    client: Client, prefix: bytes
+) -> None:
+    """The last watch cancelled while the stream's call had just finished: the loop's
+    farewell cancel cannot be sent, and must not end the loop (a robustness run saw
+    "Task exception was never retrieved ... RPC already finished")."""
+    with client.watch(prefix) as first:
+        manager = client._watches
+        manager._stream.cancel()  # the call ends under the loop, as when a member goes
+        first.cancel()
+        deadline = time.monotonic() + 10
+        while manager._stream is not None:  # the loop closes the ended stream
+            assert not manager._task.done(), "the watch loop ended"
+            assert time.monotonic() < deadline, "the ended stream was never closed"
+            sleep(0.01)  # polling the loop's state under a deadline
+    with client.watch(prefix, prefix=True) as second:  # it serves the next watch
+        client.put(prefix + b"k", "v")
+        assert [e.key for e in second.events(timeout=10)] == [prefix + b"k"]
