@@ -102,18 +102,26 @@ class RecipeTraffic:
             except EtcdError:
                 drained = False
             self.records.drained[name] = drained
-        try:
-            leader = Election(client, ELECTION).leader()
-        except EtcdError:
-            return
-        if leader is None:
-            self.records.converged = True
-            return
-        final = FinalLeader(leader.key, leader.create_revision, leader.mod_revision, leader.value)
-        self.records.final_leader = final
-        self.records.converged = _until(
-            deadline, lambda: all(self._agrees(o, final) for o in self.observers)
-        )
+        election = Election(client, ELECTION)
+
+        def observers_agree() -> bool:
+            """Read the leader again each time: a candidate still finishing a term, or a
+            session expiring, may change it after a first read (seen on etcd 3.4.23,
+            seed 2614: the observers were right, the single read was old)."""
+            try:
+                leader = election.leader()
+            except EtcdError:
+                return False
+            if leader is None:
+                self.records.final_leader = None
+                return True
+            final = FinalLeader(
+                leader.key, leader.create_revision, leader.mod_revision, leader.value
+            )
+            self.records.final_leader = final
+            return all(self._agrees(o, final) for o in self.observers)
+
+        self.records.converged = _until(deadline, observers_agree)
 
     @staticmethod
     def _agrees(observer: ElectionObserver, final: FinalLeader) -> bool:
