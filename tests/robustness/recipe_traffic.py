@@ -21,7 +21,7 @@ from .recipe_leases import LeaseKeeper
 from .recipe_lock import AsyncLockHolder, LockHolder
 from .recipe_queue import ACK_QUEUE, PLAIN_QUEUE, Consumer, Producer
 from .recipe_worker import Shared, Worker
-from .traffic import Clock
+from .traffic import Clock, sum_counts
 
 SETTLE_TIMEOUT = 20.0  # seconds the end may take to drain queues and converge observers
 
@@ -132,11 +132,7 @@ class RecipeTraffic:
         )
 
     def error_counts(self) -> dict[str, int]:
-        total: dict[str, int] = {}
-        for w in self.workers:
-            for name, n in w.stats.errors.items():
-                total[name] = total.get(name, 0) + n
-        return total
+        return sum_counts(w.stats.errors for w in self.workers)
 
 
 def _until(deadline: float, condition: Callable[[], bool]) -> bool:

@@ -18,7 +18,7 @@ from .member_checks import check_members
 from .recipe_checks import check_recipes
 from .recipe_history import RecipeRecords
 from .recipe_traffic import RecipeTraffic
-from .traffic import DEFAULT_RATE, REPEAT_WRITES, STALE_READS, Clock, Traffic
+from .traffic import DEFAULT_RATE, REPEAT_WRITES, STALE_READS, Clock, Traffic, sum_counts
 
 PROFILES = ("kv", "recipes", "all")  # KV traffic and watchers, recipe workloads, or both
 
@@ -197,9 +197,7 @@ def run(
         target.stop()
     verdicts = check(history if traffic is not None else None, records)
     verdicts.results["members"] = members
-    errors = traffic.error_counts() if traffic is not None else {}
-    for name, n in (recipes.error_counts() if recipes is not None else {}).items():
-        errors[name] = errors.get(name, 0) + n
+    errors = sum_counts(w.error_counts() for w in (traffic, recipes) if w is not None)
     return RunResult(
         target_name, seed, duration, history, injector.fired, problems, errors, verdicts, records
     )

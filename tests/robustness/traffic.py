@@ -16,7 +16,8 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as _replace
 from typing import Any
@@ -120,6 +121,14 @@ class Clock:
 
     def now(self) -> float:
         return time.monotonic() - self._origin
+
+
+def sum_counts(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Error counts by type, added up over clients or workloads."""
+    total: Counter[str] = Counter()
+    for one in counts:
+        total.update(one)
+    return dict(total)
 
 
 @dataclass
@@ -385,8 +394,4 @@ class Traffic:
         return History(ops, watches, {w.number: options for w in self.watchers}), problems
 
     def error_counts(self) -> dict[str, int]:
-        total: dict[str, int] = {}
-        for c in self.clients:
-            for name, n in c.stats.errors.items():
-                total[name] = total.get(name, 0) + n
-        return total
+        return sum_counts(c.stats.errors for c in self.clients)
