@@ -22,6 +22,7 @@ from etcd3py import (
     Get,
     KeyValue,
     Put,
+    TxnResponse,
     WatchClosedError,
 )
 
@@ -32,6 +33,7 @@ from ._util import (
     deadline_after,
     name_prefix,
     remaining,
+    repeat_guarded,
     timed_out,
     within,
 )
@@ -97,11 +99,16 @@ class AsyncElection:
         # so that no key and no lease of ours outlive it
         self._key, self._revision = key, 0
         try:
-            response = await self._client.txn(
-                compare=[CreateRevision(key) == 0],
-                success=[Put(key, data, lease=session.lease), newest],
-                failure=[Get(key)],
-            )
+
+            async def put_if_absent() -> TxnResponse:
+                return await self._client.txn(
+                    compare=[CreateRevision(key) == 0],
+                    success=[Put(key, data, lease=session.lease), newest],
+                    failure=[Get(key)],
+                )
+
+            # its compare makes repeating a transaction of unknown outcome safe
+            response = await repeat_guarded(put_if_absent, deadline, session.check_alive)
             self._revision = response.header.revision
             predecessor = None  # the candidate just before me, read with my key's creation
             if response.succeeded:

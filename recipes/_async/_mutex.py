@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import time
 
-from etcd3py import AsyncClient, CreateRevision, Get, KeyValue, Put
+from etcd3py import AsyncClient, CreateRevision, Get, KeyValue, Put, TxnResponse
 
 from .._metrics import lock_waited
 from ._hold import _Hold
 from ._session import DEFAULT_TTL, AsyncSession
-from ._util import deadline_after, name_prefix, timed_out
+from ._util import deadline_after, name_prefix, repeat_guarded, timed_out
 from ._wait import wait_turn
 
 
@@ -45,21 +45,30 @@ class AsyncMutex(_Hold):
         state = f"held as {self._key!r}" if self.held else "not held"
         return f"<Mutex {self._prefix[:-1]!r} {state}>"
 
-    async def _try(self) -> bool:
+    async def _try(self, deadline: float | None, *, repeat: bool) -> bool:
         """etcd's tryAcquire: put my key if absent; am I the first by create revision?
 
         The same transaction also reads the two newest keys: when mine was just
-        made, the second is my predecessor, the one to wait for.
+        made, the second is my predecessor, the one to wait for. With ``repeat``, a
+        transaction of unknown outcome is repeated until ``deadline``: its compare
+        makes that safe.
         """
         session = await self._sessions.start()
         key = self._prefix + b"%x" % session.lease_id
         owner = Get(self._prefix, prefix=True, sort_target="create", sort_order="ascend", limit=1)
         newest = Get(self._prefix, prefix=True, sort_target="create", sort_order="descend", limit=2)
-        response = await self._client.txn(
-            compare=[CreateRevision(key) == 0],
-            success=[Put(key, b"", lease=session.lease), owner, newest],
-            failure=[Get(key), owner],
-        )
+
+        async def put_if_absent() -> TxnResponse:
+            return await self._client.txn(
+                compare=[CreateRevision(key) == 0],
+                success=[Put(key, b"", lease=session.lease), owner, newest],
+                failure=[Get(key), owner],
+            )
+
+        if repeat:
+            response = await repeat_guarded(put_if_absent, deadline, session.check_alive)
+        else:
+            response = await put_if_absent()
         self._predecessor = None
         if response.succeeded:
             revision = response.header.revision
@@ -81,7 +90,7 @@ class AsyncMutex(_Hold):
         deadline = deadline_after(timeout)
         start = time.monotonic()
         try:
-            if not await self._try():
+            if not await self._try(deadline, repeat=True):
                 session = self._sessions.current
                 assert session is not None
                 await wait_turn(
@@ -104,7 +113,7 @@ class AsyncMutex(_Hold):
 
     async def try_acquire(self) -> bool:
         """Take the lock if it is free now; never wait."""
-        if await self._try():
+        if await self._try(None, repeat=False):
             return True
         await self._withdraw()
         return False

@@ -27,12 +27,20 @@ from etcd3py import (
     Get,
     LeaseLostError,
     Put,
+    TxnResponse,
     _check,
 )
 
 from ._hold import _Hold
 from ._session import DEFAULT_TTL, AsyncSession
-from ._util import WaitTimedOut, deadline_after, name_prefix, remaining, timed_out
+from ._util import (
+    WaitTimedOut,
+    deadline_after,
+    name_prefix,
+    remaining,
+    repeat_guarded,
+    timed_out,
+)
 
 
 class AsyncSemaphore(_Hold):
@@ -72,7 +80,7 @@ class AsyncSemaphore(_Hold):
         deadline = deadline_after(timeout)
         session = await self._sessions.start()
         try:
-            if await self._enter(session):
+            if await self._enter(session, deadline):
                 return True
             while True:
                 before = await self._client.get(
@@ -102,21 +110,27 @@ class AsyncSemaphore(_Hold):
             raise
         return True
 
-    async def _enter(self, session: AsyncSession) -> bool:
+    async def _enter(self, session: AsyncSession, deadline: float | None) -> bool:
         """Put my key if absent; True when it got a permit at once.
 
         Counting the keys in the same transaction tells whether anyone may ever
-        have seen me waiting (and so watch me): only then must I touch my key.
+        have seen me waiting (and so watch me): only then must I touch my key. A
+        transaction of unknown outcome is repeated until ``deadline`` (its compare
+        makes that safe; a repeat that finds my key just waits, which is safe too).
         """
         key = self._prefix + b"%x" % session.lease_id
-        response = await self._client.txn(
-            compare=[CreateRevision(key) == 0],
-            success=[
-                Put(key, b"", lease=session.lease),
-                Get(self._prefix, count_only=True, prefix=True),
-            ],
-            failure=[Get(key)],
-        )
+
+        async def put_if_absent() -> TxnResponse:
+            return await self._client.txn(
+                compare=[CreateRevision(key) == 0],
+                success=[
+                    Put(key, b"", lease=session.lease),
+                    Get(self._prefix, count_only=True, prefix=True),
+                ],
+                failure=[Get(key)],
+            )
+
+        response = await repeat_guarded(put_if_absent, deadline, session.check_alive)
         if response.succeeded:
             self._key, self._revision = key, response.header.revision
             return response.responses[1].count <= self.limit  # type: ignore[union-attr]

@@ -23,6 +23,7 @@ from etcd3py import (
     Get,
     KeyValue,
     Put,
+    TxnResponse,
     WatchClosedError,
 )
 
@@ -33,6 +34,7 @@ from ._util import (
     deadline_after,
     name_prefix,
     remaining,
+    repeat_guarded,
     timed_out,
     within,
 )
@@ -98,11 +100,16 @@ class Election:
         # so that no key and no lease of ours outlive it
         self._key, self._revision = key, 0
         try:
-            response = self._client.txn(
-                compare=[CreateRevision(key) == 0],
-                success=[Put(key, data, lease=session.lease), newest],
-                failure=[Get(key)],
-            )
+
+            def put_if_absent() -> TxnResponse:
+                return self._client.txn(
+                    compare=[CreateRevision(key) == 0],
+                    success=[Put(key, data, lease=session.lease), newest],
+                    failure=[Get(key)],
+                )
+
+            # its compare makes repeating a transaction of unknown outcome safe
+            response = repeat_guarded(put_if_absent, deadline, session.check_alive)
             self._revision = response.header.revision
             predecessor = None  # the candidate just before me, read with my key's creation
             if response.succeeded:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import time
 
-from etcd3py import Client, CreateRevision, Get, KeyValue, Put
+from etcd3py import Client, CreateRevision, Get, KeyValue, Put, TxnResponse
 
 from .._metrics import lock_waited
 from ._hold import _Hold
 from ._session import DEFAULT_TTL, Session
-from ._util import deadline_after, name_prefix, timed_out
+from ._util import deadline_after, name_prefix, repeat_guarded, timed_out
 from ._wait import wait_turn
 
 
@@ -46,21 +46,30 @@ class Mutex(_Hold):
         state = f"held as {self._key!r}" if self.held else "not held"
         return f"<Mutex {self._prefix[:-1]!r} {state}>"
 
-    def _try(self) -> bool:
+    def _try(self, deadline: float | None, *, repeat: bool) -> bool:
         """etcd's tryAcquire: put my key if absent; am I the first by create revision?
 
         The same transaction also reads the two newest keys: when mine was just
-        made, the second is my predecessor, the one to wait for.
+        made, the second is my predecessor, the one to wait for. With ``repeat``, a
+        transaction of unknown outcome is repeated until ``deadline``: its compare
+        makes that safe.
         """
         session = self._sessions.start()
         key = self._prefix + b"%x" % session.lease_id
         owner = Get(self._prefix, prefix=True, sort_target="create", sort_order="ascend", limit=1)
         newest = Get(self._prefix, prefix=True, sort_target="create", sort_order="descend", limit=2)
-        response = self._client.txn(
-            compare=[CreateRevision(key) == 0],
-            success=[Put(key, b"", lease=session.lease), owner, newest],
-            failure=[Get(key), owner],
-        )
+
+        def put_if_absent() -> TxnResponse:
+            return self._client.txn(
+                compare=[CreateRevision(key) == 0],
+                success=[Put(key, b"", lease=session.lease), owner, newest],
+                failure=[Get(key), owner],
+            )
+
+        if repeat:
+            response = repeat_guarded(put_if_absent, deadline, session.check_alive)
+        else:
+            response = put_if_absent()
         self._predecessor = None
         if response.succeeded:
             revision = response.header.revision
@@ -82,7 +91,7 @@ class Mutex(_Hold):
         deadline = deadline_after(timeout)
         start = time.monotonic()
         try:
-            if not self._try():
+            if not self._try(deadline, repeat=True):
                 session = self._sessions.current
                 assert session is not None
                 wait_turn(
@@ -105,7 +114,7 @@ class Mutex(_Hold):
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free now; never wait."""
-        if self._try():
+        if self._try(None, repeat=False):
             return True
         self._withdraw()
         return False

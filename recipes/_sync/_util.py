@@ -11,11 +11,14 @@ deadline) from a real error, so each waiting method can answer "nothing yet".
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from etcd3py import ArgumentError, DeadlineExceededError
+from tenacity import Retrying, RetryCallState, retry_if_exception, wait_random_exponential
+
+from etcd3py import ArgumentError, DeadlineExceededError, UnavailableError
 from etcd3py._check import wait_timeout
 from etcd3py._keys import to_bytes
 
@@ -25,11 +28,14 @@ __all__ = [
     "deadline_after",
     "name_prefix",
     "remaining",
+    "repeat_guarded",
     "timed_out",
     "within",
 ]
 
 T = TypeVar("T")
+
+log = logging.getLogger("etcd3py.recipes")
 
 # A call given the wait's remaining time as its deadline may fail a hair before our
 # own clock reads the deadline: the two are not read at the same instant.
@@ -88,3 +94,50 @@ def within(deadline: float | None, wait: Callable[[], T]) -> T | None:
         if timed_out(error, deadline):
             return None
         raise
+
+
+def repeat_guarded(
+    write: Callable[[], T],
+    deadline: float | None,
+    check: Callable[[], None],
+) -> T:
+    """What ``write()`` answers, repeated while its outcome is unknown.
+
+    For a write whose own compare makes a second application change nothing (a key
+    named after the session's lease, created only if absent). The client never
+    repeats a write that may have been applied (a connection broken after the
+    request left, a server-side timeout): only the recipe knows that this one is
+    safe, so it repeats it here, until it answers or the wait's deadline passes.
+    ``check()`` runs before each repeat and raises to stop (the session was lost).
+    """
+
+    def unknown_outcome(error: BaseException) -> bool:
+        return isinstance(error, (UnavailableError, DeadlineExceededError)) and not timed_out(
+            error, deadline
+        )
+
+    jitter = wait_random_exponential(multiplier=0.025, max=1.0)
+
+    def pause(state: RetryCallState) -> float:
+        wanted = jitter(state)
+        return wanted if deadline is None else max(0.0, min(wanted, deadline - time.monotonic()))
+
+    def give_up(state: RetryCallState) -> bool:
+        return deadline is not None and time.monotonic() >= deadline
+
+    def before_repeat(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        log.info("write of unknown outcome (%s): repeating it, its compare makes that safe", error)
+        check()
+
+    retrying = Retrying(
+        retry=retry_if_exception(unknown_outcome),
+        stop=give_up,
+        wait=pause,
+        before_sleep=before_repeat,
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt:
+            return write()
+    raise AssertionError("unreachable: tenacity either returns or reraises")

@@ -82,6 +82,38 @@ async def test_waiting_candidate_takes_over(aclient: AsyncClient, prefix: bytes)
     assert len(won) == 1
 
 
+async def test_a_candidate_whose_first_answer_is_lost_still_wins(
+    aclient: AsyncClient, backend: Backend, prefix: bytes
+) -> None:
+    """The campaign's transaction is applied but its answer is lost: the election
+    repeats it (its compare makes that harmless) and goes on standing."""
+    name = prefix + b"election"
+    incumbent = AsyncElection(aclient, name, ttl=TTL)
+    await incumbent.campaign("a")
+    port = int(backend.endpoint.rsplit(":", 1)[1])
+    with TcpProxy(port) as proxy:
+        async with (
+            AsyncClient(proxy.endpoint, timeout=2) as behind_proxy,
+            AsyncSession(behind_proxy, ttl=TTL) as session,
+        ):
+            challenger = AsyncElection(session, name)
+            won: list[bool] = []
+
+            async def stand() -> None:
+                won.append(await challenger.campaign("b", timeout=WAIT))
+
+            proxy.mute()  # the campaign's transaction goes through; its answer does not
+            task = spawn(stand, name="challenger")
+            await _until_candidates(aclient, name, 2)
+            proxy.down()
+            proxy.up()
+            await incumbent.resign()
+            await task.join(WAIT)
+            assert won == [True]
+            assert _seen(await challenger.leader()) == (name + b"/%x" % session.lease_id, b"b")
+            await challenger.resign()
+
+
 async def test_observe_follows_every_change(aclient: AsyncClient, prefix: bytes) -> None:
     name = prefix + b"election"
     first, second = AsyncElection(aclient, name, ttl=TTL), AsyncElection(aclient, name, ttl=TTL)

@@ -211,6 +211,42 @@ async def test_interoperates_with_the_lock_service(aclient: AsyncClient, prefix:
     await lease.revoke()
 
 
+async def test_a_waiter_whose_first_answer_is_lost_still_gets_the_lock(
+    aclient: AsyncClient, backend: Backend, prefix: bytes
+) -> None:
+    """The transaction that puts the waiter's key is applied but its answer is lost
+    (the connection breaks first): the client cannot know whether it was applied and
+    does not repeat it, but the Mutex can (its compare makes a repeat harmless) and
+    goes on waiting instead of failing."""
+    name = prefix + b"lock"
+    holder = AsyncMutex(aclient, name, ttl=TTL)
+    assert await holder.acquire(timeout=5)
+    port = int(backend.endpoint.rsplit(":", 1)[1])
+    with TcpProxy(port) as proxy:
+        async with (
+            AsyncClient(proxy.endpoint, timeout=2) as behind_proxy,
+            AsyncSession(behind_proxy, ttl=TTL) as session,
+        ):
+            waiter = AsyncMutex(session, name)
+            got: list[bool] = []
+
+            async def wait() -> None:
+                got.append(await waiter.acquire(timeout=30))
+
+            proxy.mute()  # the waiter's transaction goes through; its answer does not
+            task = spawn(wait, name="waiter")
+            deadline = time.monotonic() + 10
+            while (await aclient.get(name + b"/", prefix=True, count_only=True)).count < 2:
+                assert time.monotonic() < deadline, "the waiter's key was never put"
+            proxy.down()
+            proxy.up()
+            await holder.release()
+            await task.join(30)
+            assert got == [True]
+            assert waiter.key == name + b"/%x" % session.lease_id  # one key, made once
+            await waiter.release()
+
+
 async def test_waiter_cut_off_past_compaction_still_gets_the_lock(
     aclient: AsyncClient, backend: Backend, prefix: bytes
 ) -> None:

@@ -82,6 +82,38 @@ def test_waiting_candidate_takes_over(client: Client, prefix: bytes) -> None:
     assert len(won) == 1
 
 
+def test_a_candidate_whose_first_answer_is_lost_still_wins(
+    client: Client, backend: Backend, prefix: bytes
+) -> None:
+    """The campaign's transaction is applied but its answer is lost: the election
+    repeats it (its compare makes that harmless) and goes on standing."""
+    name = prefix + b"election"
+    incumbent = Election(client, name, ttl=TTL)
+    incumbent.campaign("a")
+    port = int(backend.endpoint.rsplit(":", 1)[1])
+    with TcpProxy(port) as proxy:
+        with (
+            Client(proxy.endpoint, timeout=2) as behind_proxy,
+            Session(behind_proxy, ttl=TTL) as session,
+        ):
+            challenger = Election(session, name)
+            won: list[bool] = []
+
+            def stand() -> None:
+                won.append(challenger.campaign("b", timeout=WAIT))
+
+            proxy.mute()  # the campaign's transaction goes through; its answer does not
+            task = spawn(stand, name="challenger")
+            _until_candidates(client, name, 2)
+            proxy.down()
+            proxy.up()
+            incumbent.resign()
+            task.join(WAIT)
+            assert won == [True]
+            assert _seen(challenger.leader()) == (name + b"/%x" % session.lease_id, b"b")
+            challenger.resign()
+
+
 def test_observe_follows_every_change(client: Client, prefix: bytes) -> None:
     name = prefix + b"election"
     first, second = Election(client, name, ttl=TTL), Election(client, name, ttl=TTL)

@@ -211,6 +211,42 @@ def test_interoperates_with_the_lock_service(client: Client, prefix: bytes) -> N
     lease.revoke()
 
 
+def test_a_waiter_whose_first_answer_is_lost_still_gets_the_lock(
+    client: Client, backend: Backend, prefix: bytes
+) -> None:
+    """The transaction that puts the waiter's key is applied but its answer is lost
+    (the connection breaks first): the client cannot know whether it was applied and
+    does not repeat it, but the Mutex can (its compare makes a repeat harmless) and
+    goes on waiting instead of failing."""
+    name = prefix + b"lock"
+    holder = Mutex(client, name, ttl=TTL)
+    assert holder.acquire(timeout=5)
+    port = int(backend.endpoint.rsplit(":", 1)[1])
+    with TcpProxy(port) as proxy:
+        with (
+            Client(proxy.endpoint, timeout=2) as behind_proxy,
+            Session(behind_proxy, ttl=TTL) as session,
+        ):
+            waiter = Mutex(session, name)
+            got: list[bool] = []
+
+            def wait() -> None:
+                got.append(waiter.acquire(timeout=30))
+
+            proxy.mute()  # the waiter's transaction goes through; its answer does not
+            task = spawn(wait, name="waiter")
+            deadline = time.monotonic() + 10
+            while (client.get(name + b"/", prefix=True, count_only=True)).count < 2:
+                assert time.monotonic() < deadline, "the waiter's key was never put"
+            proxy.down()
+            proxy.up()
+            holder.release()
+            task.join(30)
+            assert got == [True]
+            assert waiter.key == name + b"/%x" % session.lease_id  # one key, made once
+            waiter.release()
+
+
 def test_waiter_cut_off_past_compaction_still_gets_the_lock(
     client: Client, backend: Backend, prefix: bytes
 ) -> None:

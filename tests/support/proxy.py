@@ -18,6 +18,7 @@ class TcpProxy:
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._refusing = False
+        self._muted = False
         self._closed = threading.Event()
         self._acceptor = threading.Thread(target=self._accept, name="tcp-proxy", daemon=True)
 
@@ -49,6 +50,12 @@ class TcpProxy:
 
     def up(self) -> None:
         self._refusing = False
+        self._muted = False
+
+    def mute(self) -> None:
+        """Drop what the server sends until ``down()``: requests arrive and are
+        applied, their answers are lost (a write of unknown outcome)."""
+        self._muted = True
 
     def _accept(self) -> None:
         while not self._closed.is_set():
@@ -68,13 +75,14 @@ class TcpProxy:
             server.settimeout(None)
             with self._lock:
                 self._open.update((client, server))
-            for src, dst in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+            for src, dst, answers in ((client, server, False), (server, client, True)):
+                threading.Thread(target=self._pipe, args=(src, dst, answers), daemon=True).start()
 
-    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, answers: bool) -> None:
         try:
             while data := src.recv(65536):
-                dst.sendall(data)
+                if not (answers and self._muted):
+                    dst.sendall(data)
         except OSError:
             pass
         for sock in (src, dst):
