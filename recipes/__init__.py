@@ -11,6 +11,7 @@ from ._async._barrier import AsyncBarrier, AsyncDoubleBarrier
 from ._async._cache import AsyncCache, AsyncCacheChanges, CacheSnapshot
 from ._async._config import AsyncConfigWatcher
 from ._async._election import AsyncElection, AsyncObserver
+from ._async._mirror import AsyncMirror
 from ._async._mutex import AsyncMutex
 from ._async._queue import AsyncJob, AsyncPriorityQueue, AsyncQueue
 from ._async._registry import AsyncRegistration, AsyncServiceRegistry, AsyncServiceWatch
@@ -23,6 +24,7 @@ from ._sync._barrier import Barrier, DoubleBarrier
 from ._sync._cache import Cache, CacheChanges
 from ._sync._config import ConfigWatcher
 from ._sync._election import Election, Observer
+from ._sync._mirror import Mirror
 from ._sync._mutex import Mutex
 from ._sync._queue import Job, PriorityQueue, Queue
 from ._sync._registry import Registration, ServiceRegistry, ServiceWatch
@@ -40,6 +42,7 @@ __all__ = [
     "AsyncDoubleBarrier",
     "AsyncElection",
     "AsyncJob",
+    "AsyncMirror",
     "AsyncMutex",
     "AsyncObserver",
     "AsyncPriorityQueue",
@@ -68,6 +71,7 @@ __all__ = [
     "Instance",
     "Isolation",
     "Job",
+    "Mirror",
     "Mutex",
     "Observer",
     "PriorityQueue",

@@ -61,7 +61,7 @@ from etcd3py._async._primitives import (
 from etcd3py._keys import key_range
 
 from .._data import CacheChange, CachedKV
-from ._util import WaitTimedOut, deadline_after, remaining, timed_out
+from ._util import WaitTimedOut, as_bytes, deadline_after, remaining, timed_out
 
 __all__ = ["AsyncCache", "AsyncCacheChanges", "CacheSnapshot"]
 
@@ -201,8 +201,9 @@ class AsyncCache:
 
     def get(self, key: str | bytes) -> CachedKV | None:
         """The entry of ``key``, None when the range does not hold it."""
+        key = as_bytes(key, "key")
         self._check()
-        return self._entries.get(key.encode() if isinstance(key, str) else key)
+        return self._entries.get(key)
 
     def __contains__(self, key: object) -> bool:
         return self.get(key) is not None if isinstance(key, (str, bytes)) else False
@@ -220,20 +221,21 @@ class AsyncCache:
 
         Declare indexes before ``start()``: they are built with the first list.
         """
-        if self._task is not None:
-            raise RuntimeError("declare indexes before the cache starts")
+        name = _check.text(name, "name")
         if not callable(fn):
             raise ArgumentTypeError("fn", fn, "a callable")
-        self._indexes[_check.text(name, "name")] = _Index(fn)
+        if self._task is not None:
+            raise RuntimeError("declare indexes before the cache starts")
+        self._indexes[name] = _Index(fn)
 
-    def lookup(self, name: str, value: Hashable) -> list[CachedKV]:
-        """The entries whose index ``name`` gives ``value``, sorted by key."""
-        index = self._indexes.get(name)
+    def lookup(self, name: str, *values: Hashable) -> list[CachedKV]:
+        """The entries whose index ``name`` gives one of ``values``, sorted by key."""
+        index = self._indexes.get(_check.text(name, "name"))
         if index is None:
             raise ArgumentError("name", name, f"an index of this cache ({sorted(self._indexes)})")
 
         def read() -> list[CachedKV]:
-            keys = sorted(index.keys.get(value, ()))
+            keys = sorted(k for value in values for k in index.keys.get(value, ()))
             return [self._entries[k] for k in keys]
 
         return self._read(read)  # type: ignore[no-any-return]
@@ -474,9 +476,9 @@ class AsyncCache:
             self._watched = max(self._watched, last)
             if last <= self.revision:
                 return None
-            self.revision = last
             change = CacheChange(last, changed, deleted)
-            self._offer(change)
+            self._offer(change)  # before the revision moves: see AsyncMirror._run
+            self.revision = last
             return change
         finally:
             self._seq += 1
