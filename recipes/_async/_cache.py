@@ -385,9 +385,8 @@ class AsyncCache:
             assert watch is not None
             try:
                 response = await watch.get(self._probe_interval)
-            except CompactedError as err:
+            except CompactedError:
                 reason = "compacted"
-                log.warning("cache %r: %s; reading the range again", self._begin, err)
                 continue
             except _Relist as why:
                 reason = str(why)
@@ -403,6 +402,7 @@ class AsyncCache:
 
     async def _relist(self, reason: str) -> None:
         """Read the range again; while the server cannot be reached, keep trying (stale)."""
+        log.warning("cache %r: %s; reading the range again", self._begin, reason)
         old = self._watch
         if old is not None:
             await old.cancel()

@@ -386,9 +386,8 @@ class Cache:
             assert watch is not None
             try:
                 response = watch.get(self._probe_interval)
-            except CompactedError as err:
+            except CompactedError:
                 reason = "compacted"
-                log.warning("cache %r: %s; reading the range again", self._begin, err)
                 continue
             except _Relist as why:
                 reason = str(why)
@@ -404,6 +403,7 @@ class Cache:
 
     def _relist(self, reason: str) -> None:
         """Read the range again; while the server cannot be reached, keep trying (stale)."""
+        log.warning("cache %r: %s; reading the range again", self._begin, reason)
         old = self._watch
         if old is not None:
             old.cancel()
