@@ -9,10 +9,11 @@ registry's watch and the mirror are built on it). What it guarantees:
 - Bookmarks: the watch asks for progress notifications, and a notice of its own
   moves ``revision`` on without events. etcd's answer to ``request_progress()`` is
   not one (etcd 3.5.1 sends it racing the events): it is only checked for a
-  revision going backwards. When the range is quiet, a probe (one read-only
-  transaction: how many keys, and the last modified one) confirms that nothing in
-  it changed up to the server's revision; ``wait_for`` uses it so as not to wait
-  for the next notice (etcd sends one every 10 minutes by default).
+  revision going backwards. ``wait_for`` probes the range (one read-only
+  transaction: how many keys, and the last modified one) to confirm that nothing
+  in it changed up to the server's revision, so as not to wait for the next
+  notice (etcd sends one every 10 minutes by default). When the watch is silent
+  for ``probe_interval`` seconds, a cheaper probe reads the server's revision.
 - Relists, and says so: when the history it must resume from was compacted, or
   when the server shows a revision below one the cache already saw (a member that
   lost acknowledged writes: the revisions it hands out again would be skipped by a
@@ -484,37 +485,44 @@ class AsyncCache:
             self._seq += 1
 
     async def _probe_quietly(self) -> None:
+        """The watch was silent for a while: is the server there, and not behind?"""
         try:
-            await self._probe(None)
+            await self._probe(None, confirm=False)
         except Exception as err:
             log.debug("cache %r: probe failed: %s", self._begin, err)
 
-    async def _probe(self, timeout: float | None) -> None:
-        """Ask the server where the range stands: stale when it cannot be reached; a
-        relist when its revision is below the cache's; a bookmark when nothing in the
-        range changed since the cache's revision."""
+    async def _probe(self, timeout: float | None, *, confirm: bool = True) -> None:
+        """Ask the server where it stands: stale when it cannot be reached; a relist
+        when its revision is below the cache's. With ``confirm``, also whether the
+        range is what the cache holds, to move the cache on to the server's revision
+        (a bookmark): that reads the whole range on the server (etcd sorts it to find
+        the key modified last), so only ``wait_for`` asks for it; the quiet check
+        counts one key."""
         seen = self.revision
+        if confirm:
+            ops = [
+                Get(self._begin, range_end=self._end, count_only=True),
+                Get(self._begin, range_end=self._end, sort_target="mod",
+                    sort_order="descend", limit=1),
+            ]  # fmt: skip
+        else:
+            ops = [Get(self._begin, count_only=True)]
         try:
-            answer = await self._client.txn(
-                success=[
-                    Get(self._begin, range_end=self._end, count_only=True),
-                    Get(self._begin, range_end=self._end, sort_target="mod",
-                        sort_order="descend", limit=1),
-                ],
-                timeout=timeout,
-            )  # fmt: skip
+            answer = await self._client.txn(success=tuple(ops), timeout=timeout)
         except TRANSIENT as err:
             self._stale = err
             raise
         self._stale = None
         server = answer.header.revision
-        count = answer.responses[0].count  # type: ignore[union-attr]
-        last = answer.responses[1].kvs  # type: ignore[union-attr]
         if server < seen:  # a linearizable read below what the cache already saw
             watch = self._watch
             if watch is not None:
                 watch.interrupt(_Relist(_backwards(server, seen)))
             return
+        if not confirm:
+            return
+        count = answer.responses[0].count  # type: ignore[union-attr]
+        last = answer.responses[1].kvs  # type: ignore[union-attr]
         async with self._lock:
             if server > self.revision and self._holds(count, last[0] if last else None):
                 self._seq += 1
