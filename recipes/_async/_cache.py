@@ -593,12 +593,14 @@ class AsyncCacheChanges:
 
     def __init__(self, cache: AsyncCache, snapshot: CacheSnapshot, buffer: int) -> None:
         self.snapshot = snapshot
+        self.fell_behind = False  # ended because the consumer was ``buffer`` changes behind
         self._cache = cache
         self._queue: AsyncQueue[Any] = AsyncQueue(buffer)
 
     def _offer(self, change: CacheChange) -> bool:
         """Queue ``change``; False (and the iterator ends with an error) when full."""
         if self._queue.full():
+            self.fell_behind = True
             self._end(WatchClosedError(f"the consumer fell {self._queue.qsize()} changes behind"))
             return False
         self._queue.put_nowait(change)

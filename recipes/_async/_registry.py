@@ -230,7 +230,8 @@ class AsyncServiceWatch:
         """The next list; None once cancelled; WaitTimedOut at the deadline."""
         if self._closed:
             return None
-        if self._changes is None:
+        if self._changes is None or self._changes.fell_behind:
+            # the first list, or a whole one again for a consumer that fell far behind
             await self._cache.start()
             self._changes = changes = self._cache.changes()
             self._entries = {key: entry.value for key, entry in changes.snapshot.items()}
@@ -240,6 +241,8 @@ class AsyncServiceWatch:
         except WatchClosedError:
             if self._closed:
                 return None
+            if self._changes.fell_behind:
+                return await self._next(deadline)
             raise
         if change is None:
             raise WaitTimedOut

@@ -231,7 +231,8 @@ class ServiceWatch:
         """The next list; None once cancelled; WaitTimedOut at the deadline."""
         if self._closed:
             return None
-        if self._changes is None:
+        if self._changes is None or self._changes.fell_behind:
+            # the first list, or a whole one again for a consumer that fell far behind
             self._cache.start()
             self._changes = changes = self._cache.changes()
             self._entries = {key: entry.value for key, entry in changes.snapshot.items()}
@@ -241,6 +242,8 @@ class ServiceWatch:
         except WatchClosedError:
             if self._closed:
                 return None
+            if self._changes.fell_behind:
+                return self._next(deadline)
             raise
         if change is None:
             raise WaitTimedOut

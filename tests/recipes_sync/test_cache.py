@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import pytest
 
-from etcd3py import Client, ClientClosedError, WatchClosedError
+from etcd3py import Client, ClientClosedError, EtcdError, Put, WatchClosedError
+from etcd3py._sync._primitives import sleep
 from etcd3py.recipes import Cache, CacheChange, CachedKV
 from etcd3py.server_ref import EmbeddedServer
 from tests.support.backends import Backend
@@ -21,6 +25,16 @@ def values(cache: Cache) -> dict[bytes, bytes]:
 
 def port_of(endpoint: str) -> int:
     return int(endpoint.rsplit(":", 1)[1])
+
+
+def until(condition: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``condition`` (bounded): for a state the cache reaches on its own."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        sleep(0.05)
+    return True
 
 
 def test_lists_then_follows_every_change(client: Client, prefix: bytes) -> None:
@@ -179,3 +193,54 @@ def test_close_ends_a_wait(client: Client, prefix: bytes) -> None:
     with pytest.raises(WatchClosedError):
         cache.wait_for(10**9, timeout=10)
     assert len(cache.snapshot()) == 0  # the contents stay readable
+
+
+def test_a_consumer_too_far_behind_is_told(client: Client, prefix: bytes) -> None:
+    with Cache(client, prefix) as cache:
+        changes = cache.changes(buffer=2)
+        for i in range(3):
+            last = (client.put(prefix + b"k", str(i))).header.revision
+        assert cache.wait_for(last, timeout=10)
+        assert changes.fell_behind
+        first, second = changes.get(), changes.get()
+        assert first is not None and second is not None
+        assert [c.changed[prefix + b"k"].value for c in (first, second)] == [b"0", b"1"]
+        with pytest.raises(WatchClosedError, match="behind"):
+            changes.get(timeout=1)
+        again = cache.changes()  # a new iterator starts from the state now
+        assert again.snapshot[prefix + b"k"].value == b"2"
+
+
+def test_a_snapshot_never_holds_half_a_step(client: Client, prefix: bytes) -> None:
+    """Each transaction writes a and b together: no snapshot may hold them apart (in the
+    sync face, the cache applies steps on its own thread while the test reads)."""
+    with Cache(client, prefix) as cache:
+        snapshots = 0
+        for i in range(150):
+            last = (
+                client.txn(success=[Put(prefix + b"a", str(i)), Put(prefix + b"b", str(i))])
+            ).header.revision
+            for _ in range(20):
+                view = cache.snapshot()
+                if view:
+                    snapshots += 1
+                    assert view[prefix + b"a"].value == view[prefix + b"b"].value
+                    assert view.revision == view[prefix + b"a"].mod_revision
+        assert cache.wait_for(last, timeout=10)
+        assert snapshots > 0
+
+
+def test_says_it_is_stale_while_the_server_is_unreachable(
+    backend: Backend, prefix: bytes
+) -> None:
+    with TcpProxy(port_of(backend.endpoint)) as proxy:
+        with (
+            Client(proxy.endpoint, timeout=1) as client,
+            Cache(client, prefix, probe_interval=0.2) as cache,
+        ):
+            proxy.down()
+            # (the check runs once the watch was silent for probe_interval; polled here)
+            assert until(lambda: cache.stale, WAIT)
+            assert isinstance(cache.stale_reason, EtcdError)
+            proxy.up()
+            assert until(lambda: not cache.stale, WAIT)
