@@ -74,6 +74,7 @@ DEFAULT_PAGE = 1000
 DEFAULT_PROBE_INTERVAL = 10.0
 DEFAULT_BUFFER = 1024
 _FIRST_PROBE_GAP = 0.1
+_LIST_ATTEMPTS = 5  # lists in a row cut short by a compaction before giving up
 _END = object()
 
 
@@ -330,7 +331,21 @@ class Cache:
         return self
 
     def _list(self) -> tuple[int, dict[bytes, CachedKV], Watch]:
-        """The range at one revision, read in pages, and a watch from the next."""
+        """The range at one revision, read in pages, and a watch from the next.
+
+        A compaction of that revision before the last page is read (or before the
+        watch starts) means reading again, at a new revision.
+        """
+        for attempt in range(_LIST_ATTEMPTS):
+            try:
+                return self._list_once()
+            except CompactedError as err:
+                if attempt == _LIST_ATTEMPTS - 1:
+                    raise
+                log.debug("cache %r: compacted while listing, again: %s", self._begin, err)
+        raise AssertionError("unreachable")
+
+    def _list_once(self) -> tuple[int, dict[bytes, CachedKV], Watch]:
         entries: dict[bytes, CachedKV] = {}
         revision, start = 0, self._begin
         while True:
