@@ -321,15 +321,21 @@ class AsyncCache:
 
     # ---- the background ----
 
-    async def start(self) -> AsyncCache:
-        """List the range and follow it; return self (``async with`` does this)."""
+    async def start(self, timeout: float | None = None) -> AsyncCache:
+        """List the range and follow it; return self (``async with`` does this).
+
+        ``timeout`` bounds each read of the list (default: the client's timeout).
+        """
+        timeout = _check.call_timeout(timeout)
         if self._task is None:
-            revision, entries, watch = await self._list()
+            revision, entries, watch = await self._list(timeout)
             await self._replace(revision, entries, watch, reason=None)
             self._task = spawn(self._follow, name="etcd3py-cache")
         return self
 
-    async def _list(self) -> tuple[int, dict[bytes, CachedKV], AsyncWatch]:
+    async def _list(
+        self, timeout: float | None = None
+    ) -> tuple[int, dict[bytes, CachedKV], AsyncWatch]:
         """The range at one revision, read in pages, and a watch from the next.
 
         A compaction of that revision before the last page is read (or before the
@@ -337,19 +343,21 @@ class AsyncCache:
         """
         for attempt in range(_LIST_ATTEMPTS):
             try:
-                return await self._list_once()
+                return await self._list_once(timeout)
             except CompactedError as err:
                 if attempt == _LIST_ATTEMPTS - 1:
                     raise
                 log.debug("cache %r: compacted while listing, again: %s", self._begin, err)
         raise AssertionError("unreachable")
 
-    async def _list_once(self) -> tuple[int, dict[bytes, CachedKV], AsyncWatch]:
+    async def _list_once(
+        self, timeout: float | None
+    ) -> tuple[int, dict[bytes, CachedKV], AsyncWatch]:
         entries: dict[bytes, CachedKV] = {}
         revision, start = 0, self._begin
         while True:
             page = await self._client.get(
-                start, range_end=self._end, limit=self._page, revision=revision
+                start, range_end=self._end, limit=self._page, revision=revision, timeout=timeout
             )
             revision = revision or page.header.revision
             for kv in page.kvs:
@@ -360,7 +368,7 @@ class AsyncCache:
         watch = self._client.watch(
             self._begin, range_end=self._end, start_revision=revision + 1, progress_notify=True
         )
-        return revision, entries, await watch.start()
+        return revision, entries, await watch.start(timeout)
 
     async def _replace(
         self, revision: int, entries: dict[bytes, CachedKV], watch: AsyncWatch, reason: str | None

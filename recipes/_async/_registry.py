@@ -232,7 +232,7 @@ class AsyncServiceWatch:
             return None
         if self._changes is None or self._changes.fell_behind:
             # the first list, or a whole one again for a consumer that fell far behind
-            await self._cache.start()
+            await self._cache.start(remaining(deadline))
             self._changes = changes = self._cache.changes()
             self._entries = {key: entry.value for key, entry in changes.snapshot.items()}
             return _parse(self._service, self._prefix, self._entries)

@@ -322,15 +322,21 @@ class Cache:
 
     # ---- the background ----
 
-    def start(self) -> Cache:
-        """List the range and follow it; return self (``with`` does this)."""
+    def start(self, timeout: float | None = None) -> Cache:
+        """List the range and follow it; return self (``with`` does this).
+
+        ``timeout`` bounds each read of the list (default: the client's timeout).
+        """
+        timeout = _check.call_timeout(timeout)
         if self._task is None:
-            revision, entries, watch = self._list()
+            revision, entries, watch = self._list(timeout)
             self._replace(revision, entries, watch, reason=None)
             self._task = spawn(self._follow, name="etcd3py-cache")
         return self
 
-    def _list(self) -> tuple[int, dict[bytes, CachedKV], Watch]:
+    def _list(
+        self, timeout: float | None = None
+    ) -> tuple[int, dict[bytes, CachedKV], Watch]:
         """The range at one revision, read in pages, and a watch from the next.
 
         A compaction of that revision before the last page is read (or before the
@@ -338,19 +344,21 @@ class Cache:
         """
         for attempt in range(_LIST_ATTEMPTS):
             try:
-                return self._list_once()
+                return self._list_once(timeout)
             except CompactedError as err:
                 if attempt == _LIST_ATTEMPTS - 1:
                     raise
                 log.debug("cache %r: compacted while listing, again: %s", self._begin, err)
         raise AssertionError("unreachable")
 
-    def _list_once(self) -> tuple[int, dict[bytes, CachedKV], Watch]:
+    def _list_once(
+        self, timeout: float | None
+    ) -> tuple[int, dict[bytes, CachedKV], Watch]:
         entries: dict[bytes, CachedKV] = {}
         revision, start = 0, self._begin
         while True:
             page = self._client.get(
-                start, range_end=self._end, limit=self._page, revision=revision
+                start, range_end=self._end, limit=self._page, revision=revision, timeout=timeout
             )
             revision = revision or page.header.revision
             for kv in page.kvs:
@@ -361,7 +369,7 @@ class Cache:
         watch = self._client.watch(
             self._begin, range_end=self._end, start_revision=revision + 1, progress_notify=True
         )
-        return revision, entries, watch.start()
+        return revision, entries, watch.start(timeout)
 
     def _replace(
         self, revision: int, entries: dict[bytes, CachedKV], watch: Watch, reason: str | None

@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from etcd3py import (
+    ArgumentError,
     ArgumentTypeError,
     Client,
     Delete,
@@ -61,12 +62,18 @@ class Mirror:
     ) -> None:
         if not isinstance(destination, Client):
             raise ArgumentTypeError("destination", destination, "an Client")
+        if not isinstance(prune, bool):
+            raise ArgumentTypeError("prune", prune, "True or False")
         self._source = Cache(source, prefix)
         self._prefix = as_bytes(prefix, "prefix")
         self._dest_prefix = self._prefix if dest_prefix is None else as_bytes(dest_prefix)
+        if source is destination and (
+            self._dest_prefix.startswith(self._prefix) or self._prefix.startswith(self._dest_prefix)
+        ):  # (two clients of one cluster: not told apart)
+            raise ArgumentError(
+                "dest_prefix", dest_prefix, "a prefix apart from the source's on the same client"
+            )
         self._destination = destination
-        if not isinstance(prune, bool):
-            raise ArgumentTypeError("prune", prune, "True or False")
         self._prune = prune
         self.revision = 0
         self.count = 0

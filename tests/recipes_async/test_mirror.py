@@ -108,6 +108,8 @@ async def test_refuses_bad_arguments(aclient: AsyncClient, prefix: bytes) -> Non
         AsyncMirror(aclient, aclient, prefix, prune="yes")  # type: ignore[arg-type]
     with pytest.raises(ArgumentError, match="non-empty"):
         AsyncMirror(aclient, aclient, b"")
+    with pytest.raises(ArgumentError, match="dest_prefix"):  # it would copy its own copies
+        AsyncMirror(aclient, aclient, prefix, dest_prefix=prefix + b"copy/")
     mirror = AsyncMirror(aclient, aclient, prefix + b"a/", dest_prefix=prefix + b"b/")
     with pytest.raises(ArgumentError, match="revision"):
         await mirror.wait_for(-1)

@@ -108,6 +108,8 @@ def test_refuses_bad_arguments(client: Client, prefix: bytes) -> None:
         Mirror(client, client, prefix, prune="yes")  # type: ignore[arg-type]
     with pytest.raises(ArgumentError, match="non-empty"):
         Mirror(client, client, b"")
+    with pytest.raises(ArgumentError, match="dest_prefix"):  # it would copy its own copies
+        Mirror(client, client, prefix, dest_prefix=prefix + b"copy/")
     mirror = Mirror(client, client, prefix + b"a/", dest_prefix=prefix + b"b/")
     with pytest.raises(ArgumentError, match="revision"):
         mirror.wait_for(-1)
