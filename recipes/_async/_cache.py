@@ -121,10 +121,17 @@ class _Index:
             holders.discard(key)
             if not holders:
                 del self.keys[old]
-        value = None if entry is None else self.fn(entry)
+        value = None if entry is None else self._value(entry)
         if value is not None:
             self.value_of[key] = value
             self.keys.setdefault(value, set()).add(key)
+
+    def _value(self, entry: CachedKV) -> Hashable | None:
+        try:
+            return self.fn(entry)
+        except Exception:  # the cache goes on; the entry is left out of this index
+            log.exception("cache index function %r failed on %r", self.fn, entry.key)
+            return None
 
 
 def _backwards(server: int, seen: int) -> str:
@@ -141,8 +148,7 @@ class AsyncCache:
     Caches the keys under a prefix, or in ``[key, range_end)`` when ``range_end`` is
     given. ``page_size`` bounds each read of a (re)list; ``probe_interval`` is how
     long the watch may stay silent before a probe checks the server (for
-    staleness, and for a revision going backwards); ``buffer`` bounds each change
-    iterator.
+    staleness, and for a revision going backwards).
     """
 
     def __init__(
@@ -197,7 +203,10 @@ class AsyncCache:
         while True:
             seq = self._seq
             if seq % 2 == 0:
-                found = read()
+                try:
+                    found = read()
+                except (RuntimeError, KeyError):  # a step changed what it iterated: again
+                    continue
                 if self._seq == seq:
                     return found
 
@@ -376,22 +385,24 @@ class AsyncCache:
         """Take a new list as the cache's contents; report the difference when relisted."""
         async with self._lock:
             self._seq += 1
-            old, self._entries = self._entries, entries
-            self.revision = self._watched = revision
-            self._watch = watch
-            for index in self._indexes.values():
-                index.keys.clear()
-                index.value_of.clear()
-                for key, entry in entries.items():
-                    index.update(key, entry)
-            change = None
-            if reason is not None:
-                changed = {k: e for k, e in entries.items() if old.get(k) != e}
-                deleted = {k: e for k, e in old.items() if k not in entries}
-                change = CacheChange(revision, changed, deleted, relisted=reason)
-                self._offer(change)
-            self._stale = None
-            self._seq += 1
+            try:
+                old, self._entries = self._entries, entries
+                self.revision = self._watched = revision
+                self._watch = watch
+                for index in self._indexes.values():
+                    index.keys.clear()
+                    index.value_of.clear()
+                    for key, entry in entries.items():
+                        index.update(key, entry)
+                change = None
+                if reason is not None:
+                    changed = {k: e for k, e in entries.items() if old.get(k) != e}
+                    deleted = {k: e for k, e in old.items() if k not in entries}
+                    change = CacheChange(revision, changed, deleted, relisted=reason)
+                    self._offer(change)
+                self._stale = None
+            finally:
+                self._seq += 1
         self._advanced.set()
         if change is not None:
             self._call_back(change)
@@ -421,8 +432,12 @@ class AsyncCache:
                 return
             if response is None:
                 await self._probe_quietly()
-            else:
+                continue
+            try:
                 reason = await self._apply(response)
+            except Exception as err:  # a bug: said, never a cache that stopped silently
+                self._fail(err)
+                return
 
     async def _relist(self, reason: str) -> None:
         """Read the range again; while the server cannot be reached, keep trying (stale)."""

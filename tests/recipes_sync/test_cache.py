@@ -81,8 +81,11 @@ def test_index_and_change_iterator(client: Client, prefix: bytes) -> None:
     client.put(prefix + b"n2", "us")
     cache = Cache(client, prefix)
     cache.index("zone", lambda e: e.value.decode())
+    cache.index("broken", lambda e: {"eu": 1}[e.value.decode()])  # raises for "us"
     with cache:
         assert [e.key for e in cache.lookup("zone", "eu")] == [prefix + b"n1"]
+        assert [e.key for e in cache.lookup("zone", "eu", "us")] == [prefix + b"n1", prefix + b"n2"]
+        assert [e.key for e in cache.lookup("broken", 1)] == [prefix + b"n1"]
         changes = cache.changes()
         assert set(changes.snapshot) == {prefix + b"n1", prefix + b"n2"}
         moved = (client.put(prefix + b"n2", "eu")).header.revision
@@ -93,6 +96,7 @@ def test_index_and_change_iterator(client: Client, prefix: bytes) -> None:
         assert second is not None and list(second.deleted) == [prefix + b"n1"]
         assert [e.key for e in cache.lookup("zone", "eu")] == [prefix + b"n2"]
         assert cache.lookup("zone", "us") == []
+        assert [e.key for e in cache.lookup("broken", 1)] == [prefix + b"n2"]  # (went on)
         assert changes.get(timeout=0.1) is None  # nothing yet
         with pytest.raises(RuntimeError, match="before the cache starts"):
             cache.index("late", lambda e: e.version)
