@@ -15,10 +15,11 @@ registry's watch and the mirror are built on it). What it guarantees:
   notice (etcd sends one every 10 minutes by default). When the watch is silent
   for ``probe_interval`` seconds, a cheaper probe reads the server's revision.
 - Relists, and says so: when the history it must resume from was compacted, or
-  when the server shows a revision below one the cache already saw (a member that
-  lost acknowledged writes: the revisions it hands out again would be skipped by a
-  resumed watch), the range is read again and a ``CacheChange`` with ``relisted``
-  set reports what that changed.
+  when a linearizable read shows a revision below one the cache already saw (a
+  member that lost acknowledged writes: the revisions it hands out again would be
+  skipped by a resumed watch; a progress notice below it triggers that read), the
+  range is read again and a ``CacheChange`` with ``relisted`` set reports what
+  that changed.
 - Never stale silently: while the server cannot be reached the cache keeps trying
   and ``stale`` is true; a failure it cannot recover from (permission refused, the
   client closed) is raised by every read; ``close()`` ends ``wait_for`` and every
@@ -434,7 +435,7 @@ class AsyncCache:
                 await self._probe_quietly()
                 continue
             try:
-                reason = await self._apply(response)
+                await self._apply(response)
             except Exception as err:  # a bug: said, never a cache that stopped silently
                 self._fail(err)
                 return
@@ -462,14 +463,20 @@ class AsyncCache:
             log.info("cache %r: relisted at %d (%s)", self._begin, revision, reason)
             return
 
-    async def _apply(self, response: WatchResponse) -> str | None:
-        """Apply one step of the watch; a reason to relist when it shows one."""
+    async def _apply(self, response: WatchResponse) -> None:
+        """Apply one step of the watch (a progress notice: a bookmark, or a sign that
+        the server is behind, which a probe confirms and then relists)."""
         if response.is_progress_notify:
             seen = response.header.revision
             if seen < self._watched:
-                return _backwards(seen, self._watched)
+                # a member behind what the watch saw: one that lost acknowledged writes,
+                # or one that lags (after a failover). A linearizable read tells them
+                # apart: the lagging one answers it only once caught up, so only the
+                # first makes the probe relist.
+                await self._probe_quietly()
+                return
             if response.progress_requested:
-                return None  # not a bookmark (see WatchResponse.progress_requested)
+                return  # not a bookmark (see WatchResponse.progress_requested)
             async with self._lock:
                 self._watched = seen
                 if seen > self.revision:
@@ -478,14 +485,13 @@ class AsyncCache:
                     self._seq += 1
             self._stale = None
             self._advanced.set()
-            return None
+            return
         async with self._lock:
             change = self._apply_events(response)
         self._stale = None
         if change is not None:
             self._advanced.set()
             self._call_back(change)
-        return None
 
     def _apply_events(self, response: WatchResponse) -> CacheChange | None:
         changed: dict[bytes, CachedKV] = {}
