@@ -275,7 +275,8 @@ class AsyncWatch:
         progress = not events
         if self._queue.full():
             return False
-        self._queue.put_nowait(WatchResponse(response.header, events, 0, progress))
+        requested = progress and response.watch_id == -1
+        self._queue.put_nowait(WatchResponse(response.header, events, 0, progress, requested))
         if events:
             self.next_revision = events[-1].kv.mod_revision + 1
         elif response.watch_id != -1:
