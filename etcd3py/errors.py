@@ -135,10 +135,17 @@ class EtcdError(Exception):
 
     ``operation``, ``key`` and ``endpoint`` say what failed where, when known;
     ``details`` is the server's (or gRPC's) own text; ``code`` the gRPC status.
+
+    ``outcome_unknown`` is True when a write failed after its request left the client
+    (the connection broke, its deadline passed, etcd timed out): it may have been
+    applied or not, and repeating it blindly may apply it twice. It is False for every
+    read and for a write that was never sent or provably not applied. See
+    ``put_once``/``txn_once`` for writes that can be repeated safely.
     """
 
     code: grpc.StatusCode | None = None
     spec: E.ErrorSpec | None = None  # the row of etcd's error table, for server errors
+    outcome_unknown: bool = False
 
     def __init__(
         self,

@@ -18,6 +18,7 @@ from .. import _methods as M
 from .._config import DEFAULT_TIMEOUT, make_config, parse_endpoint
 from .._keys import KeyLike, key_range, to_bytes, to_key
 from .._migration import missing
+from .._once import OnceResult
 from .._proto import auth_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 from .._requests import (
     LeaseArg,
@@ -29,7 +30,7 @@ from .._requests import (
     required_lease,
     urls,
 )
-from .._txn import Compare, Operation, txn_request
+from .._txn import Compare, Operation, Put, txn_request
 from .._types import (
     Alarm,
     AlarmType,
@@ -50,6 +51,7 @@ from .._types import (
 from ..errors import ArgumentError, ArgumentTypeError, ElectionNoLeaderError
 from ._lease import AsyncKeepAliveManager, AsyncLease
 from ._observe import AsyncElectionObserver
+from ._once import AsyncOnceWriter
 from ._primitives import AsyncTask, sleep, spawn
 from ._transport import AsyncTransport
 from ._watch import DEFAULT_BUFFER, AsyncWatch, AsyncWatchManager, watch_create_request
@@ -102,6 +104,7 @@ class AsyncClient:
         self._keepalive = AsyncKeepAliveManager(self._transport)
         self._watches = AsyncWatchManager(self._transport, watch_buffer)
         self._sync_task: AsyncTask | None = None
+        self._once = AsyncOnceWriter(self)
         if self.config.auto_sync_interval:
             self._transport.on_first_call = self._start_auto_sync
 
@@ -245,6 +248,47 @@ class AsyncClient:
         ) and all(op.WhichOneof("request") == "request_range" for op in request.failure)
         method = M.TXN_READ if read_only else M.TXN
         return TxnResponse(await self._transport.call(method, request, timeout))
+
+    async def put_once(
+        self,
+        key: KeyLike,
+        value: KeyLike,
+        *,
+        lease: LeaseArg = None,
+        timeout: float | None = None,
+        attempt_timeout: float | None = None,
+    ) -> OnceResult:
+        """Write a key exactly once, even across failures whose outcome is unknown.
+
+        A plain ``put`` that fails after its request left raises an error with
+        ``outcome_unknown`` set: it may have been applied. ``put_once`` makes the write
+        verifiable (a marker key in the same transaction) and repeats it until it knows:
+        see ``txn_once``.
+        """
+        return await self._once.write(
+            (), [Put(key, value, lease=lease)], (), timeout, attempt_timeout
+        )
+
+    async def txn_once(
+        self,
+        compare: list[Compare] | tuple[Compare, ...] = (),
+        success: list[Operation] | tuple[Operation, ...] = (),
+        failure: list[Operation] | tuple[Operation, ...] = (),
+        *,
+        timeout: float | None = None,
+        attempt_timeout: float | None = None,
+    ) -> OnceResult:
+        """Apply a transaction exactly once, even across failures whose outcome is unknown.
+
+        The transaction also writes a marker key (under ``__etcd3py/once/``, on a lease
+        that outlives the call) and is guarded by the marker's absence, so it is repeated
+        safely while its outcome is unknown, each attempt within ``attempt_timeout``, the
+        whole within ``timeout``. The OnceResult says which branch ran and at which
+        revision; its ``response`` is None when the answer was lost and the outcome was
+        read back from the marker. Costs a slightly larger transaction (and, now and
+        then, a lease grant).
+        """
+        return await self._once.write(compare, success, failure, timeout, attempt_timeout)
 
     async def compact(
         self, revision: int, *, physical: bool = False, timeout: float | None = None

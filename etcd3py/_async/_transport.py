@@ -22,7 +22,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_ran
 
 from .. import _check, _metrics, _retry, _tracing
 from .._config import ClientConfig, Endpoint
-from .._methods import AUTHENTICATE, Method, describe
+from .._methods import AUTHENTICATE, Method, Retry, describe
 from .._proto import rpc_pb2
 from ..errors import (
     ArgumentError,
@@ -355,9 +355,12 @@ class AsyncTransport:
         ):
             return connection_failed(err, operation, key, list(state.tried))
         revision = getattr(request, "revision", 0) if method.name == "Range" else 0
-        return from_rpc_error(
+        error = from_rpc_error(
             err, state.conn.endpoint.display, operation=operation, key=key, revision=revision
         )
+        if method.retry is Retry.WRITE and _retry.outcome_unknown(err):
+            error.outcome_unknown = True
+        return error
 
     # ---- streams ----
 

@@ -19,6 +19,7 @@ from .. import _methods as M
 from .._config import DEFAULT_TIMEOUT, make_config, parse_endpoint
 from .._keys import KeyLike, key_range, to_bytes, to_key
 from .._migration import missing
+from .._once import OnceResult
 from .._proto import auth_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 from .._requests import (
     LeaseArg,
@@ -30,7 +31,7 @@ from .._requests import (
     required_lease,
     urls,
 )
-from .._txn import Compare, Operation, txn_request
+from .._txn import Compare, Operation, Put, txn_request
 from .._types import (
     Alarm,
     AlarmType,
@@ -51,6 +52,7 @@ from .._types import (
 from ..errors import ArgumentError, ArgumentTypeError, ElectionNoLeaderError
 from ._lease import KeepAliveManager, Lease
 from ._observe import ElectionObserver
+from ._once import OnceWriter
 from ._primitives import Task, sleep, spawn
 from ._transport import Transport
 from ._watch import DEFAULT_BUFFER, Watch, WatchManager, watch_create_request
@@ -103,6 +105,7 @@ class Client:
         self._keepalive = KeepAliveManager(self._transport)
         self._watches = WatchManager(self._transport, watch_buffer)
         self._sync_task: Task | None = None
+        self._once = OnceWriter(self)
         if self.config.auto_sync_interval:
             self._transport.on_first_call = self._start_auto_sync
 
@@ -246,6 +249,47 @@ class Client:
         ) and all(op.WhichOneof("request") == "request_range" for op in request.failure)
         method = M.TXN_READ if read_only else M.TXN
         return TxnResponse(self._transport.call(method, request, timeout))
+
+    def put_once(
+        self,
+        key: KeyLike,
+        value: KeyLike,
+        *,
+        lease: LeaseArg = None,
+        timeout: float | None = None,
+        attempt_timeout: float | None = None,
+    ) -> OnceResult:
+        """Write a key exactly once, even across failures whose outcome is unknown.
+
+        A plain ``put`` that fails after its request left raises an error with
+        ``outcome_unknown`` set: it may have been applied. ``put_once`` makes the write
+        verifiable (a marker key in the same transaction) and repeats it until it knows:
+        see ``txn_once``.
+        """
+        return self._once.write(
+            (), [Put(key, value, lease=lease)], (), timeout, attempt_timeout
+        )
+
+    def txn_once(
+        self,
+        compare: list[Compare] | tuple[Compare, ...] = (),
+        success: list[Operation] | tuple[Operation, ...] = (),
+        failure: list[Operation] | tuple[Operation, ...] = (),
+        *,
+        timeout: float | None = None,
+        attempt_timeout: float | None = None,
+    ) -> OnceResult:
+        """Apply a transaction exactly once, even across failures whose outcome is unknown.
+
+        The transaction also writes a marker key (under ``__etcd3py/once/``, on a lease
+        that outlives the call) and is guarded by the marker's absence, so it is repeated
+        safely while its outcome is unknown, each attempt within ``attempt_timeout``, the
+        whole within ``timeout``. The OnceResult says which branch ran and at which
+        revision; its ``response`` is None when the answer was lost and the outcome was
+        read back from the marker. Costs a slightly larger transaction (and, now and
+        then, a lease grant).
+        """
+        return self._once.write(compare, success, failure, timeout, attempt_timeout)
 
     def compact(
         self, revision: int, *, physical: bool = False, timeout: float | None = None

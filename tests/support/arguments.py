@@ -141,6 +141,7 @@ KIND_BY_NAME: dict[str, str] = {
     "value": "value",
     "ttl": "ttl",
     "timeout": "call_timeout",
+    "attempt_timeout": "call_timeout",
     "revision": "revision",
     "start_revision": "revision",
     "limit": "revision",
