@@ -99,6 +99,7 @@ __all__ = [
     "ServerTimeoutDueToConnectionLostError",
     "ServerTimeoutDueToLeaderFailError",
     "ServerTimeoutError",
+    "StaleReadError",
     "StoppedError",
     "TooManyLearnersError",
     "TooManyOpsError",
@@ -362,6 +363,37 @@ class ConnectionFailedError(UnavailableError):
         text = super()._compose()
         if self.endpoints and not self.endpoint:
             text = f"{text} (endpoints tried: {', '.join(self.endpoints)})"
+        return text
+
+
+class StaleReadError(UnavailableError):
+    """A client made with ``ordering=True`` found no member current enough for a read.
+
+    Every answer it got within the call's deadline reflected a revision below one this
+    client had already seen (a member lagging behind, read with ``serializable=True``), and
+    returning it would have gone back in time; Go's ordering package calls this
+    ErrNoGreaterRev. ``seen`` is the revision the read had to reach, ``read`` the newest it
+    got, ``endpoints`` those that answered behind.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        seen: int = 0,
+        read: int = 0,
+        endpoints: tuple[str, ...] | list[str] = (),
+        **context: object,
+    ) -> None:
+        self.seen = seen
+        self.read = read
+        self.endpoints = tuple(endpoints)
+        super().__init__(message, **context)  # type: ignore[arg-type]
+
+    def _compose(self) -> str:
+        text = super()._compose()
+        if self.endpoints:
+            text = f"{text} (endpoints behind: {', '.join(self.endpoints)})"
         return text
 
 

@@ -23,6 +23,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_ran
 from .. import _check, _metrics, _retry, _tracing
 from .._config import ClientConfig, Endpoint
 from .._methods import AUTHENTICATE, Method, Retry, describe
+from .._ordering import CHECKED, KV_SERVICE, RevisionFloor, stale
 from .._proto import rpc_pb2
 from ..errors import (
     ArgumentError,
@@ -33,7 +34,7 @@ from ..errors import (
     connection_failed,
     from_rpc_error,
 )
-from ._primitives import AsyncBidiStream, AsyncLock, channel_ready, running_loop
+from ._primitives import AsyncBidiStream, AsyncLock, channel_ready, running_loop, sleep
 
 # Reconnect quickly after a member comes back (gRPC's defaults wait up to 2 minutes).
 _CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
@@ -43,6 +44,7 @@ _CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
 )
+_STALE_PAUSE, _STALE_PAUSE_MAX = 0.02, 0.5  # seconds before asking again after a stale read
 _DOWN_FOR = 1.0  # seconds a failed endpoint is skipped by round_robin (doubling, capped)
 _DOWN_MAX = 30.0
 
@@ -158,6 +160,7 @@ class AsyncTransport:
         self.closed = False
         self.on_first_call: Callable[[], None] | None = None  # the client's auto-sync start
         self._loop: object = None  # the event loop of the first call (async face only)
+        self.floor = RevisionFloor() if config.ordering else None  # Client(ordering=True)
 
     def check_open(self) -> None:
         """Refuse a call on a closed client, or (async) from another event loop."""
@@ -234,6 +237,22 @@ class AsyncTransport:
         seconds = self.config.timeout if timeout is None else _check.seconds(timeout, "timeout")
         deadline = time.monotonic() + seconds
         conn = self.pick() if endpoint is None else self.connection_for(endpoint)
+        if self.floor is not None and method.service == KV_SERVICE:
+            return await self._in_order(self.floor, method, request, deadline, conn, endpoint)
+        response, _ = await self._send(method, request, seconds, deadline, conn, endpoint)
+        return response
+
+    async def _send(
+        self,
+        method: Method,
+        request: Any,
+        seconds: float,
+        deadline: float,
+        conn: AsyncConnection,
+        endpoint: str | None,
+    ) -> tuple[Any, AsyncConnection]:
+        """One call on ``conn``, repeated elsewhere when a failure allows; the answer and
+        the connection that gave it."""
         if _tracing.enabled() or _metrics.enabled():
             return await self._observed(method, request, deadline, conn, endpoint)
         try:
@@ -242,6 +261,37 @@ class AsyncTransport:
             return await self._recover(method, request, deadline, conn, err, endpoint)
         if conn.failures:
             conn.recovered()
+        return response, conn
+
+    async def _in_order(
+        self,
+        floor: RevisionFloor,
+        method: Method,
+        request: Any,
+        deadline: float,
+        conn: AsyncConnection,
+        endpoint: str | None,
+    ) -> Any:
+        """A KV call under the ordering guard: a read answered below the revision seen
+        when it began is asked again elsewhere, until the deadline (see _ordering.py)."""
+        seen = floor.revision
+        left = deadline - time.monotonic()
+        response, conn = await self._send(method, request, left, deadline, conn, endpoint)
+        newest = 0
+        behind: dict[str, None] = {}
+        pause = _STALE_PAUSE
+        while response.header.revision < seen and method in CHECKED:
+            newest = max(newest, response.header.revision)
+            behind.setdefault(conn.endpoint.display)
+            self.failed(conn)  # round_robin skips it a while, pick_first moves on
+            if deadline - time.monotonic() <= pause:
+                raise stale(seen, newest, list(behind), describe(method, request)[0])
+            await sleep(pause)
+            pause = min(_STALE_PAUSE_MAX, pause * 2)
+            conn = self.pick() if endpoint is None else self.connection_for(endpoint)
+            left = deadline - time.monotonic()
+            response, conn = await self._send(method, request, left, deadline, conn, endpoint)
+        floor.raise_to(response.header.revision)
         return response
 
     async def _attempt(
@@ -263,14 +313,14 @@ class AsyncTransport:
 
     async def _observed(
         self, method: Method, request: Any, deadline: float, conn: Any, endpoint: str | None
-    ) -> Any:
+    ) -> tuple[Any, AsyncConnection]:
         """The call with a span per attempt and its duration and outcome measured."""
         measured = _metrics.enabled()
         start = time.perf_counter() if measured else 0.0
         outcome = "ok"
         try:
             try:
-                return await self._attempt(method, request, deadline, conn)
+                return await self._attempt(method, request, deadline, conn), conn
             except grpc.RpcError as err:
                 return await self._recover(method, request, deadline, conn, err, endpoint)
         except BaseException as err:
@@ -288,7 +338,7 @@ class AsyncTransport:
         conn: AsyncConnection,
         err: grpc.RpcError,
         endpoint: str | None,
-    ) -> Any:
+    ) -> tuple[Any, AsyncConnection]:
         """The slow path: decide whether and where to repeat a failed call."""
         state = _Failure(conn, err, self._token_generation)
         if not await self._should_repeat(method, state):
@@ -318,7 +368,8 @@ class AsyncTransport:
                     _metrics.retried(method)
                     try:
                         number = attempt.retry_state.attempt_number + 1  # the first failed
-                        return await self._attempt(method, request, deadline, state.conn, number)
+                        answer = await self._attempt(method, request, deadline, state.conn, number)
+                        return answer, state.conn
                     except grpc.RpcError as failure:
                         state.error = failure
                         if not await self._should_repeat(method, state):

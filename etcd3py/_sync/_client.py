@@ -68,6 +68,10 @@ class Client:
     ``unix://``). Calls go to the endpoints by ``lb_policy`` (``round_robin`` or
     ``pick_first``) and fail over when one dies. ``timeout`` is the default deadline
     of a call, in seconds; every method takes ``timeout=`` to override it.
+    ``ordering=True`` guards reads against going back in time: a read answered at a
+    revision below one the client has already seen (a lagging member, read with
+    ``serializable=True``) is asked again elsewhere, and StaleReadError is raised when
+    no member is current enough within the deadline.
     """
 
     def __init__(
@@ -86,6 +90,7 @@ class Client:
         auto_sync_interval: float | None = None,
         require_leader: bool = False,
         watch_buffer: int = DEFAULT_BUFFER,
+        ordering: bool = False,
     ) -> None:
         self.config = make_config(
             endpoints,
@@ -100,6 +105,7 @@ class Client:
             keepalive_timeout=keepalive_timeout,
             auto_sync_interval=auto_sync_interval,
             require_leader=require_leader,
+            ordering=ordering,
         )
         watch_buffer = _check.integer(watch_buffer, "watch_buffer", 2, 1 << 20)
         self._transport = Transport(self.config)

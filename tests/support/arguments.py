@@ -203,6 +203,7 @@ KIND_BY_NAME: dict[str, str] = {
     "keys": FLAG,
     "learner": FLAG,
     "require_leader": FLAG,
+    "ordering": FLAG,
     "ack": FLAG,
     "keep_registered": FLAG,
     "options": SKIP,  # watch_once(**options): the options of watch(), tested there
@@ -233,6 +234,7 @@ OVERRIDES: dict[str, str] = {
     "Client.__init__.password": "optional_text",
     "Client.__init__.timeout": "seconds_required",
     "ConfigWatcher.__init__.prefix": "key",
+    "Client.namespace.prefix": "key",
     "ServiceRegistry.__init__.prefix": "text",
     "Semaphore.__init__.limit": "count",
     "Semaphore.__init__.timeout": "wait_timeout",

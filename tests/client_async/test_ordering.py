@@ -1,0 +1,86 @@
+"""Client(ordering=True): reads never go back in time, even from a member that lags.
+
+One member of a 3-member cluster is cut off from its peers (server_ref's partition, or
+real etcd's peer traffic cut by proxies): it keeps answering serializable reads from
+its own, older state. A plain client reads the past there; an ordered one refuses to.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from etcd3py import AsyncClient, Get, StaleReadError
+from tests.support.lagging import LaggingCluster, lagging_cluster
+from tests.support.proxy import TcpProxy
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module", params=["ref", "etcd"])
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LaggingCluster]:
+    yield from lagging_cluster(request.param, Path(tmp_path_factory.mktemp("lagging")))
+
+
+@pytest.fixture
+def lagging(cluster: LaggingCluster) -> Iterator[int]:
+    """A follower cut off from the others (healed after the test)."""
+    leader = cluster.leader()
+    behind = (leader + 1) % 3
+    cluster.isolate(behind)
+    try:
+        yield behind
+    finally:
+        cluster.heal()
+
+
+@pytest.fixture
+def key() -> bytes:
+    return f"/ordering/{uuid.uuid4().hex[:12]}".encode()
+
+
+def _current(cluster: LaggingCluster, lagging: int) -> str:
+    return cluster.endpoints[(lagging + 1) % 3]
+
+
+async def test_reads_on_a_lagging_member_are_asked_again_elsewhere(
+    cluster: LaggingCluster, lagging: int, key: bytes
+) -> None:
+    current, behind = _current(cluster, lagging), cluster.endpoints[lagging]
+    async with AsyncClient(current) as writer:
+        written = (await writer.put(key, "new")).header.revision
+    async with AsyncClient(behind) as plain:  # the past, as a plain client reads it
+        old = await plain.get(key, serializable=True)
+    assert old.header.revision < written and old.count == 0
+    async with AsyncClient([current, behind], ordering=True) as ordered:
+        assert (await ordered.get(key)).header.revision >= written  # round robin: current first
+        for _ in range(4):  # every other call goes to the lagging member first
+            got = await ordered.get(key, serializable=True)
+            assert got.header.revision >= written and got.value == b"new"
+            read = await ordered.txn([], [Get(key, serializable=True)], [])
+            assert read.header.revision >= written
+
+
+async def test_no_member_current_enough_raises_stale_read(
+    cluster: LaggingCluster, lagging: int, key: bytes
+) -> None:
+    current, behind = _current(cluster, lagging), cluster.endpoints[lagging]
+    with TcpProxy(int(current.rsplit(":", 1)[1])) as proxy:
+        async with AsyncClient(
+            [proxy.endpoint, behind], ordering=True, lb_policy="pick_first", timeout=2
+        ) as ordered:
+            written = (await ordered.put(key, "new")).header.revision  # seen: written
+            proxy.down()  # only the lagging member is left
+            with pytest.raises(StaleReadError) as refused:
+                await ordered.get(key, serializable=True)
+            assert refused.value.seen == written and 0 < refused.value.read < written
+            assert refused.value.endpoints == (behind,)
+            assert not refused.value.outcome_unknown
+            proxy.up()
+            got = await ordered.get(key, serializable=True, timeout=10)
+            assert got.header.revision >= written and got.value == b"new"
