@@ -113,6 +113,9 @@ class AsyncClient:
         self._sync_task: AsyncTask | None = None
         self._once = AsyncOnceWriter(self)
         self._namespace: Namespace | None = None  # set in a view made by namespace()
+        # every unary call of the client goes through _call: the transport's own (no
+        # extra frame in tracebacks), or in a view the translating one
+        self._call = self._transport.call
         if self.config.auto_sync_interval:
             self._transport.on_first_call = self._start_auto_sync
 
@@ -178,6 +181,7 @@ class AsyncClient:
             added if self._namespace is None else self._namespace.prefix + added
         )
         view._once = AsyncOnceWriter(view)
+        view._call = view._call_in_namespace
         return view
 
     @property
@@ -185,17 +189,16 @@ class AsyncClient:
         """The prefix every key of this view is relative to (b"" for the client itself)."""
         return b"" if self._namespace is None else self._namespace.prefix
 
-    async def _call(
+    async def _call_in_namespace(
         self,
         method: M.Method,
         request: Any,
         timeout: float | None = None,
         endpoint: str | None = None,
     ) -> Any:
-        """Every unary call of the client; in a view, its keys translated both ways."""
+        """A view's ``_call``: the call's keys translated both ways."""
         namespace = self._namespace
-        if namespace is None:
-            return await self._transport.call(method, request, timeout, endpoint)
+        assert namespace is not None
         request = namespace.outbound(method, request)
         response = await self._transport.call(method, request, timeout, endpoint)
         return namespace.inbound(method, response)

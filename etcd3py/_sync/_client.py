@@ -114,6 +114,9 @@ class Client:
         self._sync_task: Task | None = None
         self._once = OnceWriter(self)
         self._namespace: Namespace | None = None  # set in a view made by namespace()
+        # every unary call of the client goes through _call: the transport's own (no
+        # extra frame in tracebacks), or in a view the translating one
+        self._call = self._transport.call
         if self.config.auto_sync_interval:
             self._transport.on_first_call = self._start_auto_sync
 
@@ -179,6 +182,7 @@ class Client:
             added if self._namespace is None else self._namespace.prefix + added
         )
         view._once = OnceWriter(view)
+        view._call = view._call_in_namespace
         return view
 
     @property
@@ -186,17 +190,16 @@ class Client:
         """The prefix every key of this view is relative to (b"" for the client itself)."""
         return b"" if self._namespace is None else self._namespace.prefix
 
-    def _call(
+    def _call_in_namespace(
         self,
         method: M.Method,
         request: Any,
         timeout: float | None = None,
         endpoint: str | None = None,
     ) -> Any:
-        """Every unary call of the client; in a view, its keys translated both ways."""
+        """A view's ``_call``: the call's keys translated both ways."""
         namespace = self._namespace
-        if namespace is None:
-            return self._transport.call(method, request, timeout, endpoint)
+        assert namespace is not None
         request = namespace.outbound(method, request)
         response = self._transport.call(method, request, timeout, endpoint)
         return namespace.inbound(method, response)

@@ -237,46 +237,40 @@ class Transport:
         seconds = self.config.timeout if timeout is None else _check.seconds(timeout, "timeout")
         deadline = time.monotonic() + seconds
         conn = self.pick() if endpoint is None else self.connection_for(endpoint)
-        if self.floor is not None and method.service == KV_SERVICE:
-            return self._in_order(self.floor, method, request, deadline, conn, endpoint)
-        response, _ = self._send(method, request, seconds, deadline, conn, endpoint)
-        return response
-
-    def _send(
-        self,
-        method: Method,
-        request: Any,
-        seconds: float,
-        deadline: float,
-        conn: Connection,
-        endpoint: str | None,
-    ) -> tuple[Any, Connection]:
-        """One call on ``conn``, repeated elsewhere when a failure allows; the answer and
-        the connection that gave it."""
+        floor = self.floor if method.service == KV_SERVICE else None
+        seen = 0 if floor is None else floor.revision  # before the call, as Go's guard does
         if _tracing.enabled() or _metrics.enabled():
-            return self._observed(method, request, deadline, conn, endpoint)
-        try:
-            response = conn.unary(method)(request, timeout=seconds, metadata=self.metadata)
-        except grpc.RpcError as err:
-            return self._recover(method, request, deadline, conn, err, endpoint)
-        if conn.failures:
-            conn.recovered()
-        return response, conn
+            response, conn = self._observed(method, request, deadline, conn, endpoint)
+        else:
+            try:
+                response = conn.unary(method)(
+                    request, timeout=seconds, metadata=self.metadata
+                )
+            except grpc.RpcError as err:
+                response, conn = self._recover(method, request, deadline, conn, err, endpoint)
+            else:
+                if conn.failures:
+                    conn.recovered()
+        if floor is not None:
+            return self._in_order(
+                floor, seen, method, request, deadline, response, conn, endpoint
+            )
+        return response
 
     def _in_order(
         self,
         floor: RevisionFloor,
+        seen: int,
         method: Method,
         request: Any,
         deadline: float,
+        response: Any,
         conn: Connection,
         endpoint: str | None,
     ) -> Any:
-        """A KV call under the ordering guard: a read answered below the revision seen
-        when it began is asked again elsewhere, until the deadline (see _ordering.py)."""
-        seen = floor.revision
-        left = deadline - time.monotonic()
-        response, conn = self._send(method, request, left, deadline, conn, endpoint)
+        """The ordering guard on a KV answer: a read answered below ``seen`` (the highest
+        revision seen when it began) is asked again elsewhere, until the deadline (see
+        _ordering.py); every answer that is returned raises the floor."""
         newest = 0
         behind: dict[str, None] = {}
         pause = _STALE_PAUSE
@@ -289,8 +283,12 @@ class Transport:
             sleep(pause)
             pause = min(_STALE_PAUSE_MAX, pause * 2)
             conn = self.pick() if endpoint is None else self.connection_for(endpoint)
-            left = deadline - time.monotonic()
-            response, conn = self._send(method, request, left, deadline, conn, endpoint)
+            try:
+                response = self._attempt(method, request, deadline, conn)
+            except grpc.RpcError as err:
+                response, conn = self._recover(method, request, deadline, conn, err, endpoint)
+            except _DeadlinePassed:
+                raise stale(seen, newest, list(behind), describe(method, request)[0]) from None
         floor.raise_to(response.header.revision)
         return response
 
