@@ -21,7 +21,8 @@ from etcd3py import (
     Value,
     Version,
 )
-from etcd3py.recipes import AsyncElection, AsyncMutex
+from etcd3py._once import ONCE_PREFIX
+from etcd3py.recipes import AsyncConfigWatcher, AsyncElection, AsyncMutex, AsyncQueue
 from tests.support.backends import Backend
 from tests.support.etcdctl import Background
 
@@ -210,3 +211,28 @@ async def test_etcdctl_lock_on_the_full_name_excludes_a_view_mutex(
         await mine.release()
     finally:
         ctl.stop()
+
+
+async def test_config_watcher_and_queue_on_a_view(
+    aclient: AsyncClient, ns: AsyncClient, ns_prefix: bytes
+) -> None:
+    await ns.put("config/db", "a")
+    async with AsyncConfigWatcher(ns, "config/") as config:
+        assert dict(config) == {"db": b"a"}
+        changed = (await aclient.put(ns_prefix + b"config/db", "b")).header.revision
+        assert await config.wait_for(changed, timeout=10)
+        assert config["db"] == b"b"
+    queue: AsyncQueue[bytes] = AsyncQueue(ns, "jobs")
+    await queue.put(b"job-1")
+    assert (await aclient.get(ns_prefix + b"jobs/", prefix=True)).count == 1
+    assert await queue.get(timeout=5) == b"job-1"
+
+
+async def test_put_once_in_a_view_keeps_its_marker_inside(
+    aclient: AsyncClient, ns: AsyncClient, ns_prefix: bytes
+) -> None:
+    done = await ns.put_once("k", "v")
+    assert done.succeeded and done.response is not None
+    assert (await aclient.get(ns_prefix + b"k")).kvs[0].mod_revision == done.revision
+    markers = await aclient.get(ns_prefix + ONCE_PREFIX, prefix=True, keys_only=True)
+    assert markers.count == 1

@@ -22,7 +22,8 @@ from etcd3py import (
     Value,
     Version,
 )
-from etcd3py.recipes import Election, Mutex
+from etcd3py._once import ONCE_PREFIX
+from etcd3py.recipes import ConfigWatcher, Election, Mutex, Queue
 from tests.support.backends import Backend
 from tests.support.etcdctl import Background
 
@@ -210,3 +211,28 @@ def test_etcdctl_lock_on_the_full_name_excludes_a_view_mutex(
         mine.release()
     finally:
         ctl.stop()
+
+
+def test_config_watcher_and_queue_on_a_view(
+    client: Client, ns: Client, ns_prefix: bytes
+) -> None:
+    ns.put("config/db", "a")
+    with ConfigWatcher(ns, "config/") as config:
+        assert dict(config) == {"db": b"a"}
+        changed = (client.put(ns_prefix + b"config/db", "b")).header.revision
+        assert config.wait_for(changed, timeout=10)
+        assert config["db"] == b"b"
+    queue: Queue[bytes] = Queue(ns, "jobs")
+    queue.put(b"job-1")
+    assert (client.get(ns_prefix + b"jobs/", prefix=True)).count == 1
+    assert queue.get(timeout=5) == b"job-1"
+
+
+def test_put_once_in_a_view_keeps_its_marker_inside(
+    client: Client, ns: Client, ns_prefix: bytes
+) -> None:
+    done = ns.put_once("k", "v")
+    assert done.succeeded and done.response is not None
+    assert (client.get(ns_prefix + b"k")).kvs[0].mod_revision == done.revision
+    markers = client.get(ns_prefix + ONCE_PREFIX, prefix=True, keys_only=True)
+    assert markers.count == 1
