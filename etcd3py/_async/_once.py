@@ -65,8 +65,9 @@ class AsyncOnceWriter:
             left = deadline - time.monotonic()
             try:
                 answer = await self._client.txn(*request, timeout=max(0.001, min(each, left)))
-            except LeaseNotFoundError:
-                if attempts > 1:  # a marker it may have made went with the lease
+            except LeaseNotFoundError as err:
+                if attempts > 1:  # a marker an earlier attempt may have made went with it
+                    err.outcome_unknown = True
                     raise
                 self._lease_id = 0  # revoked by someone: the write was refused, not applied
                 lease_id = await self._lease(deadline, each)
