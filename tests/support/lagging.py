@@ -44,7 +44,7 @@ class LaggingCluster:
     def leader(self) -> int:
         """The index of the leader (once the members agree on one)."""
         if self._etcd is not None:
-            return self._etcd.wait_leader()
+            return self._etcd.index_of(self._etcd.wait_leader())
         leader = self._ref.wait_leader(START_TIMEOUT)
         return next(i for i, m in enumerate(self._ref.members) if m.id == leader.id)
 
