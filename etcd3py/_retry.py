@@ -79,8 +79,10 @@ _CONTEXT_ENDED = ("context deadline exceeded", "context canceled")
 def outcome_unknown(err: grpc.RpcError) -> bool:
     """True when a write that failed this way may have been applied: it left the client
     and no answer says whether the server took it (a broken connection, a deadline that
-    passed, etcd's "request timed out", a server shutting down under it)."""
-    if never_applied(err):
+    passed, etcd's "request timed out", a server shutting down under it). etcd's "no
+    leader" is not such a failure: etcd says it only before proposing anything (its
+    require-leader check)."""
+    if never_applied(err) or _is(err, E.NO_LEADER):
         return False
     code = err.code()
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):

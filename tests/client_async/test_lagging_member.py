@@ -9,13 +9,14 @@ its own, older state. A plain client reads the past there; one made with
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from etcd3py import AsyncClient, Get, ServerTimeoutError, StaleReadError
+from etcd3py import AsyncClient, Get, NoLeaderError, ServerTimeoutError, StaleReadError
 from tests.support.lagging import LaggingCluster, lagging_cluster
 from tests.support.proxy import TcpProxy
 
@@ -96,3 +97,19 @@ async def test_a_write_to_a_cut_off_member_times_out_with_its_outcome_unknown(
             await client.put(key, "v")
     assert timed_out.value.outcome_unknown
     assert "request timed out" in timed_out.value.details
+
+
+async def test_a_write_refused_for_no_leader_was_not_applied(
+    cluster: LaggingCluster, lagging: int, key: bytes
+) -> None:
+    behind = cluster.endpoints[lagging]
+    async with (
+        AsyncClient(behind, timeout=5) as plain,
+        AsyncClient(behind, require_leader=True, timeout=5) as client,
+    ):
+        deadline = time.monotonic() + 15
+        while (await plain.status(behind)).leader:  # until it knows it lost its leader
+            assert time.monotonic() < deadline, "the cut-off member kept its leader"
+        with pytest.raises(NoLeaderError) as refused:  # etcd checks before proposing
+            await client.put(key, "v")
+    assert not refused.value.outcome_unknown
