@@ -141,6 +141,7 @@ KIND_BY_NAME: dict[str, str] = {
     "value": "value",
     "ttl": "ttl",
     "timeout": "call_timeout",
+    "attempt_timeout": "call_timeout",
     "revision": "revision",
     "start_revision": "revision",
     "limit": "revision",
@@ -202,6 +203,7 @@ KIND_BY_NAME: dict[str, str] = {
     "keys": FLAG,
     "learner": FLAG,
     "require_leader": FLAG,
+    "ordering": FLAG,
     "ack": FLAG,
     "keep_registered": FLAG,
     "options": SKIP,  # watch_once(**options): the options of watch(), tested there
@@ -238,6 +240,7 @@ OVERRIDES: dict[str, str] = {
     "Cache.get.key": "value",
     "Cache.index.name": "text",
     "Cache.lookup.name": "text",
+    "Client.namespace.prefix": "key",
     "ServiceRegistry.__init__.prefix": "text",
     "Semaphore.__init__.limit": "count",
     "Semaphore.__init__.timeout": "wait_timeout",
