@@ -114,6 +114,7 @@ class AsyncKeyWatcher:
             try:
                 if start is None:
                     start = await self._look()
+                    log.info("%r read again (its watch could not resume): still ours", self._key)
                 await self._follow(start)
                 return  # stopped
             except _KeyGone as gone:

@@ -115,6 +115,7 @@ class KeyWatcher:
             try:
                 if start is None:
                     start = self._look()
+                    log.info("%r read again (its watch could not resume): still ours", self._key)
                 self._follow(start)
                 return  # stopped
             except _KeyGone as gone:
