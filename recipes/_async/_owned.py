@@ -26,6 +26,7 @@ from etcd3py import (
     ArgumentTypeError,
     AsyncClient,
     AsyncWatch,
+    ClientClosedError,
     CompactedError,
     Compare,
     CreateRevision,
@@ -108,14 +109,11 @@ class AsyncKeyWatcher:
             self._task.cancel()
 
     async def _run(self) -> None:
-        start: int | None = self._revision  # None: read the key before watching again
+        again = False  # watching anew after a watch that could not go on
         pause = _FIRST_PAUSE
         while not self._stopping.is_set():
             try:
-                if start is None:
-                    start = await self._look()
-                    log.info("%r read again (its watch could not resume): still ours", self._key)
-                await self._follow(start)
+                await self._follow(again)
                 return  # stopped
             except _KeyGone as gone:
                 self._lost(gone.reason)
@@ -123,35 +121,45 @@ class AsyncKeyWatcher:
             except LeaseLostError as error:
                 self._lost(f"its session's lease was lost ({error.reason})")
                 return
-            except WatchClosedError:
+            except (WatchClosedError, ClientClosedError):
                 return  # stopped, or the client closed
             except CompactedError:
-                start = None  # the history it missed is gone: look at the key itself
+                again = True  # the history it missed is gone: look at the key itself
             except EtcdError as error:
                 if self._stopping.is_set():
                     return
                 log.warning("watching %r: %s; looking again in %.1fs", self._key, error, pause)
-                start = None
+                again = True
                 await self._stopping.wait(pause)
                 pause = min(pause * 2, _MAX_PAUSE)
 
-    async def _look(self) -> int:
-        """Is the key still ours? The revision to watch from if so; _KeyGone if not."""
-        now = await self._client.get(self._key)
-        if not now.kvs:
-            raise _KeyGone(f"its key was deleted (found gone at revision {now.header.revision})")
-        if now.kvs[0].create_revision != self._revision:
-            raise _KeyGone(f"its key was made again at revision {now.kvs[0].create_revision}")
-        return now.header.revision + 1
+    async def _follow(self, again: bool) -> None:
+        """Watch the key; return when stopped, raise _KeyGone when it goes.
 
-    async def _follow(self, start: int) -> None:
-        """Watch the key from ``start``; return when stopped, raise _KeyGone when it goes."""
-        watch = self._client.watch(self._key, start_revision=start)
+        The watch starts at the current revision, and the key is read once it
+        exists (to catch what came before). Not from the key's create revision:
+        etcd serves a watch that starts in the past from a loop that runs every
+        100 ms, and would tell a loss up to that much later, even after catching up.
+        """
+        watch = self._client.watch(self._key)
         self._watch = watch
         if self._stopping.is_set():  # stop() may have missed this watch
             return
         async with watch:
             with self._session.guard(watch):
+                now = await self._client.get(self._key)
+                if not now.kvs:
+                    raise _KeyGone(
+                        f"its key was deleted (found gone at revision {now.header.revision})"
+                    )
+                if now.kvs[0].create_revision != self._revision:
+                    raise _KeyGone(
+                        f"its key was made again at revision {now.kvs[0].create_revision}"
+                    )
+                if again:
+                    log.info("%r read again (its watch could not resume): still ours", self._key)
+                else:
+                    log.debug("%r watched from revision %d", self._key, now.header.revision + 1)
                 async for response in watch:
                     for event in response.events:
                         if event.type == EventType.DELETE:
@@ -275,8 +283,8 @@ class _Owned:
         """The acquisition was won: watch the key until ``_disown``."""
         session = self._sessions.current
         assert self._key is not None and session is not None
+        self._disown()  # (a hold won again without a release)
         self._lost_reason = None
-        self._loss_callbacks = []
         watcher = AsyncKeyWatcher(
             self._client,
             self._key,

@@ -52,6 +52,14 @@ class Losses:
         self.told.set()
 
 
+async def logged(caplog: pytest.LogCaptureFixture, text: str, losses: Losses) -> None:
+    """Wait until the recipes logged ``text`` (the watcher's progress), with no loss."""
+    deadline = time.monotonic() + WAIT
+    while not any(text in record.getMessage() for record in caplog.records):
+        assert time.monotonic() < deadline, f"never logged: {text}"
+        assert await losses.told.wait(0.05) is False
+
+
 @pytest.fixture
 async def mine(backend: Backend) -> AsyncIterator[AsyncClient]:
     """The holder's own client: the faults come from ``aclient``, another one."""
@@ -60,13 +68,15 @@ async def mine(backend: Backend) -> AsyncIterator[AsyncClient]:
 
 
 async def test_a_deleted_key_is_told_at_once(
-    mine: AsyncClient, aclient: AsyncClient, prefix: bytes
+    mine: AsyncClient, aclient: AsyncClient, prefix: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="etcd3py.recipes")
     data = prefix + b"data"
     holder = AsyncMutex(mine, prefix + b"lock", ttl=TTL)
     assert await holder.acquire(timeout=WAIT)
     losses = Losses()
     holder.on_lost(losses)
+    await logged(caplog, "watched from revision", losses)  # told by the watch, then
     fenced = holder.guard()
     assert (await fenced.put(data, "first")).header.revision > 0
     started = time.monotonic()
@@ -103,7 +113,7 @@ async def test_a_revoked_lease_is_told_before_the_keep_alive(
         assert not holder.held
         # told by the watch, or by the keep-alive if its first renewal went out just then
         assert len(losses.reasons) == 1
-        assert "deleted at revision" in losses.reasons[0] or "lease was lost" in losses.reasons[0]
+        assert "deleted" in losses.reasons[0] or "lease was lost" in losses.reasons[0]
         waiter = AsyncMutex(aclient, prefix + b"lock", ttl=TTL)
         assert await waiter.acquire(timeout=WAIT)  # nobody else holds it
         await waiter.release()
@@ -140,7 +150,7 @@ async def test_rwmutex_and_semaphore_keys_deleted_by_etcdctl(
         hold.on_lost(losses)
         etcdctl(backend.endpoint, "del", hold.key.decode())
         assert await losses.told.wait(WAIT)
-        assert not hold.held and "deleted at revision" in losses.reasons[0]
+        assert not hold.held and "deleted" in losses.reasons[0]
         with pytest.raises(LockNotHeldError):
             await hold.release()
 
@@ -160,7 +170,7 @@ async def test_a_leader_whose_key_is_deleted_stops_leading(
         assert await losses.told.wait(WAIT)
         assert losses.at is not None and losses.at - started < TTL / 3
         assert not leader.is_leader and leader.safe_until is None
-        with pytest.raises(ElectionNotLeaderError, match="deleted at revision"):
+        with pytest.raises(ElectionNotLeaderError, match="deleted"):
             await fenced.put(data, "stale")
     with pytest.raises(ElectionNotLeaderError):
         await leader.proclaim("still me?")
@@ -188,8 +198,9 @@ async def test_a_release_is_no_loss(mine: AsyncClient, aclient: AsyncClient, pre
 
 
 async def test_a_cut_connection_is_no_loss(
-    aclient: AsyncClient, backend: Backend, prefix: bytes
+    aclient: AsyncClient, backend: Backend, prefix: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="etcd3py.recipes")
     port = int(backend.endpoint.rsplit(":", 1)[1])
     with TcpProxy(port) as proxy:
         async with AsyncClient(proxy.endpoint, timeout=2) as behind_proxy:
@@ -198,14 +209,16 @@ async def test_a_cut_connection_is_no_loss(
             losses = Losses()
             holder.on_lost(losses)
             key = holder.key
+            await logged(caplog, "watched from revision", losses)  # its watch is in place
             proxy.down()
             await aclient.put(prefix + b"noise", "x")  # history moves on meanwhile
             assert holder.held
             proxy.up()
             assert holder.held and losses.reasons == []
-            await aclient.delete(key)  # the resumed watch still sees it go
+            await aclient.delete(key)  # the resumed watch sees it go
             assert await losses.told.wait(WAIT)
             assert "deleted at revision" in losses.reasons[0]
+            assert not any("read again" in r.getMessage() for r in caplog.records)
             with pytest.raises(LockNotHeldError):
                 await holder.release()
 
@@ -213,7 +226,7 @@ async def test_a_cut_connection_is_no_loss(
 async def test_compacted_while_cut_off_and_still_ours(
     aclient: AsyncClient, backend: Backend, prefix: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="etcd3py.recipes")
+    caplog.set_level(logging.DEBUG, logger="etcd3py.recipes")
     port = int(backend.endpoint.rsplit(":", 1)[1])
     with TcpProxy(port) as proxy:
         async with AsyncClient(proxy.endpoint, timeout=2) as behind_proxy:
@@ -222,25 +235,25 @@ async def test_compacted_while_cut_off_and_still_ours(
             losses = Losses()
             holder.on_lost(losses)
             key = holder.key
+            await logged(caplog, "watched from revision", losses)  # its watch is in place
             proxy.down()
-            now = (await aclient.put(prefix + b"noise", "x")).header.revision
+            await aclient.put(prefix + b"noise", "x")
+            now = (await aclient.put(prefix + b"noise", "y")).header.revision
             await aclient.compact(now)  # the watch cannot resume where it was
             proxy.up()
-            deadline = time.monotonic() + WAIT
-            while not any("still ours" in r.getMessage() for r in caplog.records):
-                assert time.monotonic() < deadline, "the key was never read again"
-                assert await losses.told.wait(0.05) is False
+            await logged(caplog, "still ours", losses)
             assert holder.held and losses.reasons == []  # the key read again: still ours
             await aclient.delete(key)  # and it is watched again from there
             assert await losses.told.wait(WAIT)
-            assert "deleted at revision" in losses.reasons[0]
+            assert "deleted" in losses.reasons[0]
             with pytest.raises(LockNotHeldError):
                 await holder.release()
 
 
 async def test_deleted_and_compacted_while_cut_off(
-    aclient: AsyncClient, backend: Backend, prefix: bytes
+    aclient: AsyncClient, backend: Backend, prefix: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="etcd3py.recipes")
     port = int(backend.endpoint.rsplit(":", 1)[1])
     with TcpProxy(port) as proxy:
         async with AsyncClient(proxy.endpoint, timeout=2) as behind_proxy:
@@ -248,9 +261,11 @@ async def test_deleted_and_compacted_while_cut_off(
             assert await leader.campaign("me", timeout=WAIT)
             losses = Losses()
             leader.on_lost(losses)
+            await logged(caplog, "watched from revision", losses)  # its watch is in place
             proxy.down()
-            deleted = (await aclient.delete(leader.key)).header.revision
-            await aclient.compact(deleted)  # the deletion's event is gone with the history
+            await aclient.delete(leader.key)
+            now = (await aclient.put(prefix + b"noise", "x")).header.revision
+            await aclient.compact(now)  # the deletion's event is gone with the history
             proxy.up()
             assert await losses.told.wait(WAIT)
             assert not leader.is_leader and "found gone" in losses.reasons[0]
