@@ -11,6 +11,7 @@ from ._async._barrier import AsyncBarrier, AsyncDoubleBarrier
 from ._async._config import AsyncConfigWatcher
 from ._async._election import AsyncElection, AsyncObserver
 from ._async._mutex import AsyncMutex
+from ._async._owned import AsyncFenced
 from ._async._queue import AsyncJob, AsyncPriorityQueue, AsyncQueue
 from ._async._registry import AsyncRegistration, AsyncServiceRegistry, AsyncServiceWatch
 from ._async._rwmutex import AsyncRWLock, AsyncRWMutex
@@ -22,6 +23,7 @@ from ._sync._barrier import Barrier, DoubleBarrier
 from ._sync._config import ConfigWatcher
 from ._sync._election import Election, Observer
 from ._sync._mutex import Mutex
+from ._sync._owned import Fenced
 from ._sync._queue import Job, PriorityQueue, Queue
 from ._sync._registry import Registration, ServiceRegistry, ServiceWatch
 from ._sync._rwmutex import RWLock, RWMutex
@@ -35,6 +37,7 @@ __all__ = [
     "AsyncConfigWatcher",
     "AsyncDoubleBarrier",
     "AsyncElection",
+    "AsyncFenced",
     "AsyncJob",
     "AsyncMutex",
     "AsyncObserver",
@@ -56,6 +59,7 @@ __all__ = [
     "DoubleBarrier",
     "DoubleBarrierFullError",
     "Election",
+    "Fenced",
     "Instance",
     "Isolation",
     "Job",
