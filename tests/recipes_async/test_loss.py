@@ -335,3 +335,19 @@ async def test_safe_until(mine: AsyncClient, aclient: AsyncClient, prefix: bytes
         holder.check_safe()
     with pytest.raises(LockNotHeldError):
         await holder.release()
+
+
+async def test_safe_until_follows_the_keep_alive(mine: AsyncClient, prefix: bytes) -> None:
+    """The session's own renewals (every TTL/3) move it on, with nothing else done."""
+    holder = AsyncMutex(mine, prefix + b"lock", ttl=3)
+    assert await holder.acquire(timeout=WAIT)
+    losses = Losses()
+    holder.on_lost(losses)
+    first = holder.safe_until
+    assert first is not None
+    deadline = time.monotonic() + WAIT
+    while (holder.safe_until or 0) <= first:
+        assert time.monotonic() < deadline, "no renewal moved safe_until"
+        assert await losses.told.wait(0.1) is False
+    assert holder.held
+    await holder.release()

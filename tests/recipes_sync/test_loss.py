@@ -335,3 +335,19 @@ def test_safe_until(mine: Client, client: Client, prefix: bytes) -> None:
         holder.check_safe()
     with pytest.raises(LockNotHeldError):
         holder.release()
+
+
+def test_safe_until_follows_the_keep_alive(mine: Client, prefix: bytes) -> None:
+    """The session's own renewals (every TTL/3) move it on, with nothing else done."""
+    holder = Mutex(mine, prefix + b"lock", ttl=3)
+    assert holder.acquire(timeout=WAIT)
+    losses = Losses()
+    holder.on_lost(losses)
+    first = holder.safe_until
+    assert first is not None
+    deadline = time.monotonic() + WAIT
+    while (holder.safe_until or 0) <= first:
+        assert time.monotonic() < deadline, "no renewal moved safe_until"
+        assert losses.told.wait(0.1) is False
+    assert holder.held
+    holder.release()
