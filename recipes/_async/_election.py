@@ -139,7 +139,7 @@ class AsyncElection(_Owned):
             if timed_out(error, deadline):
                 return False
             raise
-        self._own()
+        await self._own()
         return True
 
     async def proclaim(self, value: str | bytes) -> None:

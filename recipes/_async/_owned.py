@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -43,7 +44,7 @@ from etcd3py import (
     TxnResponse,
     WatchClosedError,
 )
-from etcd3py._async._primitives import AsyncFlag, AsyncTask, spawn
+from etcd3py._async._primitives import AsyncFlag, AsyncLock, AsyncQueue, Empty, spawn
 
 from ._session import AsyncSession, AsyncSessionSource
 
@@ -54,6 +55,10 @@ Operation = Put | Get | Delete | Txn
 
 # pauses between attempts when the key cannot be watched or read (seconds)
 _FIRST_PAUSE, _MAX_PAUSE = 0.1, 5.0
+# how long a worker that watched a key waits for the next one before it ends (seconds)
+_IDLE_WORKER = 10.0
+
+Job = Callable[[], Awaitable[None]]
 
 
 def safety_margin(ttl: int) -> float:
@@ -69,6 +74,56 @@ class _KeyGone(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class _Workers:
+    """Background workers for the key watchers of one client, kept for the next.
+
+    A new thread (the sync face) costs about 200 us of CPU to start: a lock taken
+    and released in a loop would pay it at every acquisition. A worker done with
+    one key waits ``_IDLE_WORKER`` seconds for the next before it ends.
+    """
+
+    def __init__(self) -> None:
+        self._lock = AsyncLock()
+        self._idle: list[AsyncQueue[Job]] = []  # the inboxes of the idle workers
+
+    async def run(self, job: Job) -> None:
+        """Run ``job`` in the background, on an idle worker or a new one."""
+        async with self._lock:
+            if self._idle:
+                self._idle.pop().put_nowait(job)
+                return
+        spawn(self._work, job, name="etcd3py-owned-key")
+
+    async def _work(self, job: Job) -> None:
+        inbox: AsyncQueue[Job] = AsyncQueue()
+        while True:
+            try:
+                await job()
+            except Exception:
+                log.exception("watching an owned key failed")
+            async with self._lock:
+                self._idle.append(inbox)
+            try:
+                job = await inbox.get(_IDLE_WORKER)
+            except Empty:
+                async with self._lock:
+                    if inbox in self._idle:
+                        self._idle.remove(inbox)
+                        return
+                # handed a job meanwhile: run() put it in the inbox under the lock
+                job = inbox.get_nowait()
+
+
+_WORKERS: weakref.WeakKeyDictionary[AsyncClient, _Workers] = weakref.WeakKeyDictionary()
+
+
+def _workers(client: AsyncClient) -> _Workers:
+    workers = _WORKERS.get(client)
+    if workers is None:
+        workers = _WORKERS[client] = _Workers()
+    return workers
 
 
 class AsyncKeyWatcher:
@@ -93,20 +148,17 @@ class AsyncKeyWatcher:
         self._lost = lost
         self._stopping = AsyncFlag()
         self._watch: AsyncWatch | None = None
-        self._task: AsyncTask | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Watch in the background (a task, or a thread in the sync face)."""
-        self._task = spawn(self._run, name="etcd3py-owned-key")
+        await _workers(self._client).run(self._run)
 
     def stop(self) -> None:
-        """Stop watching, from anywhere (a callback, another thread)."""
+        """Stop watching, from anywhere (a callback, another thread), without waiting."""
         self._stopping.set()
         watch = self._watch
         if watch is not None:
             watch.interrupt()
-        if self._task is not None:
-            self._task.cancel()
 
     async def _run(self) -> None:
         again = False  # watching anew after a watch that could not go on
@@ -281,7 +333,7 @@ class _Owned:
         assert self._key is not None
         return AsyncFenced(self, self._key, self._revision)
 
-    def _own(self) -> None:
+    async def _own(self) -> None:
         """The acquisition was won: watch the key until ``_disown``."""
         session = self._sessions.current
         assert self._key is not None and session is not None
@@ -295,7 +347,7 @@ class _Owned:
             lambda reason: self._lose(watcher, reason),
         )
         self._watcher = watcher
-        watcher.start()
+        await watcher.start()
 
     def _disown(self) -> None:
         """Letting go: stop watching (a deletion from now on is ours, not a loss)."""

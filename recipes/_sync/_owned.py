@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -44,7 +45,7 @@ from etcd3py import (
     TxnResponse,
     WatchClosedError,
 )
-from etcd3py._sync._primitives import Flag, Task, spawn
+from etcd3py._sync._primitives import Flag, Lock, Queue, Empty, spawn
 
 from ._session import Session, SessionSource
 
@@ -55,6 +56,10 @@ Operation = Put | Get | Delete | Txn
 
 # pauses between attempts when the key cannot be watched or read (seconds)
 _FIRST_PAUSE, _MAX_PAUSE = 0.1, 5.0
+# how long a worker that watched a key waits for the next one before it ends (seconds)
+_IDLE_WORKER = 10.0
+
+Job = Callable[[], None]
 
 
 def safety_margin(ttl: int) -> float:
@@ -70,6 +75,56 @@ class _KeyGone(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class _Workers:
+    """Background workers for the key watchers of one client, kept for the next.
+
+    A new thread (the sync face) costs about 200 us of CPU to start: a lock taken
+    and released in a loop would pay it at every acquisition. A worker done with
+    one key waits ``_IDLE_WORKER`` seconds for the next before it ends.
+    """
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        self._idle: list[Queue[Job]] = []  # the inboxes of the idle workers
+
+    def run(self, job: Job) -> None:
+        """Run ``job`` in the background, on an idle worker or a new one."""
+        with self._lock:
+            if self._idle:
+                self._idle.pop().put_nowait(job)
+                return
+        spawn(self._work, job, name="etcd3py-owned-key")
+
+    def _work(self, job: Job) -> None:
+        inbox: Queue[Job] = Queue()
+        while True:
+            try:
+                job()
+            except Exception:
+                log.exception("watching an owned key failed")
+            with self._lock:
+                self._idle.append(inbox)
+            try:
+                job = inbox.get(_IDLE_WORKER)
+            except Empty:
+                with self._lock:
+                    if inbox in self._idle:
+                        self._idle.remove(inbox)
+                        return
+                # handed a job meanwhile: run() put it in the inbox under the lock
+                job = inbox.get_nowait()
+
+
+_WORKERS: weakref.WeakKeyDictionary[Client, _Workers] = weakref.WeakKeyDictionary()
+
+
+def _workers(client: Client) -> _Workers:
+    workers = _WORKERS.get(client)
+    if workers is None:
+        workers = _WORKERS[client] = _Workers()
+    return workers
 
 
 class KeyWatcher:
@@ -94,20 +149,17 @@ class KeyWatcher:
         self._lost = lost
         self._stopping = Flag()
         self._watch: Watch | None = None
-        self._task: Task | None = None
 
     def start(self) -> None:
         """Watch in the background (a task, or a thread in the sync face)."""
-        self._task = spawn(self._run, name="etcd3py-owned-key")
+        _workers(self._client).run(self._run)
 
     def stop(self) -> None:
-        """Stop watching, from anywhere (a callback, another thread)."""
+        """Stop watching, from anywhere (a callback, another thread), without waiting."""
         self._stopping.set()
         watch = self._watch
         if watch is not None:
             watch.interrupt()
-        if self._task is not None:
-            self._task.cancel()
 
     def _run(self) -> None:
         again = False  # watching anew after a watch that could not go on
