@@ -11,7 +11,10 @@ once the hold is gone; ``safe_until`` follows the lease's confirmed expiry.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 
@@ -351,3 +354,24 @@ async def test_safe_until_follows_the_keep_alive(mine: AsyncClient, prefix: byte
         assert await losses.told.wait(0.1) is False
     assert holder.held
     await holder.release()
+
+
+def watcher_workers() -> set[object]:
+    """The workers alive that watch owned keys (threads, or asyncio tasks)."""
+    workers: set[object] = {t for t in threading.enumerate() if t.name == "etcd3py-owned-key"}
+    with contextlib.suppress(RuntimeError):  # no event loop running: the sync face
+        workers |= {t for t in asyncio.all_tasks() if t.get_name() == "etcd3py-owned-key"}
+    return workers
+
+
+async def test_holdings_in_a_row_reuse_the_watchers_workers(
+    backend: Backend, prefix: bytes
+) -> None:
+    before = watcher_workers()  # (other clients' workers, idle)
+    started: set[object] = set()  # (kept: no worker's identity is reused)
+    async with AsyncClient(backend.endpoint) as fresh, AsyncSession(fresh, ttl=TTL) as session:
+        for _ in range(20):
+            async with AsyncMutex(session, prefix + b"lock") as holder:
+                assert holder.held
+                started |= watcher_workers() - before
+    assert 0 < len(started) < 10  # not one each: workers are kept for the next holding
