@@ -5,9 +5,9 @@ while held or leading. The session's keep-alive learns that the lease is gone on
 at its next renewal (up to TTL/3 later), and never learns that someone deleted the
 key: meanwhile the owner would go on working as if nothing happened. So, while
 owned, the key itself is watched (one watch on the client's shared watch stream,
-from the key's create revision, so nothing between winning and watching is
-missed): the moment etcd deletes it -- revoke, expiry, a delete by anyone -- the
-owner stops owning, its loss callbacks run once, and fenced writes are refused.
+then one read of the key, so nothing between winning and watching is missed): the
+moment etcd deletes it -- revoke, expiry, a delete by anyone -- the owner stops
+owning, its loss callbacks run once, and fenced writes are refused.
 
 A broken connection is no loss: the client resumes the watch from where it was.
 If the history it missed was compacted meanwhile, the key is read again: the same
@@ -120,6 +120,7 @@ _WORKERS: weakref.WeakKeyDictionary[AsyncClient, _Workers] = weakref.WeakKeyDict
 
 
 def _workers(client: AsyncClient) -> _Workers:
+    """The client's workers (a race between threads may make two: both work)."""
     workers = _WORKERS.get(client)
     if workers is None:
         workers = _WORKERS[client] = _Workers()
@@ -127,7 +128,7 @@ def _workers(client: AsyncClient) -> _Workers:
 
 
 class AsyncKeyWatcher:
-    """Watches one key of ours, from its create revision, until stopped.
+    """Watches one key of ours (created at ``revision``) until stopped.
 
     Calls ``lost(reason)`` once when the key is deleted, made again (another create
     revision) or its session's lease is lost; then ends. ``stop()`` never waits.
