@@ -13,6 +13,7 @@ from ._async._config import AsyncConfigWatcher
 from ._async._election import AsyncElection, AsyncObserver
 from ._async._mirror import AsyncMirror
 from ._async._mutex import AsyncMutex
+from ._async._owned import AsyncFenced
 from ._async._queue import AsyncJob, AsyncPriorityQueue, AsyncQueue
 from ._async._registry import AsyncRegistration, AsyncServiceRegistry, AsyncServiceWatch
 from ._async._rwmutex import AsyncRWLock, AsyncRWMutex
@@ -26,6 +27,7 @@ from ._sync._config import ConfigWatcher
 from ._sync._election import Election, Observer
 from ._sync._mirror import Mirror
 from ._sync._mutex import Mutex
+from ._sync._owned import Fenced
 from ._sync._queue import Job, PriorityQueue, Queue
 from ._sync._registry import Registration, ServiceRegistry, ServiceWatch
 from ._sync._rwmutex import RWLock, RWMutex
@@ -41,6 +43,7 @@ __all__ = [
     "AsyncConfigWatcher",
     "AsyncDoubleBarrier",
     "AsyncElection",
+    "AsyncFenced",
     "AsyncJob",
     "AsyncMirror",
     "AsyncMutex",
@@ -68,6 +71,7 @@ __all__ = [
     "DoubleBarrier",
     "DoubleBarrierFullError",
     "Election",
+    "Fenced",
     "Instance",
     "Isolation",
     "Job",
