@@ -44,6 +44,7 @@ from etcd3py import (
     Txn,
     TxnResponse,
     WatchClosedError,
+    _check,
 )
 from etcd3py._sync._primitives import Flag, Lock, Queue, Empty, spawn
 
@@ -315,6 +316,7 @@ class _Owned:
     def check_safe(self, seconds: float = 0.0) -> None:
         """Raise LockNotHeldError (ElectionNotLeaderError) unless still held and safe
         for ``seconds`` more (see ``safe_until``): call it before each unfenced step."""
+        seconds = _check.seconds(seconds, "seconds", zero=True)
         until = self.safe_until
         if until is None:
             self._check_key()

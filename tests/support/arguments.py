@@ -241,6 +241,10 @@ OVERRIDES: dict[str, str] = {
     "Cache.index.name": "text",
     "Cache.lookup.name": "text",
     "Client.namespace.prefix": "key",
+    "Mutex.check_safe.seconds": "seconds_or_zero",
+    "RWLock.check_safe.seconds": "seconds_or_zero",
+    "Semaphore.check_safe.seconds": "seconds_or_zero",
+    "Election.check_safe.seconds": "seconds_or_zero",
     "ServiceRegistry.__init__.prefix": "text",
     "Semaphore.__init__.limit": "count",
     "Semaphore.__init__.timeout": "wait_timeout",
@@ -252,6 +256,7 @@ OVERRIDES: dict[str, str] = {
     "DoubleBarrier.__init__.count": "count",
 }
 ACCEPTS["seconds_required"] = lambda v: _number(v) and v > 0
+ACCEPTS["seconds_or_zero"] = lambda v: _number(v) and v >= 0
 
 # the waits: their timeout may be 0 ("just look")
 WAITS = {
