@@ -1,0 +1,139 @@
+"""Differential runs of the ``etcd3py`` command line against etcdctl 3.5.1.
+
+``run_etcdctl`` runs the real binary; ``run_ours`` runs our CLI in this process through
+click's test runner (no interpreter start-up). ``Scenario`` plays the same steps through
+both tools, each under its own key prefix of equal length, and ``normalise_cli`` makes the
+two transcripts comparable. The normalisation is deliberately small:
+
+- the per-tool prefix becomes ``<p>/`` (in JSON, inside the base64 keys too);
+- revisions (fields' ``"Revision" : N`` lines and JSON's ``revision`` keys) become relative
+  to the scenario's first revision, since the second tool runs after the first;
+- the Go client's own JSON log lines on stderr (``{"level":"warn",...}``, a gRPC retry
+  notice with a timestamp) are dropped: ours has no such logger.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from click.testing import CliRunner
+
+from etcd3py import Client
+from tests.support.servers import etcd_bin_dir
+
+TIMEOUT = 20.0
+
+
+@dataclass(frozen=True)
+class Run:
+    stdout: bytes
+    stderr: str
+    code: int
+
+
+def run_etcdctl(endpoint: str, args: Sequence[str], stdin: bytes | None = None) -> Run:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
+    proc = subprocess.run(
+        [str(etcd_bin_dir() / "etcdctl"), f"--endpoints={endpoint}", *args],
+        input=stdin if stdin is not None else b"",
+        capture_output=True,
+        timeout=TIMEOUT,
+        env=env,
+    )
+    return Run(proc.stdout, proc.stderr.decode(errors="replace"), proc.returncode)
+
+
+def run_ours(endpoint: str, args: Sequence[str], stdin: bytes | None = None) -> Run:
+    from etcd3py.cli import commands  # noqa: F401 - registers the commands
+    from etcd3py.cli.app import root
+
+    env = {k: None for k in os.environ if k.startswith("ETCDCTL_")}
+    result = CliRunner(env=env).invoke(
+        root, [f"--endpoints={endpoint}", *args], input=stdin if stdin is not None else b""
+    )
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Run(result.stdout_bytes, result.stderr_bytes.decode(errors="replace"), result.exit_code)
+
+
+def drop_client_logs(stderr: str) -> str:
+    return "".join(
+        line for line in stderr.splitlines(keepends=True) if not line.startswith('{"level":')
+    )
+
+
+def normalise_cli(text: str, prefix: str, base: int) -> str:
+    """The transcript rules above, for one command's stdout or stderr."""
+
+    def relative(match: re.Match[str]) -> str:
+        return f"{match.group(1)}{int(match.group(2)) - base}"
+
+    text = re.sub(r'("(?:Prev)?(?:Create|Mod)?Revision" : )(\d+)', relative, text)
+    text = "\n".join(_normalise_json(line, prefix, base) for line in text.split("\n"))
+    return text.replace(prefix, "<p>/")
+
+
+def _normalise_json(line: str, prefix: str, base: int) -> str:
+    if not line.startswith("{"):
+        return line
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return line
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for k, v in node.items():
+                if k in ("revision", "create_revision", "mod_revision") and isinstance(v, int):
+                    v = v - base
+                elif k == "key" and isinstance(v, str):
+                    v = base64.b64decode(v).decode(errors="replace").replace(prefix, "<p>/")
+                out[k] = walk(v)
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return json.dumps(walk(data))
+
+
+@dataclass
+class Scenario:
+    """Steps run by one tool under its own prefix; ``{p}`` in arguments is that prefix."""
+
+    endpoint: str
+    prefix: str
+    ours: bool
+    base: int = 0
+    transcript: list[str] = field(default_factory=list)
+
+    def start(self) -> Scenario:
+        with Client(self.endpoint) as client:
+            self.base = client.put(self.prefix + "base", "").header.revision
+        return self
+
+    def run(self, *args: str, stdin: bytes | None = None) -> Run:
+        args = tuple(a.replace("{p}", self.prefix) for a in args)
+        if stdin is not None:
+            stdin = stdin.replace(b"{p}", self.prefix.encode())
+        runner = run_ours if self.ours else run_etcdctl
+        result = runner(self.endpoint, args, stdin)
+        out = normalise_cli(result.stdout.decode(errors="backslashreplace"), self.prefix, self.base)
+        err = normalise_cli(drop_client_logs(result.stderr), self.prefix, self.base)
+        command = " ".join(args).replace(self.prefix, "<p>/")
+        self.transcript.append(f"$ {command}\n{out}\n[stderr]\n{err}[rc={result.code}]")
+        return result
+
+
+def prefixes(prefix: bytes) -> tuple[str, str]:
+    """Two prefixes of the same length under the test's own: etcdctl's and ours."""
+    base = prefix.decode()
+    return base + "ctl/", base + "our/"
