@@ -1,17 +1,24 @@
-"""``get``, ``put`` and ``del``: the key-value commands, with etcdctl's checks in its order."""
+"""``get``, ``put``, ``del`` and ``compaction``: the key-value commands, with etcdctl's
+checks in its order."""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
+import etcd3py
+
 from .app import Config, EtcdCommand, pass_config, root
-from .errors import EXIT_BAD_ARGS, EXIT_BAD_FEATURE, CliError
+from .errors import EXIT_BAD_ARGS, EXIT_BAD_FEATURE, EXIT_ERROR, CliError
 from .flags import BOOL, INT, flag
 from .output.fields import FieldsPrinter
 from .output.simple import SimplePrinter
+from .output.stream import line
 
 SORT_TARGETS = {"": 0, "KEY": 0, "VERSION": 1, "CREATE": 2, "MODIFY": 3, "VALUE": 4}
 SORT_ORDERS = {"": 0, "ASCEND": 1, "DESCEND": 2}  # NONE, ASCEND, DESCEND
@@ -24,6 +31,64 @@ def arg_bytes(text: str) -> bytes:
 
 def bad_args(message: str) -> CliError:
     return CliError(EXIT_BAD_ARGS, message)
+
+
+def get_op(
+    args: tuple[str, ...],
+    consistency: str,
+    order: str,
+    sort_by: str,
+    limit: int,
+    prefix: bool,
+    from_key: bool,
+    rev: int,
+    keys_only: bool,
+    count_only: bool,
+    print_value_only: bool = False,
+) -> etcd3py.Get:
+    """The read ``get`` makes (etcdctl's getGetOp, with its checks and messages)."""
+    if not args:
+        raise bad_args(
+            "get command needs one argument as key and an optional argument as range_end"
+        )
+    if prefix and from_key:
+        raise bad_args("`--prefix` and `--from-key` cannot be set at the same time, choose one")
+    if keys_only and count_only:
+        raise bad_args(
+            "`--keys-only` and `--count-only` cannot be set at the same time, choose one"
+        )
+    if consistency not in ("l", "s"):
+        raise CliError(EXIT_BAD_FEATURE, f'unknown consistency flag "{consistency}"')
+    key = arg_bytes(args[0])
+    range_end = None
+    if len(args) > 1:
+        if prefix or from_key:
+            raise bad_args(
+                "too many arguments, only accept one argument when `--prefix` or `--from-key`"
+                " is set"
+            )
+        range_end = arg_bytes(args[1])
+    if order.upper() not in SORT_ORDERS:
+        raise CliError(EXIT_BAD_FEATURE, f"bad sort order {order}")
+    if sort_by.upper() not in SORT_TARGETS:
+        raise CliError(EXIT_BAD_FEATURE, f"bad sort target {sort_by}")
+    sort_target, sort_order = SORT_TARGETS[sort_by.upper()], SORT_ORDERS[order.upper()]
+    if sort_target == 0 and sort_order == 1:
+        sort_order = 0  # clientv3.WithSort: ascending by key is the server's own order
+    whole_from = (prefix or from_key) and not key
+    return etcd3py.Get(
+        b"\x00" if whole_from else key,
+        prefix=prefix and not whole_from,
+        from_key=from_key or whole_from,
+        range_end=range_end,
+        revision=max(rev, 0),
+        limit=limit,
+        sort_target=sort_target,
+        sort_order=sort_order,
+        serializable=consistency == "s",
+        keys_only=keys_only,
+        count_only=count_only,
+    )
 
 
 @root.command(
@@ -57,60 +122,13 @@ def bad_args(message: str) -> CliError:
 def get_command(
     config: Config,
     args: tuple[str, ...],
-    consistency: str,
-    order: str,
-    sort_by: str,
-    limit: int,
-    prefix: bool,
-    from_key: bool,
-    rev: int,
-    keys_only: bool,
-    count_only: bool,
     print_value_only: bool,
+    count_only: bool,
+    **options: Any,
 ) -> None:
-    if not args:
-        raise bad_args(
-            "get command needs one argument as key and an optional argument as range_end"
-        )
-    if prefix and from_key:
-        raise bad_args("`--prefix` and `--from-key` cannot be set at the same time, choose one")
-    if keys_only and count_only:
-        raise bad_args(
-            "`--keys-only` and `--count-only` cannot be set at the same time, choose one"
-        )
-    if consistency not in ("l", "s"):
-        raise CliError(EXIT_BAD_FEATURE, f'unknown consistency flag "{consistency}"')
-    key = arg_bytes(args[0])
-    range_end = None
-    if len(args) > 1:
-        if prefix or from_key:
-            raise bad_args(
-                "too many arguments, only accept one argument when `--prefix` or `--from-key`"
-                " is set"
-            )
-        range_end = arg_bytes(args[1])
-    if order.upper() not in SORT_ORDERS:
-        raise CliError(EXIT_BAD_FEATURE, f"bad sort order {order}")
-    if sort_by.upper() not in SORT_TARGETS:
-        raise CliError(EXIT_BAD_FEATURE, f"bad sort target {sort_by}")
-    sort_target, sort_order = SORT_TARGETS[sort_by.upper()], SORT_ORDERS[order.upper()]
-    if sort_target == 0 and sort_order == 1:
-        sort_order = 0  # clientv3.WithSort: ascending by key is the server's own order
-    whole_from = (prefix or from_key) and not key
+    op = get_op(args, count_only=count_only, **options)
     with config.client() as client:
-        response = client.get(
-            b"\x00" if whole_from else key,
-            prefix=prefix and not whole_from,
-            from_key=from_key or whole_from,
-            range_end=range_end,
-            revision=max(rev, 0),
-            limit=limit,
-            sort_target=sort_target,
-            sort_order=sort_order,
-            serializable=consistency == "s",
-            keys_only=keys_only,
-            count_only=count_only,
-        )
+        response = client.get(op.key, **op.options)
     display = config.printer()
     if count_only and not isinstance(display, FieldsPrinter):
         raise bad_args("--count-only is only for `--write-out=fields`")
@@ -161,6 +179,36 @@ def _parse_int_error(text: str, reason: str) -> str:
     return f'strconv.ParseInt: parsing "{text}": {reason}'
 
 
+def put_op(
+    args: tuple[str, ...],
+    lease: str,
+    prev_kv: bool,
+    ignore_value: bool,
+    ignore_lease: bool,
+    read_stdin: Callable[[], bytes] = lambda: sys.stdin.buffer.read(),
+) -> etcd3py.Put:
+    """The write ``put`` makes (etcdctl's getPutOp); the value may come from stdin."""
+    usage_error = "put command needs 1 argument and input from stdin or 2 arguments"
+    if not args:
+        raise bad_args(usage_error)
+    if ignore_value and len(args) > 1:
+        raise bad_args("put command needs only 1 argument when 'ignore-value' is set")
+    value = b""
+    if not ignore_value:
+        value = arg_bytes(args[1]) if len(args) > 1 else read_stdin()
+        if len(args) < 2 and not value:
+            raise bad_args(usage_error)
+    lease_id = parse_lease_id(lease)
+    return etcd3py.Put(
+        arg_bytes(args[0]),
+        value,
+        lease=lease_id or None,
+        prev_kv=prev_kv,
+        ignore_value=ignore_value,
+        ignore_lease=ignore_lease,
+    )
+
+
 @root.command(
     "put",
     cls=EtcdCommand,
@@ -179,32 +227,104 @@ def _parse_int_error(text: str, reason: str) -> str:
 @flag("--ignore-value", type=BOOL, default=False, usage="updates the key using its current value")
 @flag("--ignore-lease", type=BOOL, default=False, usage="updates the key using its current lease")
 @pass_config
-def put_command(
-    config: Config,
-    args: tuple[str, ...],
-    lease: str,
-    prev_kv: bool,
-    ignore_value: bool,
-    ignore_lease: bool,
-) -> None:
-    usage_error = "put command needs 1 argument and input from stdin or 2 arguments"
-    if not args:
-        raise bad_args(usage_error)
-    if ignore_value and len(args) > 1:
-        raise bad_args("put command needs only 1 argument when 'ignore-value' is set")
-    value = b""
-    if not ignore_value:
-        value = arg_bytes(args[1]) if len(args) > 1 else sys.stdin.buffer.read()
-        if len(args) < 2 and not value:
-            raise bad_args(usage_error)
-    lease_id = parse_lease_id(lease)
+def put_command(config: Config, args: tuple[str, ...], **options: Any) -> None:
+    op = put_op(args, **options)
     with config.client() as client:
         response = client.put(
-            arg_bytes(args[0]),
-            value,
-            lease=lease_id or None,
-            prev_kv=prev_kv,
-            ignore_value=ignore_value,
-            ignore_lease=ignore_lease,
+            op.key,
+            op.value,
+            lease=op.lease,
+            prev_kv=op.prev_kv,
+            ignore_value=op.ignore_value,
+            ignore_lease=op.ignore_lease,
         )
     config.printer().put(response)
+
+
+def delete_op(args: tuple[str, ...], prefix: bool, prev_kv: bool, from_key: bool) -> etcd3py.Delete:
+    """The delete ``del`` makes (etcdctl's getDelOp, with its checks and messages)."""
+    if not 1 <= len(args) <= 2:
+        raise bad_args(
+            "del command needs one argument as key and an optional argument as range_end"
+        )
+    if prefix and from_key:
+        raise bad_args("`--prefix` and `--from-key` cannot be set at the same time, choose one")
+    key = arg_bytes(args[0])
+    range_end = None
+    if len(args) > 1:
+        if prefix or from_key:
+            raise bad_args(
+                "too many arguments, only accept one argument when `--prefix` or `--from-key`"
+                " is set"
+            )
+        range_end = arg_bytes(args[1])
+    whole_from = (prefix or from_key) and not key
+    return etcd3py.Delete(
+        b"\x00" if whole_from else key,
+        prefix=prefix and not whole_from,
+        from_key=from_key or whole_from,
+        range_end=range_end,
+        prev_kv=prev_kv,
+    )
+
+
+@root.command(
+    "del",
+    cls=EtcdCommand,
+    use="del [options] <key> [range_end]",
+    help="Removes the specified key or range of keys [key, range_end)",
+)
+@click.argument("args", nargs=-1)
+@flag("--prefix", type=BOOL, default=False, usage="delete keys with matching prefix")
+@flag("--prev-kv", type=BOOL, default=False, usage="return deleted key-value pairs")
+@flag(
+    "--from-key",
+    type=BOOL,
+    default=False,
+    usage="delete keys that are greater than or equal to the given key using byte compare",
+)
+@pass_config
+def del_command(config: Config, args: tuple[str, ...], **options: Any) -> None:
+    op = delete_op(args, **options)
+    with config.client() as client:
+        response = client.delete(
+            op.key,
+            prefix=op.prefix,
+            from_key=op.from_key,
+            range_end=op.range_end,
+            prev_kv=op.prev_kv,
+        )
+    config.printer().delete(response)
+
+
+@root.command(
+    "compaction",
+    cls=EtcdCommand,
+    use="compaction [options] <revision>",
+    help="Compacts the event history in etcd",
+)
+@click.argument("args", nargs=-1)
+@flag(
+    "--physical",
+    type=BOOL,
+    default=False,
+    usage="'true' to wait for compaction to physically remove all old revisions",
+)
+@pass_config
+def compaction_command(config: Config, args: tuple[str, ...], physical: bool) -> None:
+    if len(args) != 1:
+        raise bad_args("compaction command needs 1 argument")
+    revision = parse_int(args[0], EXIT_ERROR)
+    with config.client() as client:
+        client.compact(revision, physical=physical)
+    line(f"compacted revision {revision}")
+
+
+def parse_int(text: str, code: int) -> int:
+    """Go's strconv.ParseInt(text, 10, 64), failing with its message and ``code``."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise CliError(code, _parse_int_error(text, "invalid syntax"))
+    value = int(text)
+    if not -(1 << 63) <= value < 1 << 63:
+        raise CliError(code, _parse_int_error(text, "value out of range"))
+    return value

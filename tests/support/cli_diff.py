@@ -6,8 +6,9 @@ both tools, each under its own key prefix of equal length, and ``normalise_cli``
 two transcripts comparable. The normalisation is deliberately small:
 
 - the per-tool prefix becomes ``<p>/`` (in JSON, inside the base64 keys too);
-- revisions (fields' ``"Revision" : N`` lines and JSON's ``revision`` keys) become relative
-  to the scenario's first revision, since the second tool runs after the first;
+- revisions (fields' ``"Revision" : N`` lines, JSON's ``revision`` keys, ``compacted
+  revision N``) become relative to the scenario's first revision, since the second tool
+  runs after the first; in arguments, ``{rev+N}`` is that revision plus N;
 - the Go client's own JSON log lines on stderr (``{"level":"warn",...}``, a gRPC retry
   notice with a timestamp) are dropped: ours has no such logger.
 """
@@ -76,6 +77,7 @@ def normalise_cli(text: str, prefix: str, base: int) -> str:
         return f"{match.group(1)}{int(match.group(2)) - base}"
 
     text = re.sub(r'("(?:Prev)?(?:Create|Mod)?Revision" : )(\d+)', relative, text)
+    text = re.sub(r"(compacted revision )(\d+)", relative, text)
     text = "\n".join(_normalise_json(line, prefix, base) for line in text.split("\n"))
     return text.replace(prefix, "<p>/")
 
@@ -120,15 +122,21 @@ class Scenario:
             self.base = client.put(self.prefix + "base", "").header.revision
         return self
 
+    def expand(self, text: str) -> str:
+        text = text.replace("{p}", self.prefix)
+        return re.sub(r"\{rev\+(\d+)\}", lambda m: str(self.base + int(m.group(1))), text)
+
     def run(self, *args: str, stdin: bytes | None = None) -> Run:
-        args = tuple(a.replace("{p}", self.prefix) for a in args)
+        command = " ".join(args)  # as written: {p} and {rev+N} are the same for both tools
+        args = tuple(self.expand(a) for a in args)
         if stdin is not None:
-            stdin = stdin.replace(b"{p}", self.prefix.encode())
+            stdin = self.expand(stdin.decode("utf-8", "surrogateescape")).encode(
+                "utf-8", "surrogateescape"
+            )
         runner = run_ours if self.ours else run_etcdctl
         result = runner(self.endpoint, args, stdin)
         out = normalise_cli(result.stdout.decode(errors="backslashreplace"), self.prefix, self.base)
         err = normalise_cli(drop_client_logs(result.stderr), self.prefix, self.base)
-        command = " ".join(args).replace(self.prefix, "<p>/")
         self.transcript.append(f"$ {command}\n{out}\n[stderr]\n{err}[rc={result.code}]")
         return result
 
