@@ -241,7 +241,7 @@ class EtcdCommand(click.Command):
             raise usage.Interrupted() from stop
 
 
-def _usage_unless_sub_command(**_: Any) -> None:
+def _usage_unless_sub_command() -> None:
     """A group named alone prints its usage, as cobra does."""
     ctx = click.get_current_context()
     if ctx.invoked_subcommand is None:
@@ -256,8 +256,13 @@ class EtcdGroup(click.Group):
     def __init__(self, *args: Any, use: str = "", long: str = "", **kwargs: Any) -> None:
         kwargs.setdefault("context_settings", {}).setdefault("help_option_names", [])
         kwargs.setdefault("invoke_without_command", True)
-        kwargs.setdefault("callback", _usage_unless_sub_command)
-        super().__init__(*args, **kwargs)
+        own = kwargs.pop("callback", None)
+
+        def callback(**params: Any) -> Any:
+            _usage_unless_sub_command()
+            return own(**params) if own is not None else None
+
+        super().__init__(*args, callback=callback, **kwargs)
         self.use = use
         self.long = long
         self.params.extend(global_flags())
@@ -274,6 +279,9 @@ class EtcdGroup(click.Group):
             matches = [c for c in self.list_commands(ctx) if c.startswith(name)]
             if len(matches) == 1:  # cobra's prefix matching, which etcdctl turns on
                 return super().resolve_command(ctx, [matches[0], *args[1:]])
+            if ctx.parent is not None:  # cobra shows a sub-group's usage for anything else
+                usage.print_usage(ctx)
+                ctx.exit(0)
             raise usage.UnknownCommand(name, ctx)
         return super().resolve_command(ctx, args)
 

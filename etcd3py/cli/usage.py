@@ -96,9 +96,7 @@ def usage_text(ctx: click.Context) -> str:
     if is_root:
         out += ["", "VERSION:", f"\t{ETCDCTL_VERSION}"]
     if isinstance(command, click.Group):
-        if is_root:
-            out += ["", "API VERSION:", f"\t{API_VERSION}"]
-        out += ["", "", "COMMANDS:"]
+        out += ["", "API VERSION:", f"\t{API_VERSION}", "", "", "COMMANDS:"]
         out += [f"\t{n}\t{text}" for n, text in _sub_commands(ctx, command, "")]
     long = getattr(command, "long", None)
     if long:

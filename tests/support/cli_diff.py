@@ -9,6 +9,8 @@ two transcripts comparable. The normalisation is deliberately small:
 - revisions (fields' ``"Revision" : N`` lines, JSON's ``revision`` keys, ``compacted
   revision N``) become relative to the scenario's first revision, since the second tool
   runs after the first; in arguments, ``{rev+N}`` is that revision plus N;
+- lease ids (16 hex digits in text, decimal ``ID``/``Lease`` fields and JSON ``ID``/
+  ``id``/``lease`` numbers) become ``<lease0>``, ``<lease1>``... in order of appearance;
 - the Go client's own JSON log lines on stderr (``{"level":"warn",...}``, a gRPC retry
   notice with a timestamp) are dropped: ours has no such logger.
 """
@@ -20,7 +22,7 @@ import json
 import os
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,19 +72,27 @@ def drop_client_logs(stderr: str) -> str:
     )
 
 
-def normalise_cli(text: str, prefix: str, base: int) -> str:
-    """The transcript rules above, for one command's stdout or stderr."""
+def normalise_cli(text: str, prefix: str, base: int, names: dict[int, str]) -> str:
+    """The transcript rules above, for one command's stdout or stderr (or command line);
+    ``names`` holds the lease names given so far."""
+
+    def lease(number: int) -> str:
+        return names.setdefault(number, f"<lease{len(names)}>") if number else "0"
 
     def relative(match: re.Match[str]) -> str:
         return f"{match.group(1)}{int(match.group(2)) - base}"
 
     text = re.sub(r'("(?:Prev)?(?:Create|Mod)?Revision" : )(\d+)', relative, text)
     text = re.sub(r"(compacted revision )(\d+)", relative, text)
-    text = "\n".join(_normalise_json(line, prefix, base) for line in text.split("\n"))
+    text = re.sub(
+        r'("(?:Prev)?(?:ID|Lease)" : )(\d+)', lambda m: m.group(1) + lease(int(m.group(2))), text
+    )
+    text = "\n".join(_normalise_json(line, prefix, base, lease) for line in text.split("\n"))
+    text = re.sub(r"\b[0-9a-f]{16}\b", lambda m: lease(int(m.group(0), 16)), text)
     return text.replace(prefix, "<p>/")
 
 
-def _normalise_json(line: str, prefix: str, base: int) -> str:
+def _normalise_json(line: str, prefix: str, base: int, lease: Callable[[int], str]) -> str:
     if not line.startswith("{"):
         return line
     try:
@@ -96,8 +106,12 @@ def _normalise_json(line: str, prefix: str, base: int) -> str:
             for k, v in node.items():
                 if k in ("revision", "create_revision", "mod_revision") and isinstance(v, int):
                     v = v - base
+                elif k in ("ID", "id", "lease") and isinstance(v, int):
+                    v = lease(v)
                 elif k == "key" and isinstance(v, str):
-                    v = base64.b64decode(v).decode(errors="replace").replace(prefix, "<p>/")
+                    v = _key(v, prefix)
+                elif k == "keys" and isinstance(v, list):
+                    v = [_key(key, prefix) for key in v]
                 out[k] = walk(v)
             return out
         if isinstance(node, list):
@@ -105,6 +119,11 @@ def _normalise_json(line: str, prefix: str, base: int) -> str:
         return node
 
     return json.dumps(walk(data))
+
+
+def _key(encoded: str, prefix: str) -> str:
+    """A base64 key as text, with the tool's prefix replaced."""
+    return base64.b64decode(encoded).decode(errors="replace").replace(prefix, "<p>/")
 
 
 @dataclass
@@ -116,18 +135,22 @@ class Scenario:
     ours: bool
     base: int = 0
     transcript: list[str] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)  # lease id -> <leaseN>
 
     def start(self) -> Scenario:
         with Client(self.endpoint) as client:
             self.base = client.put(self.prefix + "base", "").header.revision
         return self
 
+    def normalise(self, text: str) -> str:
+        return normalise_cli(text, self.prefix, self.base, self.names)
+
     def expand(self, text: str) -> str:
         text = text.replace("{p}", self.prefix)
         return re.sub(r"\{rev\+(\d+)\}", lambda m: str(self.base + int(m.group(1))), text)
 
     def run(self, *args: str, stdin: bytes | None = None) -> Run:
-        command = " ".join(args)  # as written: {p} and {rev+N} are the same for both tools
+        template = " ".join(args)  # {p} and {rev+N} read the same for both tools
         args = tuple(self.expand(a) for a in args)
         if stdin is not None:
             stdin = self.expand(stdin.decode("utf-8", "surrogateescape")).encode(
@@ -135,8 +158,9 @@ class Scenario:
             )
         runner = run_ours if self.ours else run_etcdctl
         result = runner(self.endpoint, args, stdin)
-        out = normalise_cli(result.stdout.decode(errors="backslashreplace"), self.prefix, self.base)
-        err = normalise_cli(drop_client_logs(result.stderr), self.prefix, self.base)
+        out = self.normalise(result.stdout.decode(errors="backslashreplace"))
+        err = self.normalise(drop_client_logs(result.stderr))
+        command = self.normalise(template)
         self.transcript.append(f"$ {command}\n{out}\n[stderr]\n{err}[rc={result.code}]")
         return result
 

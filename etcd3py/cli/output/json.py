@@ -137,39 +137,19 @@ class JsonPrinter(Printer):
 
     def grant(self, response: LeaseGrant) -> None:
         self.emit(
-            {
-                "cluster_id": response.header.cluster_id,
-                "member_id": response.header.member_id,
-                "revision": response.header.revision,
-                "raft_term": response.header.raft_term,
-                "ID": response.id,
-                "TTL": response.ttl,
-                "error": "",
-            }
+            {**header_json(response.header), "ID": response.id, "TTL": response.ttl, "Error": ""}
         )
 
     def revoke(self, response: LeaseRevoke) -> None:
         self.emit({"header": header_json(response.header)})
 
     def keep_alive(self, response: LeaseKeepAlive) -> None:
-        self.emit(
-            {
-                "cluster_id": response.header.cluster_id,
-                "member_id": response.header.member_id,
-                "revision": response.header.revision,
-                "raft_term": response.header.raft_term,
-                "ID": response.id,
-                "TTL": response.ttl,
-            }
-        )
+        self.emit({**header_json(response.header), "ID": response.id, "TTL": response.ttl})
 
     def time_to_live(self, response: LeaseInfo, keys: bool) -> None:
         self.emit(
             {
-                "cluster_id": response.header.cluster_id,
-                "member_id": response.header.member_id,
-                "revision": response.header.revision,
-                "raft_term": response.header.raft_term,
+                **header_json(response.header),
                 "id": response.id,
                 "ttl": response.ttl,
                 "granted-ttl": response.granted_ttl,
@@ -178,12 +158,5 @@ class JsonPrinter(Printer):
         )
 
     def leases(self, response: LeaseList) -> None:
-        self.emit(
-            {
-                "cluster_id": response.header.cluster_id,
-                "member_id": response.header.member_id,
-                "revision": response.header.revision,
-                "raft_term": response.header.raft_term,
-                "leases": [{"ID": i} for i in response.ids] or None,
-            }
-        )
+        leases = [{"id": lease_id} for lease_id in response.ids]
+        self.emit({**header_json(response.header), "leases": leases or None})
