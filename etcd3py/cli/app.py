@@ -294,7 +294,7 @@ class EtcdGroup(click.Group):
 def run(invoke: Callable[[], Any]) -> int:
     """Run the command; etcdctl's ``Error:`` line and exit code for whatever stopped it."""
     try:
-        invoke()
+        result = invoke()  # click's main returns the code of a ctx.exit / Exit
     except CliError as error:
         click.echo(f"Error: {error.message}", err=True)
         return error.code
@@ -307,7 +307,7 @@ def run(invoke: Callable[[], Any]) -> int:
         return usage.report(error)
     except usage.Interrupted:
         return EXIT_SIGINT
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 EXIT_SIGINT = 130  # the console script ends by SIGINT itself then (``main``)

@@ -166,7 +166,7 @@ def print_usage(ctx: click.Context) -> None:
 def report(error: click.ClickException) -> int:
     """cobra's report of a command-line mistake; exit code 1."""
     ctx = getattr(error, "ctx", None)
-    message = _message(error)
+    message = message_of(error)
     if isinstance(error, UnknownCommand):
         root = command_path(ctx).split(" ")[0] if ctx else "etcdctl"
         click.echo(f"Error: {message}\nRun '{root} --help' for usage.", err=True)
@@ -179,7 +179,8 @@ def report(error: click.ClickException) -> int:
     return 1
 
 
-def _message(error: click.ClickException) -> str:
+def message_of(error: click.ClickException) -> str:
+    """pflag's message for a command-line mistake click reported."""
     if isinstance(error, click.NoSuchOption):
         return _flag_message(
             "unknown flag: {}", "unknown shorthand flag: {!r} in {}", error.option_name

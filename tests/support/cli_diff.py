@@ -6,9 +6,11 @@ both tools, each under its own key prefix of equal length, and ``normalise_cli``
 two transcripts comparable. The normalisation is deliberately small:
 
 - the per-tool prefix becomes ``<p>/`` (in JSON, inside the base64 keys too);
-- revisions (fields' ``"Revision" : N`` lines, JSON's ``revision`` keys, ``compacted
-  revision N``) become relative to the scenario's first revision, since the second tool
-  runs after the first; in arguments, ``{rev+N}`` is that revision plus N;
+- revisions (fields' ``"Revision" : N`` lines, JSON's revision keys and
+  ``CompactRevision``, ``compacted revision N``, ``progress notify: N``, and the
+  ``ETCD_REV=N`` that tests print; 0 stays 0) become relative to the scenario's first
+  revision, since the second tool runs after the first; in arguments, ``{rev+N}`` is that
+  revision plus N;
 - lease ids (16 hex digits in text, decimal ``ID``/``Lease`` fields and JSON ``ID``/
   ``id``/``lease`` numbers) become ``<lease0>``, ``<lease1>``... in order of appearance;
 - the Go client's own JSON log lines on stderr (``{"level":"warn",...}``, a gRPC retry
@@ -21,9 +23,14 @@ import base64
 import json
 import os
 import re
+import select
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
@@ -79,17 +86,21 @@ def normalise_cli(text: str, prefix: str, base: int, names: dict[int, str]) -> s
     def lease(number: int) -> str:
         return names.setdefault(number, f"<lease{len(names)}>") if number else "0"
 
-    def relative(match: re.Match[str]) -> str:
-        return f"{match.group(1)}{int(match.group(2)) - base}"
+    def relative(match: re.Match[str]) -> str:  # 0 means "none": it stays 0
+        number = int(match.group(2))
+        return f"{match.group(1)}{number - base if number else 0}"
 
     text = re.sub(r'("(?:Prev)?(?:Create|Mod)?Revision" : )(\d+)', relative, text)
-    text = re.sub(r"(compacted revision )(\d+)", relative, text)
+    text = re.sub(r"(compacted revision |progress notify: |ETCD_REV=)(\d+)", relative, text)
     text = re.sub(
         r'("(?:Prev)?(?:ID|Lease)" : )(\d+)', lambda m: m.group(1) + lease(int(m.group(2))), text
     )
     text = "\n".join(_normalise_json(line, prefix, base, lease) for line in text.split("\n"))
     text = re.sub(r"\b[0-9a-f]{16}\b", lambda m: lease(int(m.group(0), 16)), text)
     return text.replace(prefix, "<p>/")
+
+
+REVISION_KEYS = ("revision", "create_revision", "mod_revision", "CompactRevision")
 
 
 def _normalise_json(line: str, prefix: str, base: int, lease: Callable[[int], str]) -> str:
@@ -104,7 +115,7 @@ def _normalise_json(line: str, prefix: str, base: int, lease: Callable[[int], st
         if isinstance(node, dict):
             out = {}
             for k, v in node.items():
-                if k in ("revision", "create_revision", "mod_revision") and isinstance(v, int):
+                if k in REVISION_KEYS and isinstance(v, int) and v:
                     v = v - base
                 elif k in ("ID", "id", "lease") and isinstance(v, int):
                     v = lease(v)
@@ -169,3 +180,64 @@ def prefixes(prefix: bytes) -> tuple[str, str]:
     """Two prefixes of the same length under the test's own: etcdctl's and ours."""
     base = prefix.decode()
     return base + "ctl/", base + "our/"
+
+
+OUR_COMMAND = [str(Path(sys.executable).parent / "etcd3py")]
+
+
+class Streaming:
+    """A long-running command (watch) as a process: its output read as it comes."""
+
+    def __init__(self, ours: bool, endpoint: str, args: Sequence[str], stdin: bool = False):
+        program = OUR_COMMAND if ours else [str(etcd_bin_dir() / "etcdctl")]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
+        self.proc = subprocess.Popen(
+            [*program, f"--endpoints={endpoint}", *args],
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        assert self.proc.stdout is not None
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.out = b""
+
+    def send(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def wait_for(self, marker: bytes, timeout: float = TIMEOUT) -> None:
+        """Read until ``marker`` has been printed (``count`` times)."""
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while marker not in self.out:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {marker!r} in {self.out!r}")
+            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            if ready:
+                chunk = self.proc.stdout.read()
+                if chunk == b"":
+                    raise AssertionError(f"output ended without {marker!r}: {self.out!r}")
+                self.out += chunk or b""
+
+    def finish(self, signal_number: int | None = signal.SIGINT) -> Run:
+        """Send the signal (Ctrl-C by default), or close stdin; wait for the end."""
+        if signal_number is not None:
+            self.proc.send_signal(signal_number)
+        elif self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        os.set_blocking(self.proc.stdout.fileno(), True)
+        self.out += self.proc.stdout.read()
+        err = self.proc.stderr.read().decode(errors="replace")
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return Run(self.out, err, self.proc.returncode)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from etcd3py import DeleteResponse, GetResponse, LeaseInfo, PutResponse, TxnResponse, WatchResponse
 
 from ..errors import EXIT_BAD_FEATURE, CliError
-from .responses import LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke
+from .responses import LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke, WatchCanceled
 
 
 class Printer:
@@ -38,7 +38,7 @@ class Printer:
     def txn(self, response: TxnResponse) -> None:
         raise self.unsupported()
 
-    def watch(self, response: WatchResponse) -> None:
+    def watch(self, response: WatchResponse | WatchCanceled) -> None:
         raise self.unsupported()
 
     def grant(self, response: LeaseGrant) -> None:

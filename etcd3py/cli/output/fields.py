@@ -13,7 +13,7 @@ from etcd3py import (
 )
 
 from .base import Printer
-from .responses import HeaderLike, LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke
+from .responses import HeaderLike, LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke, WatchCanceled
 from .stream import line
 from .text import go_quote
 
@@ -70,7 +70,7 @@ class FieldsPrinter(Printer):
             else:
                 line(f'"Unknown" : {go_quote(repr(op).encode())}')
 
-    def watch(self, response: WatchResponse) -> None:
+    def watch(self, response: WatchResponse | WatchCanceled) -> None:
         self.header(response.header)
         for event in response.events:
             line(f'"Type" : {event.type.name}')

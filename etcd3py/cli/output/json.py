@@ -21,7 +21,7 @@ from etcd3py import (
 )
 
 from .base import Printer
-from .responses import HeaderLike, LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke
+from .responses import HeaderLike, LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke, WatchCanceled
 from .stream import line
 
 
@@ -118,7 +118,7 @@ class JsonPrinter(Printer):
     def txn(self, response: TxnResponse) -> None:
         self.emit(txn_json(response))
 
-    def watch(self, response: WatchResponse) -> None:
+    def watch(self, response: WatchResponse | WatchCanceled) -> None:
         events = []
         for event in response.events:
             pairs: list[tuple[str, Any]] = [("type", int(event.type)), ("kv", kv_json(event.kv))]
@@ -128,9 +128,9 @@ class JsonPrinter(Printer):
         self.emit(
             {
                 "Header": header_json(response.header),
-                "Events": events or None,
+                "Events": events,  # clientv3 makes the slice for every response: [] not null
                 "CompactRevision": response.compact_revision,
-                "Canceled": False,
+                "Canceled": isinstance(response, WatchCanceled),
                 "Created": False,
             }
         )

@@ -17,7 +17,7 @@ from etcd3py import (
 )
 
 from .base import Printer
-from .responses import HeaderLike, LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke
+from .responses import HeaderLike, LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke, WatchCanceled
 from .stream import write
 
 
@@ -107,14 +107,16 @@ class ProtobufPrinter(Printer):
     def txn(self, response: TxnResponse) -> None:
         write(txn_pb(response))
 
-    def watch(self, response: WatchResponse) -> None:
+    def watch(self, response: WatchResponse | WatchCanceled) -> None:
         events = b""
         for event in response.events:
             body = _int(1, int(event.type)) + _message(2, kv_pb(event.kv))
             if event.prev_kv is not None:
                 body += _message(3, kv_pb(event.prev_kv))
             events += _message(11, body)
-        write(_message(1, header_pb(response.header)) + _int(5, response.compact_revision) + events)
+        canceled = _int(4, int(isinstance(response, WatchCanceled)))
+        body = _message(1, header_pb(response.header)) + canceled
+        write(body + _int(5, response.compact_revision) + events)
 
     # etcdctl marshals clientv3's lease responses through their embedded header: the
     # header's own bytes are all it prints for them (revoke's is a protobuf message)

@@ -57,3 +57,15 @@ class LeaseKeepAlive:
 class LeaseList:
     ids: list[int]
     header: HeaderLike = field(default_factory=EmptyHeader)
+
+
+@dataclass(frozen=True)
+class WatchCanceled:
+    """The response that ends a watch the server cancelled (e.g. its start revision was
+    compacted): no events, ``compact_revision`` set. The public client raises
+    CompactedError instead; the watch command turns it into this to print it."""
+
+    header: HeaderLike
+    compact_revision: int
+    events: tuple[()] = ()
+    canceled: bool = True

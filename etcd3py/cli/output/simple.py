@@ -15,7 +15,7 @@ from etcd3py import (
 )
 
 from .base import Printer
-from .responses import LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke
+from .responses import LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke, WatchCanceled
 from .stream import line
 from .text import hex_escaped
 
@@ -58,7 +58,7 @@ class SimplePrinter(Printer):
             else:  # a nested txn: etcdctl prints Go's %+v of it, which has no stable form
                 line(f"unexpected response {op!r}")
 
-    def watch(self, response: WatchResponse) -> None:
+    def watch(self, response: WatchResponse | WatchCanceled) -> None:
         for event in response.events:
             line(event.type.name)
             if event.prev_kv is not None:
