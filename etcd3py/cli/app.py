@@ -154,9 +154,13 @@ class Config:
     def endpoints(self) -> list[str]:
         return [e.strip() for e in self["endpoints"]]
 
-    def credentials(self) -> tuple[str | None, str | None]:
-        """``--user name:password``, ``--user name --password p``, or a prompt as etcdctl."""
-        user, password = self["user"], self["password"]
+    def credentials(
+        self, user: str | None = None, password: str | None = None, prompt: str = "Password: "
+    ) -> tuple[str | None, str | None]:
+        """``--user name:password``, ``--user name --password p``, or a prompt as etcdctl
+        (``user``/``password`` given: another pair of flags, e.g. make-mirror's --dest-*)."""
+        if user is None:
+            user, password = self["user"], self["password"]
         if not user:
             return None, None
         if password:
@@ -164,7 +168,7 @@ class Config:
         if ":" in user:
             name, _, secret = user.partition(":")
             return name, secret
-        return user, getpass.getpass("Password: ")
+        return user, getpass.getpass(prompt)
 
     def check_tls_files(self) -> None:
         for name in ("cert", "key", "cacert"):

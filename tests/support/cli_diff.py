@@ -188,9 +188,16 @@ OUR_COMMAND = [str(Path(sys.executable).parent / "etcd3py")]
 class Streaming:
     """A long-running command (watch) as a process: its output read as it comes."""
 
-    def __init__(self, ours: bool, endpoint: str, args: Sequence[str], stdin: bool = False):
+    def __init__(
+        self,
+        ours: bool,
+        endpoint: str,
+        args: Sequence[str],
+        stdin: bool = False,
+        env: dict[str, str] | None = None,
+    ):
         program = OUR_COMMAND if ours else [str(etcd_bin_dir() / "etcdctl")]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")} | (env or {})
         self.proc = subprocess.Popen(
             [*program, f"--endpoints={endpoint}", *args],
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
