@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import json
 import os
 import signal
 import sys
@@ -37,7 +38,7 @@ def global_flags() -> list[Flag]:
 
     def f(decls: Sequence[str], kind: Any, default: Any, usage_text: str) -> Flag:
         env = "ETCDCTL_" + decls[-1].lstrip("-").upper().replace("-", "_")
-        return Flag(decls, type=kind, default=default, usage=usage_text, envvar=env)
+        return Flag(decls, type=kind, default=default, usage=usage_text, env_name=env)
 
     return [
         f(
@@ -109,6 +110,18 @@ def global_flags() -> list[Flag]:
 
 
 GLOBAL_NAMES = frozenset(flag.name for flag in global_flags() if flag.name)
+# read elsewhere: etcdctl's main drops ETCDCTL_API, watch reads the other two itself
+IGNORED_VARIABLES = ("ETCDCTL_API", "ETCDCTL_WATCH_KEY", "ETCDCTL_WATCH_RANGE_END")
+SHADOWED = (
+    "conflicting environment variable is shadowed by corresponding command-line flag"
+    " (either unset environment variable or disable flag))"
+)
+
+
+def log_line(level: str, message: str, variable: str) -> None:
+    """A line in the form of etcdctl's JSON log (without its time and caller)."""
+    entry = {"level": level, "msg": message, "environment-variable": variable}
+    click.echo(json.dumps(entry, separators=(",", ":")), err=True)
 
 
 @dataclass
@@ -117,28 +130,34 @@ class Config:
 
     values: dict[str, Any]
     changed: frozenset[str]  # given on the command line or in the environment
+    sources: dict[str, str]  # flag name -> "command line" or "environment"
 
     @classmethod
     def from_context(cls, ctx: click.Context) -> Config:
         values: dict[str, Any] = {}
         changed: set[str] = set()
+        sources: dict[str, str] = {}
         chain = []
         node: click.Context | None = ctx
         while node is not None:
             chain.append(node)
             node = node.parent
+        flags = {p.name: p for p in ctx.command.params if isinstance(p, Flag)}
         for name in GLOBAL_NAMES:
             values[name] = ctx.params.get(name)
             for node in chain:  # the innermost command line wins, then the environment
-                source = node.get_parameter_source(name)
-                if source == ParameterSource.COMMANDLINE:
+                if node.get_parameter_source(name) == ParameterSource.COMMANDLINE:
                     values[name] = node.params[name]
                     changed.add(name)
+                    sources[name] = "command line"
                     break
-                if source == ParameterSource.ENVIRONMENT:
-                    values[name] = node.params[name]
+            else:
+                from_env = flags[name].from_environment()
+                if from_env is not None:
+                    values[name] = from_env
                     changed.add(name)
-        return cls(values, frozenset(changed))
+                    sources[name] = "environment"
+        return cls(values, frozenset(changed), sources)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -175,8 +194,23 @@ class Config:
             if name in self.changed and self[name] == "":
                 raise CliError(EXIT_BAD_ARGS, f"empty string is passed to --{name} option")
 
+    def check_environment(self) -> None:
+        """etcdctl's checks of ETCDCTL_* variables, with its log lines: a variable that a
+        command-line flag shadows is fatal (exit 1); an unknown one is warned about."""
+        known = {f"ETCDCTL_{name.upper()}" for name in GLOBAL_NAMES} | set(IGNORED_VARIABLES)
+        for variable, value in os.environ.items():
+            if not variable.startswith("ETCDCTL_"):
+                continue
+            flag_name = variable[len("ETCDCTL_") :].lower()
+            if flag_name in GLOBAL_NAMES and self.sources.get(flag_name) == "command line":
+                log_line("fatal", SHADOWED, variable)
+                raise click.exceptions.Exit(EXIT_ERROR)
+            if variable not in known:
+                log_line("warn", "unrecognized environment variable", f"{variable}={value}")
+
     def client(self) -> etcd3py.Client:
         """A client as etcdctl builds one from the flags (close it: ``with config.client()``)."""
+        self.check_environment()
         self.check_tls_files()
         self.printer()  # an unknown -w fails before connecting, as in etcdctl
         username, password = self.credentials()

@@ -9,6 +9,7 @@ Click's flags cannot take ``=value``, so every flag here takes a value and
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -174,15 +175,25 @@ class Flag(click.Option):
         default: Any = None,
         usage: str = "",
         go_default: str | None = None,
-        envvar: str | None = None,
+        env_name: str | None = None,
         multiple: bool = False,
     ) -> None:
-        super().__init__(
-            list(decls), type=type, default=default, envvar=envvar, multiple=multiple, help=usage
-        )
+        super().__init__(list(decls), type=type, default=default, multiple=multiple, help=usage)
         self.go_type = type
         self.usage = usage
+        self.env_name = env_name
         self.go_default = go_default if go_default is not None else _shown_default(type, default)
+
+    def from_environment(self) -> Any:
+        """The value of ``env_name`` parsed, or None when unset, empty or unparsable:
+        etcdctl ignores an environment value its flag refuses."""
+        text = os.environ.get(self.env_name or "", "")
+        if not text:
+            return None
+        try:
+            return self.go_type.parse(text)
+        except ValueError:
+            return None
 
     def is_bool(self) -> bool:
         return isinstance(self.go_type, GoBool)

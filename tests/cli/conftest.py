@@ -35,13 +35,15 @@ class Differ:
         assert "\n".join(actual.transcript) == "\n".join(expected.transcript)
         return expected.transcript
 
-    def same(self, *args: str, stdin: bytes | None = None) -> Run:
+    def same(
+        self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+    ) -> Run:
         """A read-only command through both tools on the same keys (``{p}`` is the test's
         prefix): the same bytes, with no normalisation but the Go client's log lines."""
         shared = self.prefix.decode()
         args = tuple(a.replace("{p}", shared) for a in args)
-        expected = run_etcdctl(self.endpoint, args, stdin)
-        actual = run_ours(self.endpoint, args, stdin)
+        expected = run_etcdctl(self.endpoint, args, stdin, env)
+        actual = run_ours(self.endpoint, args, stdin, env)
         assert (actual.stdout, drop_client_logs(actual.stderr), actual.code) == (
             expected.stdout,
             drop_client_logs(expected.stderr),
@@ -53,3 +55,9 @@ class Differ:
 @pytest.fixture
 def differ(backend: Backend, prefix: bytes) -> Differ:
     return Differ(backend.endpoint, prefix)
+
+
+@pytest.fixture
+def offline(prefix: bytes) -> Differ:
+    """For commands that never connect (help, usage): one run, no server behind the endpoint."""
+    return Differ("127.0.0.1:1", prefix)

@@ -81,24 +81,34 @@ def test_bytes_and_quoting(differ: Differ) -> None:
         ["get", "{p}k", "--consistency=x"],
         ["get", "{p}k", "--order=up"],
         ["get", "{p}k", "--sort-by=size"],
-        ["get", "{p}k", "--count-only"],
-        ["get", "{p}k", "--print-value-only", "-w", "json"],
         ["get", "{p}k", "-w", "yaml"],
-        ["get", "{p}k", "-w", "table"],
         ["get", "{p}k", "--bogus"],
         ["get", "{p}k", "-x"],
         ["get", "{p}k", "--limit"],
         ["get", "{p}k", "--limit=x"],
         ["get", "{p}k", "--prefix=maybe"],
         ["get", "{p}k", "--command-timeout=x"],
-        ["get", "{p}k", "--command-timeout=5"],
         ["bogus"],
         ["get", "--help"],
         ["put", "-h"],
     ],
     ids=lambda a: " ".join(a),
 )
-def test_bad_input(differ: Differ, args: list[str]) -> None:
+def test_bad_input_refused_before_connecting(offline: Differ, args: list[str]) -> None:
+    offline.same(*args)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["get", "{p}k", "--count-only"],
+        ["get", "{p}k", "--print-value-only", "-w", "json"],
+        ["get", "{p}k", "-w", "table"],
+        ["get", "{p}k", "--command-timeout=5"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_bad_input_refused_after_the_request(differ: Differ, args: list[str]) -> None:
     differ.scenario(lambda s: s.run(*args))
 
 

@@ -48,8 +48,13 @@ class Run:
     code: int
 
 
-def run_etcdctl(endpoint: str, args: Sequence[str], stdin: bytes | None = None) -> Run:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
+def run_etcdctl(
+    endpoint: str,
+    args: Sequence[str],
+    stdin: bytes | None = None,
+    env: dict[str, str] | None = None,
+) -> Run:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")} | (env or {})
     proc = subprocess.run(
         [str(etcd_bin_dir() / "etcdctl"), f"--endpoints={endpoint}", *args],
         input=stdin if stdin is not None else b"",
@@ -60,12 +65,17 @@ def run_etcdctl(endpoint: str, args: Sequence[str], stdin: bytes | None = None) 
     return Run(proc.stdout, proc.stderr.decode(errors="replace"), proc.returncode)
 
 
-def run_ours(endpoint: str, args: Sequence[str], stdin: bytes | None = None) -> Run:
+def run_ours(
+    endpoint: str,
+    args: Sequence[str],
+    stdin: bytes | None = None,
+    env: dict[str, str] | None = None,
+) -> Run:
     from etcd3py.cli import commands  # noqa: F401 - registers the commands
     from etcd3py.cli.app import root
 
-    env = {k: None for k in os.environ if k.startswith("ETCDCTL_")}
-    result = CliRunner(env=env).invoke(
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("ETCDCTL_")}
+    result = CliRunner(env=unset | (env or {})).invoke(
         root, [f"--endpoints={endpoint}", *args], input=stdin if stdin is not None else b""
     )
     if result.exception is not None and not isinstance(result.exception, SystemExit):
