@@ -14,8 +14,6 @@ from tests.support.cli_diff import Run, Scenario, Streaming, prefixes
 
 # the last event's last line: etcdctl writes line by line, and stopping it mid-event
 # would cut its output at a random place
-# the last event's last line: etcdctl writes line by line, and a stop mid-event would
-# cut its output at a random place
 MARKERS = {"simple": b"\nend\n", "json": b"ZW5k", "fields": b'"Value" : "end"\n"Lease" : 0\n'}
 
 
