@@ -25,7 +25,7 @@ from click.core import ParameterSource
 import etcd3py
 
 from . import usage
-from .errors import EXIT_BAD_ARGS, EXIT_ERROR, CliError, error_text
+from .errors import EXIT_BAD_ARGS, EXIT_ERROR, CliError, error_text, exit_code
 from .flags import BOOL, DURATION, STRING, STRING_SLICE, Flag, expand_bool_flags
 from .output import Printer, make_printer
 
@@ -116,6 +116,11 @@ SHADOWED = (
     "conflicting environment variable is shadowed by corresponding command-line flag"
     " (either unset environment variable or disable flag))"
 )
+
+
+# whether the command's client was given --user: a failure to reach the server is then
+# etcdctl's failed login (exit 2). One command runs per process (or per test-runner call).
+LOGIN = {"given": False}
 
 
 def log_line(level: str, message: str, variable: str) -> None:
@@ -214,6 +219,7 @@ class Config:
         self.check_tls_files()
         self.printer()  # an unknown -w fails before connecting, as in etcdctl
         username, password = self.credentials()
+        LOGIN["given"] = username is not None
         return etcd3py.Client(
             self.endpoints(),
             timeout=self["command_timeout"],
@@ -331,6 +337,7 @@ class EtcdGroup(click.Group):
 
 def run(invoke: Callable[[], Any]) -> int:
     """Run the command; etcdctl's ``Error:`` line and exit code for whatever stopped it."""
+    LOGIN["given"] = False
     try:
         result = invoke()  # click's main returns the code of a ctx.exit / Exit
     except CliError as error:
@@ -338,7 +345,7 @@ def run(invoke: Callable[[], Any]) -> int:
         return error.code
     except etcd3py.EtcdError as error:
         click.echo(f"Error: {error_text(error)}", err=True)
-        return EXIT_ERROR
+        return exit_code(error, LOGIN["given"])
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.ClickException as error:

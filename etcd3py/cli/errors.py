@@ -30,9 +30,21 @@ class CliError(Exception):
         self.message = message
 
 
-def client_error(error: etcd3py.EtcdError) -> CliError:
-    """etcdctl's line for a failed call: the server's own text, or gRPC's context error."""
-    return CliError(EXIT_ERROR, error_text(error))
+def client_error(error: etcd3py.EtcdError, logged_in: bool = False) -> CliError:
+    """etcdctl's line and exit code for a failed call."""
+    return CliError(exit_code(error, logged_in), error_text(error))
+
+
+def exit_code(error: etcd3py.EtcdError, logged_in: bool = False) -> int:
+    """1, but 2 for a failed login: etcdctl logs in while making its client (with
+    --user), and a client it cannot make is a bad connection; so with --user a server
+    that cannot be reached is 2 as well."""
+    if isinstance(error, etcd3py.AuthFailedError):
+        return EXIT_BAD_CONNECTION
+    unreachable = (etcd3py.ConnectionFailedError, etcd3py.DeadlineExceededError)
+    if logged_in and isinstance(error, unreachable):
+        return EXIT_BAD_CONNECTION
+    return EXIT_ERROR
 
 
 def error_text(error: etcd3py.EtcdError) -> str:

@@ -69,6 +69,8 @@ def grant_command(config: Config, args: tuple[str, ...]) -> None:
     with config.client() as client:
         try:
             lease = client.grant(ttl)
+        except etcd3py.AuthFailedError:
+            raise  # etcdctl fails to make its client first: exit 2 (app.run)
         except etcd3py.EtcdError as error:
             raise CliError(EXIT_ERROR, f"failed to grant lease ({error_text(error)})") from None
         header = header_now(config, client)
@@ -85,6 +87,8 @@ def revoke_command(config: Config, args: tuple[str, ...]) -> None:
     with config.client() as client:
         try:
             client.revoke(lease_id)
+        except etcd3py.AuthFailedError:
+            raise
         except etcd3py.EtcdError as error:
             raise CliError(EXIT_ERROR, f"failed to revoke lease ({error_text(error)})") from None
         header = header_now(config, client)

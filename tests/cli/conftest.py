@@ -3,7 +3,9 @@ through ``etcd3py``'s CLI, on the test's backend, and requires the same transcri
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -21,18 +23,25 @@ Steps = Callable[[Scenario], object]
 
 
 class Differ:
-    def __init__(self, endpoint: str, prefix: bytes) -> None:
+    def __init__(self, endpoint: str, prefix: bytes, **client_options: Any) -> None:
         self.endpoint = endpoint
         self.prefix = prefix
+        self.client_options = client_options  # for the scenario's own client (TLS, auth)
 
     def scenario(self, steps: Steps) -> list[str]:
         """Run ``steps`` with each tool under its own prefix; the transcripts must match."""
         theirs, ours = prefixes(self.prefix)
-        expected = Scenario(self.endpoint, theirs, ours=False).start()
+        options = self.client_options
+        expected = Scenario(self.endpoint, theirs, ours=False, client_options=options).start()
         steps(expected)
-        actual = Scenario(self.endpoint, ours, ours=True).start()
+        actual = Scenario(self.endpoint, ours, ours=True, client_options=options).start()
         steps(actual)
-        assert "\n".join(actual.transcript) == "\n".join(expected.transcript)
+        theirs_text, ours_text = "\n".join(expected.transcript), "\n".join(actual.transcript)
+        if ours_text != theirs_text:
+            diff = difflib.unified_diff(
+                theirs_text.splitlines(), ours_text.splitlines(), "etcdctl", "etcd3py", lineterm=""
+            )
+            raise AssertionError("transcripts differ:\n" + "\n".join(diff))
         return expected.transcript
 
     def same(

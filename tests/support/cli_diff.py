@@ -157,9 +157,10 @@ class Scenario:
     base: int = 0
     transcript: list[str] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)  # lease id -> <leaseN>
+    client_options: dict[str, Any] = field(default_factory=dict)  # TLS, auth: for start()
 
     def start(self) -> Scenario:
-        with Client(self.endpoint) as client:
+        with Client(self.endpoint, **self.client_options) as client:
             self.base = client.put(self.prefix + "base", "").header.revision
         return self
 
