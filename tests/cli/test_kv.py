@@ -53,6 +53,8 @@ def test_get_options(differ: Differ) -> None:
         s.run("get", "{p}a", "--rev", "0")
         s.run("get", "{p}b", "--from-key", "--keys-only", "--limit", "1")
         s.run("put", "{p}c", "--ignore-value", "--prev-kv", "-w", "fields")
+        s.run("put", "{p}neg", "--", "-v")  # a value starting with "-", after "--"
+        s.run("get", "--", "{p}neg")
 
     differ.scenario(steps)
 
