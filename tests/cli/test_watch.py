@@ -25,13 +25,22 @@ def history(s: Scenario) -> None:
     s.run("put", "{p}z", "end")
 
 
-def streamed(differ: Differ, args: list[str], marker: bytes, *, stdin: list[bytes] = ()) -> None:
+def streamed(
+    differ: Differ,
+    args: list[str],
+    marker: bytes,
+    *,
+    stdin: list[bytes] = (),
+    env: dict[str, str] | None = None,
+) -> None:
     """``history`` then a streaming watch from its first revision, per tool; the same output."""
     transcripts = []
     for ours, prefix in zip((False, True), prefixes(differ.prefix), strict=True):
         s = Scenario(differ.endpoint, prefix, ours=ours).start()
         history(s)
-        stream = Streaming(ours, differ.endpoint, [s.expand(a) for a in args], stdin=bool(stdin))
+        expanded = {k: s.expand(v) for k, v in (env or {}).items()}
+        argv = [s.expand(a) for a in args]
+        stream = Streaming(ours, differ.endpoint, argv, stdin=bool(stdin), env=expanded)
         for line in stdin:
             stream.send(s.expand(line.decode()).encode())
         stream.wait_for(marker)
@@ -106,3 +115,23 @@ def test_watch_progress_notify(differ: Differ) -> None:
     # shows both etcdctl's "progress notify: N" line and the response
     args = ["watch", "{p}quiet", "--progress-notify", "-w", "json"]
     streamed(differ, args, b'"Created":false}')
+
+
+@pytest.mark.parametrize(
+    ("env", "args"),
+    [
+        ({"ETCDCTL_WATCH_RANGE_END": "z"}, ["watch"]),
+        ({"ETCDCTL_WATCH_KEY": "a"}, ["watch", "b"]),
+        ({"ETCDCTL_WATCH_KEY": "a"}, ["watch", "b", "--", "echo"]),
+    ],
+    ids=["range-end-alone", "key-twice", "key-twice-with-command"],
+)
+def test_watch_key_from_the_environment_conflicts(
+    offline: Differ, env: dict[str, str], args: list[str]
+) -> None:
+    offline.same(*args, env=env)
+
+
+def test_watch_key_and_range_end_from_the_environment(differ: Differ) -> None:
+    env = {"ETCDCTL_WATCH_KEY": "{p}b", "ETCDCTL_WATCH_RANGE_END": "{p}zz"}
+    streamed(differ, ["watch", "--rev={rev+1}"], b"\nend\n", env=env)
