@@ -30,6 +30,7 @@ from .flags import BOOL, DURATION, STRING, STRING_SLICE, Flag, expand_bool_flags
 from .output import Printer, make_printer
 
 CLI_NAME = "etcdctl"  # the name cobra puts in its messages; ours match them byte for byte
+COMPLETE_VAR = "_ETCD3PY_COMPLETE"  # eval "$(_ETCD3PY_COMPLETE=bash_source etcd3py)"
 
 
 def global_flags() -> list[Flag]:
@@ -366,7 +367,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     from . import commands  # noqa: F401 - registers every command on ``root``
 
     try:
-        root.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name=CLI_NAME)
+        root.main(
+            args=list(argv) if argv is not None else sys.argv[1:],
+            # click's shell completion, under our own name (its script names the program)
+            prog_name="etcd3py" if os.environ.get(COMPLETE_VAR) else CLI_NAME,
+            complete_var=COMPLETE_VAR,
+        )
     except SystemExit as done:
         if done.code == EXIT_SIGINT:  # die by the signal, as etcdctl (a Go program) does
             signal.signal(signal.SIGINT, signal.SIG_DFL)

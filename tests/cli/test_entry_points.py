@@ -3,6 +3,7 @@ real processes (each start costs ~0.5 s, so only a few), against etcdctl's behav
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,10 @@ def test_unreachable_endpoint() -> None:
         theirs.code,
     )
     assert theirs.code == 1
+
+
+def test_shell_completion_of_the_console_script() -> None:
+    env = {**os.environ, "_ETCD3PY_COMPLETE": "bash_complete"}
+    env |= {"COMP_WORDS": "etcd3py lease g", "COMP_CWORD": "2"}
+    proc = subprocess.run([str(CONSOLE_SCRIPT)], env=env, capture_output=True, timeout=TIMEOUT)
+    assert (proc.stdout, proc.returncode) == (b"plain,grant\n", 0)
