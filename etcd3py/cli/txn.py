@@ -18,7 +18,7 @@ import click
 
 import etcd3py
 
-from . import kv
+from . import kv, usage
 from .app import GLOBAL_NAMES, Config, EtcdCommand, pass_config, root
 from .errors import EXIT_BAD_ARGS, EXIT_INVALID_INPUT, CliError
 from .flags import BOOL, flag
@@ -194,7 +194,8 @@ def parse_request(text: str) -> Operation:
     command, build = REQUESTS[names[0]]
     try:
         ctx = command.make_context(names[0], args[1:])
-    except click.ClickException:
+    except click.ClickException:  # a bad flag: cobra shows its usage on stderr first
+        sys.stderr.write(usage.cobra_default_usage(command, names[0]))
         raise invalid(f"invalid txn request: {text}") from None
     if any(
         ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE for n in GLOBAL_NAMES

@@ -160,6 +160,39 @@ def _measure(
         i = j
 
 
+_PFLAG_VARNAMES = {"bool": "", "int64": "int", "stringSlice": "strings"}
+_ZERO_DEFAULTS = {"bool": "false", "int64": "0", "string": "", "duration": "0s"}
+
+
+def cobra_default_usage(command: click.Command, name: str) -> str:
+    """cobra's own usage template (not etcd's), with pflag's FlagUsages: what cobra prints
+    on stderr for a bad flag in a txn request line, where etcdctl runs get/put/del under a
+    bare cobra command."""
+    from .app import GLOBAL_NAMES
+
+    flags = [p for p in command.params if isinstance(p, Flag) and p.name not in GLOBAL_NAMES]
+    entries = []
+    for flag in sorted(flags, key=lambda f: max(f.opts, key=len)):
+        longest = max(flag.opts, key=len)
+        shorts = [o for o in flag.opts if not o.startswith("--")]
+        head = f"  {shorts[0]}, {longest}" if shorts else f"      {longest}"
+        kind = flag.go_type.go_type
+        varname = _PFLAG_VARNAMES.get(kind, kind)
+        if varname:
+            head += " " + varname
+        text = flag.usage.replace("{name}", name)
+        if flag.go_default != _ZERO_DEFAULTS.get(kind, ""):
+            shown = go_quote(flag.go_default.encode()) if kind == "string" else flag.go_default
+            text += f" (default {shown})"
+        entries.append((head, text))
+    width = max(len(head) for head, _ in entries) + 1
+    lines = [f"{head} {' ' * (width - len(head))} {text}" for head, text in entries]
+    use = getattr(command, "use", "") or name
+    if flags and "[flags]" not in use:
+        use += " [flags]"
+    return f"Usage:\n   {use}\n\nFlags:\n" + "\n".join(lines) + "\n\n"
+
+
 def print_usage(ctx: click.Context) -> None:
     write(usage_text(ctx))
 

@@ -59,6 +59,10 @@ def test_txn_interactive_prompts_and_empty_branches(differ: Differ) -> None:
         b"\nfrob k\n",
         b"\nget k --prefix --from-key\n\n\n",
         b"\nput k\n\n\n",
+        b"\nget k --bogus\n\n\n",
+        b"\nput k --lease\n\n\n",
+        b"\ndel k --prefix=x\n\n\n",
+        b"\nget k --limit=x\n\n\n",
     ],
     ids=repr,
 )
