@@ -215,18 +215,27 @@ def flag(*decls: str, **options: Any) -> Callable[[Callable[..., Any]], Callable
 
 
 def expand_bool_flags(args: list[str], params: Sequence[click.Parameter]) -> list[str]:
-    """``--prefix`` becomes ``--prefix=true`` for boolean flags (before ``--``), so every flag
-    can take its value after ``=`` as in pflag."""
-    names: dict[str, str] = {}
+    """pflag's forms click lacks, made explicit (before ``--``): a bare boolean ``--prefix``
+    becomes ``--prefix=true``, and ``-w=json`` (a shorthand with ``=``) ``--write-out=json``."""
+    longest_of: dict[str, str] = {}
+    booleans: set[str] = set()
     for param in params:
-        if isinstance(param, Flag) and param.is_bool():
+        if isinstance(param, Flag):
             longest = max(param.opts, key=len)
             for opt in param.opts:
-                names[opt] = longest
+                longest_of[opt] = longest
+                if param.is_bool():
+                    booleans.add(opt)
     out: list[str] = []
     for i, arg in enumerate(args):
         if arg == "--":
             out.extend(args[i:])
             break
-        out.append(f"{names[arg]}=true" if arg in names else arg)
+        short, equals, value = arg[:2], arg[2:3], arg[3:]
+        if arg in booleans:
+            out.append(f"{longest_of[arg]}=true")
+        elif equals == "=" and not arg.startswith("--") and short in longest_of:
+            out.append(f"{longest_of[short]}={value}")
+        else:
+            out.append(arg)
     return out

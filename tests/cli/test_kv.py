@@ -118,5 +118,9 @@ def test_global_flags_after_the_command_and_prefix_matching(differ: Differ) -> N
     def steps(s: Scenario) -> None:
         s.run("put", "{p}g", "v", "--write-out=json", "--hex=false")
         s.run("ge", "{p}g", "-w", "fields", "--insecure-transport=true", "--dial-timeout=3s")
+        s.run("get", "{p}g", "-w=json")
+        s.run("get", "{p}g", "-wfields")
+        s.run("get", "{p}g", "--write-out", "json", "--print-value-only=false")
+        s.run("txn", "-i=false", stdin=b"\n\nget {p}g\n\n")
 
     differ.scenario(steps)
