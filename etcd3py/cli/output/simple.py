@@ -1,0 +1,97 @@
+"""``-w simple`` (the default): etcdctl's plain lines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from etcd3py import (
+    DeleteResponse,
+    GetResponse,
+    KeyValue,
+    LeaseInfo,
+    PutResponse,
+    TxnResponse,
+    WatchResponse,
+)
+
+from .base import Printer
+from .responses import LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke, WatchCanceled
+from .stream import line
+from .text import hex_escaped
+
+
+class SimplePrinter(Printer):
+    name = "simple"
+
+    def kv(self, kv: KeyValue) -> None:
+        key, value = kv.key, kv.value
+        if self.is_hex:
+            key, value = hex_escaped(key), hex_escaped(value)
+        if not self.value_only:
+            line(key)
+        line(value)
+
+    def get(self, response: GetResponse) -> None:
+        for kv in response.kvs:
+            self.kv(kv)
+
+    def put(self, response: PutResponse) -> None:
+        line("OK")
+        if response.prev_kv is not None:
+            self.kv(response.prev_kv)
+
+    def delete(self, response: DeleteResponse) -> None:
+        line(str(response.deleted))
+        for kv in response.prev_kvs:
+            self.kv(kv)
+
+    def txn(self, response: TxnResponse) -> None:
+        line("SUCCESS" if response.succeeded else "FAILURE")
+        for op in response.responses:
+            line()
+            if isinstance(op, GetResponse):
+                self.get(op)
+            elif isinstance(op, PutResponse):
+                self.put(op)
+            elif isinstance(op, DeleteResponse):
+                self.delete(op)
+            else:  # a nested txn: etcdctl prints Go's %+v of it, which has no stable form
+                line(f"unexpected response {op!r}")
+
+    def watch(self, response: WatchResponse | WatchCanceled) -> None:
+        for event in response.events:
+            line(event.type.name)
+            if event.prev_kv is not None:
+                self.kv(event.prev_kv)
+            self.kv(event.kv)
+
+    def grant(self, response: LeaseGrant) -> None:
+        line(f"lease {response.id:016x} granted with TTL({response.ttl}s)")
+
+    def revoke(self, response: LeaseRevoke) -> None:
+        line(f"lease {response.id:016x} revoked")
+
+    def keep_alive(self, response: LeaseKeepAlive) -> None:
+        line(f"lease {response.id:016x} keepalived with TTL({response.ttl})")
+
+    def time_to_live(self, response: LeaseInfo, keys: bool) -> None:
+        if response.granted_ttl == 0 and response.ttl == -1:
+            line(f"lease {response.id:016x} already expired")
+            return
+        text = (
+            f"lease {response.id:016x} granted with TTL({response.granted_ttl}s), "
+            f"remaining({response.ttl}s)"
+        )
+        data = text.encode()
+        if keys:  # Go's %v of a []string: [a b c]
+            data += b", attached keys([" + b" ".join(response.keys) + b"])"
+        line(data)
+
+    def leases(self, response: LeaseList) -> None:
+        line(f"found {len(response.ids)} leases")
+        for lease_id in response.ids:
+            line(f"{lease_id:016x}")
+
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        for row in rows:
+            line(", ".join(row))

@@ -1,0 +1,77 @@
+"""``-w table``: the box tables etcdctl draws with olekukonko/tablewriter.
+
+A small renderer rather than a library: tabulate and prettytable draw the same boxes but
+not tablewriter's exact bytes (headers upper-cased and centred with the odd space on the
+right, cells right-aligned, text with spaces wrapped at 30 columns), so matching them
+would take as much code as this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .base import Printer
+from .stream import line
+
+WRAP_AT = 30  # tablewriter's default MaxColWidth
+
+
+def _title(name: str) -> str:
+    """tablewriter's header form: upper case, ``_`` and ``.`` as spaces."""
+    return name.replace("_", " ").replace(".", " ").upper().strip()
+
+
+def _wrap(cell: str) -> list[str]:
+    """tablewriter's word wrap: lines of at most WRAP_AT columns, never splitting a word."""
+    if len(cell) <= WRAP_AT:
+        return [cell]
+    lines: list[str] = []
+    current = ""
+    for word in cell.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if current and len(candidate) > WRAP_AT:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    lines.append(current)
+    return lines
+
+
+def _centre(text: str, width: int) -> str:
+    gap = width - len(text)
+    left = gap // 2
+    return " " * left + text + " " * (gap - left)
+
+
+def render(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """The table's lines, without newlines."""
+    titles = [_title(h) for h in header]
+    wrapped = [[_wrap(cell) for cell in row] for row in rows]
+    widths = [len(t) for t in titles]
+    for row in wrapped:
+        for i, cell_lines in enumerate(row):
+            widths[i] = max(widths[i], *(len(part) for part in cell_lines))
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    out = [
+        rule,
+        "|" + "|".join(f" {_centre(t, w)} " for t, w in zip(titles, widths, strict=True)) + "|",
+        rule,
+    ]
+    for row in wrapped:
+        height = max((len(c) for c in row), default=1)
+        for n in range(height):
+            parts = [
+                (c[n] if n < len(c) else "").rjust(w) for c, w in zip(row, widths, strict=True)
+            ]
+            out.append("|" + "|".join(f" {p} " for p in parts) + "|")
+    out.append(rule)
+    return out
+
+
+class TablePrinter(Printer):
+    name = "table"
+
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        for text in render(header, rows):
+            line(text)
