@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 from etcd3py import (
@@ -15,6 +16,18 @@ from etcd3py import (
 )
 
 from .base import Printer
+from .cluster import (
+    AlarmList,
+    EndpointHash,
+    EndpointHealth,
+    EndpointStatus,
+    MemberChange,
+    MemberList,
+    MoveLeader,
+    hash_rows,
+    member_rows,
+    status_rows,
+)
 from .responses import LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke
 from .stream import line
 from .text import hex_escaped
@@ -95,3 +108,34 @@ class SimplePrinter(Printer):
     def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         for row in rows:
             line(", ".join(row))
+
+    # ---- cluster and maintenance: member, endpoint, alarm, move-leader ----
+
+    def member_list(self, response: MemberList) -> None:
+        self.table([], member_rows(response.members))
+
+    def member_change(self, response: MemberChange) -> None:
+        line(f"Member {response.id:16x} {response.verb} cluster {response.header.cluster_id:16x}")
+
+    def endpoint_health(self, items: Sequence[EndpointHealth]) -> None:
+        for h in items:
+            if not h.error:
+                line(f"{h.endpoint} is healthy: successfully committed proposal: took = {h.took}")
+            else:  # etcdctl writes the unhealthy ones to stderr
+                sys.stderr.write(
+                    f"{h.endpoint} is unhealthy: failed to commit proposal: {h.error}\n"
+                )
+                sys.stderr.flush()
+
+    def endpoint_status(self, items: Sequence[EndpointStatus]) -> None:
+        self.table([], status_rows(items))
+
+    def endpoint_hash(self, items: Sequence[EndpointHash]) -> None:
+        self.table([], hash_rows(items))
+
+    def alarms(self, response: AlarmList) -> None:
+        for alarm in response.alarms:  # Go's %+v of the protobuf message: its compact text
+            line(f"memberID:{alarm.member_id} alarm:{alarm.alarm.name} ")
+
+    def move_leader(self, response: MoveLeader) -> None:
+        line(f"Leadership transferred from {response.leader:x} to {response.target:x}")

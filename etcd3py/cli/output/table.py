@@ -11,6 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .base import Printer
+from .cluster import (
+    HASH_HEADER,
+    HEALTH_HEADER,
+    MEMBER_HEADER,
+    STATUS_HEADER,
+    EndpointHash,
+    EndpointHealth,
+    EndpointStatus,
+    MemberList,
+    hash_rows,
+    health_rows,
+    member_rows,
+    status_rows,
+)
 from .stream import line
 
 WRAP_AT = 30  # tablewriter's default MaxColWidth
@@ -75,3 +89,17 @@ class TablePrinter(Printer):
     def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         for text in render(header, rows):
             line(text)
+
+    # ---- cluster and maintenance: member, endpoint ----
+
+    def member_list(self, response: MemberList) -> None:
+        self.table(MEMBER_HEADER, member_rows(response.members))
+
+    def endpoint_health(self, items: Sequence[EndpointHealth]) -> None:
+        self.table(HEALTH_HEADER, health_rows(items))
+
+    def endpoint_status(self, items: Sequence[EndpointStatus]) -> None:
+        self.table(STATUS_HEADER, status_rows(items))
+
+    def endpoint_hash(self, items: Sequence[EndpointHash]) -> None:
+        self.table(HASH_HEADER, hash_rows(items))
