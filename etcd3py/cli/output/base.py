@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from etcd3py import DeleteResponse, GetResponse, LeaseInfo, PutResponse, TxnResponse, WatchResponse
 
 from ..errors import EXIT_BAD_FEATURE, CliError
+from .auth import AuthAck, AuthStatus, NameList, RoleInfo, UserInfo
 from .cluster import (
     AlarmList,
     EndpointHash,
@@ -90,4 +91,21 @@ class Printer:
         raise self.unsupported()
 
     def move_leader(self, response: MoveLeader) -> None:
+        raise self.unsupported()
+
+    # ---- authentication: auth, user, role ----
+
+    def auth_ack(self, response: AuthAck) -> None:
+        raise self.unsupported()
+
+    def role_get(self, response: RoleInfo) -> None:
+        raise self.unsupported()
+
+    def name_list(self, response: NameList) -> None:
+        raise self.unsupported()
+
+    def user_get(self, response: UserInfo) -> None:
+        raise self.unsupported()
+
+    def auth_status(self, response: AuthStatus) -> None:
         raise self.unsupported()

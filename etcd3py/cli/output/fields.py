@@ -15,6 +15,7 @@ from etcd3py import (
 )
 
 from ..errors import EXIT_BAD_CONNECTION, CliError
+from .auth import AuthAck, NameList, RoleInfo
 from .base import Printer
 from .cluster import (
     AlarmList,
@@ -164,3 +165,21 @@ class FieldsPrinter(Printer):
             line(f'"MemberID" : {alarm.member_id}')
             line(f'"AlarmType" : {alarm.alarm.name}')
             line()
+
+    # ---- authentication: auth, user, role ----
+
+    def auth_ack(self, response: AuthAck) -> None:
+        self.header(response.header)
+
+    def role_get(self, response: RoleInfo) -> None:
+        self.header(response.header)
+        for p in response.perms:
+            line(f'"PermType" :  {p.perm.name}')  # Println's space after a trailing space
+            line(f'"Key" : {go_quote(p.key)}')
+            line(f'"RangeEnd" : {go_quote(p.range_end)}')
+
+    def name_list(self, response: NameList) -> None:
+        if response.kind != "roles":  # etcdctl's fields printer has no user list
+            raise self.unsupported()
+        self.header(response.header)
+        line('"Roles" :' + "".join(f" {go_quote(n.encode())}" for n in response.names))

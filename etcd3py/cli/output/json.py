@@ -22,6 +22,7 @@ from etcd3py import (
     WatchResponse,
 )
 
+from .auth import AuthAck, AuthStatus, NameList, RoleInfo, UserInfo
 from .base import Printer
 from .cluster import (
     AlarmList,
@@ -272,3 +273,29 @@ class JsonPrinter(Printer):
 
     def move_leader(self, response: MoveLeader) -> None:
         self.emit({"header": header_json(response.header)})
+
+    # ---- authentication: auth, user, role ----
+
+    def auth_ack(self, response: AuthAck) -> None:
+        self.emit({"header": header_json(response.header)})
+
+    def role_get(self, response: RoleInfo) -> None:
+        perms = [
+            _omit_empty(
+                [("permType", int(p.perm)), ("key", _b64(p.key)), ("range_end", _b64(p.range_end))]
+            )
+            for p in response.perms
+        ]
+        self.emit({"header": header_json(response.header), **_omit_empty([("perm", perms)])})
+
+    def name_list(self, response: NameList) -> None:
+        names = list(response.names)
+        self.emit({"header": header_json(response.header), **_omit_empty([(response.kind, names)])})
+
+    def user_get(self, response: UserInfo) -> None:
+        roles = list(response.roles)
+        self.emit({"header": header_json(response.header), **_omit_empty([("roles", roles)])})
+
+    def auth_status(self, response: AuthStatus) -> None:
+        pairs = [("enabled", response.enabled), ("authRevision", response.auth_revision)]
+        self.emit({"header": header_json(response.header), **_omit_empty(pairs)})

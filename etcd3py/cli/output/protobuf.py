@@ -17,6 +17,7 @@ from etcd3py import (
     WatchResponse,
 )
 
+from .auth import AuthAck, AuthStatus, NameList, RoleInfo, UserInfo
 from .base import Printer
 from .cluster import (
     AlarmList,
@@ -177,3 +178,27 @@ class ProtobufPrinter(Printer):
 
     def move_leader(self, response: MoveLeader) -> None:
         write(_message(1, header_pb(response.header)))
+
+    # ---- authentication: auth, user, role ----
+
+    def auth_ack(self, response: AuthAck) -> None:
+        write(_message(1, header_pb(response.header)))
+
+    def role_get(self, response: RoleInfo) -> None:
+        perms = b"".join(
+            _message(2, _int(1, int(p.perm)) + _bytes(2, p.key) + _bytes(3, p.range_end))
+            for p in response.perms
+        )
+        write(_message(1, header_pb(response.header)) + perms)
+
+    def name_list(self, response: NameList) -> None:
+        names = b"".join(_message(2, n.encode()) for n in response.names)
+        write(_message(1, header_pb(response.header)) + names)
+
+    def user_get(self, response: UserInfo) -> None:
+        roles = b"".join(_message(2, r.encode()) for r in response.roles)
+        write(_message(1, header_pb(response.header)) + roles)
+
+    def auth_status(self, response: AuthStatus) -> None:
+        body = _int(2, int(response.enabled)) + _int(3, response.auth_revision or 0)
+        write(_message(1, header_pb(response.header)) + body)

@@ -15,6 +15,7 @@ from etcd3py import (
     WatchResponse,
 )
 
+from .auth import AuthAck, AuthStatus, NameList, RoleInfo, UserInfo, role_lines
 from .base import Printer
 from .cluster import (
     AlarmList,
@@ -139,3 +140,25 @@ class SimplePrinter(Printer):
 
     def move_leader(self, response: MoveLeader) -> None:
         line(f"Leadership transferred from {response.leader:x} to {response.target:x}")
+
+    # ---- authentication: auth, user, role ----
+
+    def auth_ack(self, response: AuthAck) -> None:
+        line(response.text)
+
+    def role_get(self, response: RoleInfo) -> None:
+        for text in role_lines(response):
+            line(text)
+
+    def name_list(self, response: NameList) -> None:
+        for name in response.names:
+            line(name)
+
+    def user_get(self, response: UserInfo) -> None:
+        line(f"User: {response.name}")
+        line("Roles:" + "".join(f" {role}" for role in response.roles))
+
+    def auth_status(self, response: AuthStatus) -> None:
+        line(f"Authentication Status: {'true' if response.enabled else 'false'}")
+        revision = "unknown" if response.auth_revision is None else response.auth_revision
+        line(f"AuthRevision: {revision}")
