@@ -22,7 +22,14 @@ import click
 import etcd3py
 
 from .app import Config, EtcdCommand, EtcdGroup, pass_config, root
-from .errors import EXIT_BAD_FEATURE, EXIT_ERROR, EXIT_INVALID_INPUT, CliError, error_text
+from .errors import (
+    EXIT_BAD_FEATURE,
+    EXIT_ERROR,
+    EXIT_INVALID_INPUT,
+    CliError,
+    error_text,
+    exit_quietly,
+)
 from .flags import BOOL, STRING, flag
 from .output.stream import line, write
 
@@ -289,7 +296,7 @@ def report(results: Results, limit: int) -> None:
         line(f"PASS: Stddev is {stddev:f}s")
     line("PASS" if ok else "FAIL")
     if not ok:
-        raise click.exceptions.Exit(EXIT_ERROR)
+        exit_quietly(EXIT_ERROR)
 
 
 @check_group.command(

@@ -18,7 +18,7 @@ import click
 import etcd3py
 
 from .app import Config, EtcdCommand, EtcdGroup, pass_config, root
-from .errors import EXIT_ERROR, CliError, error_text
+from .errors import EXIT_ERROR, CliError, error_text, exit_quietly
 from .flags import BOOL, INT, flag
 from .output.cluster import EndpointHash, EndpointHealth, EndpointStatus, go_duration
 
@@ -147,7 +147,7 @@ def status_command(config: Config, args: tuple[str, ...], cluster: bool) -> None
             )
     config.printer().endpoint_status(results)
     if failed:
-        raise click.exceptions.Exit(EXIT_ERROR)
+        exit_quietly(EXIT_ERROR)
 
 
 def compact_revision(client: etcd3py.Client, timeout: float) -> int:

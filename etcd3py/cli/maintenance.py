@@ -19,7 +19,7 @@ import etcd3py
 
 from .app import Config, EtcdCommand, EtcdGroup, pass_config, root
 from .endpoint import CLUSTER_USAGE, client_for, endpoints_of
-from .errors import EXIT_BAD_ARGS, EXIT_ERROR, EXIT_INTERRUPTED, CliError, error_text
+from .errors import EXIT_BAD_ARGS, EXIT_ERROR, EXIT_INTERRUPTED, CliError, error_text, exit_quietly
 from .flags import BOOL, STRING, flag
 from .output.cluster import AlarmList, MoveLeader
 from .output.responses import EmptyHeader, HeaderLike
@@ -104,7 +104,7 @@ def defrag_command(config: Config, args: tuple[str, ...], cluster: bool, data_di
         else:
             line(f"Finished defragmenting etcd member[{endpoint}]")
     if failures:
-        raise click.exceptions.Exit(EXIT_ERROR)
+        exit_quietly(EXIT_ERROR)
 
 
 @root.command(
@@ -202,7 +202,7 @@ def status_command(config: Config, args: tuple[str, ...]) -> None:
         )
     code = subprocess.call([etcdutl, "snapshot", "status", *args, "-w", config["write_out"]])
     if code:
-        raise click.exceptions.Exit(code)
+        exit_quietly(code)
 
 
 @snapshot_group.command(
@@ -265,4 +265,4 @@ def restore_command(config: Config, args: tuple[str, ...], **options: object) ->
         command.append("--skip-hash-check")
     code = subprocess.call(command)
     if code:
-        raise click.exceptions.Exit(code)
+        exit_quietly(code)

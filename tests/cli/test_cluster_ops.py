@@ -121,3 +121,18 @@ def test_snapshot_save(pair: Pair, tmp_path: Path) -> None:
         assert (run.stdout, run.code) == (f"Snapshot saved at {path}\n".encode(), 0)
         assert path.stat().st_size > 0 and not (tmp_path / f"{name}.part").exists()
     pair.both("snapshot", "save", str(tmp_path / "x.db"), endpoints=f"{pair.endpoint},127.0.0.1:1")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["endpoint", "health"],
+        ["endpoint", "status", "-w", "json"],
+        ["defrag"],
+    ],
+    ids=" ".join,
+)
+def test_a_dead_endpoint(pair: Pair, args: list[str]) -> None:
+    """The live endpoint's line, the dead one's failure on stderr, exit 1."""
+    run = pair.both(*args, "--command-timeout=1s", endpoints=f"{pair.endpoint},127.0.0.1:1")
+    assert run.code == 1 and "127.0.0.1:1" in run.stderr + run.stdout.decode()
