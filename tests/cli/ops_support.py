@@ -88,17 +88,20 @@ class Pair:
         return Client(self.endpoint)
 
 
-def own_server(kind: str, root: Path) -> Iterator[str]:
-    """A fresh single-member server of the backend ``kind``: its endpoint."""
+def own_server(kind: str, root: Path, quota: int | None = None) -> Iterator[str]:
+    """A fresh single-member server of the backend ``kind`` (with a backend ``quota`` in
+    bytes, if given): its endpoint."""
     if kind == "etcd":
-        proc = EtcdProcess(root / "data", extra_args=["--unsafe-no-fsync"])
+        extra = ["--unsafe-no-fsync"] + ([f"--quota-backend-bytes={quota}"] if quota else [])
+        proc = EtcdProcess(root / "data", extra_args=extra)
         proc.start()
         try:
             yield proc.endpoint
         finally:
             proc.remove()
     else:  # a one-member raft cluster: EmbeddedServer alone has no membership to change
-        with EmbeddedCluster(members=1) as cluster:
+        settings = {"quota_backend_bytes": quota} if quota else {}
+        with EmbeddedCluster(members=1, **settings) as cluster:
             cluster.wait_leader()
             yield cluster.endpoints[0]
 

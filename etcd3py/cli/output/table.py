@@ -63,9 +63,11 @@ def render(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     titles = [_title(h) for h in header]
     wrapped = [[_wrap(cell) for cell in row] for row in rows]
     widths = [len(t) for t in titles]
-    for row in wrapped:
+    for row, cells in zip(wrapped, rows, strict=True):
         for i, cell_lines in enumerate(row):
-            widths[i] = max(widths[i], *(len(part) for part in cell_lines))
+            # tablewriter sizes a wrapped column to the wrap width even when its longest
+            # line is shorter (``memberID:N alarm:NOSPACE `` in endpoint status's errors)
+            widths[i] = max(widths[i], min(len(cells[i]), WRAP_AT), *map(len, cell_lines))
     rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
     out = [
         rule,
