@@ -187,7 +187,7 @@ def save_command(config: Config, args: tuple[str, ...]) -> None:
     help="[deprecated] Gets backend snapshot status of a given file",
     long="When --write-out is set to simple, this command prints out comma-separated status"
     " lists for each endpoint.\nThe items in the lists are hash, revision, total keys, total"
-    " size.\nMoved to 'etcdctl snapshot status ...'\n",
+    " size.\n\nMoved to 'etcdctl snapshot status ...'\n",
 )
 @click.argument("args", nargs=-1)
 @pass_config

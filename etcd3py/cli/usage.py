@@ -119,9 +119,10 @@ def _sub_commands(ctx: click.Context, group: click.Group, prefix: str) -> list[t
         sub = group.get_command(ctx, sub_name)
         if sub is None:
             continue
-        rows.append((f"{prefix}{sub_name}", sub.short_help or sub.help or ""))
-        if isinstance(sub, click.Group):
+        if isinstance(sub, click.Group):  # etcd's template lists runnable commands only
             rows += _sub_commands(ctx, sub, f"{prefix}{sub_name} ")
+        else:
+            rows.append((f"{prefix}{sub_name}", sub.short_help or sub.help or ""))
     return rows
 
 
