@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import click
 
@@ -25,40 +25,70 @@ from .app import Config, EtcdCommand, pass_config, root
 from .errors import EXIT_BAD_ARGS, EXIT_ERROR, CliError
 from .flags import BOOL, INT, flag
 
-POLL = 0.2  # how often a holder looks at its session while waiting for Ctrl-C
+POLL = 0.2  # how often a wait looks at Ctrl-C and at its session
+GRACE = 1.0  # how long an interrupted acquisition may take to give up its key
 
 
-class Stop(BaseException):
-    """Ctrl-C or SIGTERM."""
+class Interrupt:
+    """Ctrl-C or SIGTERM, noted by the signal handler and looked at by the waits.
+
+    The handler raises nothing: an exception landing inside the client's or the recipes'
+    own waits could leave them half done. The blocking step runs in a thread instead.
+    """
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __bool__(self) -> bool:
+        return self.event.is_set()
 
 
 @contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM raise Stop, as etcdctl's signal.Notify ends its waits."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise Stop()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+def interrupt_on_signals() -> Iterator[Interrupt]:
+    """SIGINT and SIGTERM set the Interrupt, as etcdctl's signal.Notify cancels its context."""
+    interrupt = Interrupt()
+    previous = {
+        sig: signal.signal(sig, lambda *_: interrupt.event.set())
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
-        yield
+        yield interrupt
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
 
 
-def canceled() -> CliError:
-    return CliError(EXIT_ERROR, "context canceled")
+def wait_interruptibly(
+    interrupt: Interrupt, work: Callable[[], object], give_up: Callable[[], object]
+) -> None:
+    """Run ``work`` (acquire, campaign) until done; at Ctrl-C call ``give_up`` (end the
+    session: the waiting key goes) and fail with etcdctl's ``context canceled``."""
+    failure: list[BaseException] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as error:  # handed to the waiting thread
+            failure.append(error)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="etcd3py-cli-wait", daemon=True).start()
+    while not done.wait(POLL):
+        if interrupt:
+            give_up()
+            done.wait(GRACE)
+            raise CliError(EXIT_ERROR, "context canceled")
+    if failure:
+        raise failure[0]
 
 
-def hold_until_stopped(session: Session, lost_message: str) -> None:
+def hold_until_interrupted(interrupt: Interrupt, session: Session, lost_message: str) -> None:
     """Wait for Ctrl-C; CliError if the session (lease) is lost first."""
-    try:
-        while not session.wait_lost(POLL):
-            pass
-    except Stop:
-        return
-    raise CliError(EXIT_ERROR, lost_message)
+    while not interrupt:
+        if session.wait_lost(POLL):
+            raise CliError(EXIT_ERROR, lost_message)
 
 
 @root.command(
@@ -76,13 +106,11 @@ def lock_command(config: Config, args: tuple[str, ...], ttl: int) -> None:
             EXIT_BAD_ARGS, "lock takes a lock name argument and an optional command to execute"
         )
     name, command = args[0], list(args[1:])
-    with config.client() as client, stop_on_signals(), Session(client, ttl=ttl) as session:
+    with config.client() as client, interrupt_on_signals() as interrupt:
+        session = Session(client, ttl=ttl)
         mutex = Mutex(session, name)
         try:
-            mutex.acquire()
-        except Stop:
-            raise canceled() from None
-        try:
+            wait_interruptibly(interrupt, mutex.acquire, session.close)
             if command:
                 run_locked(client, mutex, command)
                 return
@@ -90,10 +118,11 @@ def lock_command(config: Config, args: tuple[str, ...], ttl: int) -> None:
             if not current.kvs:
                 raise CliError(EXIT_ERROR, "lock lost on init")
             config.printer().get(current)
-            hold_until_stopped(session, "session expired")
+            hold_until_interrupted(interrupt, session, "session expired")
         finally:
             if mutex.held:
                 mutex.release()
+            session.close()
 
 
 def run_locked(client: etcd3py.Client, mutex: Mutex, command: list[str]) -> None:
@@ -138,37 +167,37 @@ def elect_command(config: Config, args: tuple[str, ...], listen: bool) -> None:
         raise CliError(EXIT_BAD_ARGS, "no proposal argument but -l not set")
     if len(args) == 2 and listen:
         raise CliError(EXIT_BAD_ARGS, "proposal given but -l is set")
-    with config.client() as client, stop_on_signals():
+    with config.client() as client, interrupt_on_signals() as interrupt:
         if listen:
-            observe(config, client, args[0])
+            observe(config, client, args[0], interrupt)
         else:
-            campaign(config, client, args[0], args[1])
+            campaign(config, client, args[0], args[1], interrupt)
 
 
-def observe(config: Config, client: etcd3py.Client, name: str) -> None:
+def observe(config: Config, client: etcd3py.Client, name: str, interrupt: Interrupt) -> None:
     """Print the leader and every change of it until Ctrl-C."""
     observer = Election(client, name).observe()
     try:
-        while True:
+        while not interrupt:
             leader = observer.get(POLL)
             if leader is not None:
                 config.printer().get(client.get(leader.key))
-    except Stop:
-        return
     finally:
         observer.cancel()
 
 
-def campaign(config: Config, client: etcd3py.Client, name: str, proposal: str) -> None:
+def campaign(
+    config: Config, client: etcd3py.Client, name: str, proposal: str, interrupt: Interrupt
+) -> None:
     """Campaign, print the leader key once elected, lead until Ctrl-C, then resign."""
-    with Session(client, ttl=60) as session:  # concurrency.NewSession's default TTL
-        election = Election(session, name)
-        try:
-            election.campaign(os.fsencode(proposal))
-        except Stop:
-            raise canceled() from None
-        try:
-            config.printer().get(client.get(election.key))
-            hold_until_stopped(session, "elect: session expired")
-        finally:
-            election.resign()
+    session = Session(client, ttl=60)  # concurrency.NewSession's default TTL
+    election = Election(session, name)
+    try:
+        wait_interruptibly(
+            interrupt, lambda: election.campaign(os.fsencode(proposal)), session.close
+        )
+        config.printer().get(client.get(election.key))
+        hold_until_interrupted(interrupt, session, "elect: session expired")
+    finally:
+        election.resign()
+        session.close()

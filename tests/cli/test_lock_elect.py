@@ -108,6 +108,7 @@ def test_ctrl_c_while_waiting(differ: Differ, tools: list[Tool], ours: bool) -> 
     tools.append(waiter)
     wait_for_keys(differ.endpoint, name + "/", 2)
     assert waiter.interrupt() == (1, "Error: context canceled\n")
+    wait_for_keys(differ.endpoint, name + "/", 1)  # the waiter's key went with it
     assert holder.interrupt() == (0, "")
 
 
