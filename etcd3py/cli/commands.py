@@ -1,4 +1,18 @@
 """Every command module, imported for its side effect: each registers its commands on
 ``app.root``. A new command family is one module here and one line below."""
 
-from . import help, kv, lease, mirror, txn, version, watch  # noqa: F401
+from . import (  # noqa: F401
+    auth,
+    check,
+    concurrency,
+    endpoint,
+    help,
+    kv,
+    lease,
+    maintenance,
+    member,
+    mirror,
+    txn,
+    version,
+    watch,
+)

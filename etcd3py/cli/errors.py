@@ -8,6 +8,8 @@ message for it.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import etcd3py
 
 # etcdctl's exit codes (pkg/cobrautl): the same numbers, so scripts see no difference
@@ -54,3 +56,10 @@ def error_text(error: etcd3py.EtcdError) -> str:
     if error.spec is not None or error.details:
         return error.details
     return str(error)
+
+
+def exit_quietly(code: int) -> NoReturn:
+    """Exit with ``code`` and no ``Error:`` line (etcdctl's bare os.Exit, after it printed
+    its own lines). SystemExit, not click's Exit, which click's non-standalone mode
+    would swallow."""
+    raise SystemExit(code)

@@ -84,8 +84,9 @@ def usage_text(ctx: click.Context) -> str:
     name = path.split(" ", 1)[1] if not is_root else path
     use = getattr(command, "use", None) or command.name or ""
     flags = [p for p in command.params if isinstance(p, Flag)]
-    local = [f for f in flags if f.name not in GLOBAL_NAMES]
-    inherited = [f for f in flags if f.name in GLOBAL_NAMES]
+    # a flag marked ``inherited`` is a parent group's persistent flag (endpoint --cluster)
+    inherited = [f for f in flags if f.name in GLOBAL_NAMES or getattr(f, "inherited", False)]
+    local = [f for f in flags if f not in inherited]
     if is_root:
         local, inherited = flags, []
     use_line = " ".join([*path.split(" ")[:-1], use])

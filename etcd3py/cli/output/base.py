@@ -11,6 +11,16 @@ from collections.abc import Sequence
 from etcd3py import DeleteResponse, GetResponse, LeaseInfo, PutResponse, TxnResponse, WatchResponse
 
 from ..errors import EXIT_BAD_FEATURE, CliError
+from .auth import AuthAck, AuthStatus, NameList, RoleInfo, UserInfo
+from .cluster import (
+    AlarmList,
+    EndpointHash,
+    EndpointHealth,
+    EndpointStatus,
+    MemberChange,
+    MemberList,
+    MoveLeader,
+)
 from .responses import LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke, WatchCanceled
 
 
@@ -58,4 +68,44 @@ class Printer:
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         """Rows that etcdctl prints as a table (-w table) or joined by ``, `` (-w simple)."""
+        raise self.unsupported()
+
+    # ---- cluster and maintenance: member, endpoint, alarm, move-leader ----
+
+    def member_list(self, response: MemberList) -> None:
+        raise self.unsupported()
+
+    def member_change(self, response: MemberChange) -> None:
+        raise self.unsupported()
+
+    def endpoint_health(self, items: Sequence[EndpointHealth]) -> None:
+        raise self.unsupported()
+
+    def endpoint_status(self, items: Sequence[EndpointStatus]) -> None:
+        raise self.unsupported()
+
+    def endpoint_hash(self, items: Sequence[EndpointHash]) -> None:
+        raise self.unsupported()
+
+    def alarms(self, response: AlarmList) -> None:
+        raise self.unsupported()
+
+    def move_leader(self, response: MoveLeader) -> None:
+        raise self.unsupported()
+
+    # ---- authentication: auth, user, role ----
+
+    def auth_ack(self, response: AuthAck) -> None:
+        raise self.unsupported()
+
+    def role_get(self, response: RoleInfo) -> None:
+        raise self.unsupported()
+
+    def name_list(self, response: NameList) -> None:
+        raise self.unsupported()
+
+    def user_get(self, response: UserInfo) -> None:
+        raise self.unsupported()
+
+    def auth_status(self, response: AuthStatus) -> None:
         raise self.unsupported()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from etcd3py import (
     DeleteResponse,
     GetResponse,
@@ -12,7 +14,16 @@ from etcd3py import (
     WatchResponse,
 )
 
+from ..errors import EXIT_BAD_CONNECTION, CliError
+from .auth import AuthAck, NameList, RoleInfo
 from .base import Printer
+from .cluster import (
+    AlarmList,
+    EndpointHash,
+    EndpointHealth,
+    EndpointStatus,
+    MemberList,
+)
 from .responses import HeaderLike, LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke, WatchCanceled
 from .stream import line
 from .text import go_quote
@@ -101,3 +112,74 @@ class FieldsPrinter(Printer):
         self.header(response.header)
         for lease_id in response.ids:
             line(f'"ID" : {lease_id}')
+
+    # ---- cluster and maintenance: member, endpoint, alarm ----
+
+    def member_list(self, response: MemberList) -> None:
+        self.header(response.header)
+        for m in response.members:
+            line(f'"ID" : {m.id}')
+            line(f'"Name" : {go_quote(m.name.encode())}')
+            for url in m.peer_urls:
+                line(f'"PeerURL" : {go_quote(url.encode())}')
+            for url in m.client_urls:
+                line(f'"ClientURL" : {go_quote(url.encode())}')
+            line(f'"IsLearner" : {_bool(m.is_learner)}')
+            line()
+
+    def endpoint_health(self, items: Sequence[EndpointHealth]) -> None:
+        for h in items:
+            line(f'"Endpoint" : {go_quote(h.endpoint.encode())}')
+            line(f'"Health" : {_bool(h.health)}')
+            line(f'"Took" : {h.took}')
+            line(f'"Error" : {h.error}')
+            line()
+
+    def endpoint_status(self, items: Sequence[EndpointStatus]) -> None:
+        for item in items:
+            s = item.status
+            self.header(s.header)
+            line(f'"Version" : {go_quote(s.version.encode())}')
+            line(f'"DBSize" : {s.db_size}')
+            line(f'"Leader" : {s.leader}')
+            line(f'"IsLearner" : {_bool(s.is_learner)}')
+            line(f'"RaftIndex" : {s.raft_index}')
+            line(f'"RaftTerm" : {s.raft_term}')
+            line(f'"RaftAppliedIndex" : {s.raft_applied_index}')
+            line(f'"Errors" : [{" ".join(s.errors)}]')  # Go's %v of a []string
+            line(f'"Endpoint" : {go_quote(item.endpoint.encode())}')
+            line()
+
+    def endpoint_hash(self, items: Sequence[EndpointHash]) -> None:
+        for h in items:
+            self.header(h.header)
+            line(f'"Endpoint" : {go_quote(h.endpoint.encode())}')
+            line(f'"Hash" : {h.hash}')
+            line()
+
+    def alarms(self, response: AlarmList) -> None:
+        if response.header is None:  # etcdctl 3.5.1 dereferences the missing header and crashes
+            raise CliError(EXIT_BAD_CONNECTION, "fields output of alarm disarm: no header to print")
+        self.header(response.header)
+        for alarm in response.alarms:
+            line(f'"MemberID" : {alarm.member_id}')
+            line(f'"AlarmType" : {alarm.alarm.name}')
+            line()
+
+    # ---- authentication: auth, user, role ----
+
+    def auth_ack(self, response: AuthAck) -> None:
+        self.header(response.header)
+
+    def role_get(self, response: RoleInfo) -> None:
+        self.header(response.header)
+        for p in response.perms:
+            line(f'"PermType" :  {p.perm.name}')  # Println's space after a trailing space
+            line(f'"Key" : {go_quote(p.key)}')
+            line(f'"RangeEnd" : {go_quote(p.range_end)}')
+
+    def name_list(self, response: NameList) -> None:
+        if response.kind != "roles":  # etcdctl's fields printer has no user list
+            raise self.unsupported()
+        self.header(response.header)
+        line('"Roles" :' + "".join(f" {go_quote(n.encode())}" for n in response.names))

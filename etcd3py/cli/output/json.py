@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from etcd3py import (
@@ -15,12 +16,23 @@ from etcd3py import (
     GetResponse,
     KeyValue,
     LeaseInfo,
+    Member,
     PutResponse,
     TxnResponse,
     WatchResponse,
 )
 
+from .auth import AuthAck, AuthStatus, NameList, RoleInfo, UserInfo
 from .base import Printer
+from .cluster import (
+    AlarmList,
+    EndpointHash,
+    EndpointHealth,
+    EndpointStatus,
+    MemberChange,
+    MemberList,
+    MoveLeader,
+)
 from .responses import HeaderLike, LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke, WatchCanceled
 from .stream import line
 
@@ -100,6 +112,37 @@ def dumps(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
+def member_json(m: Member) -> dict[str, Any]:
+    return _omit_empty(
+        [
+            ("ID", m.id),
+            ("name", m.name),
+            ("peerURLs", m.peer_urls),
+            ("clientURLs", m.client_urls),
+            ("isLearner", m.is_learner),
+        ]
+    )
+
+
+def member_list_hex(response: MemberList) -> str:
+    """etcdctl's hand-written JSON for ``member list -w json --hex``: ids in hex strings,
+    the raft term in hex without quotes, no revision, ``clientURLS`` spelt so."""
+    h = response.header
+    text = (
+        f'{{"header":{{"cluster_id":"{h.cluster_id:x}","member_id":"{h.member_id:x}",'
+        f'"raft_term":{h.raft_term:x}}}'
+    )
+    for i, m in enumerate(response.members):
+        text += ',"members":[' if i == 0 else ","
+        text += (
+            f'{{"ID":"{m.id:x}","name":"{m.name}","peerURLs":{dumps(m.peer_urls)},'
+            f'"clientURLS":{dumps(m.client_urls)}}}'
+        )
+        if i == len(response.members) - 1:
+            text += "]"
+    return text + "}"
+
+
 class JsonPrinter(Printer):
     name = "json"
 
@@ -160,3 +203,99 @@ class JsonPrinter(Printer):
     def leases(self, response: LeaseList) -> None:
         leases = [{"id": lease_id} for lease_id in response.ids]
         self.emit({**header_json(response.header), "leases": leases or None})
+
+    # ---- cluster and maintenance: member, endpoint, alarm, move-leader ----
+
+    def member_list(self, response: MemberList) -> None:
+        if self.is_hex:
+            line(member_list_hex(response))
+            return
+        members = [member_json(m) for m in response.members]
+        self.emit({"header": header_json(response.header), **_omit_empty([("members", members)])})
+
+    def member_change(self, response: MemberChange) -> None:
+        added = None if response.member is None else member_json(response.member)
+        members = [member_json(m) for m in response.members]
+        self.emit(
+            {
+                "header": header_json(response.header),
+                **_omit_empty([("member", added), ("members", members)]),
+            }
+        )
+
+    def endpoint_health(self, items: Sequence[EndpointHealth]) -> None:
+        out = []
+        for h in items:
+            entry: dict[str, Any] = {"endpoint": h.endpoint, "health": h.health, "took": h.took}
+            if h.error:
+                entry["error"] = h.error
+            out.append(entry)
+        self.emit(out)
+
+    def endpoint_status(self, items: Sequence[EndpointStatus]) -> None:
+        out = []
+        for item in items:
+            s = item.status
+            body = _omit_empty(
+                [
+                    ("version", s.version),
+                    ("dbSize", s.db_size),
+                    ("leader", s.leader),
+                    ("raftIndex", s.raft_index),
+                    ("raftTerm", s.raft_term),
+                    ("raftAppliedIndex", s.raft_applied_index),
+                    ("errors", s.errors),
+                    ("dbSizeInUse", s.db_size_in_use),
+                    ("isLearner", s.is_learner),
+                ]
+            )
+            out.append(
+                {"Endpoint": item.endpoint, "Status": {"header": header_json(s.header), **body}}
+            )
+        self.emit(out)
+
+    def endpoint_hash(self, items: Sequence[EndpointHash]) -> None:
+        out = []
+        for h in items:
+            body = _omit_empty([("hash", h.hash), ("compact_revision", h.compact_revision)])
+            out.append(
+                {"Endpoint": h.endpoint, "HashKV": {"header": header_json(h.header), **body}}
+            )
+        self.emit(out)
+
+    def alarms(self, response: AlarmList) -> None:
+        alarms = [
+            _omit_empty([("memberID", a.member_id), ("alarm", int(a.alarm))])
+            for a in response.alarms
+        ]
+        header = None if response.header is None else header_json(response.header)
+        self.emit(_omit_empty([("header", header), ("alarms", alarms)]))
+
+    def move_leader(self, response: MoveLeader) -> None:
+        self.emit({"header": header_json(response.header)})
+
+    # ---- authentication: auth, user, role ----
+
+    def auth_ack(self, response: AuthAck) -> None:
+        self.emit({"header": header_json(response.header)})
+
+    def role_get(self, response: RoleInfo) -> None:
+        perms = [
+            _omit_empty(
+                [("permType", int(p.perm)), ("key", _b64(p.key)), ("range_end", _b64(p.range_end))]
+            )
+            for p in response.perms
+        ]
+        self.emit({"header": header_json(response.header), **_omit_empty([("perm", perms)])})
+
+    def name_list(self, response: NameList) -> None:
+        names = list(response.names)
+        self.emit({"header": header_json(response.header), **_omit_empty([(response.kind, names)])})
+
+    def user_get(self, response: UserInfo) -> None:
+        roles = list(response.roles)
+        self.emit({"header": header_json(response.header), **_omit_empty([("roles", roles)])})
+
+    def auth_status(self, response: AuthStatus) -> None:
+        pairs = [("enabled", response.enabled), ("authRevision", response.auth_revision)]
+        self.emit({"header": header_json(response.header), **_omit_empty(pairs)})

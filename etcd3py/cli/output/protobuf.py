@@ -11,12 +11,20 @@ from etcd3py import (
     GetResponse,
     KeyValue,
     LeaseInfo,
+    Member,
     PutResponse,
     TxnResponse,
     WatchResponse,
 )
 
+from .auth import AuthAck, AuthStatus, NameList, RoleInfo, UserInfo
 from .base import Printer
+from .cluster import (
+    AlarmList,
+    MemberChange,
+    MemberList,
+    MoveLeader,
+)
 from .responses import HeaderLike, LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke, WatchCanceled
 from .stream import write
 
@@ -92,6 +100,20 @@ def txn_pb(r: TxnResponse) -> bytes:
     return _message(1, header_pb(r.header)) + _int(2, int(r.succeeded)) + ops
 
 
+def _string(field: int, value: str) -> bytes:
+    return _bytes(field, value.encode())
+
+
+def member_pb(m: Member) -> bytes:
+    return (
+        _int(1, m.id)
+        + _string(2, m.name)
+        + b"".join(_message(3, url.encode()) for url in m.peer_urls)
+        + b"".join(_message(4, url.encode()) for url in m.client_urls)
+        + _int(5, int(m.is_learner))
+    )
+
+
 class ProtobufPrinter(Printer):
     name = "protobuf"
 
@@ -134,3 +156,51 @@ class ProtobufPrinter(Printer):
 
     def leases(self, response: LeaseList) -> None:
         write(header_pb(response.header))
+
+    # ---- cluster and maintenance: member, alarm, move-leader ----
+
+    def member_list(self, response: MemberList) -> None:
+        members = b"".join(_message(2, member_pb(m)) for m in response.members)
+        write(_message(1, header_pb(response.header)) + members)
+
+    def member_change(self, response: MemberChange) -> None:
+        body = _message(1, header_pb(response.header))
+        field = 2
+        if response.member is not None:  # MemberAddResponse: member 2, members 3
+            body += _message(2, member_pb(response.member))
+            field = 3
+        write(body + b"".join(_message(field, member_pb(m)) for m in response.members))
+
+    def alarms(self, response: AlarmList) -> None:
+        alarms = b"".join(
+            _message(2, _int(1, a.member_id) + _int(2, int(a.alarm))) for a in response.alarms
+        )
+        header = b"" if response.header is None else _message(1, header_pb(response.header))
+        write(header + alarms)
+
+    def move_leader(self, response: MoveLeader) -> None:
+        write(_message(1, header_pb(response.header)))
+
+    # ---- authentication: auth, user, role ----
+
+    def auth_ack(self, response: AuthAck) -> None:
+        write(_message(1, header_pb(response.header)))
+
+    def role_get(self, response: RoleInfo) -> None:
+        perms = b"".join(
+            _message(2, _int(1, int(p.perm)) + _bytes(2, p.key) + _bytes(3, p.range_end))
+            for p in response.perms
+        )
+        write(_message(1, header_pb(response.header)) + perms)
+
+    def name_list(self, response: NameList) -> None:
+        names = b"".join(_message(2, n.encode()) for n in response.names)
+        write(_message(1, header_pb(response.header)) + names)
+
+    def user_get(self, response: UserInfo) -> None:
+        roles = b"".join(_message(2, r.encode()) for r in response.roles)
+        write(_message(1, header_pb(response.header)) + roles)
+
+    def auth_status(self, response: AuthStatus) -> None:
+        body = _int(2, int(response.enabled)) + _int(3, response.auth_revision or 0)
+        write(_message(1, header_pb(response.header)) + body)

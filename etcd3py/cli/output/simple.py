@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 from etcd3py import (
@@ -14,7 +15,20 @@ from etcd3py import (
     WatchResponse,
 )
 
+from .auth import AuthAck, AuthStatus, NameList, RoleInfo, UserInfo, role_lines
 from .base import Printer
+from .cluster import (
+    AlarmList,
+    EndpointHash,
+    EndpointHealth,
+    EndpointStatus,
+    MemberChange,
+    MemberList,
+    MoveLeader,
+    hash_rows,
+    member_rows,
+    status_rows,
+)
 from .responses import LeaseGrant, LeaseKeepAlive, LeaseList, LeaseRevoke, WatchCanceled
 from .stream import line
 from .text import hex_escaped
@@ -95,3 +109,56 @@ class SimplePrinter(Printer):
     def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         for row in rows:
             line(", ".join(row))
+
+    # ---- cluster and maintenance: member, endpoint, alarm, move-leader ----
+
+    def member_list(self, response: MemberList) -> None:
+        self.table([], member_rows(response.members))
+
+    def member_change(self, response: MemberChange) -> None:
+        line(f"Member {response.id:16x} {response.verb} cluster {response.header.cluster_id:16x}")
+
+    def endpoint_health(self, items: Sequence[EndpointHealth]) -> None:
+        for h in items:
+            if not h.error:
+                line(f"{h.endpoint} is healthy: successfully committed proposal: took = {h.took}")
+            else:  # etcdctl writes the unhealthy ones to stderr
+                sys.stderr.write(
+                    f"{h.endpoint} is unhealthy: failed to commit proposal: {h.error}\n"
+                )
+                sys.stderr.flush()
+
+    def endpoint_status(self, items: Sequence[EndpointStatus]) -> None:
+        self.table([], status_rows(items))
+
+    def endpoint_hash(self, items: Sequence[EndpointHash]) -> None:
+        self.table([], hash_rows(items))
+
+    def alarms(self, response: AlarmList) -> None:
+        for alarm in response.alarms:  # Go's %+v of the protobuf message: its compact text
+            line(f"memberID:{alarm.member_id} alarm:{alarm.alarm.name} ")
+
+    def move_leader(self, response: MoveLeader) -> None:
+        line(f"Leadership transferred from {response.leader:x} to {response.target:x}")
+
+    # ---- authentication: auth, user, role ----
+
+    def auth_ack(self, response: AuthAck) -> None:
+        line(response.text)
+
+    def role_get(self, response: RoleInfo) -> None:
+        for text in role_lines(response):
+            line(text)
+
+    def name_list(self, response: NameList) -> None:
+        for name in response.names:
+            line(name)
+
+    def user_get(self, response: UserInfo) -> None:
+        line(f"User: {response.name}")
+        line("Roles:" + "".join(f" {role}" for role in response.roles))
+
+    def auth_status(self, response: AuthStatus) -> None:
+        line(f"Authentication Status: {'true' if response.enabled else 'false'}")
+        revision = "unknown" if response.auth_revision is None else response.auth_revision
+        line(f"AuthRevision: {revision}")

@@ -11,6 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .base import Printer
+from .cluster import (
+    HASH_HEADER,
+    HEALTH_HEADER,
+    MEMBER_HEADER,
+    STATUS_HEADER,
+    EndpointHash,
+    EndpointHealth,
+    EndpointStatus,
+    MemberList,
+    hash_rows,
+    health_rows,
+    member_rows,
+    status_rows,
+)
 from .stream import line
 
 WRAP_AT = 30  # tablewriter's default MaxColWidth
@@ -49,9 +63,11 @@ def render(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     titles = [_title(h) for h in header]
     wrapped = [[_wrap(cell) for cell in row] for row in rows]
     widths = [len(t) for t in titles]
-    for row in wrapped:
+    for row, cells in zip(wrapped, rows, strict=True):
         for i, cell_lines in enumerate(row):
-            widths[i] = max(widths[i], *(len(part) for part in cell_lines))
+            # tablewriter sizes a wrapped column to the wrap width even when its longest
+            # line is shorter (``memberID:N alarm:NOSPACE `` in endpoint status's errors)
+            widths[i] = max(widths[i], min(len(cells[i]), WRAP_AT), *map(len, cell_lines))
     rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
     out = [
         rule,
@@ -75,3 +91,17 @@ class TablePrinter(Printer):
     def table(self, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         for text in render(header, rows):
             line(text)
+
+    # ---- cluster and maintenance: member, endpoint ----
+
+    def member_list(self, response: MemberList) -> None:
+        self.table(MEMBER_HEADER, member_rows(response.members))
+
+    def endpoint_health(self, items: Sequence[EndpointHealth]) -> None:
+        self.table(HEALTH_HEADER, health_rows(items))
+
+    def endpoint_status(self, items: Sequence[EndpointStatus]) -> None:
+        self.table(STATUS_HEADER, status_rows(items))
+
+    def endpoint_hash(self, items: Sequence[EndpointHash]) -> None:
+        self.table(HASH_HEADER, hash_rows(items))
