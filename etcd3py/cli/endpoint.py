@@ -8,6 +8,7 @@ return: it is read from a watch at revision 1 (a compacted history says where it
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -57,7 +58,7 @@ def endpoints_of(config: Config, cluster: bool) -> list[str]:
     credentials, as etcdctl reads them)."""
     if not cluster:
         return config.endpoints()
-    anonymous = Config({**config.values, "user": "", "password": ""}, config.changed)
+    anonymous = dataclasses.replace(config, values={**config.values, "user": "", "password": ""})
     try:
         with anonymous.client() as client:
             members = client.member_list()
@@ -72,7 +73,8 @@ def endpoints_of(config: Config, cluster: bool) -> list[str]:
 @contextmanager
 def client_for(config: Config, endpoint: str) -> Iterator[etcd3py.Client]:
     """A client of one endpoint, with the command's other settings."""
-    with Config({**config.values, "endpoints": [endpoint]}, config.changed).client() as client:
+    one = dataclasses.replace(config, values={**config.values, "endpoints": [endpoint]})
+    with one.client() as client:
         yield client
 
 
