@@ -6,7 +6,17 @@
 
 from __future__ import annotations
 
-from . import put, range  # noqa: F401  (each module adds its command to the group)
+from . import (  # noqa: F401  (each module adds its command to the group)
+    lease,
+    put,
+    range,
+    stm,
+    txn_mixed,
+    txn_put,
+    watch,
+    watch_get,
+    watch_latency,
+)
 from .root import benchmark
 
 __all__ = ["benchmark"]

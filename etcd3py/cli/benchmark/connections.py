@@ -18,13 +18,14 @@ from etcd3py import AsyncClient
 
 from .options import GlobalOptions, split_user
 
-__all__ = ["CONNECT_TIMEOUT", "connect", "open_clients"]
+__all__ = ["CONNECT_TIMEOUT", "connect", "credentials", "open_clients"]
 
 # how long the check of a connection waits when --dial-timeout is 0 (etcd: no limit)
 CONNECT_TIMEOUT = 5.0
 
 
-def _credentials(options: GlobalOptions) -> tuple[str | None, str | None]:
+def credentials(options: GlobalOptions) -> tuple[str | None, str | None]:
+    """``--user`` as (name, password), asking for the password when it is not given."""
     if not options.user:
         return None, None
     name, password = split_user(options.user)
@@ -34,10 +35,10 @@ def _credentials(options: GlobalOptions) -> tuple[str | None, str | None]:
 
 
 async def connect(
-    options: GlobalOptions, endpoints: list[str], credentials: tuple[str | None, str | None]
+    options: GlobalOptions, endpoints: list[str], login: tuple[str | None, str | None]
 ) -> AsyncClient:
     """One connection to ``endpoints``, checked with a Status call."""
-    username, password = credentials
+    username, password = login
     client = AsyncClient(
         endpoints,
         username=username,
@@ -56,9 +57,9 @@ async def connect(
 
 
 async def _leader_endpoints(
-    options: GlobalOptions, credentials: tuple[str | None, str | None]
+    options: GlobalOptions, login: tuple[str | None, str | None]
 ) -> list[str]:
-    client = await connect(options, list(options.endpoints), credentials)
+    client = await connect(options, list(options.endpoints), login)
     try:
         members = await client.member_list()
         leader = 0
@@ -76,18 +77,21 @@ async def _leader_endpoints(
 
 @contextlib.asynccontextmanager
 async def open_clients(
-    options: GlobalOptions, clients: int | None = None, conns: int | None = None
+    options: GlobalOptions,
+    clients: int | None = None,
+    conns: int | None = None,
+    login: tuple[str | None, str | None] | None = None,
 ) -> AsyncIterator[list[AsyncClient]]:
     """``clients`` handles (default ``--clients``) over ``conns`` connections (``--conns``)."""
     clients = options.clients if clients is None else clients
     conns = options.conns if conns is None else conns
-    credentials = _credentials(options)
-    leader = await _leader_endpoints(options, credentials) if options.target_leader else None
+    login = credentials(options) if login is None else login
+    leader = await _leader_endpoints(options, login) if options.target_leader else None
     opened: list[AsyncClient] = []
     try:
         for i in range(conns):
             endpoints = leader or [options.endpoints[i % len(options.endpoints)]]
-            opened.append(await connect(options, endpoints, credentials))
+            opened.append(await connect(options, endpoints, login))
         yield [opened[i % conns] for i in range(clients)]
     finally:
         for client in opened:
