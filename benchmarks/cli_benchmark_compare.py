@@ -5,7 +5,8 @@ One etcd 3.5.1 (``--unsafe-no-fsync``, benchmarks/etcd_server.py) serves every r
 * Unlimited puts (and linearizable ranges) at ``--clients`` 1, 16 and 64 over one
   connection: ``etcd3py benchmark`` (asyncio workers on AsyncClient) against the
   floor, the generated stubs on one ``grpc.aio`` channel with the same number of
-  tasks. Rounds are interleaved; each figure is min / median / max of the rounds.
+  tasks, and against the design not taken, threads sharing one sync ``Client``.
+  Rounds are interleaved; each figure is min / median / max of the rounds.
 * ``etcdctl check perf --load s`` (Go: 50 clients, 150 puts/s, 60 s, 256 B keys,
   1 KiB values) against ``etcd3py benchmark put`` at the same offered load
   (``--clients 50 --rate 150 --total 9000 --key-size 256 --val-size 1024``).
@@ -14,6 +15,7 @@ Each run is a child process; its CPU is ``time.process_time()`` around the run
 (start-up excluded), divided by the requests. Usage:
 
     python benchmarks/cli_benchmark_compare.py [--rounds 3] [--total 3000] [--check-perf]
+        [--kinds etcd3py,raw,sync] [--ops put,range]
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ if str(ROOT) not in sys.path:
 
 RESULT = "RESULT "
 CLIENTS = (1, 16, 64)
+NAMES = {
+    "etcd3py": "etcd3py benchmark (asyncio tasks, AsyncClient)",
+    "raw": "raw grpc.aio stub (asyncio tasks)",
+    "sync": "etcd3py Client (threads)",
+}
 RANGE_KEY = b"bench-range-key"  # one key of 8 bytes' value, read by both range clients
 
 
@@ -92,6 +99,50 @@ def child_raw(endpoint: str, op: str, clients: int, total: int) -> dict[str, flo
     return {**parse_report(text), "cpu": cpu}
 
 
+def child_sync(endpoint: str, op: str, clients: int, total: int) -> dict[str, float]:
+    """The design not taken: ``clients`` threads sharing one etcd3py ``Client``."""
+    import threading
+
+    from etcd3py import Client
+    from etcd3py.cli.benchmark.report import Report
+
+    report = Report(precise=True)
+    numbers = iter(range(total))
+    lock = threading.Lock()
+    key, value = bytes(8), os.urandom(8)
+    cpu = time.process_time()
+    with Client(endpoint) as client:
+        client.status()
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    if next(numbers, None) is None:
+                        return
+                start = time.perf_counter()
+                error = None
+                try:
+                    if op == "put":
+                        client.put(key, value)
+                    else:
+                        client.get(RANGE_KEY)
+                except Exception as failed:
+                    error = failed
+                end = time.perf_counter()
+                with lock:
+                    report.add(start, end, error)
+
+        threads = [threading.Thread(target=worker) for _ in range(clients)]
+        report.start()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        report.finish()
+    cpu = time.process_time() - cpu
+    return {**parse_report(report.text()), "cpu": cpu}
+
+
 def parse_report(text: str) -> dict[str, float]:
     """Requests/sec and the 50/90/99% latencies (ms) of an etcd-format report."""
     found: dict[str, float] = {}
@@ -130,14 +181,13 @@ def check_perf(endpoint: str) -> dict[str, float | str]:
     assert proc.stdout is not None
     output = proc.stdout.read()
     _, _status, usage = os.wait4(proc.pid, 0)
-    lines = [
-        line for line in output.splitlines() if "PASS" in line or "FAIL" in line or "took" in line
-    ]
-    throughput = re.search(r"Throughput is (\d+) writes/s", output)
-    ops = 150 * 60
+    verdicts = re.findall(r"(?:PASS|FAIL|Slowest|Stddev)[^\n]*", output)
+    throughput = re.search(r"(\d+) writes/s", output)
+    throughput_found = float(throughput.group(1)) if throughput else 0.0
+    ops = throughput_found * 60 or 150 * 60  # its 60 s at the throughput it reports
     return {
-        "verdict": " | ".join(lines),
-        "rps": float(throughput.group(1)) if throughput else 0.0,
+        "verdict": " | ".join(verdicts),
+        "rps": throughput_found,
         "cpu_us_per_op": (usage.ru_utime + usage.ru_stime) / ops * 1e6,
     }
 
@@ -167,6 +217,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--total", type=int, default=3000)
     parser.add_argument(
+        "--kinds", default="etcd3py,raw,sync", help="etcd3py (the tool), raw, sync (threads)"
+    )
+    parser.add_argument("--ops", default="put,range")
+    parser.add_argument(
         "--check-perf", action="store_true", help="also the 60 s etcdctl check perf pair"
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -176,9 +230,10 @@ def main() -> None:
     if args.child == "etcd3py":
         print(RESULT + json.dumps(child_etcd3py(args.endpoint, args.rest)))
         return
-    if args.child == "raw":
+    if args.child in ("raw", "sync"):
         op, clients, total = args.rest[0], int(args.rest[1]), int(args.rest[2])
-        print(RESULT + json.dumps(child_raw(args.endpoint, op, clients, total)))
+        child = child_raw if args.child == "raw" else child_sync
+        print(RESULT + json.dumps(child(args.endpoint, op, clients, total)))
         return
 
     from benchmarks.etcd_server import EtcdServer
@@ -190,12 +245,13 @@ def main() -> None:
         _put_range_key(endpoint)
         rows: dict[tuple[str, str, int], list[dict[str, float]]] = {}
         for _ in range(args.rounds):
-            for op in ("put", "range"):
+            for op in args.ops.split(","):
                 target = [] if op == "put" else [RANGE_KEY.decode()]
                 for clients in CLIENTS:
                     cli = ["--clients", str(clients), op, *target, "--total", str(args.total)]
                     raw = [op, str(clients), str(args.total)]
-                    for kind, extra in (("etcd3py", cli), ("raw", raw)):
+                    for kind in args.kinds.split(","):
+                        extra = cli if kind == "etcd3py" else raw
                         result = run_child(kind, endpoint, extra)
                         rows.setdefault((op, kind, clients), []).append(result)
                     server.reset()
@@ -205,7 +261,7 @@ def main() -> None:
         print("\n" + header)
         print("|---|---|---|---|---|---|---|---|---|")
         for (op, kind, clients), runs in rows.items():
-            name = "etcd3py benchmark" if kind == "etcd3py" else "raw grpc.aio stub"
+            name = NAMES[kind]
             print(
                 f"| {op} | {clients} | {name} | {spread([r['rps'] for r in runs])} "
                 f"| {spread_ms([r['p50'] for r in runs])} | {spread_ms([r['p90'] for r in runs])} "
