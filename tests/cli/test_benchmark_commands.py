@@ -254,3 +254,11 @@ def test_watch_get_replays_history_to_every_watcher(backend: Backend) -> None:
         assert backend.range(b"watchkey").kvs[0].version == start_version + 3
     finally:
         backend.delete(b"watchkey")
+
+
+def test_target_leader_connects_to_the_leaders_urls(backend: Backend, written: set[bytes]) -> None:
+    written.add(varint_key(0, 8))
+    result = invoke(["--target-leader", "--conns", "2", "put", "--total", "5"], backend.endpoint)
+    assert result.exit_code == 0, result.output
+    assert sum(histogram_counts(result.stdout)[0]) == 5
+    assert versions(backend, {varint_key(0, 8)}) == {varint_key(0, 8): 5}
