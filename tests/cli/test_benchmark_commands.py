@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import grpc
 import pytest
 
 from etcd3py.cli.benchmark.keys import varint_key
@@ -262,3 +263,19 @@ def test_target_leader_connects_to_the_leaders_urls(backend: Backend, written: s
     assert result.exit_code == 0, result.output
     assert sum(histogram_counts(result.stdout)[0]) == 5
     assert versions(backend, {varint_key(0, 8)}) == {varint_key(0, 8): 5}
+
+
+def test_compact_interval_compacts_during_the_run(backend: Backend, written: set[bytes]) -> None:
+    written.add(varint_key(0, 8))
+    before = backend.revision()
+    # --rate makes the run last at least 0.5 s: room for many 5 ms compaction rounds
+    result = invoke(
+        ["put", "--total", "200", "--rate", "400", "--compact-interval", "5ms",
+         "--compact-index-delta", "1"],
+        backend.endpoint,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sum(histogram_counts(result.stdout)[0]) == 200
+    with pytest.raises(grpc.RpcError) as compacted:
+        backend.range(varint_key(0, 8), revision=before + 1)
+    assert compacted.value.code() == grpc.StatusCode.OUT_OF_RANGE
