@@ -16,3 +16,8 @@ from . import (  # noqa: F401
     version,
     watch,
 )
+
+from .app import root
+from .benchmark import benchmark
+
+root.add_command(benchmark)  # etcd's benchmark tool, as `etcd3py benchmark ...`

@@ -56,3 +56,15 @@ def test_shell_completion_of_the_console_script() -> None:
     env |= {"COMP_WORDS": "etcd3py lease g", "COMP_CWORD": "2"}
     proc = subprocess.run([str(CONSOLE_SCRIPT)], env=env, capture_output=True, timeout=TIMEOUT)
     assert (proc.stdout, proc.returncode) == (b"plain,grant\n", 0)
+
+
+def test_benchmark_is_a_command_of_the_console_script(backend: Backend, prefix: bytes) -> None:
+    """``etcd3py benchmark`` is etcd's benchmark tool, mounted on the same console script."""
+    out, err, code = run(
+        [str(CONSOLE_SCRIPT), "benchmark", f"--endpoints={backend.endpoint}", "range",
+         prefix.decode() + "k", "--total", "10"]
+    )  # fmt: skip
+    assert code == 0, err
+    assert b"Summary:" in out and b"Latency distribution:" in out
+    out, err, code = run([str(CONSOLE_SCRIPT), "benchmark", "--no-such-flag"])
+    assert code != 0 and "unknown flag: --no-such-flag" in err
