@@ -16,7 +16,6 @@ from . import (  # noqa: F401
     version,
     watch,
 )
-
 from .app import root
 from .benchmark import benchmark
 

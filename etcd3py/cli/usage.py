@@ -119,7 +119,10 @@ def _sub_commands(ctx: click.Context, group: click.Group, prefix: str) -> list[t
         sub = group.get_command(ctx, sub_name)
         if sub is None:
             continue
-        if isinstance(sub, click.Group):  # cobra lists runnable commands only
+        # cobra lists runnable commands only, so etcdctl's groups (EtcdGroup, a subclass)
+        # show theirs; a plain click group mounted here (etcd3py benchmark: a tool of its
+        # own, with its own usage) is one line
+        if isinstance(sub, click.Group) and type(sub) is not click.Group:
             rows += _sub_commands(ctx, sub, f"{prefix}{sub_name} ")
         else:
             rows.append((f"{prefix}{sub_name}", sub.short_help or sub.help or ""))

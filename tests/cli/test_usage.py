@@ -28,15 +28,17 @@ def test_help(offline: Differ, args: list[str]) -> None:
 
 
 def test_root_usage_matches_for_the_commands_we_have(offline: Differ) -> None:
-    """The root's usage lists every command etcdctl has; other modules add theirs over
-    time, so the COMMANDS block is compared line by line (its tabs depend on the longest
-    name) and everything else byte for byte."""
+    """The root's usage lists every command etcdctl has, and ``benchmark`` (etcd's
+    benchmark tool) besides: the COMMANDS block is compared line by line (its tabs
+    depend on the longest name) and everything else byte for byte."""
     theirs = run_etcdctl(offline.endpoint, []).stdout.decode()
     ours = run_ours(offline.endpoint, []).stdout.decode()
     head_t, commands_t, tail_t = split_commands(theirs)
     head_o, commands_o, tail_o = split_commands(ours)
     assert (head_o, tail_o) == (head_t, tail_t)
-    assert set(commands_o) <= set(commands_t)
+    ours_only = [c for c in commands_o if c not in commands_t]
+    assert [c for c in commands_t if c not in commands_o] == []
+    assert ours_only == ["benchmark etcd's benchmark tool (etcd3py benchmark --help)"]
     assert "get Gets the key or a range of keys" in commands_o
 
 

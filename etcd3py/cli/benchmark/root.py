@@ -16,6 +16,7 @@ __all__ = ["benchmark", "run"]
 @click.group(
     help="A low-level benchmark tool for etcd3, on etcd3py's AsyncClient "
     "(the commands and flags of etcd 3.5's benchmark tool).",
+    short_help="etcd's benchmark tool (etcd3py benchmark --help)",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.option(
