@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from .. import _check
+from .. import _etcd_errors as E
 from .. import _methods as M
 from .._config import DEFAULT_TIMEOUT, make_config, parse_endpoint
 from .._keys import KeyLike, key_range, to_bytes, to_key
@@ -49,7 +50,7 @@ from .._types import (
     Status,
     TxnResponse,
 )
-from ..errors import ArgumentError, ArgumentTypeError, ElectionNoLeaderError
+from ..errors import ArgumentError, ArgumentTypeError, ElectionNoLeaderError, LeaseNotFoundError
 from ._lease import AsyncKeepAliveManager, AsyncLease
 from ._observe import AsyncElectionObserver
 from ._once import AsyncOnceWriter
@@ -368,6 +369,21 @@ class AsyncClient:
         request = rpc_pb2.LeaseGrantRequest(TTL=_check.ttl(ttl), ID=_check.lease_id(lease_id))
         response = await self._call(M.LEASE_GRANT, request, timeout)
         return AsyncLease(response.ID, response.TTL, self._transport, self._namespace)
+
+    async def existing_lease(self, lease_id: int, *, timeout: float | None = None) -> AsyncLease:
+        """A Lease for one granted elsewhere (another process, etcdctl), known by its id:
+        to renew it (``refresh()``, ``keep_alive()``), follow its loss or revoke it.
+
+        Its ``ttl`` is the granted TTL etcd reports (reading it renews nothing). Raises
+        LeaseNotFoundError when etcd does not hold the lease.
+        """
+        info = await self.time_to_live(_check.integer(lease_id, "lease_id", 1), timeout=timeout)
+        if info.ttl == -1:
+            missing_lease = E.LEASE_NOT_FOUND
+            raise LeaseNotFoundError(
+                missing_lease.message, code=missing_lease.code, operation="existing_lease"
+            )
+        return AsyncLease(info.id, info.granted_ttl, self._transport, self._namespace)
 
     def keep_alive(self, lease: AsyncLease) -> None:
         """Renew ``lease`` in the background (every TTL/3) until it is revoked or lost."""

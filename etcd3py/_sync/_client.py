@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from .. import _check
+from .. import _etcd_errors as E
 from .. import _methods as M
 from .._config import DEFAULT_TIMEOUT, make_config, parse_endpoint
 from .._keys import KeyLike, key_range, to_bytes, to_key
@@ -50,7 +51,7 @@ from .._types import (
     Status,
     TxnResponse,
 )
-from ..errors import ArgumentError, ArgumentTypeError, ElectionNoLeaderError
+from ..errors import ArgumentError, ArgumentTypeError, ElectionNoLeaderError, LeaseNotFoundError
 from ._lease import KeepAliveManager, Lease
 from ._observe import ElectionObserver
 from ._once import OnceWriter
@@ -369,6 +370,21 @@ class Client:
         request = rpc_pb2.LeaseGrantRequest(TTL=_check.ttl(ttl), ID=_check.lease_id(lease_id))
         response = self._call(M.LEASE_GRANT, request, timeout)
         return Lease(response.ID, response.TTL, self._transport, self._namespace)
+
+    def existing_lease(self, lease_id: int, *, timeout: float | None = None) -> Lease:
+        """A Lease for one granted elsewhere (another process, etcdctl), known by its id:
+        to renew it (``refresh()``, ``keep_alive()``), follow its loss or revoke it.
+
+        Its ``ttl`` is the granted TTL etcd reports (reading it renews nothing). Raises
+        LeaseNotFoundError when etcd does not hold the lease.
+        """
+        info = self.time_to_live(_check.integer(lease_id, "lease_id", 1), timeout=timeout)
+        if info.ttl == -1:
+            missing_lease = E.LEASE_NOT_FOUND
+            raise LeaseNotFoundError(
+                missing_lease.message, code=missing_lease.code, operation="existing_lease"
+            )
+        return Lease(info.id, info.granted_ttl, self._transport, self._namespace)
 
     def keep_alive(self, lease: Lease) -> None:
         """Renew ``lease`` in the background (every TTL/3) until it is revoked or lost."""

@@ -1,4 +1,4 @@
-"""``lease grant | revoke | timetolive | list``: etcd's leases.
+"""``lease grant | revoke | timetolive | list | keep-alive``: etcd's leases.
 
 The public client returns no response header for grant, revoke and list; etcdctl prints
 one in the fields, json and protobuf formats, so for those the header of a linearizable
@@ -8,6 +8,8 @@ and the same revision unless another client wrote in between.
 
 from __future__ import annotations
 
+import time
+
 import click
 
 import etcd3py
@@ -16,13 +18,20 @@ from .app import Config, EtcdCommand, EtcdGroup, pass_config, root
 from .errors import (
     EXIT_BAD_ARGS,
     EXIT_BAD_CONNECTION,
-    EXIT_BAD_FEATURE,
     EXIT_ERROR,
     CliError,
     error_text,
 )
 from .flags import BOOL, flag
-from .output.responses import EmptyHeader, HeaderLike, LeaseGrant, LeaseList, LeaseRevoke
+from .output import stream
+from .output.responses import (
+    EmptyHeader,
+    HeaderLike,
+    LeaseGrant,
+    LeaseKeepAlive,
+    LeaseList,
+    LeaseRevoke,
+)
 from .output.simple import SimplePrinter
 
 
@@ -146,11 +155,26 @@ def list_command(config: Config, args: tuple[str, ...]) -> None:
 def keep_alive_command(config: Config, args: tuple[str, ...], once: bool) -> None:
     if len(args) != 1:
         raise CliError(EXIT_BAD_ARGS, "lease keep-alive command needs lease ID as argument")
-    lease_id_arg(args[0])
-    # etcd3py's public API renews only a Lease it granted itself (Lease.refresh,
-    # Client.keep_alive); a lease known by its id alone cannot be renewed through it.
-    raise CliError(
-        EXIT_BAD_FEATURE,
-        "lease keep-alive is not supported yet: etcd3py's public API cannot renew a lease"
-        " given by id",
-    )
+    lease_id = lease_id_arg(args[0])
+    printer = config.printer()
+    with config.client() as client:
+        try:
+            lease = client.existing_lease(lease_id)
+        except etcd3py.LeaseNotFoundError as error:
+            if once:  # etcdctl's KeepAliveOnce fails: a bad connection, by its code
+                raise CliError(EXIT_BAD_CONNECTION, error_text(error)) from None
+            lease = None  # etcdctl's KeepAlive channel just closes
+        while lease is not None:
+            try:
+                ttl = lease.refresh()
+            except etcd3py.LeaseLostError:
+                if once:
+                    message = "etcdserver: requested lease not found"
+                    raise CliError(EXIT_BAD_CONNECTION, message) from None
+                break
+            printer.keep_alive(LeaseKeepAlive(lease_id, ttl, header_now(config, client)))
+            if once:
+                return
+            time.sleep(max(ttl / 3, 0.5))  # Go's client renews every TTL/3; Ctrl-C ends it
+    if isinstance(printer, SimplePrinter):
+        stream.line(b"lease %016x expired or revoked." % (lease_id & (1 << 64) - 1))

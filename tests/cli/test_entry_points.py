@@ -68,3 +68,24 @@ def test_benchmark_is_a_command_of_the_console_script(backend: Backend, prefix: 
     assert b"Summary:" in out and b"Latency distribution:" in out
     out, err, code = run([str(CONSOLE_SCRIPT), "benchmark", "--no-such-flag"])
     assert code != 0 and "unknown flag: --no-such-flag" in err
+
+
+def test_lease_keep_alive_renews_until_the_lease_is_revoked(backend: Backend) -> None:
+    """Each renewal printed as etcdctl prints it; a revoke ends it with etcdctl's line."""
+    ours = run([str(CONSOLE_SCRIPT), f"--endpoints={backend.endpoint}", "lease", "grant", "3"])
+    lease = ours[0].split()[1].decode()
+    proc = subprocess.Popen(
+        [str(CONSOLE_SCRIPT), f"--endpoints={backend.endpoint}", "lease", "keep-alive", lease],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        first, second = proc.stdout.readline(), proc.stdout.readline()  # 1 s apart
+        assert first == second == f"lease {int(lease, 16):016x} keepalived with TTL(3)\n".encode()
+        run([str(CONSOLE_SCRIPT), f"--endpoints={backend.endpoint}", "lease", "revoke", lease])
+        out, err = proc.communicate(timeout=TIMEOUT)
+        assert out.endswith(f"lease {int(lease, 16):016x} expired or revoked.\n".encode())
+        assert proc.returncode == 0, err
+    finally:
+        proc.kill()

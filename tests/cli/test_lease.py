@@ -72,3 +72,27 @@ def test_lease_formats_on_the_same_lease(differ: Differ, fmt: str) -> None:
 )
 def test_lease_bad_input(differ: Differ, args: list[str]) -> None:
     differ.scenario(lambda s: s.run(*args))
+
+
+@pytest.mark.parametrize("fmt", ["simple", "json", "fields"])
+def test_lease_keep_alive_once(differ: Differ, fmt: str) -> None:
+    def steps(s: Scenario) -> None:
+        lease = granted_id(s)
+        s.run("lease", "keep-alive", "--once", lease, "-w", fmt)
+        s.run("lease", "revoke", lease)
+        s.run("lease", "keep-alive", "--once", lease, "-w", fmt)  # gone: etcdctl's error
+
+    differ.scenario(steps)
+
+
+def test_lease_keep_alive_of_a_lease_that_goes(differ: Differ) -> None:
+    """Renewed until it is revoked, then etcdctl's closing line (exit 0); a lease etcd
+    never held gets that line at once."""
+
+    def steps(s: Scenario) -> None:
+        lease = granted_id(s, "6")  # renewed every 2 s
+        s.run("lease", "revoke", lease)
+        s.run("lease", "keep-alive", lease)
+        s.run("lease", "keep-alive", "7e57")
+
+    differ.scenario(steps)

@@ -241,6 +241,7 @@ OVERRIDES: dict[str, str] = {
     "Cache.index.name": "text",
     "Cache.lookup.name": "text",
     "Client.namespace.prefix": "key",
+    "Client.existing_lease.lease_id": "count",
     "Mutex.check_safe.seconds": "seconds_or_zero",
     "RWLock.check_safe.seconds": "seconds_or_zero",
     "Semaphore.check_safe.seconds": "seconds_or_zero",
