@@ -77,8 +77,9 @@ def main(argv: list[str] | None = None) -> None:
         for c in chosen
         if w.raw_stubs or not c.floor  # the raw stubs have no lock
     }
-    for (_, client), outcome in results.items():
-        outcome.error = unavailable.get(client)
+    for (workload_key, client), outcome in results.items():
+        cannot = outcome.spec.cannot(workload_key)
+        outcome.error = unavailable.get(client) or (cannot and f"not supported: {cannot}")
     with EtcdServer() as server:
         etcd_version = server.version()
         _progress(f"etcd {etcd_version} at {server.endpoint}")
