@@ -1,7 +1,7 @@
 """How etcd3py's cost grows with the number of watches, leases, keys read and value size.
 
     python benchmarks/run.py --workloads scaling [--cases watches,leases,range,values]
-        [--max-size N] [--rounds R]
+        [--min-size N] [--max-size N] [--rounds R]
 
 (or ``python benchmarks/scaling.py`` with the same flags). Every point runs etcd3py's
 AsyncClient and the raw grpc.aio stubs (the floor) in processes of their own,
@@ -242,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--cases", default=",".join(SIZES), help="comma-separated: " + ",".join(SIZES))
     p.add_argument("--max-size", type=int, default=0, help="skip points above this N (0: none)")
+    p.add_argument("--min-size", type=int, default=0, help="skip points below this N")
     p.add_argument("--rounds", type=int, default=3, help="runs of each point, clients interleaved")
     p.add_argument("--output", type=Path, default=RESULTS)
     args = p.parse_args(argv)
@@ -256,7 +257,11 @@ def main(argv: list[str] | None = None) -> None:
     with EtcdServer() as server:
         version = server.version()
         for case in cases:
-            sizes = [s for s in SIZES[case] if not args.max_size or s <= args.max_size]
+            sizes = [
+                s
+                for s in SIZES[case]
+                if args.min_size <= s and (not args.max_size or s <= args.max_size)
+            ]
             skipped += [f"{case} N={s:,}" for s in SIZES[case] if s not in sizes]
             rows: dict[tuple[int, str], list[Result]] = {}
             for size in sizes:
@@ -300,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     ]
     if skipped:
         head += [
-            "Not run (above --max-size): " + ", ".join(skipped) + ". Run them with "
+            "Not run (outside --min-size/--max-size): " + ", ".join(skipped) + ". Run them with "
             "`python benchmarks/run.py --workloads scaling --cases CASE` (no --max-size).",
             "",
         ]
