@@ -176,7 +176,7 @@ COLUMNS: dict[str, list[Column]] = {
     ],
     "leases": [
         ("client CPU ms/s", "cpu_ms_per_s", ",.1f", lambda n, v: v),
-        ("least TTL left (s, of 30)", "min_ttl", "d", None),
+        ("least TTL left (s, of 30)", "min_ttl", ".0f", None),
     ],
     "range": [
         ("wall s", "wall_s", ",.2f", lambda n, v: v),
