@@ -272,12 +272,28 @@ class Client:
         past that revision before the last page raises CompactedError. ``timeout``
         is the deadline of each page's read. etcd 3.5 counts the rest of the range
         for every page, so over millions of keys a larger ``page_size`` costs it less.
+        The arguments are checked here, before anything is read.
         """
         size = _check.integer(page_size, "page_size", minimum=1)
         if prefix or from_key or range_end is not None:
             begin, end = key_range(key, prefix=prefix, range_end=range_end, from_key=from_key)
         else:
             begin, end = to_key(key), b""
+        at = _check.revision(revision)
+        _check.call_timeout(timeout)
+        return self._pages(begin, end, at, size, keys_only, serializable, timeout)
+
+    def _pages(
+        self,
+        begin: bytes,
+        end: bytes,
+        revision: int,
+        size: int,
+        keys_only: bool,
+        serializable: bool,
+        timeout: float | None,
+    ) -> Iterator[KeyValue]:
+        """get_paged's reads: each page starts just after the last key of the one before."""
         while True:
             page = self.get(
                 begin,

@@ -242,6 +242,7 @@ OVERRIDES: dict[str, str] = {
     "Cache.lookup.name": "text",
     "Client.namespace.prefix": "key",
     "Client.existing_lease.lease_id": "count",
+    "Client.get_paged.page_size": "count",
     "Mutex.check_safe.seconds": "seconds_or_zero",
     "RWLock.check_safe.seconds": "seconds_or_zero",
     "Semaphore.check_safe.seconds": "seconds_or_zero",
