@@ -21,7 +21,8 @@ import etcd3py
 from .app import Config, EtcdCommand, EtcdGroup, pass_config, root
 from .errors import EXIT_ERROR, CliError, error_text, exit_quietly
 from .flags import BOOL, INT, flag
-from .output.cluster import EndpointHash, EndpointHealth, EndpointStatus, go_duration
+from .gofmt import go_duration
+from .output.cluster import EndpointHash, EndpointHealth, EndpointStatus
 
 CLUSTER_USAGE = "use all endpoints from the cluster member list"
 

@@ -16,58 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-
-
-def parse_go_duration(text: str) -> float:
-    """A Go ``time.ParseDuration`` string in seconds; ValueError with Go's message."""
-    body = text.lstrip("+-")
-    sign = -1.0 if text.startswith("-") else 1.0
-    if body == "0":
-        return 0.0
-    pos, total = 0, 0.0
-    while pos < len(body):
-        match = _DURATION_PART.match(body, pos)
-        if match is None:
-            number = re.match(r"\d+\.?\d*|\.\d+", body[pos:])
-            if number is None:
-                raise ValueError(f'time: invalid duration "{text}"')
-            unit = re.match(r"[^\d.]*", body[pos + number.end() :])
-            if unit is None or not unit.group(0):
-                raise ValueError(f'time: missing unit in duration "{text}"')
-            raise ValueError(f'time: unknown unit "{unit.group(0)}" in duration "{text}"')
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if not body:
-        raise ValueError(f'time: invalid duration "{text}"')
-    return sign * total
+from .gofmt import go_duration, parse_go_duration
 
 
 def format_go_duration(seconds: float) -> str:
-    """Go's ``Duration.String`` for the whole-second and millisecond values flags default to."""
-    if seconds == 0:
-        return "0s"
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = f"{secs}s"
-    if hours or minutes:
-        text = f"{minutes}m" + text
-    if hours:
-        text = f"{hours}h" + text
-    return text
+    """Go's ``Duration.String`` of a flag's default given in seconds."""
+    return go_duration(round(seconds * 1e9))
 
 
 if TYPE_CHECKING:  # generic in click's stubs (8.2+), not subscriptable in older clicks

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from etcd3py.cli.benchmark.gofmt import go_duration, go_g, go_humanize_bytes, parse_go_duration
 from etcd3py.cli.benchmark.keys import varint_key
 from etcd3py.cli.benchmark.report import Report
+from etcd3py.cli.gofmt import go_duration, go_g, go_humanize_bytes, parse_go_duration
 
 BAR = "∎" * 40
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import click
 
-from .gofmt import parse_go_duration
+from ..gofmt import parse_go_duration
 
 __all__ = ["CONSISTENCY", "GlobalOptions", "go_duration_option", "split_user"]
 

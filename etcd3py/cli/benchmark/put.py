@@ -11,8 +11,8 @@ import click
 
 from etcd3py import AsyncClient
 
+from ..gofmt import go_duration, go_humanize_bytes
 from .connections import open_clients
-from .gofmt import go_duration, go_humanize_bytes
 from .keys import check_key_size, random_bytes, varint_key
 from .options import GlobalOptions, go_duration_option
 from .report import Report

@@ -12,7 +12,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from .gofmt import go_duration, go_g
+from ..gofmt import go_duration, go_g
 
 __all__ = ["PERCENTILES", "Report", "SecondPoint"]
 

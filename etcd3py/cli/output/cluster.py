@@ -7,12 +7,12 @@ commands fill one in where a format prints it (see ``cli/cluster.py``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from etcd3py import Alarm, Member, Status
 
+from ..gofmt import go_humanize_bytes
 from .responses import EmptyHeader, HeaderLike
 
 
@@ -70,47 +70,6 @@ class MoveLeader:
     header: HeaderLike = field(default_factory=EmptyHeader)
 
 
-def go_duration(nanoseconds: int) -> str:
-    """Go's ``time.Duration.String``: ``850ns``, ``1.5µs``, ``3.379153ms``, ``1m2.5s``."""
-    if nanoseconds == 0:
-        return "0s"
-    sign = "-" if nanoseconds < 0 else ""
-    n = abs(nanoseconds)
-    if n < 1_000_000_000:
-        for unit, scale in (("ns", 1), ("µs", 1_000), ("ms", 1_000_000)):
-            if n < scale * 1000:
-                return sign + _decimal(n, scale) + unit
-    hours, rest = divmod(n, 3_600_000_000_000)
-    minutes, rest = divmod(rest, 60_000_000_000)
-    text = _decimal(rest, 1_000_000_000) + "s"
-    if hours or minutes:
-        text = f"{minutes}m{text}"
-    if hours:
-        text = f"{hours}h{text}"
-    return sign + text
-
-
-def _decimal(value: int, scale: int) -> str:
-    """``value / scale`` with the fraction's trailing zeros dropped, as Go prints it."""
-    whole, fraction = divmod(value, scale)
-    if not fraction:
-        return str(whole)
-    digits = len(str(scale)) - 1
-    return f"{whole}." + f"{fraction:0{digits}d}".rstrip("0")
-
-
-_SIZES = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
-
-
-def humanize_bytes(size: int) -> str:
-    """go-humanize's ``Bytes``: SI units, one decimal below 10 (``29 kB``, ``1.2 MB``)."""
-    if size < 10:
-        return f"{size} B"
-    exponent = math.floor(math.log(size) / math.log(1000))
-    value = math.floor(size / 1000**exponent * 10 + 0.5) / 10
-    return f"{value:.1f} {_SIZES[exponent]}" if value < 10 else f"{value:.0f} {_SIZES[exponent]}"
-
-
 def member_rows(members: Sequence[Member]) -> list[list[str]]:
     """etcdctl's member table rows: ID, status, name, peer and client URLs, learner."""
     return [
@@ -156,7 +115,7 @@ def status_rows(items: Sequence[EndpointStatus]) -> list[list[str]]:
                 item.endpoint,
                 f"{s.member_id:x}",
                 s.version,
-                humanize_bytes(s.db_size),
+                go_humanize_bytes(s.db_size),
                 "true" if s.leader == s.member_id else "false",
                 "true" if s.is_learner else "false",
                 str(s.raft_term),

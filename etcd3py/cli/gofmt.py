@@ -1,27 +1,31 @@
-"""Go's text forms of numbers and durations, which etcd's benchmark report prints.
+"""Go's text forms of numbers, durations and sizes, which etcdctl and etcd's benchmark print.
 
-The report must read exactly as etcd's does, so Go's ``%g``/``%v`` of a float (the
+Their output must read exactly as etcd's does, so Go's ``%g``/``%v`` of a float (the
 shortest digits that round-trip, with an exponent below 1e-4 and from 1e6 up),
-``time.Duration.String()`` and ``time.ParseDuration`` (the flags) are reproduced here.
+``time.Duration.String()``, ``time.ParseDuration`` (with Go's error messages: the
+flags print them) and go-humanize's ``Bytes`` are reproduced here, once for the
+whole command line.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 
 __all__ = ["go_duration", "go_g", "go_humanize_bytes", "parse_go_duration"]
 
-_UNITS_NS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,  # U+00B5 MICRO SIGN
-    "μs": 1_000,  # U+03BC GREEK SMALL LETTER MU
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
+_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,  # U+00B5 MICRO SIGN
+    "μs": 1e-6,  # U+03BC GREEK SMALL LETTER MU
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
 }
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
 def go_g(x: float) -> str:
@@ -79,29 +83,27 @@ def go_duration(ns: int) -> str:
 
 
 def parse_go_duration(text: str) -> float:
-    """Seconds in a Go duration ("300ms", "1m30s", "0"); ValueError if malformed."""
-    rest = text.strip()
-    negative = rest.startswith("-")
-    rest = rest.lstrip("+-")
-    if rest == "0":
+    """A Go ``time.ParseDuration`` string in seconds; ValueError with Go's message."""
+    body = text.lstrip("+-")
+    sign = -1.0 if text.startswith("-") else 1.0
+    if body == "0":
         return 0.0
-    if not rest:
-        raise ValueError(f"invalid duration {text!r}")
-    total_ns = 0.0
-    while rest:
-        number_end = 0
-        while number_end < len(rest) and (rest[number_end].isdigit() or rest[number_end] == "."):
-            number_end += 1
-        number, rest = rest[:number_end], rest[number_end:]
-        unit_end = 0
-        while unit_end < len(rest) and not (rest[unit_end].isdigit() or rest[unit_end] == "."):
-            unit_end += 1
-        unit, rest = rest[:unit_end], rest[unit_end:]
-        if number in ("", ".") or unit not in _UNITS_NS:
-            raise ValueError(f"invalid duration {text!r}")
-        total_ns += float(number) * _UNITS_NS[unit]
-    seconds = total_ns / 1e9
-    return -seconds if negative else seconds
+    pos, total = 0, 0.0
+    while pos < len(body):
+        match = _DURATION_PART.match(body, pos)
+        if match is None:
+            number = re.match(r"\d+\.?\d*|\.\d+", body[pos:])
+            if number is None:
+                raise ValueError(f'time: invalid duration "{text}"')
+            unit = re.match(r"[^\d.]*", body[pos + number.end() :])
+            if unit is None or not unit.group(0):
+                raise ValueError(f'time: missing unit in duration "{text}"')
+            raise ValueError(f'time: unknown unit "{unit.group(0)}" in duration "{text}"')
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if not body:
+        raise ValueError(f'time: invalid duration "{text}"')
+    return sign * total
 
 
 def go_humanize_bytes(size: int) -> str:
