@@ -52,6 +52,12 @@ class ClientSpec:
     module: str  # the worker, run as ``python -m``
     env: PeerEnv | None = None  # None: this interpreter, with etcd3py installed
     floor: bool = False
+    # workloads this client's API cannot do, with the reason (reported, not run)
+    unsupported: tuple[tuple[str, str], ...] = ()
+
+    def cannot(self, workload: str) -> str | None:
+        """Why this client cannot run ``workload``, or None when it can."""
+        return dict(self.unsupported).get(workload)
 
 
 def _same_grpcio() -> str:
@@ -69,6 +75,13 @@ def clients() -> list[ClientSpec]:
         f"protobuf=={importlib.metadata.version('protobuf')}",
         _same_grpcio(),
     )
+    etcd3aio_reqs = (
+        "etcd3aio==0.3.0",
+        f"protobuf=={importlib.metadata.version('protobuf')}",
+        _same_grpcio(),
+    )
+    # a Rust client (the etcd-client crate, through PyO3): no grpcio, no protobuf
+    etcd_client_py_reqs = ("etcd-client-py==0.5.1",)
     py310 = ("/root/.pyenv/versions/3.10*/bin/python3", "/usr/bin/python3.10", "python3.10")
     w = "benchmarks.workers."
     return [
@@ -96,6 +109,27 @@ def clients() -> list[ClientSpec]:
             "async",
             w + "peer_aetcd",
             PeerEnv("aetcd", this_python, aetcd_reqs, "aetcd"),
+        ),
+        ClientSpec(
+            "etcd3aio",
+            "etcd3aio",
+            "async",
+            w + "peer_etcd3aio",
+            PeerEnv("etcd3aio", this_python, etcd3aio_reqs, "etcd3aio"),
+        ),
+        ClientSpec(
+            "etcd_client_py",
+            "etcd-client-py (Rust, PyO3)",
+            "async",
+            w + "peer_etcd_client_py",
+            PeerEnv("etcd-client-py", this_python, etcd_client_py_reqs, "etcd_client"),
+            unsupported=(
+                (
+                    "leases",
+                    "lease_grant() returns () in 0.5.1, no lease id: a lease it grants "
+                    "cannot be kept alive or looked up",
+                ),
+            ),
         ),
     ]
 

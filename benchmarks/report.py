@@ -370,7 +370,8 @@ def _targets(clients: Sequence[ClientSpec], results: Results) -> list[str]:
     rows += _mutex_targets(clients, results)
     intro = (
         "Throughput is compared kind for kind: the blocking Client with the blocking peer "
-        "(python-etcd3, both builds), AsyncClient with the asyncio peer (aetcd); the "
+        "(python-etcd3, both builds), AsyncClient with the asyncio peers (aetcd, etcd3aio, "
+        "etcd-client-py); the "
         "tables above hold every cross comparison."
     )
     return ["## Targets", "", intro, "", *_table(("target", "measured", "met"), rows)]

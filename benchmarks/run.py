@@ -49,11 +49,22 @@ class WorkerFailed(Exception):
 
 
 def main(argv: list[str] | None = None) -> None:
+    args_in = sys.argv[1:] if argv is None else argv
+    if "--workloads" in args_in and args_in[args_in.index("--workloads") + 1 :][:1] == ["scaling"]:
+        from benchmarks import scaling  # the scaling curves have a runner of their own
+
+        rest = list(args_in)
+        del rest[rest.index("--workloads") : rest.index("--workloads") + 2]
+        scaling.main(rest)
+        return
     all_clients, keys = clients(), [w.key for w in WORKLOADS]
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="fewer ops, shorter windows (~3 min)")
     p.add_argument("--clients", help="comma-separated: " + ",".join(c.key for c in all_clients))
-    p.add_argument("--workloads", help="comma-separated: " + ",".join(keys))
+    p.add_argument(
+        "--workloads",
+        help="comma-separated: " + ",".join(keys) + "; or `scaling` alone (benchmarks/scaling.py)",
+    )
     p.add_argument("--output", type=Path, default=RESULTS, help="markdown report path")
     args = p.parse_args(argv)
     settings = QUICK if args.quick else FULL
@@ -77,8 +88,9 @@ def main(argv: list[str] | None = None) -> None:
         for c in chosen
         if w.raw_stubs or not c.floor  # the raw stubs have no lock
     }
-    for (_, client), outcome in results.items():
-        outcome.error = unavailable.get(client)
+    for (workload_key, client), outcome in results.items():
+        cannot = outcome.spec.cannot(workload_key)
+        outcome.error = unavailable.get(client) or (cannot and f"not supported: {cannot}")
     with EtcdServer() as server:
         etcd_version = server.version()
         _progress(f"etcd {etcd_version} at {server.endpoint}")

@@ -20,6 +20,7 @@ from ._async._client import AsyncClient
 from ._async._lease import AsyncLease
 from ._async._observe import AsyncElectionObserver
 from ._async._watch import AsyncWatch
+from ._once import OnceResult
 from ._public import publish
 from ._sync._client import Client
 from ._sync._lease import Lease
@@ -88,6 +89,7 @@ __all__ = [
     "LockResponse",
     "Member",
     "ModRevision",
+    "OnceResult",
     "Permission",
     "Put",
     "PutResponse",

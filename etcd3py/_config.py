@@ -89,6 +89,7 @@ class ClientConfig:
     keepalive_timeout: float | None = None
     auto_sync_interval: float | None = None
     require_leader: bool = False
+    ordering: bool = False
     channel_options: tuple[tuple[str, object], ...] = field(default=())
 
     @property
@@ -110,6 +111,7 @@ def make_config(
     keepalive_timeout: float | None,
     auto_sync_interval: float | None,
     require_leader: bool,
+    ordering: bool = False,
 ) -> ClientConfig:
     if isinstance(endpoints, str):
         endpoints = [e for e in endpoints.split(",") if e.strip()] or [endpoints]
@@ -150,4 +152,5 @@ def make_config(
         keepalive_timeout=keepalive_timeout,
         auto_sync_interval=auto_sync_interval,
         require_leader=require_leader,
+        ordering=bool(ordering),
     )

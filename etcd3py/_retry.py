@@ -72,6 +72,26 @@ def never_applied(err: grpc.RpcError) -> bool:
     return never_sent(err) or _is(err, E.PROPOSAL_DROPPED)
 
 
+# What etcd's gRPC server says when a context ended inside it (code UNKNOWN).
+_CONTEXT_ENDED = ("context deadline exceeded", "context canceled")
+
+
+def outcome_unknown(err: grpc.RpcError) -> bool:
+    """True when a write that failed this way may have been applied: it left the client
+    and no answer says whether the server took it (a broken connection, a deadline that
+    passed, etcd's "request timed out", a server shutting down under it). etcd's "no
+    leader" is not such a failure: etcd says it only before proposing anything (its
+    require-leader check)."""
+    if never_applied(err) or _is(err, E.NO_LEADER):
+        return False
+    code = err.code()
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return True
+    if code == grpc.StatusCode.CANCELLED:
+        return err.details() != _LOCAL_CANCEL
+    return code == grpc.StatusCode.UNKNOWN and (err.details() or "") in _CONTEXT_ENDED
+
+
 def may_retry(err: grpc.RpcError, retry: Retry) -> bool:
     """Whether repeating the call cannot apply a write twice."""
     if retry is Retry.NEVER:

@@ -299,7 +299,14 @@ class Event:
 class WatchResponse:
     """One delivery of a watch: the events of one or more whole revisions."""
 
-    __slots__ = ("_event_list", "_events", "_header", "compact_revision", "is_progress_notify")
+    __slots__ = (
+        "_event_list",
+        "_events",
+        "_header",
+        "compact_revision",
+        "is_progress_notify",
+        "progress_requested",
+    )
 
     def __init__(
         self,
@@ -307,17 +314,23 @@ class WatchResponse:
         events: Sequence[kv_pb2.Event],
         compact_revision: int = 0,
         is_progress_notify: bool = False,
+        progress_requested: bool = False,
     ) -> None:
         self._header = header
         self._events = events
         self._event_list: list[Event] | None = None
         self.compact_revision = compact_revision
         self.is_progress_notify = is_progress_notify
+        # An answer to request_progress() (etcd's watch id -1), not the watch's own notice.
+        # etcd 3.5.1 sends it from the stream's control channel, which races the events
+        # (server/etcdserver/api/v3rpc/watch.go): events of revisions it covers may come
+        # after it, so it tells the server's revision, not what this watch has seen.
+        self.progress_requested = progress_requested
 
     @property
     def header(self) -> Header:
-        """Who answered; for a progress notification, the revision the watch has seen everything up
-        to.
+        """Who answered; for a progress notification of the watch's own, the revision the
+        watch has seen everything up to (not so for ``progress_requested``: see there).
         """
         return Header(self._header)
 

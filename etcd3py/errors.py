@@ -99,6 +99,7 @@ __all__ = [
     "ServerTimeoutDueToConnectionLostError",
     "ServerTimeoutDueToLeaderFailError",
     "ServerTimeoutError",
+    "StaleReadError",
     "StoppedError",
     "TooManyLearnersError",
     "TooManyOpsError",
@@ -135,10 +136,17 @@ class EtcdError(Exception):
 
     ``operation``, ``key`` and ``endpoint`` say what failed where, when known;
     ``details`` is the server's (or gRPC's) own text; ``code`` the gRPC status.
+
+    ``outcome_unknown`` is True when a write failed after its request left the client
+    (the connection broke, its deadline passed, etcd timed out): it may have been
+    applied or not, and repeating it blindly may apply it twice. It is False for every
+    read and for a write that was never sent or provably not applied. See
+    ``put_once``/``txn_once`` for writes that can be repeated safely.
     """
 
     code: grpc.StatusCode | None = None
     spec: E.ErrorSpec | None = None  # the row of etcd's error table, for server errors
+    outcome_unknown: bool = False
 
     def __init__(
         self,
@@ -355,6 +363,37 @@ class ConnectionFailedError(UnavailableError):
         text = super()._compose()
         if self.endpoints and not self.endpoint:
             text = f"{text} (endpoints tried: {', '.join(self.endpoints)})"
+        return text
+
+
+class StaleReadError(UnavailableError):
+    """A client made with ``ordering=True`` found no member current enough for a read.
+
+    Every answer it got within the call's deadline reflected a revision below one this
+    client had already seen (a member lagging behind, read with ``serializable=True``), and
+    returning it would have gone back in time; Go's ordering package calls this
+    ErrNoGreaterRev. ``seen`` is the revision the read had to reach, ``read`` the newest it
+    got, ``endpoints`` those that answered behind.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        seen: int = 0,
+        read: int = 0,
+        endpoints: tuple[str, ...] | list[str] = (),
+        **context: object,
+    ) -> None:
+        self.seen = seen
+        self.read = read
+        self.endpoints = tuple(endpoints)
+        super().__init__(message, **context)  # type: ignore[arg-type]
+
+    def _compose(self) -> str:
+        text = super()._compose()
+        if self.endpoints:
+            text = f"{text} (endpoints behind: {', '.join(self.endpoints)})"
         return text
 
 

@@ -8,20 +8,26 @@ from etcd3py._public import publish
 from etcd3py.errors import DoubleBarrierFullError, STMConflictError
 
 from ._async._barrier import AsyncBarrier, AsyncDoubleBarrier
+from ._async._cache import AsyncCache, AsyncCacheChanges, CacheSnapshot
 from ._async._config import AsyncConfigWatcher
 from ._async._election import AsyncElection, AsyncObserver
+from ._async._mirror import AsyncMirror
 from ._async._mutex import AsyncMutex
+from ._async._owned import AsyncFenced
 from ._async._queue import AsyncJob, AsyncPriorityQueue, AsyncQueue
 from ._async._registry import AsyncRegistration, AsyncServiceRegistry, AsyncServiceWatch
 from ._async._rwmutex import AsyncRWLock, AsyncRWMutex
 from ._async._semaphore import AsyncSemaphore
 from ._async._session import AsyncSession
 from ._async._stm import AsyncSTM, AsyncSTMFunction, AsyncSTMTxn
-from ._data import ConfigChange, Instance, Isolation
+from ._data import CacheChange, CachedKV, ConfigChange, Instance, Isolation
 from ._sync._barrier import Barrier, DoubleBarrier
+from ._sync._cache import Cache, CacheChanges
 from ._sync._config import ConfigWatcher
 from ._sync._election import Election, Observer
+from ._sync._mirror import Mirror
 from ._sync._mutex import Mutex
+from ._sync._owned import Fenced
 from ._sync._queue import Job, PriorityQueue, Queue
 from ._sync._registry import Registration, ServiceRegistry, ServiceWatch
 from ._sync._rwmutex import RWLock, RWMutex
@@ -32,10 +38,14 @@ from ._sync._stm import STM, STMFunction, STMTxn
 __all__ = [
     "STM",
     "AsyncBarrier",
+    "AsyncCache",
+    "AsyncCacheChanges",
     "AsyncConfigWatcher",
     "AsyncDoubleBarrier",
     "AsyncElection",
+    "AsyncFenced",
     "AsyncJob",
+    "AsyncMirror",
     "AsyncMutex",
     "AsyncObserver",
     "AsyncPriorityQueue",
@@ -51,14 +61,21 @@ __all__ = [
     "AsyncServiceWatch",
     "AsyncSession",
     "Barrier",
+    "Cache",
+    "CacheChange",
+    "CacheChanges",
+    "CacheSnapshot",
+    "CachedKV",
     "ConfigChange",
     "ConfigWatcher",
     "DoubleBarrier",
     "DoubleBarrierFullError",
     "Election",
+    "Fenced",
     "Instance",
     "Isolation",
     "Job",
+    "Mirror",
     "Mutex",
     "Observer",
     "PriorityQueue",

@@ -60,3 +60,32 @@ class Isolation(str, Enum):
     SERIALIZABLE = "serializable"
     REPEATABLE_READS = "repeatable_reads"
     READ_COMMITTED = "read_committed"
+
+
+@dataclass(frozen=True, slots=True)
+class CachedKV:
+    """What a cache keeps of one key: its current version only, no history."""
+
+    key: bytes
+    value: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+    lease: int
+
+
+@dataclass(frozen=True)
+class CacheChange:
+    """One step of a cache, and the revision it reflects after it.
+
+    ``changed`` holds the keys put (their new entries), ``deleted`` the keys removed
+    (their entries as the cache last held them). ``relisted`` is None for a step of
+    the watch; after the whole range was read again it says why ("compacted",
+    "revision went backwards", ...), and the two maps hold the difference the new
+    list made.
+    """
+
+    revision: int
+    changed: dict[bytes, CachedKV] = field(default_factory=dict)
+    deleted: dict[bytes, CachedKV] = field(default_factory=dict)
+    relisted: str | None = None

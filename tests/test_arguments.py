@@ -55,6 +55,9 @@ CLASSES: list[tuple[type, bool]] = [
     (recipes.AsyncServiceWatch, False),
     (recipes.AsyncRegistration, False),
     (recipes.AsyncConfigWatcher, True),
+    (recipes.AsyncCache, True),
+    (recipes.AsyncCacheChanges, False),
+    (recipes.AsyncMirror, False),  # (its own test checks its constructor's arguments)
     (recipes.AsyncQueue, True),
     (recipes.AsyncPriorityQueue, True),
     (recipes.AsyncJob, False),
@@ -131,6 +134,9 @@ class Face:
             "DoubleBarrier": lambda: self.classes["DoubleBarrier"](c, p + b"db", 2),
             "ServiceRegistry": lambda: self.classes["ServiceRegistry"](c, "t"),
             "STM": lambda: self.classes["STM"](c),
+            "Cache": lambda: self.run(self.classes["Cache"](c, p + b"cache/").start()),
+            "CacheChanges": lambda: self.instance("Cache").changes(),
+            "Mirror": lambda: self.classes["Mirror"](c, c, p + b"src/", dest_prefix=p + b"dst/"),
         }
         if owner in made:
             return made[owner]()

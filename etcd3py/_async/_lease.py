@@ -31,6 +31,7 @@ from ._stream_keeper import AsyncStreamKeeper
 GONE = "etcd does not know the lease (revoked or expired)"
 
 if TYPE_CHECKING:
+    from .._namespace import Namespace
     from ._transport import AsyncTransport
 
 log = logging.getLogger("etcd3py")
@@ -39,10 +40,17 @@ log = logging.getLogger("etcd3py")
 class AsyncLease:
     """A granted lease: ``id`` and ``ttl``; ``lost`` once etcd no longer holds it."""
 
-    def __init__(self, lease_id: int, ttl: int, transport: AsyncTransport) -> None:
+    def __init__(
+        self,
+        lease_id: int,
+        ttl: int,
+        transport: AsyncTransport,
+        namespace: Namespace | None = None,
+    ) -> None:
         self.id = lease_id
         self.ttl = ttl
         self._transport = transport
+        self._namespace = namespace  # granted through a view: its keys are relative to it
         self._lost = False
         self._lost_event = AsyncFlag()  # set after the callbacks ran: waiters see them done
         self.lost_reason: str | None = None
@@ -152,6 +160,8 @@ class AsyncLease:
         if response.TTL < 0:
             self._mark_lost(GONE)
             self.check_alive()
+        if self._namespace is not None:
+            self._namespace.inbound(LEASE_TIME_TO_LIVE, response)
         return LeaseInfo(response)
 
     async def __aenter__(self) -> AsyncLease:

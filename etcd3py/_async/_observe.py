@@ -18,6 +18,7 @@ import grpc
 
 from .. import _check, _retry
 from .. import _methods as M
+from .._namespace import Namespace
 from .._proto import v3election_pb2
 from .._types import KeyValue
 from ..errors import DeadlineExceededError, WatchClosedError, from_rpc_error, show_key
@@ -31,9 +32,14 @@ _CLOSED = object()
 class AsyncElectionObserver:
     """The leader of one election each time it changes: ``get`` or ``async for``."""
 
-    def __init__(self, transport: AsyncTransport, name: bytes) -> None:
+    def __init__(
+        self, transport: AsyncTransport, name: bytes, namespace: Namespace | None = None
+    ) -> None:
         self._transport = transport
-        self._request = v3election_pb2.LeaderRequest(name=name)
+        self._namespace = namespace  # observed through a view: keys relative to it
+        self._request = v3election_pb2.LeaderRequest(
+            name=name if namespace is None else namespace.key(name)
+        )
         self._last: tuple[bytes, int] | None = None
         self._stream: AsyncServerStream | None = None
         self._closed = False
@@ -91,6 +97,8 @@ class AsyncElectionObserver:
                 seen = (kv.key, kv.mod_revision)
                 if seen != self._last:
                     self._last = seen
+                    if self._namespace is not None:
+                        self._namespace.inbound(M.LEADER, response)
                     return KeyValue(kv)
         finally:
             self._stream = None

@@ -22,7 +22,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_ran
 
 from .. import _check, _metrics, _retry, _tracing
 from .._config import ClientConfig, Endpoint
-from .._methods import AUTHENTICATE, Method, describe
+from .._methods import AUTHENTICATE, Method, Retry, describe
+from .._ordering import CHECKED, KV_SERVICE, RevisionFloor, stale
 from .._proto import rpc_pb2
 from ..errors import (
     ArgumentError,
@@ -33,7 +34,7 @@ from ..errors import (
     connection_failed,
     from_rpc_error,
 )
-from ._primitives import AsyncBidiStream, AsyncLock, channel_ready, running_loop
+from ._primitives import AsyncBidiStream, AsyncLock, channel_ready, running_loop, sleep
 
 # Reconnect quickly after a member comes back (gRPC's defaults wait up to 2 minutes).
 _CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
@@ -43,6 +44,7 @@ _CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
 )
+_STALE_PAUSE, _STALE_PAUSE_MAX = 0.02, 0.5  # seconds before asking again after a stale read
 _DOWN_FOR = 1.0  # seconds a failed endpoint is skipped by round_robin (doubling, capped)
 _DOWN_MAX = 30.0
 
@@ -158,6 +160,7 @@ class AsyncTransport:
         self.closed = False
         self.on_first_call: Callable[[], None] | None = None  # the client's auto-sync start
         self._loop: object = None  # the event loop of the first call (async face only)
+        self.floor = RevisionFloor() if config.ordering else None  # Client(ordering=True)
 
     def check_open(self) -> None:
         """Refuse a call on a closed client, or (async) from another event loop."""
@@ -234,14 +237,59 @@ class AsyncTransport:
         seconds = self.config.timeout if timeout is None else _check.seconds(timeout, "timeout")
         deadline = time.monotonic() + seconds
         conn = self.pick() if endpoint is None else self.connection_for(endpoint)
+        floor = self.floor if method.service == KV_SERVICE else None
+        seen = 0 if floor is None else floor.revision  # before the call, as Go's guard does
         if _tracing.enabled() or _metrics.enabled():
-            return await self._observed(method, request, deadline, conn, endpoint)
-        try:
-            response = await conn.unary(method)(request, timeout=seconds, metadata=self.metadata)
-        except grpc.RpcError as err:
-            return await self._recover(method, request, deadline, conn, err, endpoint)
-        if conn.failures:
-            conn.recovered()
+            response, conn = await self._observed(method, request, deadline, conn, endpoint)
+        else:
+            try:
+                response = await conn.unary(method)(
+                    request, timeout=seconds, metadata=self.metadata
+                )
+            except grpc.RpcError as err:
+                response, conn = await self._recover(method, request, deadline, conn, err, endpoint)
+            else:
+                if conn.failures:
+                    conn.recovered()
+        if floor is not None:
+            return await self._in_order(
+                floor, seen, method, request, deadline, response, conn, endpoint
+            )
+        return response
+
+    async def _in_order(
+        self,
+        floor: RevisionFloor,
+        seen: int,
+        method: Method,
+        request: Any,
+        deadline: float,
+        response: Any,
+        conn: AsyncConnection,
+        endpoint: str | None,
+    ) -> Any:
+        """The ordering guard on a KV answer: a read answered below ``seen`` (the highest
+        revision seen when it began) is asked again elsewhere, until the deadline (see
+        _ordering.py); every answer that is returned raises the floor."""
+        newest = 0
+        behind: dict[str, None] = {}
+        pause = _STALE_PAUSE
+        while response.header.revision < seen and method in CHECKED:
+            newest = max(newest, response.header.revision)
+            behind.setdefault(conn.endpoint.display)
+            self.failed(conn)  # round_robin skips it a while, pick_first moves on
+            if deadline - time.monotonic() <= pause:
+                raise stale(seen, newest, list(behind), describe(method, request)[0])
+            await sleep(pause)
+            pause = min(_STALE_PAUSE_MAX, pause * 2)
+            conn = self.pick() if endpoint is None else self.connection_for(endpoint)
+            try:
+                response = await self._attempt(method, request, deadline, conn)
+            except grpc.RpcError as err:
+                response, conn = await self._recover(method, request, deadline, conn, err, endpoint)
+            except _DeadlinePassed:
+                raise stale(seen, newest, list(behind), describe(method, request)[0]) from None
+        floor.raise_to(response.header.revision)
         return response
 
     async def _attempt(
@@ -263,14 +311,14 @@ class AsyncTransport:
 
     async def _observed(
         self, method: Method, request: Any, deadline: float, conn: Any, endpoint: str | None
-    ) -> Any:
+    ) -> tuple[Any, AsyncConnection]:
         """The call with a span per attempt and its duration and outcome measured."""
         measured = _metrics.enabled()
         start = time.perf_counter() if measured else 0.0
         outcome = "ok"
         try:
             try:
-                return await self._attempt(method, request, deadline, conn)
+                return await self._attempt(method, request, deadline, conn), conn
             except grpc.RpcError as err:
                 return await self._recover(method, request, deadline, conn, err, endpoint)
         except BaseException as err:
@@ -288,7 +336,7 @@ class AsyncTransport:
         conn: AsyncConnection,
         err: grpc.RpcError,
         endpoint: str | None,
-    ) -> Any:
+    ) -> tuple[Any, AsyncConnection]:
         """The slow path: decide whether and where to repeat a failed call."""
         state = _Failure(conn, err, self._token_generation)
         if not await self._should_repeat(method, state):
@@ -318,7 +366,8 @@ class AsyncTransport:
                     _metrics.retried(method)
                     try:
                         number = attempt.retry_state.attempt_number + 1  # the first failed
-                        return await self._attempt(method, request, deadline, state.conn, number)
+                        answer = await self._attempt(method, request, deadline, state.conn, number)
+                        return answer, state.conn
                     except grpc.RpcError as failure:
                         state.error = failure
                         if not await self._should_repeat(method, state):
@@ -355,9 +404,12 @@ class AsyncTransport:
         ):
             return connection_failed(err, operation, key, list(state.tried))
         revision = getattr(request, "revision", 0) if method.name == "Range" else 0
-        return from_rpc_error(
+        error = from_rpc_error(
             err, state.conn.endpoint.display, operation=operation, key=key, revision=revision
         )
+        if method.retry is Retry.WRITE and _retry.outcome_unknown(err):
+            error.outcome_unknown = True
+        return error
 
     # ---- streams ----
 

@@ -45,6 +45,7 @@ from ._primitives import AsyncFlag, AsyncLock, AsyncQueue, Empty
 from ._stream_keeper import AsyncStreamKeeper
 
 if TYPE_CHECKING:
+    from .._namespace import Namespace
     from ._transport import AsyncTransport
 
 log = logging.getLogger("etcd3py")
@@ -101,9 +102,11 @@ class AsyncWatch:
         manager: AsyncWatchManager,
         create: rpc_pb2.WatchCreateRequest,
         buffer_size: int,
+        namespace: Namespace | None = None,
     ) -> None:
         self._manager = manager
         self._create = create
+        self._namespace = namespace  # a view's watch hands out keys relative to it
         self._queue: AsyncQueue[Any] = AsyncQueue(buffer_size)
         self._low_water = buffer_size // 2
         self.watch_id = 0  # the server-side id of the current incarnation
@@ -275,7 +278,10 @@ class AsyncWatch:
         progress = not events
         if self._queue.full():
             return False
-        self._queue.put_nowait(WatchResponse(response.header, events, 0, progress))
+        if self._namespace is not None:
+            self._namespace.strip_events(events)
+        requested = progress and response.watch_id == -1
+        self._queue.put_nowait(WatchResponse(response.header, events, 0, progress, requested))
         if events:
             self.next_revision = events[-1].kv.mod_revision + 1
         elif response.watch_id != -1:
@@ -322,11 +328,15 @@ class AsyncWatchManager(AsyncStreamKeeper):
             f"the server did not confirm the watch within {waited}s", operation=what, endpoint=where
         )
 
-    def watch(self, create: rpc_pb2.WatchCreateRequest) -> AsyncWatch:
+    def watch(
+        self, create: rpc_pb2.WatchCreateRequest, namespace: Namespace | None = None
+    ) -> AsyncWatch:
         if self._closed:
             raise ClientClosedError("the client is closed")
         self._transport.check_open()
-        return AsyncWatch(self, create, self.buffer_size)
+        if namespace is not None:
+            namespace.watch_create(create)
+        return AsyncWatch(self, create, self.buffer_size, namespace)
 
     def add(self, watch: AsyncWatch) -> None:
         watch.needs_create = True

@@ -15,10 +15,13 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from .. import _check
+from .. import _etcd_errors as E
 from .. import _methods as M
 from .._config import DEFAULT_TIMEOUT, make_config, parse_endpoint
 from .._keys import KeyLike, key_range, to_bytes, to_key
 from .._migration import missing
+from .._namespace import Namespace
+from .._once import OnceResult
 from .._proto import auth_pb2, rpc_pb2, v3election_pb2, v3lock_pb2
 from .._requests import (
     LeaseArg,
@@ -30,7 +33,7 @@ from .._requests import (
     required_lease,
     urls,
 )
-from .._txn import Compare, Operation, txn_request
+from .._txn import Compare, Operation, Put, txn_request
 from .._types import (
     Alarm,
     AlarmType,
@@ -48,9 +51,10 @@ from .._types import (
     Status,
     TxnResponse,
 )
-from ..errors import ArgumentError, ArgumentTypeError, ElectionNoLeaderError
+from ..errors import ArgumentError, ArgumentTypeError, ElectionNoLeaderError, LeaseNotFoundError
 from ._lease import KeepAliveManager, Lease
 from ._observe import ElectionObserver
+from ._once import OnceWriter
 from ._primitives import Task, sleep, spawn
 from ._transport import Transport
 from ._watch import DEFAULT_BUFFER, Watch, WatchManager, watch_create_request
@@ -65,6 +69,10 @@ class Client:
     ``unix://``). Calls go to the endpoints by ``lb_policy`` (``round_robin`` or
     ``pick_first``) and fail over when one dies. ``timeout`` is the default deadline
     of a call, in seconds; every method takes ``timeout=`` to override it.
+    ``ordering=True`` guards reads against going back in time: a read answered at a
+    revision below one the client has already seen (a lagging member, read with
+    ``serializable=True``) is asked again elsewhere, and StaleReadError is raised when
+    no member is current enough within the deadline.
     """
 
     def __init__(
@@ -83,6 +91,7 @@ class Client:
         auto_sync_interval: float | None = None,
         require_leader: bool = False,
         watch_buffer: int = DEFAULT_BUFFER,
+        ordering: bool = False,
     ) -> None:
         self.config = make_config(
             endpoints,
@@ -97,12 +106,18 @@ class Client:
             keepalive_timeout=keepalive_timeout,
             auto_sync_interval=auto_sync_interval,
             require_leader=require_leader,
+            ordering=ordering,
         )
         watch_buffer = _check.integer(watch_buffer, "watch_buffer", 2, 1 << 20)
         self._transport = Transport(self.config)
         self._keepalive = KeepAliveManager(self._transport)
         self._watches = WatchManager(self._transport, watch_buffer)
         self._sync_task: Task | None = None
+        self._once = OnceWriter(self)
+        self._namespace: Namespace | None = None  # set in a view made by namespace()
+        # every unary call of the client goes through _call: the transport's own (no
+        # extra frame in tracebacks), or in a view the translating one
+        self._call = self._transport.call
         if self.config.auto_sync_interval:
             self._transport.on_first_call = self._start_auto_sync
 
@@ -122,8 +137,9 @@ class Client:
         return [c.endpoint.display for c in self._transport.connections]
 
     def __enter__(self) -> Client:
-        self._transport.on_first_call = None
-        self._start_auto_sync()
+        if self._namespace is None:  # a view leaves the connections to its client
+            self._transport.on_first_call = None
+            self._start_auto_sync()
         return self
 
     def __exit__(
@@ -135,12 +151,59 @@ class Client:
         self.close()
 
     def close(self) -> None:
-        """Stop keep-alives and watches, and close the connections."""
+        """Stop keep-alives and watches, and close the connections.
+
+        On a view made by ``namespace()`` this does nothing: the view shares its client's
+        connections, watches and keep-alives, and they stay open until the client closes.
+        """
+        if self._namespace is not None:
+            return
         if self._sync_task is not None:
             self._sync_task.cancel()
         self._watches.close()
         self._keepalive.close()
         self._transport.close()
+
+    def namespace(self, prefix: KeyLike) -> Client:
+        """A view of this client in which every key is relative to ``prefix``.
+
+        Keys, ranges, watches, transaction compares and operations, lease key lists and
+        the Lock and Election services all work inside the prefix, and every key handed
+        back has the prefix stripped; a range cannot leave it (``get("", prefix=True)``
+        reads the whole namespace). Views nest (``ns.namespace("a/")``). A view shares
+        the client's connections: closing it leaves the client open, and closing the
+        client ends the view too. Cluster, maintenance and auth calls are not
+        translated. The recipes run unchanged on a view.
+        """
+        added = to_key(prefix, "prefix")
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view._sync_task = None
+        view._namespace = Namespace(
+            added if self._namespace is None else self._namespace.prefix + added
+        )
+        view._once = OnceWriter(view)
+        view._call = view._call_in_namespace
+        return view
+
+    @property
+    def prefix(self) -> bytes:
+        """The prefix every key of this view is relative to (b"" for the client itself)."""
+        return b"" if self._namespace is None else self._namespace.prefix
+
+    def _call_in_namespace(
+        self,
+        method: M.Method,
+        request: Any,
+        timeout: float | None = None,
+        endpoint: str | None = None,
+    ) -> Any:
+        """A view's ``_call``: the call's keys translated both ways."""
+        namespace = self._namespace
+        assert namespace is not None
+        request = namespace.outbound(method, request)
+        response = self._transport.call(method, request, timeout, endpoint)
+        return namespace.inbound(method, response)
 
     # ---- KV ----
 
@@ -186,7 +249,67 @@ class Client:
             min_create_revision=min_create_revision,
             max_create_revision=max_create_revision,
         )
-        return GetResponse(self._transport.call(M.RANGE, request, timeout))
+        return GetResponse(self._call(M.RANGE, request, timeout))
+
+    def get_paged(
+        self,
+        key: KeyLike,
+        *,
+        prefix: bool = False,
+        range_end: KeyLike | None = None,
+        from_key: bool = False,
+        revision: int = 0,
+        page_size: int = 1000,
+        keys_only: bool = False,
+        serializable: bool = False,
+        timeout: float | None = None,
+    ) -> Iterator[KeyValue]:
+        """The key-values of a range, in key order, read ``page_size`` at a time.
+
+        Memory stays bounded by one page however large the range. Every page is
+        read at one revision (``revision``, or the current one when the first page
+        is read), so the whole iteration is one consistent snapshot; a compaction
+        past that revision before the last page raises CompactedError. ``timeout``
+        is the deadline of each page's read. etcd 3.5 counts the rest of the range
+        for every page, so over millions of keys a larger ``page_size`` costs it less.
+        The arguments are checked here, before anything is read.
+        """
+        size = _check.integer(page_size, "page_size", minimum=1)
+        if prefix or from_key or range_end is not None:
+            begin, end = key_range(key, prefix=prefix, range_end=range_end, from_key=from_key)
+        else:
+            begin, end = to_key(key), b""
+        at = _check.revision(revision)
+        _check.call_timeout(timeout)
+        return self._pages(begin, end, at, size, keys_only, serializable, timeout)
+
+    def _pages(
+        self,
+        begin: bytes,
+        end: bytes,
+        revision: int,
+        size: int,
+        keys_only: bool,
+        serializable: bool,
+        timeout: float | None,
+    ) -> Iterator[KeyValue]:
+        """get_paged's reads: each page starts just after the last key of the one before."""
+        while True:
+            page = self.get(
+                begin,
+                range_end=end or None,
+                revision=revision,
+                limit=size,
+                keys_only=keys_only,
+                serializable=serializable,
+                timeout=timeout,
+            )
+            revision = revision or page.header.revision
+            for kv in page.kvs:
+                yield kv
+            if not page.more or not page.kvs:
+                return
+            begin = page.kvs[-1].key + b"\0"  # the next key after the last one read
 
     def put(
         self,
@@ -208,7 +331,7 @@ class Client:
             ignore_value=ignore_value,
             ignore_lease=ignore_lease,
         )
-        return PutResponse(self._transport.call(M.PUT, request, timeout))
+        return PutResponse(self._call(M.PUT, request, timeout))
 
     def delete(
         self,
@@ -229,7 +352,7 @@ class Client:
         request = delete_request(
             key, prefix=prefix, range_end=range_end, from_key=from_key, prev_kv=prev_kv
         )
-        return DeleteResponse(self._transport.call(M.DELETE_RANGE, request, timeout))
+        return DeleteResponse(self._call(M.DELETE_RANGE, request, timeout))
 
     def txn(
         self,
@@ -245,14 +368,55 @@ class Client:
             op.WhichOneof("request") == "request_range" for op in request.success
         ) and all(op.WhichOneof("request") == "request_range" for op in request.failure)
         method = M.TXN_READ if read_only else M.TXN
-        return TxnResponse(self._transport.call(method, request, timeout))
+        return TxnResponse(self._call(method, request, timeout))
+
+    def put_once(
+        self,
+        key: KeyLike,
+        value: KeyLike,
+        *,
+        lease: LeaseArg = None,
+        timeout: float | None = None,
+        attempt_timeout: float | None = None,
+    ) -> OnceResult:
+        """Write a key exactly once, even across failures whose outcome is unknown.
+
+        A plain ``put`` that fails after its request left raises an error with
+        ``outcome_unknown`` set: it may have been applied. ``put_once`` makes the write
+        verifiable (a marker key in the same transaction) and repeats it until it knows:
+        see ``txn_once``.
+        """
+        return self._once.write(
+            (), [Put(key, value, lease=lease)], (), timeout, attempt_timeout
+        )
+
+    def txn_once(
+        self,
+        compare: list[Compare] | tuple[Compare, ...] = (),
+        success: list[Operation] | tuple[Operation, ...] = (),
+        failure: list[Operation] | tuple[Operation, ...] = (),
+        *,
+        timeout: float | None = None,
+        attempt_timeout: float | None = None,
+    ) -> OnceResult:
+        """Apply a transaction exactly once, even across failures whose outcome is unknown.
+
+        The transaction also writes a marker key (under ``__etcd3py/once/``, on a lease
+        that outlives the call) and is guarded by the marker's absence, so it is repeated
+        safely while its outcome is unknown, each attempt within ``attempt_timeout``, the
+        whole within ``timeout``. The OnceResult says which branch ran and at which
+        revision; its ``response`` is None when the answer was lost and the outcome was
+        read back from the marker. Costs a slightly larger transaction (and, now and
+        then, a lease grant).
+        """
+        return self._once.write(compare, success, failure, timeout, attempt_timeout)
 
     def compact(
         self, revision: int, *, physical: bool = False, timeout: float | None = None
     ) -> None:
         """Discard history before ``revision``; ``physical`` waits until it is reclaimed."""
         request = rpc_pb2.CompactionRequest(revision=_check.revision(revision), physical=physical)
-        self._transport.call(M.COMPACT, request, timeout)
+        self._call(M.COMPACT, request, timeout)
 
     # ---- leases ----
 
@@ -264,8 +428,23 @@ class Client:
         The lease is not kept alive: see ``lease()`` or ``keep_alive()``.
         """
         request = rpc_pb2.LeaseGrantRequest(TTL=_check.ttl(ttl), ID=_check.lease_id(lease_id))
-        response = self._transport.call(M.LEASE_GRANT, request, timeout)
-        return Lease(response.ID, response.TTL, self._transport)
+        response = self._call(M.LEASE_GRANT, request, timeout)
+        return Lease(response.ID, response.TTL, self._transport, self._namespace)
+
+    def existing_lease(self, lease_id: int, *, timeout: float | None = None) -> Lease:
+        """A Lease for one granted elsewhere (another process, etcdctl), known by its id:
+        to renew it (``refresh()``, ``keep_alive()``), follow its loss or revoke it.
+
+        Its ``ttl`` is the granted TTL etcd reports (reading it renews nothing). Raises
+        LeaseNotFoundError when etcd does not hold the lease.
+        """
+        info = self.time_to_live(_check.integer(lease_id, "lease_id", 1), timeout=timeout)
+        if info.ttl == -1:
+            missing_lease = E.LEASE_NOT_FOUND
+            raise LeaseNotFoundError(
+                missing_lease.message, code=missing_lease.code, operation="existing_lease"
+            )
+        return Lease(info.id, info.granted_ttl, self._transport, self._namespace)
 
     def keep_alive(self, lease: Lease) -> None:
         """Renew ``lease`` in the background (every TTL/3) until it is revoked or lost."""
@@ -290,7 +469,7 @@ class Client:
     def revoke(self, lease_id: LeaseArg, *, timeout: float | None = None) -> None:
         """Revoke a lease (an id or a Lease); its keys are deleted."""
         request = rpc_pb2.LeaseRevokeRequest(ID=existing_lease(lease_id, "lease_id"))
-        self._transport.call(M.LEASE_REVOKE, request, timeout)
+        self._call(M.LEASE_REVOKE, request, timeout)
 
     def time_to_live(
         self, lease_id: LeaseArg, *, keys: bool = False, timeout: float | None = None
@@ -300,12 +479,12 @@ class Client:
         A lease etcd does not know is not an error here: its LeaseInfo has ``ttl == -1``.
         """
         request = rpc_pb2.LeaseTimeToLiveRequest(ID=existing_lease(lease_id, "lease_id"), keys=keys)
-        return LeaseInfo(self._transport.call(M.LEASE_TIME_TO_LIVE, request, timeout))
+        return LeaseInfo(self._call(M.LEASE_TIME_TO_LIVE, request, timeout))
 
     def leases(self, *, timeout: float | None = None) -> list[int]:
         """Ids of every lease the cluster holds."""
         request = rpc_pb2.LeaseLeasesRequest()
-        response = self._transport.call(M.LEASE_LEASES, request, timeout)
+        response = self._call(M.LEASE_LEASES, request, timeout)
         return [s.ID for s in response.leases]
 
     # ---- watch ----
@@ -339,7 +518,7 @@ class Client:
             filters=filters,
             fragment=fragment,
         )
-        return self._watches.watch(create)
+        return self._watches.watch(create, self._namespace)
 
     def watch_once(
         self, key: KeyLike, *, timeout: float | None = None, **options: Any
@@ -371,12 +550,12 @@ class Client:
         use ``etcd3py.recipes.Mutex``.
         """
         request = v3lock_pb2.LockRequest(name=to_key(name, "name"), lease=required_lease(lease))
-        return LockResponse(self._transport.call(M.LOCK, request, timeout))
+        return LockResponse(self._call(M.LOCK, request, timeout))
 
     def unlock(self, key: KeyLike, *, timeout: float | None = None) -> None:
         """Release a lock taken with ``lock`` (its key is deleted)."""
         request = v3lock_pb2.UnlockRequest(key=to_key(key))
-        self._transport.call(M.UNLOCK, request, timeout)
+        self._call(M.UNLOCK, request, timeout)
 
     def campaign(
         self, name: KeyLike, value: KeyLike, lease: LeaseArg, *, timeout: float | None = None
@@ -391,7 +570,7 @@ class Client:
             lease=required_lease(lease),
             value=to_bytes(value, "value"),
         )
-        leader = (self._transport.call(M.CAMPAIGN, request, timeout)).leader
+        leader = (self._call(M.CAMPAIGN, request, timeout)).leader
         return LeaderKey(leader.name, leader.key, leader.rev, leader.lease)
 
     def proclaim(
@@ -401,12 +580,12 @@ class Client:
         request = v3election_pb2.ProclaimRequest(
             leader=leader_key(leader), value=to_bytes(value, "value")
         )
-        self._transport.call(M.PROCLAIM, request, timeout)
+        self._call(M.PROCLAIM, request, timeout)
 
     def resign(self, leader: LeaderKey, *, timeout: float | None = None) -> None:
         """Give up leadership (nothing happens if it was already lost)."""
         request = v3election_pb2.ResignRequest(leader=leader_key(leader))
-        self._transport.call(M.RESIGN, request, timeout)
+        self._call(M.RESIGN, request, timeout)
 
     def election_leader(
         self, name: KeyLike, *, timeout: float | None = None
@@ -414,20 +593,20 @@ class Client:
         """The leader's key-value (its value is the last proclaimed), or None."""
         request = v3election_pb2.LeaderRequest(name=to_key(name, "name"))
         try:
-            response = self._transport.call(M.LEADER, request, timeout)
+            response = self._call(M.LEADER, request, timeout)
         except ElectionNoLeaderError:
             return None
         return KeyValue(response.kv)
 
     def observe(self, name: KeyLike) -> ElectionObserver:
         """Follow the leader of election ``name``: each ``get`` returns it when it changes."""
-        return ElectionObserver(self._transport, to_key(name, "name"))
+        return ElectionObserver(self._transport, to_key(name, "name"), self._namespace)
 
     # ---- cluster ----
 
     def member_list(self, *, timeout: float | None = None) -> list[Member]:
         """The members of the cluster (learners included), as the answering member knows them."""
-        response = self._transport.call(M.MEMBER_LIST, rpc_pb2.MemberListRequest(), timeout)
+        response = self._call(M.MEMBER_LIST, rpc_pb2.MemberListRequest(), timeout)
         return [Member(m) for m in response.members]
 
     def member_add(
@@ -440,12 +619,12 @@ class Client:
         members started.
         """
         request = rpc_pb2.MemberAddRequest(peerURLs=urls(peer_urls), isLearner=learner)
-        return Member((self._transport.call(M.MEMBER_ADD, request, timeout)).member)
+        return Member((self._call(M.MEMBER_ADD, request, timeout)).member)
 
     def member_remove(self, member_id: int, *, timeout: float | None = None) -> None:
         """Remove the member ``member_id`` (MemberNotFoundError if there is none)."""
         request = rpc_pb2.MemberRemoveRequest(ID=_check.member_id(member_id))
-        self._transport.call(M.MEMBER_REMOVE, request, timeout)
+        self._call(M.MEMBER_REMOVE, request, timeout)
 
     def member_update(
         self, member_id: int, peer_urls: list[str], *, timeout: float | None = None
@@ -454,7 +633,7 @@ class Client:
         request = rpc_pb2.MemberUpdateRequest(
             ID=_check.member_id(member_id), peerURLs=urls(peer_urls)
         )
-        self._transport.call(M.MEMBER_UPDATE, request, timeout)
+        self._call(M.MEMBER_UPDATE, request, timeout)
 
     def member_promote(self, member_id: int, *, timeout: float | None = None) -> None:
         """Make the learner ``member_id`` a voting member.
@@ -463,7 +642,7 @@ class Client:
         a member that is not a learner (MemberNotLearnerError).
         """
         request = rpc_pb2.MemberPromoteRequest(ID=_check.member_id(member_id))
-        self._transport.call(M.MEMBER_PROMOTE, request, timeout)
+        self._call(M.MEMBER_PROMOTE, request, timeout)
 
     def sync_endpoints(self, *, timeout: float | None = None) -> list[str]:
         """Use the client URLs of the current members as endpoints; return them."""
@@ -492,7 +671,7 @@ class Client:
     def status(self, endpoint: str | None = None, *, timeout: float | None = None) -> Status:
         """Status of one member (``endpoint``, or the next one)."""
         request = rpc_pb2.StatusRequest()
-        return Status(self._transport.call(M.STATUS, request, timeout, endpoint))
+        return Status(self._call(M.STATUS, request, timeout, endpoint))
 
     def alarms(self, *, timeout: float | None = None) -> list[Alarm]:
         """The alarms raised on the cluster's members (empty when all is well).
@@ -501,7 +680,7 @@ class Client:
         (NoSpaceError) until space is freed (compact, defragment) and the alarm is disarmed.
         """
         request = rpc_pb2.AlarmRequest(action=rpc_pb2.AlarmRequest.GET, alarm=rpc_pb2.NONE)
-        response = self._transport.call(M.ALARM, request, timeout)
+        response = self._call(M.ALARM, request, timeout)
         return [Alarm(a.memberID, AlarmType(a.alarm)) for a in response.alarms]
 
     def disarm(
@@ -524,7 +703,7 @@ class Client:
                 memberID=raised.member_id,
                 alarm=cast(Any, int(alarm)),
             )
-            response = self._transport.call(M.ALARM, request, timeout)
+            response = self._call(M.ALARM, request, timeout)
             cleared.extend(Alarm(a.memberID, AlarmType(a.alarm)) for a in response.alarms)
         return cleared
 
@@ -537,7 +716,7 @@ class Client:
         The member serves nothing while it defragments: do one member at a time.
         """
         request = rpc_pb2.DefragmentRequest()
-        self._transport.call(M.DEFRAGMENT, request, timeout, endpoint)
+        self._call(M.DEFRAGMENT, request, timeout, endpoint)
 
     def hash_kv(
         self, revision: int = 0, endpoint: str | None = None, *, timeout: float | None = None
@@ -550,7 +729,7 @@ class Client:
         CompactedError (unlike a read, which may name the compaction revision itself).
         """
         request = rpc_pb2.HashKVRequest(revision=_check.revision(revision))
-        return int((self._transport.call(M.HASH_KV, request, timeout, endpoint)).hash)
+        return int((self._call(M.HASH_KV, request, timeout, endpoint)).hash)
 
     def snapshot(self, fileobj: IO[bytes], *, endpoint: str | None = None) -> int:
         """Stream a snapshot of the backend into ``fileobj``; return the bytes written."""
@@ -574,7 +753,7 @@ class Client:
                     leader = conn.endpoint.display
                     break
         request = rpc_pb2.MoveLeaderRequest(targetID=member_id)
-        self._transport.call(M.MOVE_LEADER, request, timeout, leader)
+        self._call(M.MOVE_LEADER, request, timeout, leader)
 
     # ---- auth ----
 
@@ -585,15 +764,15 @@ class Client:
         RootRoleNotExistError). From then on every request needs credentials: create the client with
         ``username`` and ``password``.
         """
-        self._transport.call(M.AUTH_ENABLE, rpc_pb2.AuthEnableRequest(), timeout)
+        self._call(M.AUTH_ENABLE, rpc_pb2.AuthEnableRequest(), timeout)
 
     def auth_disable(self, *, timeout: float | None = None) -> None:
         """Turn authentication off (only root may)."""
-        self._transport.call(M.AUTH_DISABLE, rpc_pb2.AuthDisableRequest(), timeout)
+        self._call(M.AUTH_DISABLE, rpc_pb2.AuthDisableRequest(), timeout)
 
     def auth_status(self, *, timeout: float | None = None) -> bool:
         """Whether authentication is enabled."""
-        response = self._transport.call(M.AUTH_STATUS, rpc_pb2.AuthStatusRequest(), timeout)
+        response = self._call(M.AUTH_STATUS, rpc_pb2.AuthStatusRequest(), timeout)
         return bool(response.enabled)
 
     def user_add(
@@ -607,22 +786,22 @@ class Client:
             else _check.text(password, "password", empty=True) or "",
             options=auth_pb2.UserAddOptions(no_password=password is None),
         )
-        self._transport.call(M.USER_ADD, request, timeout)
+        self._call(M.USER_ADD, request, timeout)
 
     def user_get(self, name: str, *, timeout: float | None = None) -> list[str]:
         """The roles of a user."""
         request = rpc_pb2.AuthUserGetRequest(name=_check.text(name, "name"))
-        return list((self._transport.call(M.USER_GET, request, timeout)).roles)
+        return list((self._call(M.USER_GET, request, timeout)).roles)
 
     def user_list(self, *, timeout: float | None = None) -> list[str]:
         """The names of every user."""
-        response = self._transport.call(M.USER_LIST, rpc_pb2.AuthUserListRequest(), timeout)
+        response = self._call(M.USER_LIST, rpc_pb2.AuthUserListRequest(), timeout)
         return list(response.users)
 
     def user_delete(self, name: str, *, timeout: float | None = None) -> None:
         """Delete a user (UserNotFoundError if there is none)."""
         request = rpc_pb2.AuthUserDeleteRequest(name=_check.text(name, "name"))
-        self._transport.call(M.USER_DELETE, request, timeout)
+        self._call(M.USER_DELETE, request, timeout)
 
     def user_change_password(
         self, name: str, password: str, *, timeout: float | None = None
@@ -631,42 +810,42 @@ class Client:
         request = rpc_pb2.AuthUserChangePasswordRequest(
             name=_check.text(name, "name"), password=_check.text(password, "password", empty=True)
         )
-        self._transport.call(M.USER_CHANGE_PASSWORD, request, timeout)
+        self._call(M.USER_CHANGE_PASSWORD, request, timeout)
 
     def user_grant_role(self, user: str, role: str, *, timeout: float | None = None) -> None:
         """Give ``user`` the role ``role`` (both must exist)."""
         request = rpc_pb2.AuthUserGrantRoleRequest(
             user=_check.text(user, "user"), role=_check.text(role, "role")
         )
-        self._transport.call(M.USER_GRANT_ROLE, request, timeout)
+        self._call(M.USER_GRANT_ROLE, request, timeout)
 
     def user_revoke_role(self, user: str, role: str, *, timeout: float | None = None) -> None:
         """Take the role ``role`` from ``user`` (RoleNotGrantedError if it had none)."""
         request = rpc_pb2.AuthUserRevokeRoleRequest(
             name=_check.text(user, "user"), role=_check.text(role, "role")
         )
-        self._transport.call(M.USER_REVOKE_ROLE, request, timeout)
+        self._call(M.USER_REVOKE_ROLE, request, timeout)
 
     def role_add(self, name: str, *, timeout: float | None = None) -> None:
         """Create a role without permissions."""
         request = rpc_pb2.AuthRoleAddRequest(name=_check.text(name, "name"))
-        self._transport.call(M.ROLE_ADD, request, timeout)
+        self._call(M.ROLE_ADD, request, timeout)
 
     def role_get(self, name: str, *, timeout: float | None = None) -> list[KeyPermission]:
         """The permissions of a role."""
         request = rpc_pb2.AuthRoleGetRequest(role=_check.text(name, "name"))
-        response = self._transport.call(M.ROLE_GET, request, timeout)
+        response = self._call(M.ROLE_GET, request, timeout)
         return [KeyPermission(Permission(p.permType), p.key, p.range_end) for p in response.perm]
 
     def role_list(self, *, timeout: float | None = None) -> list[str]:
         """The names of every role."""
-        response = self._transport.call(M.ROLE_LIST, rpc_pb2.AuthRoleListRequest(), timeout)
+        response = self._call(M.ROLE_LIST, rpc_pb2.AuthRoleListRequest(), timeout)
         return list(response.roles)
 
     def role_delete(self, name: str, *, timeout: float | None = None) -> None:
         """Delete a role; users that had it lose its permissions."""
         request = rpc_pb2.AuthRoleDeleteRequest(role=_check.text(name, "name"))
-        self._transport.call(M.ROLE_DELETE, request, timeout)
+        self._call(M.ROLE_DELETE, request, timeout)
 
     def role_grant_permission(
         self,
@@ -688,7 +867,7 @@ class Client:
             name=_check.text(role, "role"),
             perm=auth_pb2.Permission(permType=_permission(perm), key=begin, range_end=end),
         )
-        self._transport.call(M.ROLE_GRANT_PERMISSION, request, timeout)
+        self._call(M.ROLE_GRANT_PERMISSION, request, timeout)
 
     def role_revoke_permission(
         self,
@@ -704,7 +883,7 @@ class Client:
         request = rpc_pb2.AuthRoleRevokePermissionRequest(
             role=_check.text(role, "role"), key=begin, range_end=end
         )
-        self._transport.call(M.ROLE_REVOKE_PERMISSION, request, timeout)
+        self._call(M.ROLE_REVOKE_PERMISSION, request, timeout)
 
 
 def _alarm_type(alarm: object) -> AlarmType:

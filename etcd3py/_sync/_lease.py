@@ -32,6 +32,7 @@ from ._stream_keeper import StreamKeeper
 GONE = "etcd does not know the lease (revoked or expired)"
 
 if TYPE_CHECKING:
+    from .._namespace import Namespace
     from ._transport import Transport
 
 log = logging.getLogger("etcd3py")
@@ -40,10 +41,17 @@ log = logging.getLogger("etcd3py")
 class Lease:
     """A granted lease: ``id`` and ``ttl``; ``lost`` once etcd no longer holds it."""
 
-    def __init__(self, lease_id: int, ttl: int, transport: Transport) -> None:
+    def __init__(
+        self,
+        lease_id: int,
+        ttl: int,
+        transport: Transport,
+        namespace: Namespace | None = None,
+    ) -> None:
         self.id = lease_id
         self.ttl = ttl
         self._transport = transport
+        self._namespace = namespace  # granted through a view: its keys are relative to it
         self._lost = False
         self._lost_event = Flag()  # set after the callbacks ran: waiters see them done
         self.lost_reason: str | None = None
@@ -153,6 +161,8 @@ class Lease:
         if response.TTL < 0:
             self._mark_lost(GONE)
             self.check_alive()
+        if self._namespace is not None:
+            self._namespace.inbound(LEASE_TIME_TO_LIVE, response)
         return LeaseInfo(response)
 
     def __enter__(self) -> Lease:

@@ -19,6 +19,7 @@ import grpc
 
 from .. import _check, _retry
 from .. import _methods as M
+from .._namespace import Namespace
 from .._proto import v3election_pb2
 from .._types import KeyValue
 from ..errors import DeadlineExceededError, WatchClosedError, from_rpc_error, show_key
@@ -32,9 +33,14 @@ _CLOSED = object()
 class ElectionObserver:
     """The leader of one election each time it changes: ``get`` or ``for``."""
 
-    def __init__(self, transport: Transport, name: bytes) -> None:
+    def __init__(
+        self, transport: Transport, name: bytes, namespace: Namespace | None = None
+    ) -> None:
         self._transport = transport
-        self._request = v3election_pb2.LeaderRequest(name=name)
+        self._namespace = namespace  # observed through a view: keys relative to it
+        self._request = v3election_pb2.LeaderRequest(
+            name=name if namespace is None else namespace.key(name)
+        )
         self._last: tuple[bytes, int] | None = None
         self._stream: ServerStream | None = None
         self._closed = False
@@ -92,6 +98,8 @@ class ElectionObserver:
                 seen = (kv.key, kv.mod_revision)
                 if seen != self._last:
                     self._last = seen
+                    if self._namespace is not None:
+                        self._namespace.inbound(M.LEADER, response)
                     return KeyValue(kv)
         finally:
             self._stream = None

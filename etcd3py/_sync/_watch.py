@@ -46,6 +46,7 @@ from ._primitives import Flag, Lock, Queue, Empty
 from ._stream_keeper import StreamKeeper
 
 if TYPE_CHECKING:
+    from .._namespace import Namespace
     from ._transport import Transport
 
 log = logging.getLogger("etcd3py")
@@ -102,9 +103,11 @@ class Watch:
         manager: WatchManager,
         create: rpc_pb2.WatchCreateRequest,
         buffer_size: int,
+        namespace: Namespace | None = None,
     ) -> None:
         self._manager = manager
         self._create = create
+        self._namespace = namespace  # a view's watch hands out keys relative to it
         self._queue: Queue[Any] = Queue(buffer_size)
         self._low_water = buffer_size // 2
         self.watch_id = 0  # the server-side id of the current incarnation
@@ -276,7 +279,10 @@ class Watch:
         progress = not events
         if self._queue.full():
             return False
-        self._queue.put_nowait(WatchResponse(response.header, events, 0, progress))
+        if self._namespace is not None:
+            self._namespace.strip_events(events)
+        requested = progress and response.watch_id == -1
+        self._queue.put_nowait(WatchResponse(response.header, events, 0, progress, requested))
         if events:
             self.next_revision = events[-1].kv.mod_revision + 1
         elif response.watch_id != -1:
@@ -323,11 +329,15 @@ class WatchManager(StreamKeeper):
             f"the server did not confirm the watch within {waited}s", operation=what, endpoint=where
         )
 
-    def watch(self, create: rpc_pb2.WatchCreateRequest) -> Watch:
+    def watch(
+        self, create: rpc_pb2.WatchCreateRequest, namespace: Namespace | None = None
+    ) -> Watch:
         if self._closed:
             raise ClientClosedError("the client is closed")
         self._transport.check_open()
-        return Watch(self, create, self.buffer_size)
+        if namespace is not None:
+            namespace.watch_create(create)
+        return Watch(self, create, self.buffer_size, namespace)
 
     def add(self, watch: Watch) -> None:
         watch.needs_create = True

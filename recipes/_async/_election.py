@@ -18,6 +18,7 @@ from etcd3py import (
     CreateRevision,
     Delete,
     ElectionNotLeaderError,
+    EtcdError,
     EventType,
     Get,
     KeyValue,
@@ -26,7 +27,8 @@ from etcd3py import (
     WatchClosedError,
 )
 
-from ._session import DEFAULT_TTL, AsyncSession, AsyncSessionSource
+from ._owned import _Owned
+from ._session import DEFAULT_TTL, AsyncSession
 from ._util import (
     WaitTimedOut,
     as_bytes,
@@ -40,8 +42,15 @@ from ._util import (
 from ._wait import wait_turn
 
 
-class AsyncElection:
-    """``AsyncElection(client_or_session, "leader/svc", ttl=10)``"""
+class AsyncElection(_Owned):
+    """``AsyncElection(client_or_session, "leader/svc", ttl=10)``
+
+    While leading, the leader key is watched: if etcd deletes it (a revoked or
+    expired lease, a delete by anyone) ``is_leader`` turns False at once and the
+    ``on_lost`` callbacks run; ``guard()`` fences writes by the leadership.
+    """
+
+    _what = "election"
 
     def __init__(
         self,
@@ -50,19 +59,21 @@ class AsyncElection:
         ttl: int = DEFAULT_TTL,
     ) -> None:
         self._prefix = name_prefix(name, "election")
-        self._sessions = AsyncSessionSource(client_or_session, ttl)
-        self._client = self._sessions.client
-        self._key: bytes | None = None
-        self._revision = 0
+        super().__init__(client_or_session, ttl)
 
     def __repr__(self) -> str:
         state = f"leading as {self._key!r}" if self.is_leader else "not leading"
         return f"<Election {self._prefix[:-1]!r} {state}>"
 
+    def _refusal(self, why: str | None = None) -> EtcdError:
+        name = self._prefix[:-1]
+        return ElectionNotLeaderError(f"not the leader of {name!r}" + (f": {why}" if why else ""))
+
     @property
     def is_leader(self) -> bool:
-        """True after a won campaign until resign, or until the session is lost."""
-        return self._key is not None and self._sessions.alive
+        """True from a won campaign to resign, until the leadership is lost: the
+        leader key deleted (seen at once, by a watch on it) or the session lost."""
+        return self._owning()
 
     @property
     def key(self) -> bytes:
@@ -78,12 +89,7 @@ class AsyncElection:
         return self._revision
 
     def _check_leader(self) -> None:
-        if not self.is_leader:
-            reason = ""
-            session = self._sessions.current
-            if session is not None and session.lost:
-                reason = f": the session was lost ({session.lost_reason})"
-            raise ElectionNotLeaderError(f"not the leader of {self._prefix[:-1]!r}{reason}")
+        self._check_key()
 
     async def campaign(self, value: str | bytes, timeout: float | None = None) -> bool:
         """Stand for leader with ``value``; True once leading, False after ``timeout``.
@@ -133,6 +139,7 @@ class AsyncElection:
             if timed_out(error, deadline):
                 return False
             raise
+        await self._own()
         return True
 
     async def proclaim(self, value: str | bytes) -> None:
@@ -146,11 +153,13 @@ class AsyncElection:
             success=[Put(self._key, data, lease=session.lease)],
         )
         if not response.succeeded:
+            self._lose(self._watcher, "proclaim found the leader key gone")
             self._key = None
-            raise ElectionNotLeaderError("the leader key is gone: leadership was lost")
+            raise self._refusal("its key is gone: the leadership was lost")
 
     async def resign(self) -> None:
         """Step down (or stop campaigning): the next candidate leads."""
+        self._disown()
         key, self._key = self._key, None
         session = self._sessions.current
         if session is None or session.lost:

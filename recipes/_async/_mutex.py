@@ -109,11 +109,13 @@ class AsyncMutex(_Hold):
             lock_waited(self._what, time.monotonic() - start, type(error).__name__)
             raise
         lock_waited(self._what, time.monotonic() - start, "acquired")
+        await self._own()
         return True
 
     async def try_acquire(self) -> bool:
         """Take the lock if it is free now; never wait."""
         if await self._try(None, repeat=False):
+            await self._own()
             return True
         await self._withdraw()
         return False

@@ -21,16 +21,14 @@ from etcd3py import (
     ArgumentTypeError,
     AsyncClient,
     AsyncLease,
-    AsyncWatch,
-    CompactedError,
     EtcdError,
-    EventType,
     WatchClosedError,
     _check,
 )
 from etcd3py._async._primitives import AsyncTask, sleep, spawn
 
 from .._data import Instance, decode, encode
+from ._cache import AsyncCache, AsyncCacheChanges
 from ._util import WaitTimedOut, as_bytes, deadline_after, remaining, within
 
 log = logging.getLogger("etcd3py.recipes")
@@ -196,16 +194,18 @@ class AsyncRegistration:
 class AsyncServiceWatch:
     """The instances of a service: first as they are, then after every change.
 
-    Starts from a read at revision R and watches from R+1, so no change falls in
-    between; after a compaction it reads again (the list it then yields is complete).
+    A view over an AsyncCache of the service's prefix (the project's one
+    list-then-watch): no change falls between the first list and the watch, and
+    after a relist (a compaction, a server behind what was seen) the list it
+    yields is complete.
     """
 
     def __init__(self, client: AsyncClient, service: str, prefix: bytes) -> None:
-        self._client = client
         self._service = service
         self._prefix = prefix
+        self._cache = AsyncCache(client, prefix)
+        self._changes: AsyncCacheChanges | None = None
         self._entries: dict[bytes, bytes] = {}
-        self._watch: AsyncWatch | None = None
         self._closed = False
 
     def __aiter__(self) -> AsyncServiceWatch:
@@ -228,46 +228,34 @@ class AsyncServiceWatch:
 
     async def _next(self, deadline: float | None) -> list[Instance] | None:
         """The next list; None once cancelled; WaitTimedOut at the deadline."""
-        while not self._closed:
-            if self._watch is None:
-                await self._load(deadline)
-                return _parse(self._service, self._prefix, self._entries)
-            try:
-                response = await self._watch.get(remaining(deadline))
-            except CompactedError:
-                await self._drop()
-                continue
-            except WatchClosedError:
-                await self._drop()  # cancelled by cancel(): the loop ends
-                continue
-            if response is None:
-                raise WaitTimedOut
-            for event in response.events:
-                if event.type == EventType.PUT:
-                    self._entries[event.key] = event.value
-                else:
-                    self._entries.pop(event.key, None)
-            if response.events:
-                return _parse(self._service, self._prefix, self._entries)
-        return None
-
-    async def _load(self, deadline: float | None) -> None:
-        response = await self._client.get(self._prefix, prefix=True, timeout=remaining(deadline))
-        self._entries = {kv.key: kv.value for kv in response.kvs}
-        watch = self._client.watch(
-            self._prefix, prefix=True, start_revision=response.header.revision + 1
-        )
-        self._watch = await watch.start(remaining(deadline))
-
-    async def _drop(self) -> None:
-        watch, self._watch = self._watch, None
-        if watch is not None:
-            await watch.cancel()
+        if self._closed:
+            return None
+        if self._changes is None or self._changes.fell_behind:
+            # the first list, or a whole one again for a consumer that fell far behind
+            await self._cache.start(remaining(deadline))
+            self._changes = changes = self._cache.changes()
+            self._entries = {key: entry.value for key, entry in changes.snapshot.items()}
+            return _parse(self._service, self._prefix, self._entries)
+        try:
+            change = await self._changes.get(remaining(deadline))
+        except WatchClosedError:
+            if self._closed:
+                return None
+            if self._changes.fell_behind:
+                return await self._next(deadline)
+            raise
+        if change is None:
+            raise WaitTimedOut
+        for key, entry in change.changed.items():
+            self._entries[key] = entry.value
+        for key in change.deleted:
+            self._entries.pop(key, None)
+        return _parse(self._service, self._prefix, self._entries)
 
     async def cancel(self) -> None:
         """Stop following the service: ``get`` returns None from now on, a waiting one too."""
         self._closed = True
-        await self._drop()
+        await self._cache.close()
 
     async def __aenter__(self) -> AsyncServiceWatch:
         return self

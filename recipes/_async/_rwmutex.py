@@ -122,6 +122,7 @@ class AsyncRWLock(_Hold):
             if timed_out(error, deadline):
                 return False
             raise
+        await self._own()
         return True
 
     async def _put_key(self, session: AsyncSession) -> None:

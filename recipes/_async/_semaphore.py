@@ -81,6 +81,7 @@ class AsyncSemaphore(_Hold):
         session = await self._sessions.start()
         try:
             if await self._enter(session, deadline):
+                await self._own()
                 return True
             while True:
                 before = await self._client.get(
@@ -108,6 +109,7 @@ class AsyncSemaphore(_Hold):
             if timed_out(error, deadline):
                 return False
             raise
+        await self._own()
         return True
 
     async def _enter(self, session: AsyncSession, deadline: float | None) -> bool:

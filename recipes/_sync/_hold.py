@@ -2,9 +2,10 @@
 """A key of ours under a session's lease: what every lock-like recipe holds.
 
 Mutex, RWMutex and Semaphore all put a key under a session's lease and hold it
-from acquire to release; this is the part they share: sessions (given, or one of
-its own per acquisition), ``held``, ``key``, the fencing ``revision``, the
-``is_owner()`` guard, and a release that says when the hold was lost.
+from acquire to release; this is the part they share on top of ``_Owned`` (the
+watch that tells a loss at once, ``is_owner()``, ``guard()``, ``safe_until``):
+``held``, ``key``, the fencing ``revision``, and a release that says when the hold
+was lost.
 """
 
 from __future__ import annotations
@@ -12,63 +13,36 @@ from __future__ import annotations
 import contextlib
 from types import TracebackType
 
-from etcd3py import Client, Compare, CreateRevision, Delete, LeaseLostError, LockNotHeldError
+from etcd3py import CreateRevision, Delete, LeaseLostError, LockNotHeldError
 
-from ._session import Session, SessionSource
+from ._owned import _Owned
 
 
-class _Hold:
+class _Hold(_Owned):
     """A key of ours under a session's lease, held from acquire to release.
 
     Given a client, each acquisition gets a session of ``ttl`` seconds of its own
     (revoked at release); given a session, the key hangs on it.
     """
 
-    _what = "lock"
-
-    def __init__(self, client_or_session: Client | Session, ttl: int) -> None:
-        self._sessions = SessionSource(client_or_session, ttl)
-        self._client = self._sessions.client
-        self._key: bytes | None = None
-        self._revision = 0
-
-    @property
-    def session(self) -> Session | None:
-        """The session holding (or last holding) the key."""
-        return self._sessions.current
-
     @property
     def held(self) -> bool:
-        """True between acquire and release, unless the session was lost meanwhile."""
-        return self._key is not None and self._sessions.alive
+        """True from a won acquisition to its release, until the hold is lost: its key
+        deleted (seen at once, by a watch on it) or its session lost."""
+        return self._owning()
 
     @property
     def key(self) -> bytes:
         """The key that holds it (while held)."""
-        self._check_held()
+        self._check_key()
         assert self._key is not None
         return self._key
 
     @property
     def revision(self) -> int:
         """The key's create revision: a fencing token, increasing per holder."""
-        self._check_held()
+        self._check_key()
         return self._revision
-
-    def is_owner(self) -> Compare:
-        """A txn comparison that holds only while this hold still stands."""
-        self._check_held()
-        assert self._key is not None
-        return CreateRevision(self._key) == self._revision
-
-    def _check_held(self) -> None:
-        session = self._sessions.current
-        if self._key is None or session is None:
-            raise LockNotHeldError(f"the {self._what} is not held")
-        if session.lost:
-            raise LockNotHeldError(
-                f"the {self._what} was lost with its session: {session.lost_reason}"
-            )
 
     def _confirm(self) -> None:
         """After a wait: is my key still there? (Its session may have gone meanwhile.)"""
@@ -81,10 +55,11 @@ class _Hold:
     def release(self) -> None:
         """Give it up (its key goes); nothing to do when not held.
 
-        Raises LockNotHeldError when the key had already gone (the session was
-        lost while held): whatever ran under it may have overlapped with another
+        Raises LockNotHeldError when the key had already gone (deleted, or its
+        session lost, while held): whatever ran under it may have overlapped with another
         holder, and the caller should know.
         """
+        self._disown()
         key, revision = self._key, self._revision
         self._key, self._revision = None, 0
         session = self._sessions.current
@@ -98,7 +73,7 @@ class _Hold:
         finally:
             self._sessions.end()
         if gone:
-            reason = session.lost_reason if session is not None else None
+            reason = self._lost_reason or (session.lost_reason if session is not None else None)
             raise LockNotHeldError(
                 f"the {self._what} was lost while held ({reason or 'its key vanished'})"
             )

@@ -110,11 +110,13 @@ class Mutex(_Hold):
             lock_waited(self._what, time.monotonic() - start, type(error).__name__)
             raise
         lock_waited(self._what, time.monotonic() - start, "acquired")
+        self._own()
         return True
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free now; never wait."""
         if self._try(None, repeat=False):
+            self._own()
             return True
         self._withdraw()
         return False

@@ -22,16 +22,14 @@ from etcd3py import (
     ArgumentTypeError,
     Client,
     Lease,
-    Watch,
-    CompactedError,
     EtcdError,
-    EventType,
     WatchClosedError,
     _check,
 )
 from etcd3py._sync._primitives import Task, sleep, spawn
 
 from .._data import Instance, decode, encode
+from ._cache import Cache, CacheChanges
 from ._util import WaitTimedOut, as_bytes, deadline_after, remaining, within
 
 log = logging.getLogger("etcd3py.recipes")
@@ -197,16 +195,18 @@ class Registration:
 class ServiceWatch:
     """The instances of a service: first as they are, then after every change.
 
-    Starts from a read at revision R and watches from R+1, so no change falls in
-    between; after a compaction it reads again (the list it then yields is complete).
+    A view over an Cache of the service's prefix (the project's one
+    list-then-watch): no change falls between the first list and the watch, and
+    after a relist (a compaction, a server behind what was seen) the list it
+    yields is complete.
     """
 
     def __init__(self, client: Client, service: str, prefix: bytes) -> None:
-        self._client = client
         self._service = service
         self._prefix = prefix
+        self._cache = Cache(client, prefix)
+        self._changes: CacheChanges | None = None
         self._entries: dict[bytes, bytes] = {}
-        self._watch: Watch | None = None
         self._closed = False
 
     def __iter__(self) -> ServiceWatch:
@@ -229,46 +229,34 @@ class ServiceWatch:
 
     def _next(self, deadline: float | None) -> list[Instance] | None:
         """The next list; None once cancelled; WaitTimedOut at the deadline."""
-        while not self._closed:
-            if self._watch is None:
-                self._load(deadline)
-                return _parse(self._service, self._prefix, self._entries)
-            try:
-                response = self._watch.get(remaining(deadline))
-            except CompactedError:
-                self._drop()
-                continue
-            except WatchClosedError:
-                self._drop()  # cancelled by cancel(): the loop ends
-                continue
-            if response is None:
-                raise WaitTimedOut
-            for event in response.events:
-                if event.type == EventType.PUT:
-                    self._entries[event.key] = event.value
-                else:
-                    self._entries.pop(event.key, None)
-            if response.events:
-                return _parse(self._service, self._prefix, self._entries)
-        return None
-
-    def _load(self, deadline: float | None) -> None:
-        response = self._client.get(self._prefix, prefix=True, timeout=remaining(deadline))
-        self._entries = {kv.key: kv.value for kv in response.kvs}
-        watch = self._client.watch(
-            self._prefix, prefix=True, start_revision=response.header.revision + 1
-        )
-        self._watch = watch.start(remaining(deadline))
-
-    def _drop(self) -> None:
-        watch, self._watch = self._watch, None
-        if watch is not None:
-            watch.cancel()
+        if self._closed:
+            return None
+        if self._changes is None or self._changes.fell_behind:
+            # the first list, or a whole one again for a consumer that fell far behind
+            self._cache.start(remaining(deadline))
+            self._changes = changes = self._cache.changes()
+            self._entries = {key: entry.value for key, entry in changes.snapshot.items()}
+            return _parse(self._service, self._prefix, self._entries)
+        try:
+            change = self._changes.get(remaining(deadline))
+        except WatchClosedError:
+            if self._closed:
+                return None
+            if self._changes.fell_behind:
+                return self._next(deadline)
+            raise
+        if change is None:
+            raise WaitTimedOut
+        for key, entry in change.changed.items():
+            self._entries[key] = entry.value
+        for key in change.deleted:
+            self._entries.pop(key, None)
+        return _parse(self._service, self._prefix, self._entries)
 
     def cancel(self) -> None:
         """Stop following the service: ``get`` returns None from now on, a waiting one too."""
         self._closed = True
-        self._drop()
+        self._cache.close()
 
     def __enter__(self) -> ServiceWatch:
         return self

@@ -123,6 +123,7 @@ class RWLock(_Hold):
             if timed_out(error, deadline):
                 return False
             raise
+        self._own()
         return True
 
     def _put_key(self, session: Session) -> None:

@@ -82,6 +82,7 @@ class Semaphore(_Hold):
         session = self._sessions.start()
         try:
             if self._enter(session, deadline):
+                self._own()
                 return True
             while True:
                 before = self._client.get(
@@ -109,6 +110,7 @@ class Semaphore(_Hold):
             if timed_out(error, deadline):
                 return False
             raise
+        self._own()
         return True
 
     def _enter(self, session: Session, deadline: float | None) -> bool:

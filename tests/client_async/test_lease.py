@@ -15,6 +15,7 @@ from etcd3py import (
     LeaseTTLTooLargeError,
 )
 from etcd3py._methods import LEASE_KEEP_ALIVE
+from tests.support.backends import Backend
 
 pytestmark = pytest.mark.anyio
 
@@ -122,3 +123,20 @@ async def _pause(seconds: float) -> None:
     from etcd3py._async._primitives import sleep
 
     await sleep(seconds)
+
+
+async def test_existing_lease_adopts_a_lease_granted_elsewhere(
+    aclient: AsyncClient, backend: Backend
+) -> None:
+    """A lease known only by its id (granted by another client) is renewed, kept alive
+    and seen lost like one of ours; an id etcd does not hold is refused by name."""
+    async with AsyncClient(backend.endpoint) as other:
+        granted = await other.grant(30)
+        adopted = await aclient.existing_lease(granted.id)
+        assert (adopted.id, adopted.ttl) == (granted.id, 30)
+        assert await adopted.refresh() == 30
+        aclient.keep_alive(adopted)
+        await other.revoke(granted.id)
+        assert await adopted.wait_lost(timeout=15)
+    with pytest.raises(LeaseNotFoundError, match="requested lease not found"):
+        await aclient.existing_lease(granted.id)

@@ -68,6 +68,7 @@ async def test_progress_notifications(aclient: AsyncClient, prefix: bytes) -> No
         resp = await watch.get(timeout=5)  # both servers notify every second in the suite
         assert resp is not None and resp.is_progress_notify and resp.events == []
         assert resp.header.revision >= current
+        assert not resp.progress_requested  # the watch's own notice: a bookmark
 
 
 async def test_request_progress(aclient: AsyncClient, prefix: bytes) -> None:
@@ -78,6 +79,7 @@ async def test_request_progress(aclient: AsyncClient, prefix: bytes) -> None:
             resp = await watch.get(timeout=10)
             assert resp is not None and resp.is_progress_notify
             assert resp.header.revision >= current
+            assert resp.progress_requested  # etcd's answer to all (watch id -1): no bookmark
 
 
 async def test_fragments_arrive_joined(aclient: AsyncClient, prefix: bytes) -> None:

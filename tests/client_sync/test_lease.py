@@ -16,6 +16,7 @@ from etcd3py import (
     LeaseTTLTooLargeError,
 )
 from etcd3py._methods import LEASE_KEEP_ALIVE
+from tests.support.backends import Backend
 
 
 MIN_TTL = 2
@@ -122,3 +123,20 @@ def _pause(seconds: float) -> None:
     from etcd3py._sync._primitives import sleep
 
     sleep(seconds)
+
+
+def test_existing_lease_adopts_a_lease_granted_elsewhere(
+    client: Client, backend: Backend
+) -> None:
+    """A lease known only by its id (granted by another client) is renewed, kept alive
+    and seen lost like one of ours; an id etcd does not hold is refused by name."""
+    with Client(backend.endpoint) as other:
+        granted = other.grant(30)
+        adopted = client.existing_lease(granted.id)
+        assert (adopted.id, adopted.ttl) == (granted.id, 30)
+        assert adopted.refresh() == 30
+        client.keep_alive(adopted)
+        other.revoke(granted.id)
+        assert adopted.wait_lost(timeout=15)
+    with pytest.raises(LeaseNotFoundError, match="requested lease not found"):
+        client.existing_lease(granted.id)

@@ -141,6 +141,7 @@ KIND_BY_NAME: dict[str, str] = {
     "value": "value",
     "ttl": "ttl",
     "timeout": "call_timeout",
+    "attempt_timeout": "call_timeout",
     "revision": "revision",
     "start_revision": "revision",
     "limit": "revision",
@@ -202,6 +203,7 @@ KIND_BY_NAME: dict[str, str] = {
     "keys": FLAG,
     "learner": FLAG,
     "require_leader": FLAG,
+    "ordering": FLAG,
     "ack": FLAG,
     "keep_registered": FLAG,
     "options": SKIP,  # watch_once(**options): the options of watch(), tested there
@@ -232,6 +234,19 @@ OVERRIDES: dict[str, str] = {
     "Client.__init__.password": "optional_text",
     "Client.__init__.timeout": "seconds_required",
     "ConfigWatcher.__init__.prefix": "key",
+    "Cache.__init__.page_size": "count",
+    "Cache.__init__.probe_interval": "seconds_required",
+    "Cache.changes.buffer": "count",
+    "Cache.get.key": "value",
+    "Cache.index.name": "text",
+    "Cache.lookup.name": "text",
+    "Client.namespace.prefix": "key",
+    "Client.existing_lease.lease_id": "count",
+    "Client.get_paged.page_size": "count",
+    "Mutex.check_safe.seconds": "seconds_or_zero",
+    "RWLock.check_safe.seconds": "seconds_or_zero",
+    "Semaphore.check_safe.seconds": "seconds_or_zero",
+    "Election.check_safe.seconds": "seconds_or_zero",
     "ServiceRegistry.__init__.prefix": "text",
     "Semaphore.__init__.limit": "count",
     "Semaphore.__init__.timeout": "wait_timeout",
@@ -243,6 +258,7 @@ OVERRIDES: dict[str, str] = {
     "DoubleBarrier.__init__.count": "count",
 }
 ACCEPTS["seconds_required"] = lambda v: _number(v) and v > 0
+ACCEPTS["seconds_or_zero"] = lambda v: _number(v) and v >= 0
 
 # the waits: their timeout may be 0 ("just look")
 WAITS = {
@@ -259,6 +275,9 @@ WAITS = {
     "Observer.get",
     "ServiceWatch.get",
     "ConfigWatcher.wait_for",
+    "Cache.wait_for",
+    "CacheChanges.get",
+    "Mirror.wait_for",
     "Queue.get",
     "Queue.join",
     "PriorityQueue.get",

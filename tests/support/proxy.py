@@ -19,6 +19,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._refusing = False
         self._muted = False
+        self._deaf = False
         self._closed = threading.Event()
         self._acceptor = threading.Thread(target=self._accept, name="tcp-proxy", daemon=True)
 
@@ -51,11 +52,17 @@ class TcpProxy:
     def up(self) -> None:
         self._refusing = False
         self._muted = False
+        self._deaf = False
 
     def mute(self) -> None:
         """Drop what the server sends until ``down()``: requests arrive and are
         applied, their answers are lost (a write of unknown outcome)."""
         self._muted = True
+
+    def deafen(self) -> None:
+        """Drop what the client sends until ``down()``: requests never reach the server
+        and no answer comes (a write of unknown outcome that was not applied)."""
+        self._deaf = True
 
     def _accept(self) -> None:
         while not self._closed.is_set():
@@ -81,7 +88,7 @@ class TcpProxy:
     def _pipe(self, src: socket.socket, dst: socket.socket, answers: bool) -> None:
         try:
             while data := src.recv(65536):
-                if not (answers and self._muted):
+                if not (self._muted if answers else self._deaf):
                     dst.sendall(data)
         except OSError:
             pass
