@@ -187,6 +187,8 @@ class _Link:
         failures = 0
         try:
             for url in itertools.cycle(self.urls):
+                if self.owner.stopping:
+                    return  # a cancel that Python 3.11's wait_for swallowed ends here
                 self.accepting = True
                 try:
                     reader, writer = await _dial(url, hello, HANDSHAKE_TIMEOUT)
@@ -356,9 +358,12 @@ class TcpTransport:
         tasks = [*self._retired, *self._serving]
         for links in self._links.values():
             tasks.extend(link.task for link in links if link.task is not None)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        pending = set(tasks)
+        while pending:  # cancel until they end: Python 3.11's wait_for can swallow a cancel
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.1)
+        await asyncio.gather(*tasks, return_exceptions=True)  # collect what they ended with
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
