@@ -10,7 +10,11 @@ on another endpoint.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import grpc
+from tenacity import RetryCallState, wait_random_exponential
 
 from . import _etcd_errors as E
 from ._methods import Retry
@@ -101,3 +105,18 @@ def may_retry(err: grpc.RpcError, retry: Retry) -> bool:
     if retry is Retry.WRITE:
         return False
     return endpoint_failed(err)
+
+
+def pause_before(deadline: float | None) -> Callable[[RetryCallState], float]:
+    """tenacity's wait between attempts: exponential from 25 ms with full jitter, at
+    most 1 s, and never past ``deadline`` (time.monotonic(); None: none). The one
+    backoff of a repeated call, in the client and in the recipes."""
+    jitter = wait_random_exponential(multiplier=0.025, max=1.0)
+
+    def wait(state: RetryCallState) -> float:
+        wanted: float = jitter(state)
+        if deadline is None:
+            return wanted
+        return max(0.0, min(wanted, deadline - time.monotonic()))
+
+    return wait

@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc
 import grpc.aio
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from .. import _check, _metrics, _retry, _tracing
 from .._config import ClientConfig, Endpoint
@@ -341,10 +341,6 @@ class AsyncTransport:
         state = _Failure(conn, err, self._token_generation)
         if not await self._should_repeat(method, state):
             raise self._typed(err, state, method, request)
-        jitter = wait_random_exponential(multiplier=0.025, max=1.0)
-
-        def wait(retry_state: RetryCallState) -> float:
-            return max(0.0, min(jitter(retry_state), deadline - time.monotonic()))
 
         def stop(retry_state: RetryCallState) -> bool:
             return time.monotonic() >= deadline
@@ -352,7 +348,7 @@ class AsyncTransport:
         retrying = AsyncRetrying(
             retry=retry_if_exception(lambda exc: isinstance(exc, grpc.RpcError)),
             stop=stop,
-            wait=wait,
+            wait=_retry.pause_before(deadline),
             reraise=True,
         )
         try:

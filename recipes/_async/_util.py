@@ -15,11 +15,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from etcd3py import ArgumentError, DeadlineExceededError, UnavailableError
 from etcd3py._check import wait_timeout
 from etcd3py._keys import to_bytes
+from etcd3py._retry import pause_before
 
 __all__ = [
     "WaitTimedOut",
@@ -115,12 +116,6 @@ async def repeat_guarded(
             error, deadline
         )
 
-    jitter = wait_random_exponential(multiplier=0.025, max=1.0)
-
-    def pause(state: RetryCallState) -> float:
-        wanted = jitter(state)
-        return wanted if deadline is None else max(0.0, min(wanted, deadline - time.monotonic()))
-
     def give_up(state: RetryCallState) -> bool:
         return deadline is not None and time.monotonic() >= deadline
 
@@ -132,7 +127,7 @@ async def repeat_guarded(
     retrying = AsyncRetrying(
         retry=retry_if_exception(unknown_outcome),
         stop=give_up,
-        wait=pause,
+        wait=pause_before(deadline),
         before_sleep=before_repeat,
         reraise=True,
     )
