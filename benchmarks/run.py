@@ -2,6 +2,10 @@
 
     python benchmarks/run.py [--quick] [--clients KEY,...] [--workloads KEY,...]
 
+With no --workloads it runs everything: the put/get/watch/lease/mutex workloads, then
+what etcd3py adds per call (benchmarks/overhead.py), then the scaling curves
+(benchmarks/scaling.py), into one report.
+
 Starts etcd, creates the peers' virtualenvs on first use, runs each (workload,
 client) pair in a worker process of its own, prints a markdown report and writes it
 to benchmarks/results.md. A client that cannot be installed or fails is reported as
@@ -34,10 +38,11 @@ from typing import IO, Any, TypeVar  # noqa: E402
 
 from benchmarks.etcd_server import EtcdServer  # noqa: E402
 from benchmarks.model import FULL, QUICK, WORKLOADS, Outcome, Settings, Workload  # noqa: E402
-from benchmarks.peers import Unavailable, clients, interpreter  # noqa: E402
+from benchmarks.peers import ClientSpec, Unavailable, clients, interpreter  # noqa: E402
 from benchmarks.report import RunInfo, render  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results.md"
+EXTRAS = ("overhead", "scaling")  # run after the workloads, each by a module of its own
 WORKER_TIMEOUT = 300.0  # seconds one worker may take
 READY_TIMEOUT = 30.0  # seconds a watcher may take to create its watch
 T = TypeVar("T")
@@ -51,7 +56,7 @@ class WorkerFailed(Exception):
 def main(argv: list[str] | None = None) -> None:
     args_in = sys.argv[1:] if argv is None else argv
     if "--workloads" in args_in and args_in[args_in.index("--workloads") + 1 :][:1] == ["scaling"]:
-        from benchmarks import scaling  # the scaling curves have a runner of their own
+        from benchmarks import scaling  # the scaling curves alone, with their own flags
 
         rest = list(args_in)
         del rest[rest.index("--workloads") : rest.index("--workloads") + 2]
@@ -59,18 +64,45 @@ def main(argv: list[str] | None = None) -> None:
         return
     all_clients, keys = clients(), [w.key for w in WORKLOADS]
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="fewer ops, shorter windows (~3 min)")
+    p.add_argument("--quick", action="store_true", help="fewer ops, shorter windows, fewer sizes")
     p.add_argument("--clients", help="comma-separated: " + ",".join(c.key for c in all_clients))
     p.add_argument(
         "--workloads",
-        help="comma-separated: " + ",".join(keys) + "; or `scaling` alone (benchmarks/scaling.py)",
+        help="comma-separated: " + ",".join([*keys, *EXTRAS]) + " (default: all); "
+        "`scaling` alone also takes benchmarks/scaling.py's flags",
     )
     p.add_argument("--output", type=Path, default=RESULTS, help="markdown report path")
     args = p.parse_args(argv)
     settings = QUICK if args.quick else FULL
     chosen = _pick(all_clients, args.clients, lambda c: c.key)
-    workloads = _pick(WORKLOADS, args.workloads, lambda w: w.key)
+    wanted = {w for w in _pick([*keys, *EXTRAS], args.workloads, lambda k: k)}
+    workloads = [w for w in WORKLOADS if w.key in wanted]
+    sections: list[str] = []
+    if workloads:
+        sections.append(_run_workloads(args, argv, settings, chosen, workloads))
+    if "overhead" in wanted:
+        from benchmarks import overhead
 
+        _progress("[overhead] etcd3py's own CPU per call, against an in-process fake")
+        sections.append("\n".join(overhead.section(overhead.measure())) + "\n")
+    if "scaling" in wanted:
+        from benchmarks import scaling
+
+        scaling_args = ["--rounds", "1", "--max-size", "10000"] if args.quick else ["--rounds", "2"]
+        sections.append(scaling.main(scaling_args) + "\n")
+    report = "\n".join(sections)
+    args.output.write_text(report)
+    _progress(f"written to {args.output}")
+
+
+def _run_workloads(
+    args: argparse.Namespace,
+    argv: list[str] | None,
+    settings: Settings,
+    chosen: list[ClientSpec],
+    workloads: list[Workload],
+) -> str:
+    """Every chosen client on every workload, interleaved: the report's main part."""
     started = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     log = Path(tempfile.gettempdir()) / "etcd3py-bench-pip.log"
     pythons: dict[str, str] = {}
@@ -112,8 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     info = RunInfo(command.strip(), started, _machine(), etcd_version)
     report = render(info, settings, chosen, workloads, results)
     print(report)
-    args.output.write_text(report)
-    _progress(f"written to {args.output}")
+    return report
 
 
 def _pick(items: list[T], wanted: str | None, key: Callable[[T], str]) -> list[T]:
