@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> None:
     if "scaling" in wanted:
         from benchmarks import scaling
 
-        scaling_args = ["--rounds", "1", "--max-size", "10000"] if args.quick else ["--rounds", "2"]
+        scaling_args = (
+            ["--rounds", "1", "--max-size", "100000"] if args.quick else ["--rounds", "2"]
+        )
         sections.append(scaling.main(scaling_args) + "\n")
     report = "\n".join(sections)
     args.output.write_text(report)
