@@ -10,11 +10,12 @@ on another endpoint.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 
 import grpc
-from tenacity import RetryCallState, wait_random_exponential
+from tenacity import RetryCallState
 
 from . import _etcd_errors as E
 from ._methods import Retry
@@ -107,16 +108,50 @@ def may_retry(err: grpc.RpcError, retry: Retry) -> bool:
     return endpoint_failed(err)
 
 
+FIRST_PAUSE, MOST_PAUSE = 0.025, 1.0  # seconds: the backoff's first step and its cap
+
+
+def jittered_pause(attempt: int, most: float = MOST_PAUSE) -> float:
+    """The pause before repeat number ``attempt`` (1: the first): uniformly random up
+    to a step that doubles from 25 ms to ``most`` ("full jitter": clients that failed
+    together do not come back together). The one backoff rule of the project."""
+    return random.uniform(0.0, min(most, FIRST_PAUSE * 2 ** (attempt - 1)))
+
+
 def pause_before(deadline: float | None) -> Callable[[RetryCallState], float]:
-    """tenacity's wait between attempts: exponential from 25 ms with full jitter, at
-    most 1 s, and never past ``deadline`` (time.monotonic(); None: none). The one
-    backoff of a repeated call, in the client and in the recipes."""
-    jitter = wait_random_exponential(multiplier=0.025, max=1.0)
+    """tenacity's wait between attempts: ``jittered_pause``, never past ``deadline``
+    (time.monotonic(); None: none)."""
 
     def wait(state: RetryCallState) -> float:
-        wanted: float = jitter(state)
+        wanted = jittered_pause(state.attempt_number)
         if deadline is None:
             return wanted
         return max(0.0, min(wanted, deadline - time.monotonic()))
 
     return wait
+
+
+class Backoff:
+    """The pauses of a loop that repeats one step until it works (a relist, a
+    re-registration, a write whose outcome is unknown): ``jittered_pause`` in turn."""
+
+    def __init__(self, deadline: float | None = None, most: float = MOST_PAUSE) -> None:
+        self._deadline = deadline
+        self._most = most
+        self._attempt = 0
+
+    def next(self) -> float | None:
+        """The next pause; None when it would reach the deadline, leaving no time for
+        another try after it."""
+        self._attempt += 1
+        pause = jittered_pause(self._attempt, self._most)
+        if self._deadline is not None and time.monotonic() + pause >= self._deadline:
+            return None
+        return pause
+
+    def pause(self) -> float:
+        """The next pause of a loop that has no deadline."""
+        pause = self.next()
+        if pause is None:
+            raise RuntimeError("Backoff.pause() is for loops without a deadline")
+        return pause

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from .. import _check
 from .._once import MARKER_MARGIN, MARKER_TTL, OnceResult, guarded, marker_key, result
+from .._retry import Backoff
 from .._txn import Compare, Operation, txn_request
 from ..errors import EtcdError, LeaseNotFoundError
 from ._primitives import AsyncLock, sleep
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from ._client import AsyncClient
 
 log = logging.getLogger("etcd3py")
-
-_FIRST_PAUSE, _MAX_PAUSE = 0.05, 1.0  # seconds between repeats, doubling
 
 
 class AsyncOnceWriter:
@@ -58,7 +57,7 @@ class AsyncOnceWriter:
         deadline = time.monotonic() + total
         marker = marker_key()
         lease_id = await self._lease(deadline, each)
-        pause, attempts = _FIRST_PAUSE, 0
+        backoff, attempts = Backoff(deadline), 0
         while True:
             attempts += 1
             request = guarded(marker, lease_id, compare, success, failure)
@@ -73,13 +72,13 @@ class AsyncOnceWriter:
                 lease_id = await self._lease(deadline, each)
                 continue
             except EtcdError as err:
-                if not err.outcome_unknown or time.monotonic() + pause >= deadline:
+                pause = backoff.next() if err.outcome_unknown else None
+                if pause is None:
                     raise
                 log.info(
                     "write of unknown outcome (%s): repeating it, its marker makes it safe", err
                 )
                 await sleep(pause)
-                pause = min(_MAX_PAUSE, pause * 2)
                 continue
             return result(answer, attempts)
 

@@ -29,8 +29,10 @@ from ..errors import (
     ArgumentError,
     AuthNotEnabledError,
     ClientClosedError,
+    DeadlineExceededError,
     EtcdError,
     EventLoopError,
+    UnavailableError,
     connection_failed,
     from_rpc_error,
 )
@@ -44,7 +46,7 @@ _CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
 )
-_STALE_PAUSE, _STALE_PAUSE_MAX = 0.02, 0.5  # seconds before asking again after a stale read
+_STALE_PAUSE_MAX = 0.5  # seconds: the longest pause before asking again after a stale read
 _DOWN_FOR = 1.0  # seconds a failed endpoint is skipped by round_robin (doubling, capped)
 _DOWN_MAX = 30.0
 
@@ -273,22 +275,29 @@ class AsyncTransport:
         _ordering.py); every answer that is returned raises the floor."""
         newest = 0
         behind: dict[str, None] = {}
-        pause = _STALE_PAUSE
+        backoff = _retry.Backoff(deadline, most=_STALE_PAUSE_MAX)
         while response.header.revision < seen and method in CHECKED:
             newest = max(newest, response.header.revision)
             behind.setdefault(conn.endpoint.display)
             self.failed(conn)  # round_robin skips it a while, pick_first moves on
-            if deadline - time.monotonic() <= pause:
+            pause = backoff.next()
+            if pause is None:
                 raise stale(seen, newest, list(behind), describe(method, request)[0])
             await sleep(pause)
-            pause = min(_STALE_PAUSE_MAX, pause * 2)
             conn = self.pick() if endpoint is None else self.connection_for(endpoint)
             try:
-                response = await self._attempt(method, request, deadline, conn)
-            except grpc.RpcError as err:
-                response, conn = await self._recover(method, request, deadline, conn, err, endpoint)
+                try:
+                    response = await self._attempt(method, request, deadline, conn)
+                except grpc.RpcError as err:
+                    response, conn = await self._recover(
+                        method, request, deadline, conn, err, endpoint
+                    )
             except _DeadlinePassed:
                 raise stale(seen, newest, list(behind), describe(method, request)[0]) from None
+            except (UnavailableError, DeadlineExceededError) as err:
+                # the others could not be reached before the deadline: the answers had
+                # were all behind, which is what the caller must hear
+                raise stale(seen, newest, list(behind), describe(method, request)[0]) from err
         floor.raise_to(response.header.revision)
         return response
 

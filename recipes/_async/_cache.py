@@ -61,6 +61,7 @@ from etcd3py._async._primitives import (
     spawn,
 )
 from etcd3py._keys import key_range
+from etcd3py._retry import Backoff
 
 from .._data import CacheChange, CachedKV
 from ._util import WaitTimedOut, as_bytes, deadline_after, remaining, timed_out
@@ -446,15 +447,14 @@ class AsyncCache:
         old = self._watch
         if old is not None:
             await old.cancel()
-        pause = 0.05
+        backoff = Backoff()
         while not self._closed:
             try:
                 revision, entries, watch = await self._list()
             except (*TRANSIENT, CompactedError) as err:
                 self._stale = err
                 log.debug("cache %r: relist failed, trying again: %s", self._begin, err)
-                await sleep(pause)
-                pause = min(pause * 2, 2.0)
+                await sleep(backoff.pause())
                 continue
             except Exception as err:
                 self._fail(err)

@@ -29,6 +29,7 @@ from etcd3py import (
     _check,
 )
 from etcd3py._async._primitives import AsyncFlag, AsyncTask, sleep, spawn
+from etcd3py._retry import Backoff
 
 from .._data import CachedKV
 from ._cache import TRANSIENT, AsyncCache, AsyncCacheChanges, CacheSnapshot
@@ -192,7 +193,7 @@ class AsyncMirror:
             self.count += len(batch)
 
     async def _apply(self, batch: list[Put | Delete], patient: bool) -> None:
-        pause = 0.05
+        backoff = Backoff()
         while True:
             try:
                 await self._destination.txn(success=tuple(batch))
@@ -203,8 +204,7 @@ class AsyncMirror:
                 log.debug("mirror %r: write failed, trying again: %s", self._prefix, err)
             if self._stopped:
                 raise WatchClosedError("the mirror was stopped")
-            await sleep(pause)
-            pause = min(pause * 2, 2.0)
+            await sleep(backoff.pause())
 
     def _advance(self, revision: int) -> None:
         if revision > self.revision:

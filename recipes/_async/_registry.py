@@ -26,6 +26,7 @@ from etcd3py import (
     _check,
 )
 from etcd3py._async._primitives import AsyncTask, sleep, spawn
+from etcd3py._retry import Backoff
 
 from .._data import Instance, decode, encode
 from ._cache import AsyncCache, AsyncCacheChanges
@@ -159,7 +160,7 @@ class AsyncRegistration:
             self._retry = spawn(self._register_again, name="etcd3py-reregister")
 
     async def _register_again(self) -> None:
-        pause = 0.1
+        backoff = Backoff(most=max(1.0, self.ttl / 3))
         while not self._stopped:
             try:
                 await self.start()
@@ -167,8 +168,7 @@ class AsyncRegistration:
                 return
             except EtcdError as err:
                 log.debug("registering %r again failed: %s", self.key, err)
-            await sleep(pause)
-            pause = min(pause * 2, max(1.0, self.ttl / 3))
+            await sleep(backoff.pause())
 
     async def stop(self) -> None:
         """Deregister at once (the lease is revoked, so the key goes with it)."""

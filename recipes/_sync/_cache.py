@@ -62,6 +62,7 @@ from etcd3py._sync._primitives import (
     spawn,
 )
 from etcd3py._keys import key_range
+from etcd3py._retry import Backoff
 
 from .._data import CacheChange, CachedKV
 from ._util import WaitTimedOut, as_bytes, deadline_after, remaining, timed_out
@@ -447,15 +448,14 @@ class Cache:
         old = self._watch
         if old is not None:
             old.cancel()
-        pause = 0.05
+        backoff = Backoff()
         while not self._closed:
             try:
                 revision, entries, watch = self._list()
             except (*TRANSIENT, CompactedError) as err:
                 self._stale = err
                 log.debug("cache %r: relist failed, trying again: %s", self._begin, err)
-                sleep(pause)
-                pause = min(pause * 2, 2.0)
+                sleep(backoff.pause())
                 continue
             except Exception as err:
                 self._fail(err)

@@ -30,6 +30,7 @@ from etcd3py import (
     _check,
 )
 from etcd3py._sync._primitives import Flag, Task, sleep, spawn
+from etcd3py._retry import Backoff
 
 from .._data import CachedKV
 from ._cache import TRANSIENT, Cache, CacheChanges, CacheSnapshot
@@ -193,7 +194,7 @@ class Mirror:
             self.count += len(batch)
 
     def _apply(self, batch: list[Put | Delete], patient: bool) -> None:
-        pause = 0.05
+        backoff = Backoff()
         while True:
             try:
                 self._destination.txn(success=tuple(batch))
@@ -204,8 +205,7 @@ class Mirror:
                 log.debug("mirror %r: write failed, trying again: %s", self._prefix, err)
             if self._stopped:
                 raise WatchClosedError("the mirror was stopped")
-            sleep(pause)
-            pause = min(pause * 2, 2.0)
+            sleep(backoff.pause())
 
     def _advance(self, revision: int) -> None:
         if revision > self.revision:

@@ -27,6 +27,7 @@ from etcd3py import (
     _check,
 )
 from etcd3py._sync._primitives import Task, sleep, spawn
+from etcd3py._retry import Backoff
 
 from .._data import Instance, decode, encode
 from ._cache import Cache, CacheChanges
@@ -160,7 +161,7 @@ class Registration:
             self._retry = spawn(self._register_again, name="etcd3py-reregister")
 
     def _register_again(self) -> None:
-        pause = 0.1
+        backoff = Backoff(most=max(1.0, self.ttl / 3))
         while not self._stopped:
             try:
                 self.start()
@@ -168,8 +169,7 @@ class Registration:
                 return
             except EtcdError as err:
                 log.debug("registering %r again failed: %s", self.key, err)
-            sleep(pause)
-            pause = min(pause * 2, max(1.0, self.ttl / 3))
+            sleep(backoff.pause())
 
     def stop(self) -> None:
         """Deregister at once (the lease is revoked, so the key goes with it)."""
