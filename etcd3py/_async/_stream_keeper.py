@@ -15,15 +15,13 @@ import grpc
 
 from .. import _metrics
 from .._methods import Method
+from .._retry import jittered_pause
 from ._primitives import AsyncFlag, AsyncTask, sleep, spawn
 
 if TYPE_CHECKING:
     from ._transport import AsyncConnection, AsyncTransport
 
 log = logging.getLogger("etcd3py")
-
-_BACKOFF_BASE = 0.05
-_BACKOFF_MAX = 1.0
 
 
 class AsyncStreamKeeper:
@@ -97,7 +95,7 @@ class AsyncStreamKeeper:
                     self.last_failure = err
                     self._on_stream_down()
                     failures += 1
-                    await sleep(min(_BACKOFF_MAX, _BACKOFF_BASE * 2**failures))
+                    await sleep(jittered_pause(failures))
                     continue
             if not self._broken.is_set():  # nothing more goes on a broken stream
                 try:
@@ -112,7 +110,7 @@ class AsyncStreamKeeper:
                 self._reopening = True
                 self._close_stream()
                 self._on_stream_down()
-                await sleep(min(_BACKOFF_MAX, _BACKOFF_BASE * 2**failures))
+                await sleep(jittered_pause(failures))
                 continue
             await self._idle()
 

@@ -16,15 +16,13 @@ import grpc
 
 from .. import _metrics
 from .._methods import Method
+from .._retry import jittered_pause
 from ._primitives import Flag, Task, sleep, spawn
 
 if TYPE_CHECKING:
     from ._transport import Connection, Transport
 
 log = logging.getLogger("etcd3py")
-
-_BACKOFF_BASE = 0.05
-_BACKOFF_MAX = 1.0
 
 
 class StreamKeeper:
@@ -98,7 +96,7 @@ class StreamKeeper:
                     self.last_failure = err
                     self._on_stream_down()
                     failures += 1
-                    sleep(min(_BACKOFF_MAX, _BACKOFF_BASE * 2**failures))
+                    sleep(jittered_pause(failures))
                     continue
             if not self._broken.is_set():  # nothing more goes on a broken stream
                 try:
@@ -113,7 +111,7 @@ class StreamKeeper:
                 self._reopening = True
                 self._close_stream()
                 self._on_stream_down()
-                sleep(min(_BACKOFF_MAX, _BACKOFF_BASE * 2**failures))
+                sleep(jittered_pause(failures))
                 continue
             self._idle()
 
