@@ -4,10 +4,15 @@ Mutex, RWMutex, Semaphore and Election each own a key under a session's lease
 while held or leading. The session's keep-alive learns that the lease is gone only
 at its next renewal (up to TTL/3 later), and never learns that someone deleted the
 key: meanwhile the owner would go on working as if nothing happened. So, while
-owned, the key itself is watched (one watch on the client's shared watch stream,
-then one read of the key, so nothing between winning and watching is missed): the
-moment etcd deletes it -- revoke, expiry, a delete by anyone -- the owner stops
+owned, the key itself is watched (one watch on the client's shared watch stream):
+the moment etcd deletes it -- revoke, expiry, a delete by anyone -- the owner stops
 owning, its loss callbacks run once, and fenced writes are refused.
+
+Nothing between winning and watching may be missed: the key must be read as ours
+at a revision the watch already covers. A lock that has to wait starts the watch as
+soon as its key is made, so the acquisition's own last read (the one that finds the
+key first in line) is that read; otherwise, when the watch began after the revision
+at which the key was last read as ours, it is read once more.
 
 A broken connection is no loss: the client resumes the watch from where it was.
 If the history it missed was compacted meanwhile, the key is read again: the same
@@ -131,8 +136,11 @@ def _workers(client: AsyncClient) -> _Workers:
 class AsyncKeyWatcher:
     """Watches one key of ours (created at ``revision``) until stopped.
 
-    Calls ``lost(reason)`` once when the key is deleted, made again (another create
-    revision) or its session's lease is lost; then ends. ``stop()`` never waits.
+    It may start before the key is won (while waiting for the turn): it says
+    nothing until ``confirm()`` tells the revision at which the key was last read as
+    ours. Then it calls ``lost(reason)`` once when the key is deleted, made again
+    (another create revision) or its session's lease is lost, and ends. ``stop()``
+    never waits.
     """
 
     def __init__(
@@ -149,7 +157,24 @@ class AsyncKeyWatcher:
         self._session = session
         self._lost = lost
         self._stopping = AsyncFlag()
+        self._confirmed = AsyncFlag()  # set by confirm(), or by stop()
+        self._read_at: int | None = None  # the key was read as ours at this revision
         self._watch: AsyncWatch | None = None
+
+    @property
+    def revision(self) -> int:
+        """The create revision of the key watched."""
+        return self._revision
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopping.is_set()
+
+    def confirm(self, read_at: int | None) -> None:
+        """The key is won: it was read as ours at revision ``read_at`` (None: unknown,
+        so read it once the watch exists)."""
+        self._read_at = read_at
+        self._confirmed.set()
 
     async def start(self) -> None:
         """Watch in the background (a task, or a thread in the sync face)."""
@@ -158,11 +183,18 @@ class AsyncKeyWatcher:
     def stop(self) -> None:
         """Stop watching, from anywhere (a callback, another thread), without waiting."""
         self._stopping.set()
+        self._confirmed.set()
         watch = self._watch
         if watch is not None:
             watch.interrupt()
 
     async def _run(self) -> None:
+        try:
+            await self._watch_until_stopped()
+        finally:
+            self._stopping.set()  # ended: a new hold needs a new watcher
+
+    async def _watch_until_stopped(self) -> None:
         again = False  # watching anew after a watch that could not go on
         pause = _FIRST_PAUSE
         while not self._stopping.is_set():
@@ -190,32 +222,29 @@ class AsyncKeyWatcher:
     async def _follow(self, again: bool) -> None:
         """Watch the key; return when stopped, raise _KeyGone when it goes.
 
-        The watch starts at the current revision, and the key is read once it
-        exists (to catch what came before). Not from the key's create revision:
+        The watch starts at the current revision, not at the key's create revision:
         etcd serves a watch that starts in the past from a loop that runs every
         100 ms until it has caught up, so a loss soon after the acquisition would
         be told up to 100 ms late (measured: 96 ms median on etcd 3.5.1, against
-        1-2 ms this way).
+        1-2 ms this way). What came before the watch is covered by a read of the key
+        as ours at or after the watch's start: the acquisition's own, when it came
+        late enough (a lock that waited), else one made here.
         """
         watch = self._client.watch(self._key)
         self._watch = watch
         if self._stopping.is_set():  # stop() may have missed this watch
             return
         async with watch:
+            # every change after this revision reaches the watch (events already
+            # delivered only move it later: a read more, never a change missed)
+            watched_from = watch.next_revision - 1
+            log.debug("%r watched from revision %d", self._key, watched_from + 1)
+            await self._confirmed.wait()
+            if self._stopping.is_set():
+                return
             with self._session.guard(watch):
-                now = await self._client.get(self._key)
-                if not now.kvs:
-                    raise _KeyGone(
-                        f"its key was deleted (found gone at revision {now.header.revision})"
-                    )
-                if now.kvs[0].create_revision != self._revision:
-                    raise _KeyGone(
-                        f"its key was made again at revision {now.kvs[0].create_revision}"
-                    )
-                if again:
-                    log.info("%r read again (its watch could not resume): still ours", self._key)
-                else:
-                    log.debug("%r watched from revision %d", self._key, now.header.revision + 1)
+                if again or self._read_at is None or self._read_at < watched_from:
+                    await self._read(again)
                 async for response in watch:
                     for event in response.events:
                         if event.type == EventType.DELETE:
@@ -225,13 +254,25 @@ class AsyncKeyWatcher:
                             made = event.kv.create_revision
                             raise _KeyGone(f"its key was made again at revision {made}")
 
+    async def _read(self, again: bool) -> None:
+        """Read the key once the watch exists: still ours? (_KeyGone if not)."""
+        log.debug("%r read after its watch started", self._key)
+        now = await self._client.get(self._key)
+        if not now.kvs:
+            raise _KeyGone(f"its key was deleted (found gone at revision {now.header.revision})")
+        if now.kvs[0].create_revision != self._revision:
+            raise _KeyGone(f"its key was made again at revision {now.kvs[0].create_revision}")
+        if again:
+            log.info("%r read again (its watch could not resume): still ours", self._key)
+
 
 class _Owned:
     """A key of ours under a session's lease, from a won acquisition to its release.
 
     Given a client, each acquisition gets a session of ``ttl`` seconds of its own;
     given a session, the key hangs on it. Subclasses set ``_key`` and ``_revision``
-    while acquiring, call ``_own()`` once it is won and ``_disown()`` when letting go.
+    while acquiring, may call ``_watch_key()`` before a wait for their turn, call
+    ``_own()`` once it is won and ``_disown()`` when letting go.
     """
 
     _what = "lock"
@@ -241,7 +282,8 @@ class _Owned:
         self._client = self._sessions.client
         self._key: bytes | None = None
         self._revision = 0
-        self._watcher: AsyncKeyWatcher | None = None  # while owned
+        self._watcher: AsyncKeyWatcher | None = None  # from _watch_key() or _own() on
+        self._won = False  # from _own() to _disown()
         self._lost_reason: str | None = None
         self._loss_callbacks: list[LossCallback] = []
 
@@ -260,7 +302,12 @@ class _Owned:
         return self._lost_reason
 
     def _owning(self) -> bool:
-        return self._watcher is not None and self._lost_reason is None and self._sessions.alive
+        return (
+            self._won
+            and self._watcher is not None
+            and self._lost_reason is None
+            and self._sessions.alive
+        )
 
     def _check_key(self) -> None:
         """Raise unless the key is ours (held, or still waiting for its turn)."""
@@ -291,7 +338,7 @@ class _Owned:
             raise ArgumentTypeError("callback", callback, "a callable")
         if self._lost_reason is not None:
             _run_callback(callback, self._lost_reason)
-        elif self._watcher is not None:
+        elif self._won:
             self._loss_callbacks.append(callback)
         else:
             raise self._refusal()
@@ -336,8 +383,9 @@ class _Owned:
         assert self._key is not None
         return AsyncFenced(self, self._key, self._revision)
 
-    async def _own(self) -> None:
-        """The acquisition was won: watch the key until ``_disown``."""
+    async def _watch_key(self) -> None:
+        """My key is made and I am to wait for my turn: start watching it now, so the
+        wait's last read (my key first in line) also covers what came before the watch."""
         session = self._sessions.current
         assert self._key is not None and session is not None
         self._disown()  # (a hold won again without a release)
@@ -352,9 +400,21 @@ class _Owned:
         self._watcher = watcher
         await watcher.start()
 
+    async def _own(self, read_at: int | None = None) -> None:
+        """The acquisition was won, my key read as ours at revision ``read_at`` (None:
+        not known): watch the key until ``_disown``."""
+        watcher = self._watcher
+        if watcher is None or watcher.stopped or watcher.revision != self._revision:
+            await self._watch_key()
+            watcher = self._watcher
+            assert watcher is not None
+        self._won = True
+        watcher.confirm(read_at)
+
     def _disown(self) -> None:
         """Letting go: stop watching (a deletion from now on is ours, not a loss)."""
         watcher, self._watcher = self._watcher, None
+        self._won = False
         self._loss_callbacks = []
         if watcher is not None:
             watcher.stop()

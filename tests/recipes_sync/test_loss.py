@@ -28,7 +28,7 @@ from etcd3py import (
     Put,
     Value,
 )
-from etcd3py._sync._primitives import Flag
+from etcd3py._sync._primitives import Flag, spawn
 from etcd3py.recipes import Election, Mutex, RWMutex, Semaphore, Session
 from etcd3py.server_ref import EmbeddedServer
 from tests.support.backends import Backend
@@ -198,6 +198,40 @@ def test_a_release_is_no_loss(mine: Client, client: Client, prefix: bytes) -> No
     # the keys went with the releases, and the next holders get in: nobody was told
     assert losses.told.wait(0.5) is False and losses.reasons == []
     assert (client.get(prefix, prefix=True, count_only=True)).count == 0
+
+
+def test_a_lock_that_waited_is_watched_from_its_wait(
+    mine: Client, client: Client, prefix: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lock that has to wait watches its key from the start of the wait: the read
+    that finds it first in line covers what came before the watch, so winning costs
+    no read of its own, and a loss the moment it wins is still told by the watch."""
+    caplog.set_level(logging.DEBUG, logger="etcd3py.recipes")
+    first = Mutex(client, prefix + b"lock", ttl=TTL)
+    assert first.acquire(timeout=WAIT)
+    with Session(mine, ttl=TTL) as session:
+        waiter = Mutex(session, prefix + b"lock")
+        key = repr(prefix + b"lock/%x" % session.lease_id)
+        got: list[bool] = []
+
+        def wait() -> None:
+            got.append(waiter.acquire(timeout=WAIT))
+
+        waiting = spawn(wait, name="waiter")
+        losses = Losses()
+        logged(caplog, f"{key} watched from revision", losses)  # while it waits
+        assert not waiting.done()
+        first.release()
+        waiting.join(WAIT)
+        assert got == [True]
+        waiter.on_lost(losses)
+        client.delete(waiter.key)
+        assert losses.told.wait(WAIT)
+        assert len(losses.reasons) == 1 and "deleted at revision" in losses.reasons[0]
+        assert not waiter.held
+        assert not any(f"{key} read after" in r.getMessage() for r in caplog.records)
+        with pytest.raises(LockNotHeldError, match="lost while held"):
+            waiter.release()
 
 
 def test_a_cut_connection_is_no_loss(
