@@ -234,6 +234,44 @@ async def test_a_lock_that_waited_is_watched_from_its_wait(
             await waiter.release()
 
 
+async def test_the_next_hold_of_a_key_keeps_its_watch(
+    mine: AsyncClient, aclient: AsyncClient, prefix: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A release deletes the key and its watch sees it go: the watch is kept for the
+    same key's next hold (one session taking the same lock again), which ignores
+    what the watch saw of the earlier hold and is still told of its own loss."""
+    caplog.set_level(logging.DEBUG, logger="etcd3py.recipes")
+    async with AsyncSession(mine, ttl=TTL) as session:
+        key = repr(prefix + b"lock/%x" % session.lease_id)
+
+        def watched() -> list[str]:
+            return [
+                r.getMessage()
+                for r in caplog.records
+                if r.getMessage().startswith(key + " watched")
+            ]
+
+        losses = Losses()
+        async with AsyncMutex(session, prefix + b"lock") as holder:
+            holder.on_lost(losses)
+            await logged(caplog, f"{key} watched from revision", losses)
+        second = AsyncMutex(session, prefix + b"lock")
+        assert await second.acquire(timeout=WAIT)
+        second.on_lost(losses)
+        deadline = time.monotonic() + WAIT
+        while len(watched()) < 2:  # the second hold's watcher took the kept watch
+            assert time.monotonic() < deadline, "the second hold was never watched"
+            assert await losses.told.wait(0.05) is False
+        assert watched()[0] == watched()[1]  # the same watch: from the same revision
+        assert second.held and losses.reasons == []  # the first release is no loss
+        await aclient.delete(second.key)
+        assert await losses.told.wait(WAIT)
+        assert len(losses.reasons) == 1 and "deleted at revision" in losses.reasons[0]
+        assert not second.held
+        with pytest.raises(LockNotHeldError, match="lost while held"):
+            await second.release()
+
+
 async def test_a_cut_connection_is_no_loss(
     aclient: AsyncClient, backend: Backend, prefix: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
