@@ -14,7 +14,9 @@ turn for as long as the worker runs; after a warm-up of ``--warmup-time`` second
 each of ``--repeats`` windows of ``--window`` seconds is one sample of acquisitions
 (hand-offs). Inside the lock each contender checks that nobody else is inside and
 bumps a shared counter with a yield in the middle (a lost update shows an overlap
-the flag missed); violations are counted and printed, not raised.
+the flag missed); violations are counted and printed, not raised. Every hand-off's
+gap, from the moment the holder left (its release starts) to the moment the next
+holder is inside, is recorded: median and 99th percentile per window.
 
 The client under test is wrapped in a small adapter (``SyncAdapter`` or
 ``AsyncAdapter``) doing what a user of that library would write; this module must
@@ -441,7 +443,7 @@ class SyncAdapter(Protocol):
 
 
 class SyncLocking(SyncAdapter, Protocol):
-    """A blocking client with a lock (the mutex workload); the raw stubs have none."""
+    """A blocking client with a lock (the mutex workload; the raw stubs: workers/raw_lock.py)."""
 
     @property
     def lock_note(self) -> str:
