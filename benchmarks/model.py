@@ -70,7 +70,7 @@ class Workload:
     title: str
     unit: str  # what one operation is
     concurrent: bool = False
-    raw_stubs: bool = True  # False: the floors have no such API (no lock), not run
+    raw_stubs: bool = True  # False: the floors have no such API, not run
 
     def mode(self, spec: ClientSpec, settings: Settings) -> str:
         """How the client drives the workload, e.g. "sync, 64 threads"."""
@@ -90,7 +90,7 @@ WORKLOADS = [
     Workload("get_conc", "concurrent get", "op", concurrent=True),
     Workload("watch", "watch: events to one prefix watcher", "event"),
     Workload("leases", "leases kept alive", "renewal"),
-    Workload("mutex", "mutex: contended hand-offs of one lock", "acquisition", raw_stubs=False),
+    Workload("mutex", "mutex: contended hand-offs of one lock", "acquisition"),
 ]
 
 

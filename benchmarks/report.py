@@ -18,6 +18,7 @@ from benchmarks.workers.harness import LOCK_TIMEOUT
 CPU_TARGET = 1.05  # etcd3py's CPU per put/get may be at most this times the floor's
 WATCH_CPU_TARGET = 1.10  # and per watch event, this times the floor's
 MUTEX_TARGET = 2.0  # etcd3py's mutex hand-offs/s: at least this times each peer's
+GAP_TARGET = 1.5  # etcd3py's median release-to-acquire gap: at most this times the floor's
 KV_WORKLOADS = ("put_seq", "get_seq", "put_conc", "get_conc")
 Results = dict[tuple[str, str], Outcome]  # (workload key, client key) -> outcome
 
@@ -256,6 +257,8 @@ def _mutex_section(
         "mode",
         "hand-offs/s",
         "to another contender /s",
+        "release-to-acquire gap, median (p99)",
+        "median gap vs floor",
         "CPU µs/hand-off (min-max)",
         "per contender, worst window (min/max)",
         "longest lock-free gap",
@@ -271,11 +274,12 @@ def _mutex_section(
         outcome = results.get((workload.key, spec.key))
         mode = workload.mode(spec, settings)
         if outcome is None:
-            rows.append((spec.label, mode, "n/a (no lock API)", *[""] * 8))
+            rows.append((spec.label, mode, "n/a (no lock API)", *[""] * 10))
             continue
         if not outcome.ok:
-            rows.append((spec.label, mode, "unavailable", *[""] * 8))
+            rows.append((spec.label, mode, "unavailable", *[""] * 10))
             continue
+        floor = _floor(results, workload.key, spec, clients)
         per_op = outcome.cpu_per_op()
         switched = _switch_rate(outcome)
         worst = min(outcome.samples, key=lambda s: s["min"] / s["max"] if s["max"] else 0.0)
@@ -288,6 +292,8 @@ def _mutex_section(
                 mode,
                 f"{outcome.rate:,.0f}",
                 f"{switched:,.0f} ({switched / outcome.rate:.0%})" if outcome.rate else "0",
+                f"{gap_median(outcome) * 1000:.2f} ms ({gap_p99(outcome) * 1000:.1f} ms)",
+                _ratio(gap_median(outcome), gap_median(floor) if floor else None),
                 f"{outcome.cpu_us:,.0f} ({min(per_op):,.0f}-{max(per_op):,.0f})",
                 f"{worst['min']:.0f}-{worst['max']:.0f} ({fairness:.2f})",
                 _gaps(outcome),
@@ -309,7 +315,12 @@ def _mutex_section(
         "a shared counter (read, yield, write: a lost update betrays an overlap), release. "
         "A hand-off is one acquisition; *to another contender*: those that went to a "
         "contender other than the previous holder, per second and as a share (the rest: "
-        "the releaser barging back in). *Per contender*: acquisitions of the least and "
+        "the releaser barging back in). *Release-to-acquire gap*: from the moment a "
+        "holder starts its release to the moment the next holder is inside (both "
+        "contenders in one process, one clock), median and 99th percentile of the "
+        "windows' gaps (the median of the windows' figures); *vs floor*: against the "
+        "raw stub of the same kind, etcd's lock protocol on the generated stubs. "
+        "*Per contender*: acquisitions of the least and "
         "most served contender in the least fair window. *Longest lock-free gap*: the "
         "longest time between a release and the next acquisition (gaps near 100 ms are "
         "the mark of a waiter whose watch started at a revision etcd had already passed: "
@@ -410,6 +421,7 @@ def _mutex_targets(clients: Sequence[ClientSpec], results: Results) -> list[tupl
         target = f"{label} {lock} hand-offs/s ≥ {MUTEX_TARGET:g}x {names}'s"
         rivals = [results.get(("mutex", p.key)) for p in peers]
         measured = [r for r in rivals if r is not None and r.ok]
+        rows.append(_gap_target(ours, label, lock, outcome, clients, results))
         if outcome is None or not outcome.ok or not measured:
             rows.append((target, "not measured", "?"))
             continue
@@ -445,6 +457,38 @@ def _mutex_targets(clients: Sequence[ClientSpec], results: Results) -> list[tupl
             )
         )
     return rows
+
+
+def _gap_target(
+    ours: str,
+    label: str,
+    lock: str,
+    outcome: Outcome | None,
+    clients: Sequence[ClientSpec],
+    results: Results,
+) -> tuple[str, str, str]:
+    """etcd3py's median release-to-acquire gap against the raw stub's (same kind)."""
+    spec = next((c for c in clients if c.key == ours), None)
+    floor = _floor(results, "mutex", spec, clients) if spec else None
+    target = f"{label} {lock} median release-to-acquire gap ≤ {GAP_TARGET:g}x the raw stub's"
+    if outcome is None or not outcome.ok or floor is None:
+        return (target, "not measured", "?")
+    ratio = gap_median(outcome) / gap_median(floor)
+    measured = (
+        f"{ratio:.2f}x ({gap_median(outcome) * 1000:.2f} vs {gap_median(floor) * 1000:.2f} ms; "
+        f"p99 {gap_p99(outcome) * 1000:.1f} vs {gap_p99(floor) * 1000:.1f} ms)"
+    )
+    return (target, measured, "yes" if ratio <= GAP_TARGET else "NO")
+
+
+def gap_median(outcome: Outcome) -> float:
+    """Seconds from a release to the next acquisition: median of the windows' medians."""
+    return statistics.median(s["gap_p50"] for s in outcome.samples)
+
+
+def gap_p99(outcome: Outcome) -> float:
+    """The 99th percentile of those gaps: median of the windows' figures."""
+    return statistics.median(s["gap_p99"] for s in outcome.samples)
 
 
 def _switch_rate(outcome: Outcome) -> float:

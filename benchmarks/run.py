@@ -117,10 +117,7 @@ def _run_workloads(
             _progress(f"{spec.label}: unavailable: {err}")
 
     results = {
-        (w.key, c.key): Outcome(c)
-        for w in workloads
-        for c in chosen
-        if w.raw_stubs or not c.floor  # the raw stubs have no lock
+        (w.key, c.key): Outcome(c) for w in workloads for c in chosen if w.raw_stubs or not c.floor
     }
     for (workload_key, client), outcome in results.items():
         cannot = outcome.spec.cannot(workload_key)
@@ -135,7 +132,7 @@ def _run_workloads(
                 shift = round_no % len(chosen)  # rotate: no client always runs first
                 for spec in chosen[shift:] + chosen[:shift]:
                     found = results.get((workload.key, spec.key))
-                    if found is None:  # not run by this client (the stubs have no lock)
+                    if found is None:  # not run by this client
                         continue
                     if found.error is None:
                         server.reset()

@@ -93,10 +93,15 @@ def text(value: object, name: str, *, empty: bool = False) -> str:
 
 def choice(value: object, name: str, choices: Collection[str]) -> str:
     """One of a few words (case-insensitive), returned in lower case."""
-    shown = ", ".join(repr(c) for c in sorted(choices))
     if not isinstance(value, str):
-        raise ArgumentTypeError(name, value, f"one of {shown}")
+        raise ArgumentTypeError(name, value, f"one of {_shown(choices)}")
     word = value.lower()
     if word not in choices:
-        raise ArgumentError(name, value, f"one of {shown}")
+        raise ArgumentError(name, value, f"one of {_shown(choices)}")
     return word
+
+
+def _shown(choices: Collection[str]) -> str:
+    """The choices, for an error message (only built when one is raised: a lock's
+    every request names its sort order and target)."""
+    return ", ".join(repr(c) for c in sorted(choices))

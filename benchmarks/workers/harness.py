@@ -14,7 +14,9 @@ turn for as long as the worker runs; after a warm-up of ``--warmup-time`` second
 each of ``--repeats`` windows of ``--window`` seconds is one sample of acquisitions
 (hand-offs). Inside the lock each contender checks that nobody else is inside and
 bumps a shared counter with a yield in the middle (a lost update shows an overlap
-the flag missed); violations are counted and printed, not raised.
+the flag missed); violations are counted and printed, not raised. Every hand-off's
+gap, from the moment the holder left (its release starts) to the moment the next
+holder is inside, is recorded: median and 99th percentile per window.
 
 The client under test is wrapped in a small adapter (``SyncAdapter`` or
 ``AsyncAdapter``) doing what a user of that library would write; this module must
@@ -29,6 +31,7 @@ import faulthandler
 import importlib.metadata
 import itertools
 import json
+import math
 import platform
 import sys
 import threading
@@ -285,6 +288,7 @@ class MutexMark:
     wall: float
     cpu: float
     max_gap: float  # longest time with nobody inside since the previous mark
+    gaps: list[float]  # each release-to-next-acquisition gap since the previous mark
 
 
 class MutexBook:
@@ -308,6 +312,7 @@ class MutexBook:
         self.stop = False
         self.left_at = time.perf_counter()  # when the lock was last left
         self.max_gap = 0.0  # longest time with nobody inside, since the last mark
+        self.gaps: list[float] = []  # release-to-next-acquisition gaps, since the last mark
 
     def _violation(self, what: str) -> None:
         self.violations += 1
@@ -320,7 +325,9 @@ class MutexBook:
         if self.holder is not None:
             self._violation(f"contender {index} entered while contender {self.holder} was inside")
         else:
-            self.max_gap = max(self.max_gap, now - self.left_at)
+            gap = now - self.left_at
+            self.gaps.append(gap)
+            self.max_gap = max(self.max_gap, gap)
         self.holder = index
         if index != self.last_holder:
             self.switches += 1
@@ -342,8 +349,9 @@ class MutexBook:
 
     def mark(self) -> MutexMark:
         gap, self.max_gap = self.max_gap, 0.0
+        gaps, self.gaps = self.gaps, []
         return MutexMark(
-            list(self.counts), self.switches, time.perf_counter(), time.process_time(), gap
+            list(self.counts), self.switches, time.perf_counter(), time.process_time(), gap, gaps
         )
 
     @staticmethod
@@ -358,6 +366,8 @@ class MutexBook:
             "max": max(per),
             "switches": after.switches - before.switches,
             "max_gap": after.max_gap,
+            "gap_p50": quantile(after.gaps, 0.5),
+            "gap_p99": quantile(after.gaps, 0.99),
         }
 
     def extra(self, note: str, drain: MutexMark) -> dict[str, Any]:
@@ -373,6 +383,14 @@ class MutexBook:
             "acquisitions": total,
             "drain_max_gap": drain.max_gap,  # the longest lock-free gap while stopping
         }
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank); NaN when there are none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def _locking(client: Any) -> Any:
@@ -425,7 +443,7 @@ class SyncAdapter(Protocol):
 
 
 class SyncLocking(SyncAdapter, Protocol):
-    """A blocking client with a lock (the mutex workload); the raw stubs have none."""
+    """A blocking client with a lock (the mutex workload; the raw stubs: workers/raw_lock.py)."""
 
     @property
     def lock_note(self) -> str:

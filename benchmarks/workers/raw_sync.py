@@ -14,9 +14,10 @@ from typing import Any
 
 import grpc
 
-from benchmarks.workers import harness
+from benchmarks.workers import harness, raw_lock
 from benchmarks.workers.harness import CALL_TIMEOUT
-from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
+from benchmarks.workers.raw_lock import RawLock
+from etcd3py._proto import kv_pb2, rpc_pb2, rpc_pb2_grpc
 
 
 def _drain(requests: queue.Queue[object]) -> Iterator[object]:
@@ -38,6 +39,7 @@ def _consume(responses: Iterator[object]) -> None:
 class RawSync:
     packages = ("grpcio", "protobuf")
     lease_note = "one LeaseKeepAlive stream; a thread sends each lease's refresh every TTL/3"
+    lock_note = raw_lock.LOCK_NOTE
 
     def __init__(self, endpoint: str) -> None:
         self.channel = grpc.insecure_channel(endpoint)
@@ -48,6 +50,8 @@ class RawSync:
         self._stop = threading.Event()
         self._keepalive_requests: queue.Queue[object] = queue.Queue()
         self._keepalive_call: Any = None
+        self._schedule: harness.RefreshSchedule | None = None
+        self._schedule_lock = threading.Lock()
 
     def put(self, key: bytes, value: bytes) -> None:
         self.kv.Put(rpc_pb2.PutRequest(key=key, value=value), timeout=CALL_TIMEOUT)
@@ -72,16 +76,25 @@ class RawSync:
             call.cancel()
 
     def hold_leases(self, count: int, ttl: int) -> None:
+        for _ in range(count):
+            self._keep_alive(self._grant(ttl), ttl)
+
+    def _grant(self, ttl: int) -> int:
+        request = rpc_pb2.LeaseGrantRequest(TTL=ttl)
+        return int(self.lease.LeaseGrant(request, timeout=CALL_TIMEOUT).ID)
+
+    def _keep_alive(self, lease_id: int, ttl: int) -> None:
+        """Refresh ``lease_id`` every TTL/3 on the one LeaseKeepAlive stream."""
+        with self._schedule_lock:
+            if self._schedule is None:
+                self._schedule = self._start_refreshing(ttl / 3)
+            self._schedule.add(lease_id)
+
+    def _start_refreshing(self, period: float) -> harness.RefreshSchedule:
         call = self.lease.LeaseKeepAlive(_drain(self._keepalive_requests))
         self._keepalive_call = call
         threading.Thread(target=_consume, args=(call,), daemon=True).start()
-        schedule = harness.RefreshSchedule(ttl / 3)
-        for _ in range(count):
-            lease_id = self.lease.LeaseGrant(
-                rpc_pb2.LeaseGrantRequest(TTL=ttl), timeout=CALL_TIMEOUT
-            ).ID
-            self.lease_ids.append(lease_id)
-            schedule.add(lease_id)
+        schedule = harness.RefreshSchedule(period)
 
         def refresh(lease_id: int) -> None:
             self._keepalive_requests.put(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id))
@@ -89,6 +102,7 @@ class RawSync:
         threading.Thread(
             target=harness.run_refresh_loop, args=(schedule, refresh, self._stop), daemon=True
         ).start()
+        return schedule
 
     def lease_ttls(self, sample: int) -> list[int]:
         return [
@@ -98,12 +112,71 @@ class RawSync:
             for lease_id in self.lease_ids[:sample]
         ]
 
+    @contextlib.contextmanager
+    def mutex_contender(
+        self, name: str, ttl: int
+    ) -> Iterator[Callable[[], contextlib.AbstractContextManager[bool]]]:
+        lease_id = self._grant(ttl)
+        self._keep_alive(lease_id, ttl)
+        contender = _Contender(self, RawLock(name.encode() + b"/", lease_id))
+        try:
+            yield contender.holding
+        finally:
+            contender.close()
+            self.lease.LeaseRevoke(rpc_pb2.LeaseRevokeRequest(ID=lease_id), timeout=CALL_TIMEOUT)
+
     def close(self) -> None:
         self._stop.set()
         self._keepalive_requests.put(None)
         if self._keepalive_call is not None:
             self._keepalive_call.cancel()
         self.channel.close()
+
+
+class _Contender:
+    """One thread's side of the lock: its key, and a Watch stream of its own."""
+
+    def __init__(self, client: RawSync, lock: RawLock) -> None:
+        self.kv = client.kv
+        self.lock = lock
+        self.requests: queue.Queue[object] = queue.Queue()
+        self.stream: Any = client.watcher.Watch(_drain(self.requests))
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[bool]:
+        self.acquire()
+        try:
+            yield True
+        finally:
+            self.kv.DeleteRange(self.lock.release_request, timeout=CALL_TIMEOUT)
+
+    def acquire(self) -> None:
+        lock = self.lock
+        waited = lock.after_put(self.kv.Txn(lock.put_request(), timeout=CALL_TIMEOUT))
+        while waited is not None:
+            self._wait_delete(waited)
+            if lock.holds(self.kv.Range(lock.oldest, timeout=CALL_TIMEOUT)):
+                return
+            before = self.kv.Range(lock.before_mine(), timeout=CALL_TIMEOUT).kvs
+            waited = before[0] if before else None
+
+    def _wait_delete(self, waited: kv_pb2.KeyValue) -> None:
+        self.requests.put(raw_lock.watch_delete(waited.key))
+        watch_id = next(r for r in self.stream if r.created).watch_id
+        try:
+            now = self.kv.Range(rpc_pb2.RangeRequest(key=waited.key), timeout=CALL_TIMEOUT)
+            if raw_lock.gone(now, waited.create_revision):
+                return
+            for response in self.stream:
+                if raw_lock.deleted(response, watch_id):
+                    return
+            raise RuntimeError("the watch stream ended")
+        finally:
+            self.requests.put(raw_lock.cancel(watch_id))
+
+    def close(self) -> None:
+        self.requests.put(None)
+        self.stream.cancel()
 
 
 if __name__ == "__main__":

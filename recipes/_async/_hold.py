@@ -58,7 +58,7 @@ class _Hold(_Owned):
         session lost, while held): whatever ran under it may have overlapped with another
         holder, and the caller should know.
         """
-        self._disown()
+        self._disown(deleting=True)
         key, revision = self._key, self._revision
         self._key, self._revision = None, 0
         session = self._sessions.current

@@ -39,6 +39,7 @@ class AsyncMutex(_Hold):
     ) -> None:
         self._prefix = name_prefix(name, "mutex")
         self._predecessor: KeyValue | None = None
+        self._read_at = 0  # the revision of the last transaction of _try
         super().__init__(client_or_session, ttl)
 
     def __repr__(self) -> str:
@@ -78,7 +79,7 @@ class AsyncMutex(_Hold):
         else:
             mine = response.responses[0]
             revision = mine.kvs[0].create_revision  # type: ignore[union-attr]
-        self._key, self._revision = key, revision
+        self._key, self._revision, self._read_at = key, revision, response.header.revision
         first = response.responses[1].kvs  # type: ignore[union-attr]
         return not first or first[0].create_revision == revision
 
@@ -93,14 +94,18 @@ class AsyncMutex(_Hold):
             if not await self._try(deadline, repeat=True):
                 session = self._sessions.current
                 assert session is not None
-                await wait_turn(
+                await self._watch_key()
+                read_at = await wait_turn(
                     self._client,
                     self._prefix,
                     self._revision,
                     self._predecessor,
                     session=session,
                     deadline=deadline,
+                    predecessor_read_at=self._read_at,
                 )
+            else:
+                read_at = self._read_at
         except BaseException as error:
             await self._withdraw()
             if timed_out(error, deadline):
@@ -109,13 +114,13 @@ class AsyncMutex(_Hold):
             lock_waited(self._what, time.monotonic() - start, type(error).__name__)
             raise
         lock_waited(self._what, time.monotonic() - start, "acquired")
-        await self._own()
+        await self._own(read_at)
         return True
 
     async def try_acquire(self) -> bool:
         """Take the lock if it is free now; never wait."""
         if await self._try(None, repeat=False):
-            await self._own()
+            await self._own(self._read_at)
             return True
         await self._withdraw()
         return False

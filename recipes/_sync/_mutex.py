@@ -40,6 +40,7 @@ class Mutex(_Hold):
     ) -> None:
         self._prefix = name_prefix(name, "mutex")
         self._predecessor: KeyValue | None = None
+        self._read_at = 0  # the revision of the last transaction of _try
         super().__init__(client_or_session, ttl)
 
     def __repr__(self) -> str:
@@ -79,7 +80,7 @@ class Mutex(_Hold):
         else:
             mine = response.responses[0]
             revision = mine.kvs[0].create_revision  # type: ignore[union-attr]
-        self._key, self._revision = key, revision
+        self._key, self._revision, self._read_at = key, revision, response.header.revision
         first = response.responses[1].kvs  # type: ignore[union-attr]
         return not first or first[0].create_revision == revision
 
@@ -94,14 +95,18 @@ class Mutex(_Hold):
             if not self._try(deadline, repeat=True):
                 session = self._sessions.current
                 assert session is not None
-                wait_turn(
+                self._watch_key()
+                read_at = wait_turn(
                     self._client,
                     self._prefix,
                     self._revision,
                     self._predecessor,
                     session=session,
                     deadline=deadline,
+                    predecessor_read_at=self._read_at,
                 )
+            else:
+                read_at = self._read_at
         except BaseException as error:
             self._withdraw()
             if timed_out(error, deadline):
@@ -110,13 +115,13 @@ class Mutex(_Hold):
             lock_waited(self._what, time.monotonic() - start, type(error).__name__)
             raise
         lock_waited(self._what, time.monotonic() - start, "acquired")
-        self._own()
+        self._own(read_at)
         return True
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free now; never wait."""
         if self._try(None, repeat=False):
-            self._own()
+            self._own(self._read_at)
             return True
         self._withdraw()
         return False

@@ -5,10 +5,20 @@ Mutex, RWMutex, Semaphore and Election each own a key under a session's lease
 while held or leading. The session's keep-alive learns that the lease is gone only
 at its next renewal (up to TTL/3 later), and never learns that someone deleted the
 key: meanwhile the owner would go on working as if nothing happened. So, while
-owned, the key itself is watched (one watch on the client's shared watch stream,
-then one read of the key, so nothing between winning and watching is missed): the
-moment etcd deletes it -- revoke, expiry, a delete by anyone -- the owner stops
+owned, the key itself is watched (one watch on the client's shared watch stream):
+the moment etcd deletes it -- revoke, expiry, a delete by anyone -- the owner stops
 owning, its loss callbacks run once, and fenced writes are refused.
+
+Nothing between winning and watching may be missed: the key must be read as ours
+at a revision the watch already covers. A lock that has to wait starts the watch as
+soon as its key is made, so the acquisition's own last read (the one that finds the
+key first in line) is that read; otherwise, when the watch began after the revision
+at which the key was last read as ours, it is read once more.
+
+A release deletes the key, and the watch sees that deletion: it is kept (a few
+seconds) for the same key's next hold -- the same session taking the same lock
+again, as a contender in a loop does -- instead of being cancelled and made anew
+at every acquisition. Having watched without a break, it needs no read either.
 
 A broken connection is no loss: the client resumes the watch from where it was.
 If the history it missed was compacted meanwhile, the key is read again: the same
@@ -22,7 +32,7 @@ import time
 import weakref
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from etcd3py import (
     ArgumentTypeError,
@@ -59,6 +69,8 @@ Operation = Put | Get | Delete | Txn
 _FIRST_PAUSE, _MAX_PAUSE = 0.1, 5.0
 # how long a worker that watched a key waits for the next one before it ends (seconds)
 _IDLE_WORKER = 10.0
+# how long the watch of a released key is kept for that key's next hold (seconds)
+_KEEP_WATCH = 5.0
 
 Job = Callable[[], None]
 
@@ -78,17 +90,54 @@ class _KeyGone(Exception):
         self.reason = reason
 
 
+class _Kept(NamedTuple):
+    """The watch of a released key, kept for the key's next hold."""
+
+    watch: Watch
+    watched_from: int  # it has seen every change of the key after this revision
+    since: float  # time.monotonic() when kept
+
+
 class _Workers:
-    """Background workers for the key watchers of one client, kept for the next.
+    """Background workers for the key watchers of one client, kept for the next;
+    and the watches of released keys, kept for their next hold.
 
     A new thread (the sync face) costs about 200 us of CPU to start: a lock taken
     and released in a loop would pay it at every acquisition. A worker done with
-    one key waits ``_IDLE_WORKER`` seconds for the next before it ends.
+    one key waits ``_IDLE_WORKER`` seconds for the next before it ends. A kept watch
+    older than ``_KEEP_WATCH`` seconds is cancelled when another is kept or a
+    worker ends.
     """
 
     def __init__(self) -> None:
         self._lock = Lock()
         self._idle: list[Queue[Job]] = []  # the inboxes of the idle workers
+        self._kept: dict[bytes, _Kept] = {}  # by key
+
+    def keep(self, key: bytes, watch: Watch, watched_from: int) -> None:
+        """Keep ``watch`` (of ``key``, released) for the key's next hold."""
+        now = time.monotonic()
+        with self._lock:
+            dropped = self._expired(now)
+            replaced = self._kept.pop(key, None)
+            self._kept[key] = _Kept(watch, watched_from, now)
+        if replaced is not None:
+            dropped.append(replaced)
+        for kept in dropped:
+            kept.watch.cancel()
+
+    def take(self, key: bytes) -> _Kept | None:
+        """The kept watch of ``key``, if any (and still open)."""
+        with self._lock:
+            kept = self._kept.pop(key, None)
+        if kept is not None and kept.watch.closed:
+            return None
+        return kept
+
+    def _expired(self, now: float) -> list[_Kept]:
+        """Take out the kept watches too old to keep (under the lock)."""
+        old = [key for key, kept in self._kept.items() if now - kept.since >= _KEEP_WATCH]
+        return [self._kept.pop(key) for key in old]
 
     def run(self, job: Job) -> None:
         """Run ``job`` in the background, on an idle worker or a new one."""
@@ -113,7 +162,13 @@ class _Workers:
                 with self._lock:
                     if inbox in self._idle:
                         self._idle.remove(inbox)
-                        return
+                        dropped = self._expired(time.monotonic())
+                    else:
+                        dropped = None
+                if dropped is not None:
+                    for kept in dropped:
+                        kept.watch.cancel()
+                    return
                 # handed a job meanwhile: run() put it in the inbox under the lock
                 job = inbox.get_nowait()
 
@@ -132,8 +187,11 @@ def _workers(client: Client) -> _Workers:
 class KeyWatcher:
     """Watches one key of ours (created at ``revision``) until stopped.
 
-    Calls ``lost(reason)`` once when the key is deleted, made again (another create
-    revision) or its session's lease is lost; then ends. ``stop()`` never waits.
+    It may start before the key is won (while waiting for the turn): it says
+    nothing until ``confirm()`` tells the revision at which the key was last read as
+    ours. Then it calls ``lost(reason)`` once when the key is deleted, made again
+    (another create revision) or its session's lease is lost, and ends. ``stop()``
+    never waits.
     """
 
     def __init__(
@@ -150,20 +208,50 @@ class KeyWatcher:
         self._session = session
         self._lost = lost
         self._stopping = Flag()
+        self._confirmed = Flag()  # set by confirm(), or by stop()
+        self._read_at: int | None = None  # the key was read as ours at this revision
+        self._keep_watch = False  # stopped by a release: keep the watch for the next hold
         self._watch: Watch | None = None
+
+    @property
+    def revision(self) -> int:
+        """The create revision of the key watched."""
+        return self._revision
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopping.is_set()
+
+    def confirm(self, read_at: int | None) -> None:
+        """The key is won: it was read as ours at revision ``read_at`` (None: unknown,
+        so read it once the watch exists)."""
+        self._read_at = read_at
+        self._confirmed.set()
 
     def start(self) -> None:
         """Watch in the background (a task, or a thread in the sync face)."""
         _workers(self._client).run(self._run)
 
-    def stop(self) -> None:
-        """Stop watching, from anywhere (a callback, another thread), without waiting."""
+    def stop(self, deleting: bool = False) -> None:
+        """Stop watching, from anywhere (a callback, another thread), without waiting.
+
+        ``deleting``: the caller is deleting the key; the watch sees that deletion,
+        which ends the wait for the next event, and is kept for the key's next hold.
+        """
+        self._keep_watch = deleting
         self._stopping.set()
+        self._confirmed.set()
         watch = self._watch
-        if watch is not None:
+        if watch is not None and not deleting:
             watch.interrupt()
 
     def _run(self) -> None:
+        try:
+            self._watch_until_stopped()
+        finally:
+            self._stopping.set()  # ended: a new hold needs a new watcher
+
+    def _watch_until_stopped(self) -> None:
         again = False  # watching anew after a watch that could not go on
         pause = _FIRST_PAUSE
         while not self._stopping.is_set():
@@ -191,40 +279,78 @@ class KeyWatcher:
     def _follow(self, again: bool) -> None:
         """Watch the key; return when stopped, raise _KeyGone when it goes.
 
-        The watch starts at the current revision, and the key is read once it
-        exists (to catch what came before). Not from the key's create revision:
+        The watch starts at the current revision, not at the key's create revision:
         etcd serves a watch that starts in the past from a loop that runs every
         100 ms until it has caught up, so a loss soon after the acquisition would
         be told up to 100 ms late (measured: 96 ms median on etcd 3.5.1, against
-        1-2 ms this way).
+        1-2 ms this way). What came before the watch is covered by a read of the key
+        as ours at or after the watch's start: the acquisition's own, when it came
+        late enough (a lock that waited, a watch kept from the key's last hold),
+        else one made here.
         """
-        watch = self._client.watch(self._key)
-        self._watch = watch
-        if self._stopping.is_set():  # stop() may have missed this watch
-            return
-        with watch:
-            with self._session.guard(watch):
-                now = self._client.get(self._key)
-                if not now.kvs:
-                    raise _KeyGone(
-                        f"its key was deleted (found gone at revision {now.header.revision})"
-                    )
-                if now.kvs[0].create_revision != self._revision:
-                    raise _KeyGone(
-                        f"its key was made again at revision {now.kvs[0].create_revision}"
-                    )
-                if again:
-                    log.info("%r read again (its watch could not resume): still ours", self._key)
-                else:
-                    log.debug("%r watched from revision %d", self._key, now.header.revision + 1)
-                for response in watch:
-                    for event in response.events:
-                        if event.type == EventType.DELETE:
-                            revision = event.kv.mod_revision
-                            raise _KeyGone(f"its key was deleted at revision {revision}")
-                        if event.kv.create_revision != self._revision:
-                            made = event.kv.create_revision
-                            raise _KeyGone(f"its key was made again at revision {made}")
+        workers = _workers(self._client)
+        kept = None if again else workers.take(self._key)
+        if kept is not None:
+            watch, watched_from = kept.watch, kept.watched_from
+            self._watch = watch
+        else:
+            watch = self._client.watch(self._key)
+            self._watch = watch
+            if self._stopping.is_set():  # stop() may have missed this watch
+                return
+            try:
+                watch.start()
+            except BaseException:
+                watch.cancel()
+                raise
+            # every change after this revision reaches the watch (events already
+            # delivered only move it later: a read more, never a change missed)
+            watched_from = watch.next_revision - 1
+        log.debug("%r watched from revision %d", self._key, watched_from + 1)
+        keep = False
+        try:
+            keep = self._follow_hold(watch, watched_from, again)
+        finally:
+            if keep:
+                workers.keep(self._key, watch, watched_from)
+            else:
+                watch.cancel()
+
+    def _follow_hold(self, watch: Watch, watched_from: int, again: bool) -> bool:
+        """Follow the current hold of the key on ``watch``; raise _KeyGone when it goes.
+
+        True once stopped with the watch still good for the key's next hold.
+        """
+        self._confirmed.wait()
+        if self._stopping.is_set():
+            return self._keep_watch and not watch.closed
+        with self._session.guard(watch):
+            if again or self._read_at is None or self._read_at < watched_from:
+                self._read(again)
+            for response in watch:
+                if self._stopping.is_set():  # the release's own deletion, most likely
+                    return self._keep_watch and not watch.closed
+                for event in response.events:
+                    if event.kv.mod_revision < self._revision:
+                        continue  # an earlier hold's (a watch kept from it)
+                    if event.type == EventType.DELETE:
+                        revision = event.kv.mod_revision
+                        raise _KeyGone(f"its key was deleted at revision {revision}")
+                    if event.kv.create_revision != self._revision:
+                        made = event.kv.create_revision
+                        raise _KeyGone(f"its key was made again at revision {made}")
+        return False
+
+    def _read(self, again: bool) -> None:
+        """Read the key once the watch exists: still ours? (_KeyGone if not)."""
+        log.debug("%r read after its watch started", self._key)
+        now = self._client.get(self._key)
+        if not now.kvs:
+            raise _KeyGone(f"its key was deleted (found gone at revision {now.header.revision})")
+        if now.kvs[0].create_revision != self._revision:
+            raise _KeyGone(f"its key was made again at revision {now.kvs[0].create_revision}")
+        if again:
+            log.info("%r read again (its watch could not resume): still ours", self._key)
 
 
 class _Owned:
@@ -232,7 +358,8 @@ class _Owned:
 
     Given a client, each acquisition gets a session of ``ttl`` seconds of its own;
     given a session, the key hangs on it. Subclasses set ``_key`` and ``_revision``
-    while acquiring, call ``_own()`` once it is won and ``_disown()`` when letting go.
+    while acquiring, may call ``_watch_key()`` before a wait for their turn, call
+    ``_own()`` once it is won and ``_disown()`` when letting go.
     """
 
     _what = "lock"
@@ -242,7 +369,8 @@ class _Owned:
         self._client = self._sessions.client
         self._key: bytes | None = None
         self._revision = 0
-        self._watcher: KeyWatcher | None = None  # while owned
+        self._watcher: KeyWatcher | None = None  # from _watch_key() or _own() on
+        self._won = False  # from _own() to _disown()
         self._lost_reason: str | None = None
         self._loss_callbacks: list[LossCallback] = []
 
@@ -261,7 +389,12 @@ class _Owned:
         return self._lost_reason
 
     def _owning(self) -> bool:
-        return self._watcher is not None and self._lost_reason is None and self._sessions.alive
+        return (
+            self._won
+            and self._watcher is not None
+            and self._lost_reason is None
+            and self._sessions.alive
+        )
 
     def _check_key(self) -> None:
         """Raise unless the key is ours (held, or still waiting for its turn)."""
@@ -292,7 +425,7 @@ class _Owned:
             raise ArgumentTypeError("callback", callback, "a callable")
         if self._lost_reason is not None:
             _run_callback(callback, self._lost_reason)
-        elif self._watcher is not None:
+        elif self._won:
             self._loss_callbacks.append(callback)
         else:
             raise self._refusal()
@@ -337,8 +470,9 @@ class _Owned:
         assert self._key is not None
         return Fenced(self, self._key, self._revision)
 
-    def _own(self) -> None:
-        """The acquisition was won: watch the key until ``_disown``."""
+    def _watch_key(self) -> None:
+        """My key is made and I am to wait for my turn: start watching it now, so the
+        wait's last read (my key first in line) also covers what came before the watch."""
         session = self._sessions.current
         assert self._key is not None and session is not None
         self._disown()  # (a hold won again without a release)
@@ -353,12 +487,27 @@ class _Owned:
         self._watcher = watcher
         watcher.start()
 
-    def _disown(self) -> None:
-        """Letting go: stop watching (a deletion from now on is ours, not a loss)."""
+    def _own(self, read_at: int | None = None) -> None:
+        """The acquisition was won, my key read as ours at revision ``read_at`` (None:
+        not known): watch the key until ``_disown``."""
+        watcher = self._watcher
+        if watcher is None or watcher.stopped or watcher.revision != self._revision:
+            self._watch_key()
+            watcher = self._watcher
+            assert watcher is not None
+        self._won = True
+        watcher.confirm(read_at)
+
+    def _disown(self, deleting: bool = False) -> None:
+        """Letting go: stop watching (a deletion from now on is ours, not a loss).
+
+        ``deleting``: the caller deletes the key next (its watch is kept for the next hold).
+        """
         watcher, self._watcher = self._watcher, None
+        self._won = False
         self._loss_callbacks = []
         if watcher is not None:
-            watcher.stop()
+            watcher.stop(deleting)
 
     def _lose(self, watcher: KeyWatcher | None, reason: str) -> None:
         """The hold watched by ``watcher`` is gone: say so, once."""

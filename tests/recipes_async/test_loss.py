@@ -27,7 +27,7 @@ from etcd3py import (
     Put,
     Value,
 )
-from etcd3py._async._primitives import AsyncFlag
+from etcd3py._async._primitives import AsyncFlag, spawn
 from etcd3py.recipes import AsyncElection, AsyncMutex, AsyncRWMutex, AsyncSemaphore, AsyncSession
 from etcd3py.server_ref import EmbeddedServer
 from tests.support.backends import Backend
@@ -198,6 +198,78 @@ async def test_a_release_is_no_loss(mine: AsyncClient, aclient: AsyncClient, pre
     # the keys went with the releases, and the next holders get in: nobody was told
     assert await losses.told.wait(0.5) is False and losses.reasons == []
     assert (await aclient.get(prefix, prefix=True, count_only=True)).count == 0
+
+
+async def test_a_lock_that_waited_is_watched_from_its_wait(
+    mine: AsyncClient, aclient: AsyncClient, prefix: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lock that has to wait watches its key from the start of the wait: the read
+    that finds it first in line covers what came before the watch, so winning costs
+    no read of its own, and a loss the moment it wins is still told by the watch."""
+    caplog.set_level(logging.DEBUG, logger="etcd3py.recipes")
+    first = AsyncMutex(aclient, prefix + b"lock", ttl=TTL)
+    assert await first.acquire(timeout=WAIT)
+    async with AsyncSession(mine, ttl=TTL) as session:
+        waiter = AsyncMutex(session, prefix + b"lock")
+        key = repr(prefix + b"lock/%x" % session.lease_id)
+        got: list[bool] = []
+
+        async def wait() -> None:
+            got.append(await waiter.acquire(timeout=WAIT))
+
+        waiting = spawn(wait, name="waiter")
+        losses = Losses()
+        await logged(caplog, f"{key} watched from revision", losses)  # while it waits
+        assert not waiting.done()
+        await first.release()
+        await waiting.join(WAIT)
+        assert got == [True]
+        waiter.on_lost(losses)
+        await aclient.delete(waiter.key)
+        assert await losses.told.wait(WAIT)
+        assert len(losses.reasons) == 1 and "deleted at revision" in losses.reasons[0]
+        assert not waiter.held
+        assert not any(f"{key} read after" in r.getMessage() for r in caplog.records)
+        with pytest.raises(LockNotHeldError, match="lost while held"):
+            await waiter.release()
+
+
+async def test_the_next_hold_of_a_key_keeps_its_watch(
+    mine: AsyncClient, aclient: AsyncClient, prefix: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A release deletes the key and its watch sees it go: the watch is kept for the
+    same key's next hold (one session taking the same lock again), which ignores
+    what the watch saw of the earlier hold and is still told of its own loss."""
+    caplog.set_level(logging.DEBUG, logger="etcd3py.recipes")
+    async with AsyncSession(mine, ttl=TTL) as session:
+        key = repr(prefix + b"lock/%x" % session.lease_id)
+
+        def watched() -> list[str]:
+            return [
+                r.getMessage()
+                for r in caplog.records
+                if r.getMessage().startswith(key + " watched")
+            ]
+
+        losses = Losses()
+        async with AsyncMutex(session, prefix + b"lock") as holder:
+            holder.on_lost(losses)
+            await logged(caplog, f"{key} watched from revision", losses)
+        second = AsyncMutex(session, prefix + b"lock")
+        assert await second.acquire(timeout=WAIT)
+        second.on_lost(losses)
+        deadline = time.monotonic() + WAIT
+        while len(watched()) < 2:  # the second hold's watcher took the kept watch
+            assert time.monotonic() < deadline, "the second hold was never watched"
+            assert await losses.told.wait(0.05) is False
+        assert watched()[0] == watched()[1]  # the same watch: from the same revision
+        assert second.held and losses.reasons == []  # the first release is no loss
+        await aclient.delete(second.key)
+        assert await losses.told.wait(WAIT)
+        assert len(losses.reasons) == 1 and "deleted at revision" in losses.reasons[0]
+        assert not second.held
+        with pytest.raises(LockNotHeldError, match="lost while held"):
+            await second.release()
 
 
 async def test_a_cut_connection_is_no_loss(

@@ -28,7 +28,7 @@ from etcd3py import (
     Put,
     Value,
 )
-from etcd3py._sync._primitives import Flag
+from etcd3py._sync._primitives import Flag, spawn
 from etcd3py.recipes import Election, Mutex, RWMutex, Semaphore, Session
 from etcd3py.server_ref import EmbeddedServer
 from tests.support.backends import Backend
@@ -198,6 +198,78 @@ def test_a_release_is_no_loss(mine: Client, client: Client, prefix: bytes) -> No
     # the keys went with the releases, and the next holders get in: nobody was told
     assert losses.told.wait(0.5) is False and losses.reasons == []
     assert (client.get(prefix, prefix=True, count_only=True)).count == 0
+
+
+def test_a_lock_that_waited_is_watched_from_its_wait(
+    mine: Client, client: Client, prefix: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lock that has to wait watches its key from the start of the wait: the read
+    that finds it first in line covers what came before the watch, so winning costs
+    no read of its own, and a loss the moment it wins is still told by the watch."""
+    caplog.set_level(logging.DEBUG, logger="etcd3py.recipes")
+    first = Mutex(client, prefix + b"lock", ttl=TTL)
+    assert first.acquire(timeout=WAIT)
+    with Session(mine, ttl=TTL) as session:
+        waiter = Mutex(session, prefix + b"lock")
+        key = repr(prefix + b"lock/%x" % session.lease_id)
+        got: list[bool] = []
+
+        def wait() -> None:
+            got.append(waiter.acquire(timeout=WAIT))
+
+        waiting = spawn(wait, name="waiter")
+        losses = Losses()
+        logged(caplog, f"{key} watched from revision", losses)  # while it waits
+        assert not waiting.done()
+        first.release()
+        waiting.join(WAIT)
+        assert got == [True]
+        waiter.on_lost(losses)
+        client.delete(waiter.key)
+        assert losses.told.wait(WAIT)
+        assert len(losses.reasons) == 1 and "deleted at revision" in losses.reasons[0]
+        assert not waiter.held
+        assert not any(f"{key} read after" in r.getMessage() for r in caplog.records)
+        with pytest.raises(LockNotHeldError, match="lost while held"):
+            waiter.release()
+
+
+def test_the_next_hold_of_a_key_keeps_its_watch(
+    mine: Client, client: Client, prefix: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A release deletes the key and its watch sees it go: the watch is kept for the
+    same key's next hold (one session taking the same lock again), which ignores
+    what the watch saw of the earlier hold and is still told of its own loss."""
+    caplog.set_level(logging.DEBUG, logger="etcd3py.recipes")
+    with Session(mine, ttl=TTL) as session:
+        key = repr(prefix + b"lock/%x" % session.lease_id)
+
+        def watched() -> list[str]:
+            return [
+                r.getMessage()
+                for r in caplog.records
+                if r.getMessage().startswith(key + " watched")
+            ]
+
+        losses = Losses()
+        with Mutex(session, prefix + b"lock") as holder:
+            holder.on_lost(losses)
+            logged(caplog, f"{key} watched from revision", losses)
+        second = Mutex(session, prefix + b"lock")
+        assert second.acquire(timeout=WAIT)
+        second.on_lost(losses)
+        deadline = time.monotonic() + WAIT
+        while len(watched()) < 2:  # the second hold's watcher took the kept watch
+            assert time.monotonic() < deadline, "the second hold was never watched"
+            assert losses.told.wait(0.05) is False
+        assert watched()[0] == watched()[1]  # the same watch: from the same revision
+        assert second.held and losses.reasons == []  # the first release is no loss
+        client.delete(second.key)
+        assert losses.told.wait(WAIT)
+        assert len(losses.reasons) == 1 and "deleted at revision" in losses.reasons[0]
+        assert not second.held
+        with pytest.raises(LockNotHeldError, match="lost while held"):
+            second.release()
 
 
 def test_a_cut_connection_is_no_loss(
