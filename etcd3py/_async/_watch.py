@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -118,7 +119,7 @@ class AsyncWatch:
         self.started = False
         self.closed = False
         self.paused = False  # canceled on the server while the consumer catches up
-        self.needs_create = False
+        self.needs_create = False  # queued in the manager's pending creates
         self.refused_on = -1  # token generation of a stream that refused it
 
     def __repr__(self) -> str:
@@ -308,7 +309,10 @@ class AsyncWatchManager(AsyncStreamKeeper):
         super().__init__(transport, WATCH, "etcd3py-watch")
         self.buffer_size = buffer_size
         self._watches: dict[int, AsyncWatch] = {}  # by current watch id
-        self._active: list[AsyncWatch] = []
+        self._active: dict[AsyncWatch, None] = {}  # started, not ended; in start order
+        # watches owed a create request, in the order they became due: a wake-up
+        # touches only these, not every active watch (O(1) per create, not O(n))
+        self._pending: deque[AsyncWatch] = deque()
         self._next_id = 1
         self._send_lock = AsyncLock()
         self._cancels: list[int] = []
@@ -339,23 +343,26 @@ class AsyncWatchManager(AsyncStreamKeeper):
         return AsyncWatch(self, create, self.buffer_size, namespace)
 
     def add(self, watch: AsyncWatch) -> None:
-        watch.needs_create = True
-        self._active.append(watch)
+        self._active[watch] = None
+        self._queue_create(watch)
         self._ensure_running()
 
     def resume(self, watch: AsyncWatch) -> None:
         if watch.paused and not watch.closed:
             watch.paused = False
-            watch.needs_create = True
+            self._queue_create(watch)
             self._wake.set()
+
+    def _queue_create(self, watch: AsyncWatch) -> None:
+        watch.needs_create = True
+        self._pending.append(watch)
 
     async def cancel(self, watch: AsyncWatch) -> None:
         self.forget(watch)
 
     def forget(self, watch: AsyncWatch) -> None:
         """Stop serving ``watch``; the server-side cancel goes out from the loop."""
-        if watch in self._active:
-            self._active.remove(watch)
+        self._active.pop(watch, None)  # a queued create is skipped: the watch is closed
         if self._watches.pop(watch.watch_id, None) is not None:
             self._cancels.append(watch.watch_id)
             self._wake.set()
@@ -376,10 +383,11 @@ class AsyncWatchManager(AsyncStreamKeeper):
         self._stream_token = self._transport.token_generation
         self._watches.clear()
         self._cancels.clear()
+        self._pending.clear()  # every watch is created again, in start order
         resumed = 0
-        for watch in self._active:
+        for watch in list(self._active):
             if not watch.paused:
-                watch.needs_create = True
+                self._queue_create(watch)
                 resumed += watch._created.is_set()
         _metrics.watches_resumed(resumed)
 
@@ -399,7 +407,10 @@ class AsyncWatchManager(AsyncStreamKeeper):
                 await self._stream.send(request)
 
     async def _send_creates(self) -> None:
-        for watch in list(self._active):
+        pending = self._pending
+        while pending:
+            watch = pending.popleft()
+            # queued twice (a resume racing a re-open), or ended or paused meanwhile
             if watch.needs_create and not watch.closed and not watch.paused:
                 watch.needs_create = False
                 watch_id = self._next_id
@@ -469,14 +480,12 @@ class AsyncWatchManager(AsyncStreamKeeper):
         if watch.refused_on >= 0 and self._stream_token > watch.refused_on:
             return False  # refused again on a stream opened since: it is meant
         watch.refused_on = self._stream_token
-        watch.needs_create = True
-        self._broken.set()
+        self._broken.set()  # the re-open creates every active watch again, this one too
         self._wake.set()
         return True
 
     def _finish(self, watch: AsyncWatch, error: BaseException) -> None:
-        if watch in self._active:
-            self._active.remove(watch)
+        self._active.pop(watch, None)
         watch._fail(error)
 
     async def close(self) -> None:
