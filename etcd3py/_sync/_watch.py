@@ -272,22 +272,27 @@ class Watch:
         if self._fragments:
             events = [*self._fragments, *events]
             self._fragments.clear()
-        # never hand out a revision twice (an answer racing a resume would)
-        if events and events[0].kv.mod_revision < self.next_revision:
-            events = [e for e in events if e.kv.mod_revision >= self.next_revision]
-            if not events:
-                return True
-        progress = not events
+        if events:
+            # never hand out a revision twice (an answer racing a resume would)
+            if events[0].kv.mod_revision < self.next_revision:
+                events = [e for e in events if e.kv.mod_revision >= self.next_revision]
+                if not events:
+                    return True
+            if self._queue.full():
+                return False
+            last = events[-1].kv.mod_revision
+            if self._namespace is not None:
+                self._namespace.strip_events(events)
+            self._queue.put_nowait(WatchResponse(response.header, events), force=True)
+            self.next_revision = last + 1
+            return True
         if self._queue.full():
             return False
-        if self._namespace is not None:
-            self._namespace.strip_events(events)
-        requested = progress and response.watch_id == -1
-        self._queue.put_nowait(WatchResponse(response.header, events, 0, progress, requested))
-        if events:
-            self.next_revision = events[-1].kv.mod_revision + 1
-        elif response.watch_id != -1:
-            self.next_revision = max(self.next_revision, response.header.revision + 1)
+        header = response.header
+        requested = response.watch_id == -1
+        self._queue.put_nowait(WatchResponse(header, events, 0, True, requested), force=True)
+        if not requested:
+            self.next_revision = max(self.next_revision, header.revision + 1)
         return True
 
     def _fail(self, error: BaseException) -> None:
@@ -434,13 +439,14 @@ class WatchManager(StreamKeeper):
             self._wake.set()
 
     def _on_response(self, response: rpc_pb2.WatchResponse) -> None:
-        if response.watch_id == -1 and not response.created:
+        watch_id = response.watch_id
+        if watch_id == -1 and not response.created:
             # answer to request_progress(): every watch is up to date to this revision
             for watch in list(self._watches.values()):
                 if not watch._deliver(response):
                     self._pause(watch)
             return
-        found = self._watches.get(response.watch_id)
+        found = self._watches.get(watch_id)
         if found is None:
             return  # an answer to an incarnation we no longer track
         watch = found
