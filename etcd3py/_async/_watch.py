@@ -192,7 +192,9 @@ class AsyncWatch:
         return self
 
     async def __anext__(self) -> WatchResponse:
-        item = await self._next(None)
+        if not self.started:
+            await self.start()
+        item = self._take(await self._queue.get())
         if item is _END:
             raise StopAsyncIteration
         return item  # type: ignore[no-any-return]
@@ -217,6 +219,10 @@ class AsyncWatch:
             item = await self._queue.get(timeout)
         except Empty:
             return None
+        return self._take(item)
+
+    def _take(self, item: Any) -> Any:
+        """What the consumer gets for a queued item: the response, _END, or the failure raised."""
         if item is _END:
             self._queue.put_nowait(_END, force=True)  # keep answering "ended"
             return _END

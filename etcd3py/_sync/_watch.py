@@ -193,7 +193,9 @@ class Watch:
         return self
 
     def __next__(self) -> WatchResponse:
-        item = self._next(None)
+        if not self.started:
+            self.start()
+        item = self._take(self._queue.get())
         if item is _END:
             raise StopIteration
         return item  # type: ignore[no-any-return]
@@ -218,6 +220,10 @@ class Watch:
             item = self._queue.get(timeout)
         except Empty:
             return None
+        return self._take(item)
+
+    def _take(self, item: Any) -> Any:
+        """What the consumer gets for a queued item: the response, _END, or the failure raised."""
         if item is _END:
             self._queue.put_nowait(_END, force=True)  # keep answering "ended"
             return _END
