@@ -340,7 +340,7 @@ class WatchResponse:
         notification.
         """
         if self._event_list is None:
-            self._event_list = [Event(e) for e in self._events]
+            self._event_list = list(map(Event, self._events))
         return self._event_list
 
     def __repr__(self) -> str:

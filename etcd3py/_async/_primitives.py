@@ -79,12 +79,17 @@ class AsyncLock:
 
 
 class AsyncQueue(Generic[T]):
-    """A FIFO with an optional bound; ``put_nowait`` raises Full past it."""
+    """A FIFO with an optional bound; ``put_nowait`` raises Full past it.
+
+    A waiting ``get`` parks on a future of its own, which ``put_nowait`` resolves:
+    the watch delivery path crosses this queue once per response, and an
+    ``asyncio.Event`` would add a coroutine, a future and its bookkeeping per wait.
+    """
 
     def __init__(self, maxsize: int = 0) -> None:
         self._items: deque[T] = deque()
         self._maxsize = maxsize
-        self._ready = asyncio.Event()
+        self._getters: deque[asyncio.Future[None]] = deque()
 
     def qsize(self) -> int:
         return len(self._items)
@@ -94,30 +99,51 @@ class AsyncQueue(Generic[T]):
 
     def put_nowait(self, item: T, force: bool = False) -> None:
         """Append ``item``; past the bound raise Full, unless ``force``."""
-        if self.full() and not force:
+        if not force and self.full():
             raise Full
         self._items.append(item)
-        self._ready.set()
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        getters = self._getters
+        while getters:
+            getter = getters.popleft()
+            if not getter.done():
+                getter.set_result(None)
+                return
 
     def get_nowait(self) -> T:
         if not self._items:
             raise Empty
-        item = self._items.popleft()
-        if not self._items:
-            self._ready.clear()
-        return item
+        return self._items.popleft()
 
     async def get(self, timeout: float | None = None) -> T:
         """The next item; raises Empty when ``timeout`` seconds pass first."""
-        while not self._items:
+        items = self._items
+        if not items:
             if timeout is None:
-                await self._ready.wait()
-                continue
-            with anyio.move_on_after(timeout):
-                await self._ready.wait()
-            if not self._items:
-                raise Empty
-        return self.get_nowait()
+                await self._until_item()
+            else:
+                with anyio.move_on_after(timeout):
+                    await self._until_item()
+                if not items:
+                    raise Empty
+        return items.popleft()
+
+    async def _until_item(self) -> None:
+        while not self._items:
+            getter = asyncio.get_running_loop().create_future()
+            self._getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                if getter.done() and not getter.cancelled():
+                    self._wake_one()  # woken, but leaving: the item goes to the next getter
+                else:
+                    getter.cancel()
+                    with contextlib.suppress(ValueError):
+                        self._getters.remove(getter)
+                raise
 
 
 class AsyncTask:
@@ -152,15 +178,18 @@ class AsyncBidiStream:
         metadata: tuple[tuple[str, str], ...],
     ) -> None:
         self._call = multicallable(metadata=metadata)
+        # read through the call's own iterator (what the generated stubs' users do):
+        # read() adds a coroutine and two checks per message
+        self._responses = self._call.__aiter__()
 
     async def send(self, request: Any) -> None:
         await self._call.write(request)
 
     async def recv(self) -> Any:
-        response = await self._call.read()
-        if response is grpc.aio.EOF:
+        try:
+            return await self._responses.__anext__()
+        except StopAsyncIteration:
             return None
-        return response
 
     def cancel(self) -> None:
         self._call.cancel()

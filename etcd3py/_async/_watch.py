@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -118,7 +119,7 @@ class AsyncWatch:
         self.started = False
         self.closed = False
         self.paused = False  # canceled on the server while the consumer catches up
-        self.needs_create = False
+        self.needs_create = False  # queued in the manager's pending creates
         self.refused_on = -1  # token generation of a stream that refused it
 
     def __repr__(self) -> str:
@@ -191,7 +192,9 @@ class AsyncWatch:
         return self
 
     async def __anext__(self) -> WatchResponse:
-        item = await self._next(None)
+        if not self.started:
+            await self.start()
+        item = self._take(await self._queue.get())
         if item is _END:
             raise StopAsyncIteration
         return item  # type: ignore[no-any-return]
@@ -216,6 +219,10 @@ class AsyncWatch:
             item = await self._queue.get(timeout)
         except Empty:
             return None
+        return self._take(item)
+
+    def _take(self, item: Any) -> Any:
+        """What the consumer gets for a queued item: the response, _END, or the failure raised."""
         if item is _END:
             self._queue.put_nowait(_END, force=True)  # keep answering "ended"
             return _END
@@ -270,22 +277,27 @@ class AsyncWatch:
         if self._fragments:
             events = [*self._fragments, *events]
             self._fragments.clear()
-        # never hand out a revision twice (an answer racing a resume would)
-        if events and events[0].kv.mod_revision < self.next_revision:
-            events = [e for e in events if e.kv.mod_revision >= self.next_revision]
-            if not events:
-                return True
-        progress = not events
+        if events:
+            # never hand out a revision twice (an answer racing a resume would)
+            if events[0].kv.mod_revision < self.next_revision:
+                events = [e for e in events if e.kv.mod_revision >= self.next_revision]
+                if not events:
+                    return True
+            if self._queue.full():
+                return False
+            last = events[-1].kv.mod_revision
+            if self._namespace is not None:
+                self._namespace.strip_events(events)
+            self._queue.put_nowait(WatchResponse(response.header, events), force=True)
+            self.next_revision = last + 1
+            return True
         if self._queue.full():
             return False
-        if self._namespace is not None:
-            self._namespace.strip_events(events)
-        requested = progress and response.watch_id == -1
-        self._queue.put_nowait(WatchResponse(response.header, events, 0, progress, requested))
-        if events:
-            self.next_revision = events[-1].kv.mod_revision + 1
-        elif response.watch_id != -1:
-            self.next_revision = max(self.next_revision, response.header.revision + 1)
+        header = response.header
+        requested = response.watch_id == -1
+        self._queue.put_nowait(WatchResponse(header, events, 0, True, requested), force=True)
+        if not requested:
+            self.next_revision = max(self.next_revision, header.revision + 1)
         return True
 
     def _fail(self, error: BaseException) -> None:
@@ -308,7 +320,10 @@ class AsyncWatchManager(AsyncStreamKeeper):
         super().__init__(transport, WATCH, "etcd3py-watch")
         self.buffer_size = buffer_size
         self._watches: dict[int, AsyncWatch] = {}  # by current watch id
-        self._active: list[AsyncWatch] = []
+        self._active: dict[AsyncWatch, None] = {}  # started, not ended; in start order
+        # watches owed a create request, in the order they became due: a wake-up
+        # touches only these, not every active watch (O(1) per create, not O(n))
+        self._pending: deque[AsyncWatch] = deque()
         self._next_id = 1
         self._send_lock = AsyncLock()
         self._cancels: list[int] = []
@@ -339,23 +354,26 @@ class AsyncWatchManager(AsyncStreamKeeper):
         return AsyncWatch(self, create, self.buffer_size, namespace)
 
     def add(self, watch: AsyncWatch) -> None:
-        watch.needs_create = True
-        self._active.append(watch)
+        self._active[watch] = None
+        self._queue_create(watch)
         self._ensure_running()
 
     def resume(self, watch: AsyncWatch) -> None:
         if watch.paused and not watch.closed:
             watch.paused = False
-            watch.needs_create = True
+            self._queue_create(watch)
             self._wake.set()
+
+    def _queue_create(self, watch: AsyncWatch) -> None:
+        watch.needs_create = True
+        self._pending.append(watch)
 
     async def cancel(self, watch: AsyncWatch) -> None:
         self.forget(watch)
 
     def forget(self, watch: AsyncWatch) -> None:
         """Stop serving ``watch``; the server-side cancel goes out from the loop."""
-        if watch in self._active:
-            self._active.remove(watch)
+        self._active.pop(watch, None)  # a queued create is skipped: the watch is closed
         if self._watches.pop(watch.watch_id, None) is not None:
             self._cancels.append(watch.watch_id)
             self._wake.set()
@@ -376,10 +394,11 @@ class AsyncWatchManager(AsyncStreamKeeper):
         self._stream_token = self._transport.token_generation
         self._watches.clear()
         self._cancels.clear()
+        self._pending.clear()  # every watch is created again, in start order
         resumed = 0
-        for watch in self._active:
+        for watch in list(self._active):
             if not watch.paused:
-                watch.needs_create = True
+                self._queue_create(watch)
                 resumed += watch._created.is_set()
         _metrics.watches_resumed(resumed)
 
@@ -399,7 +418,10 @@ class AsyncWatchManager(AsyncStreamKeeper):
                 await self._stream.send(request)
 
     async def _send_creates(self) -> None:
-        for watch in list(self._active):
+        pending = self._pending
+        while pending:
+            watch = pending.popleft()
+            # queued twice (a resume racing a re-open), or ended or paused meanwhile
             if watch.needs_create and not watch.closed and not watch.paused:
                 watch.needs_create = False
                 watch_id = self._next_id
@@ -422,13 +444,14 @@ class AsyncWatchManager(AsyncStreamKeeper):
             self._wake.set()
 
     def _on_response(self, response: rpc_pb2.WatchResponse) -> None:
-        if response.watch_id == -1 and not response.created:
+        watch_id = response.watch_id
+        if watch_id == -1 and not response.created:
             # answer to request_progress(): every watch is up to date to this revision
             for watch in list(self._watches.values()):
                 if not watch._deliver(response):
                     self._pause(watch)
             return
-        found = self._watches.get(response.watch_id)
+        found = self._watches.get(watch_id)
         if found is None:
             return  # an answer to an incarnation we no longer track
         watch = found
@@ -469,14 +492,12 @@ class AsyncWatchManager(AsyncStreamKeeper):
         if watch.refused_on >= 0 and self._stream_token > watch.refused_on:
             return False  # refused again on a stream opened since: it is meant
         watch.refused_on = self._stream_token
-        watch.needs_create = True
-        self._broken.set()
+        self._broken.set()  # the re-open creates every active watch again, this one too
         self._wake.set()
         return True
 
     def _finish(self, watch: AsyncWatch, error: BaseException) -> None:
-        if watch in self._active:
-            self._active.remove(watch)
+        self._active.pop(watch, None)
         watch._fail(error)
 
     async def close(self) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
@@ -80,37 +79,36 @@ class Lock:
 
 
 class Queue(Generic[T]):
-    """A FIFO with an optional bound; ``put_nowait`` raises Full past it."""
+    """A FIFO with an optional bound; ``put_nowait`` raises Full past it.
+
+    Built on ``queue.SimpleQueue``: its hand-off between threads is one C-level lock,
+    where a ``threading.Condition`` costs a fresh lock and Python bookkeeping per wait
+    (the watch delivery path crosses this queue once per response). The bound is
+    checked before the put: exact for the single producer that respects it (a
+    watch's stream reader); forced puts (an end, an error) may go past it.
+    """
 
     def __init__(self, maxsize: int = 0) -> None:
-        self._items: deque[T] = deque()
+        self._items: queue.SimpleQueue[T] = queue.SimpleQueue()
         self._maxsize = maxsize
-        self._cond = threading.Condition()
 
     def qsize(self) -> int:
-        return len(self._items)
+        return self._items.qsize()
 
     def full(self) -> bool:
-        return self._maxsize > 0 and len(self._items) >= self._maxsize
+        return self._maxsize > 0 and self._items.qsize() >= self._maxsize
 
     def put_nowait(self, item: T, force: bool = False) -> None:
-        with self._cond:
-            if self.full() and not force:
-                raise Full
-            self._items.append(item)
-            self._cond.notify()
+        if not force and self.full():
+            raise Full
+        self._items.put(item)
 
     def get_nowait(self) -> T:
-        with self._cond:
-            if not self._items:
-                raise Empty
-            return self._items.popleft()
+        return self._items.get_nowait()
 
     def get(self, timeout: float | None = None) -> T:
-        with self._cond:
-            if not self._cond.wait_for(lambda: bool(self._items), timeout):
-                raise Empty
-            return self._items.popleft()
+        """The next item; raises Empty when ``timeout`` seconds pass first."""
+        return self._items.get(True, timeout)
 
 
 class Task:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -119,7 +120,7 @@ class Watch:
         self.started = False
         self.closed = False
         self.paused = False  # canceled on the server while the consumer catches up
-        self.needs_create = False
+        self.needs_create = False  # queued in the manager's pending creates
         self.refused_on = -1  # token generation of a stream that refused it
 
     def __repr__(self) -> str:
@@ -192,7 +193,9 @@ class Watch:
         return self
 
     def __next__(self) -> WatchResponse:
-        item = self._next(None)
+        if not self.started:
+            self.start()
+        item = self._take(self._queue.get())
         if item is _END:
             raise StopIteration
         return item  # type: ignore[no-any-return]
@@ -217,6 +220,10 @@ class Watch:
             item = self._queue.get(timeout)
         except Empty:
             return None
+        return self._take(item)
+
+    def _take(self, item: Any) -> Any:
+        """What the consumer gets for a queued item: the response, _END, or the failure raised."""
         if item is _END:
             self._queue.put_nowait(_END, force=True)  # keep answering "ended"
             return _END
@@ -271,22 +278,27 @@ class Watch:
         if self._fragments:
             events = [*self._fragments, *events]
             self._fragments.clear()
-        # never hand out a revision twice (an answer racing a resume would)
-        if events and events[0].kv.mod_revision < self.next_revision:
-            events = [e for e in events if e.kv.mod_revision >= self.next_revision]
-            if not events:
-                return True
-        progress = not events
+        if events:
+            # never hand out a revision twice (an answer racing a resume would)
+            if events[0].kv.mod_revision < self.next_revision:
+                events = [e for e in events if e.kv.mod_revision >= self.next_revision]
+                if not events:
+                    return True
+            if self._queue.full():
+                return False
+            last = events[-1].kv.mod_revision
+            if self._namespace is not None:
+                self._namespace.strip_events(events)
+            self._queue.put_nowait(WatchResponse(response.header, events), force=True)
+            self.next_revision = last + 1
+            return True
         if self._queue.full():
             return False
-        if self._namespace is not None:
-            self._namespace.strip_events(events)
-        requested = progress and response.watch_id == -1
-        self._queue.put_nowait(WatchResponse(response.header, events, 0, progress, requested))
-        if events:
-            self.next_revision = events[-1].kv.mod_revision + 1
-        elif response.watch_id != -1:
-            self.next_revision = max(self.next_revision, response.header.revision + 1)
+        header = response.header
+        requested = response.watch_id == -1
+        self._queue.put_nowait(WatchResponse(header, events, 0, True, requested), force=True)
+        if not requested:
+            self.next_revision = max(self.next_revision, header.revision + 1)
         return True
 
     def _fail(self, error: BaseException) -> None:
@@ -309,7 +321,10 @@ class WatchManager(StreamKeeper):
         super().__init__(transport, WATCH, "etcd3py-watch")
         self.buffer_size = buffer_size
         self._watches: dict[int, Watch] = {}  # by current watch id
-        self._active: list[Watch] = []
+        self._active: dict[Watch, None] = {}  # started, not ended; in start order
+        # watches owed a create request, in the order they became due: a wake-up
+        # touches only these, not every active watch (O(1) per create, not O(n))
+        self._pending: deque[Watch] = deque()
         self._next_id = 1
         self._send_lock = Lock()
         self._cancels: list[int] = []
@@ -340,23 +355,26 @@ class WatchManager(StreamKeeper):
         return Watch(self, create, self.buffer_size, namespace)
 
     def add(self, watch: Watch) -> None:
-        watch.needs_create = True
-        self._active.append(watch)
+        self._active[watch] = None
+        self._queue_create(watch)
         self._ensure_running()
 
     def resume(self, watch: Watch) -> None:
         if watch.paused and not watch.closed:
             watch.paused = False
-            watch.needs_create = True
+            self._queue_create(watch)
             self._wake.set()
+
+    def _queue_create(self, watch: Watch) -> None:
+        watch.needs_create = True
+        self._pending.append(watch)
 
     def cancel(self, watch: Watch) -> None:
         self.forget(watch)
 
     def forget(self, watch: Watch) -> None:
         """Stop serving ``watch``; the server-side cancel goes out from the loop."""
-        if watch in self._active:
-            self._active.remove(watch)
+        self._active.pop(watch, None)  # a queued create is skipped: the watch is closed
         if self._watches.pop(watch.watch_id, None) is not None:
             self._cancels.append(watch.watch_id)
             self._wake.set()
@@ -377,10 +395,11 @@ class WatchManager(StreamKeeper):
         self._stream_token = self._transport.token_generation
         self._watches.clear()
         self._cancels.clear()
+        self._pending.clear()  # every watch is created again, in start order
         resumed = 0
-        for watch in self._active:
+        for watch in list(self._active):
             if not watch.paused:
-                watch.needs_create = True
+                self._queue_create(watch)
                 resumed += watch._created.is_set()
         _metrics.watches_resumed(resumed)
 
@@ -400,7 +419,10 @@ class WatchManager(StreamKeeper):
                 self._stream.send(request)
 
     def _send_creates(self) -> None:
-        for watch in list(self._active):
+        pending = self._pending
+        while pending:
+            watch = pending.popleft()
+            # queued twice (a resume racing a re-open), or ended or paused meanwhile
             if watch.needs_create and not watch.closed and not watch.paused:
                 watch.needs_create = False
                 watch_id = self._next_id
@@ -423,13 +445,14 @@ class WatchManager(StreamKeeper):
             self._wake.set()
 
     def _on_response(self, response: rpc_pb2.WatchResponse) -> None:
-        if response.watch_id == -1 and not response.created:
+        watch_id = response.watch_id
+        if watch_id == -1 and not response.created:
             # answer to request_progress(): every watch is up to date to this revision
             for watch in list(self._watches.values()):
                 if not watch._deliver(response):
                     self._pause(watch)
             return
-        found = self._watches.get(response.watch_id)
+        found = self._watches.get(watch_id)
         if found is None:
             return  # an answer to an incarnation we no longer track
         watch = found
@@ -470,14 +493,12 @@ class WatchManager(StreamKeeper):
         if watch.refused_on >= 0 and self._stream_token > watch.refused_on:
             return False  # refused again on a stream opened since: it is meant
         watch.refused_on = self._stream_token
-        watch.needs_create = True
-        self._broken.set()
+        self._broken.set()  # the re-open creates every active watch again, this one too
         self._wake.set()
         return True
 
     def _finish(self, watch: Watch, error: BaseException) -> None:
-        if watch in self._active:
-            self._active.remove(watch)
+        self._active.pop(watch, None)
         watch._fail(error)
 
     def close(self) -> None:
