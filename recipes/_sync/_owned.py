@@ -121,6 +121,7 @@ class _Workers:
             dropped = self._expired(now)
             replaced = self._kept.pop(key, None)
             self._kept[key] = _Kept(watch, watched_from, now)
+        log.debug("%r watch kept for the next hold", key)
         if replaced is not None:
             dropped.append(replaced)
         for kept in dropped:
