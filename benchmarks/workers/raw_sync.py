@@ -77,7 +77,9 @@ class RawSync:
 
     def hold_leases(self, count: int, ttl: int) -> None:
         for _ in range(count):
-            self._keep_alive(self._grant(ttl), ttl)
+            lease_id = self._grant(ttl)
+            self.lease_ids.append(lease_id)  # lease_ttls samples these
+            self._keep_alive(lease_id, ttl)
 
     def _grant(self, ttl: int) -> int:
         request = rpc_pb2.LeaseGrantRequest(TTL=ttl)
