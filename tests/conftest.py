@@ -8,6 +8,7 @@ prefix (``prefix``), so tests do not see each other's keys.
 from __future__ import annotations
 
 import contextlib
+import signal
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,17 @@ from tests.support.clusters import Cluster, cluster_backends, start_cluster
 from tests.support.servers import PROGRESS_NOTIFY_INTERVAL, EtcdProcess
 
 BACKENDS = ["server_ref", "etcd"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests stop etcdctl and our command line with Ctrl-C (SIGINT). A shell without job
+    control starts a background command (``pytest ... &``) with SIGINT ignored, every
+    child inherits that across exec, and neither etcdctl nor Python then sees it: such
+    tests hung until their timeout. Handled here (in the main process and each xdist
+    worker), SIGINT goes back to its default in every child at exec."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 # tests/testing/ runs users' test files (with etcd3py's plugin) in pytest's own harness
 pytest_plugins = ["pytester"]
