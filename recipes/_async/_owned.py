@@ -56,6 +56,7 @@ from etcd3py import (
     _check,
 )
 from etcd3py._async._primitives import AsyncFlag, AsyncLock, AsyncQueue, Empty, spawn
+from etcd3py._retry import Backoff
 
 from ._session import AsyncSession, AsyncSessionSource
 
@@ -64,8 +65,8 @@ log = logging.getLogger("etcd3py.recipes")
 LossCallback = Callable[[str], Any]
 Operation = Put | Get | Delete | Txn
 
-# pauses between attempts when the key cannot be watched or read (seconds)
-_FIRST_PAUSE, _MAX_PAUSE = 0.1, 5.0
+# the longest pause between attempts when the key cannot be watched or read (seconds)
+_MAX_PAUSE = 5.0
 # how long a worker that watched a key waits for the next one before it ends (seconds)
 _IDLE_WORKER = 10.0
 # how long the watch of a released key is kept for that key's next hold (seconds)
@@ -253,7 +254,7 @@ class AsyncKeyWatcher:
 
     async def _watch_until_stopped(self) -> None:
         again = False  # watching anew after a watch that could not go on
-        pause = _FIRST_PAUSE
+        backoff = Backoff(most=_MAX_PAUSE)
         while not self._stopping.is_set():
             try:
                 await self._follow(again)
@@ -271,10 +272,10 @@ class AsyncKeyWatcher:
             except EtcdError as error:
                 if self._stopping.is_set():
                     return
-                log.warning("watching %r: %s; looking again in %.1fs", self._key, error, pause)
+                pause = backoff.pause()
+                log.warning("watching %r: %s; looking again in %.2fs", self._key, error, pause)
                 again = True
                 await self._stopping.wait(pause)
-                pause = min(pause * 2, _MAX_PAUSE)
 
     async def _follow(self, again: bool) -> None:
         """Watch the key; return when stopped, raise _KeyGone when it goes.
