@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import click
 
@@ -26,6 +25,7 @@ from .output.stream import line
 BATCH = 1000  # mirror.Syncer's page size
 # how often the count is printed; ETCD3PY_MIRROR_REPORT_SECONDS (undocumented in etcdctl,
 # ours only) shortens it for tests
+REPORTER = "etcd3py-mirror-report"  # the thread's name
 REPORT_SECONDS = float(os.environ.get("ETCD3PY_MIRROR_REPORT_SECONDS", "30"))
 
 
@@ -42,16 +42,22 @@ def range_end_of(prefix: bytes) -> bytes:
 
 @dataclass
 class Counter:
-    """Keys synced so far, printed every REPORT_SECONDS by a daemon thread."""
+    """Keys synced so far, printed every REPORT_SECONDS by a daemon thread until the
+    command ends (run in-process, say by click's test runner, a thread left behind
+    would go on printing into whatever stdout comes next)."""
 
     total: int = 0
+    _stopped: threading.Event = field(default_factory=threading.Event)
 
-    def start(self) -> None:
-        threading.Thread(target=self._report, daemon=True).start()
+    def __enter__(self) -> Counter:
+        threading.Thread(target=self._report, name=REPORTER, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopped.set()
 
     def _report(self) -> None:
-        while True:
-            time.sleep(REPORT_SECONDS)
+        while not self._stopped.wait(REPORT_SECONDS):
             line(str(self.total))
 
 
@@ -130,9 +136,7 @@ def make_mirror_command(
         keepalive_time=config["keepalive_time"] or None,
         keepalive_timeout=config["keepalive_timeout"] or None,
     )
-    with destination, config.client() as source:
-        counter = Counter()
-        counter.start()
+    with destination, config.client() as source, Counter() as counter:
         source_prefix = os.fsencode(prefix)
         revision = source.get(b"foo").header.revision  # mirror.Syncer's way to pick one
         if no_dest_prefix and dest_prefix:

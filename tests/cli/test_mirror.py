@@ -4,15 +4,18 @@ mode; stopped with Ctrl-C."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from etcd3py import Client, Put
+from etcd3py.cli.errors import EXIT_BAD_ARGS
+from etcd3py.cli.mirror import REPORTER
 from etcd3py.server_ref import EmbeddedServer
 from tests.cli.conftest import Differ
-from tests.support.cli_diff import TIMEOUT, Streaming, prefixes
+from tests.support.cli_diff import TIMEOUT, Streaming, prefixes, run_ours
 
 FINAL = [b"2", b"3", b"4", b"5"]  # the values of b, c, d, e: every change has arrived
 
@@ -103,3 +106,17 @@ def test_make_mirror_prints_the_count() -> None:
 )
 def test_make_mirror_bad_arguments(differ: Differ, args: list[str]) -> None:
     differ.scenario(lambda s: s.run(*args))
+
+
+def test_an_ended_make_mirror_leaves_no_reporter(differ: Differ) -> None:
+    """Run in-process, a make-mirror that ended (here on its flags, after connecting)
+    stops the thread that prints its count every 30 s: one left behind printed "0"
+    into a later test's captured output."""
+    result = run_ours(
+        differ.endpoint, ["make-mirror", "x:1", "--dest-prefix=a", "--no-dest-prefix"]
+    )
+    assert result.code == EXIT_BAD_ARGS
+    for thread in threading.enumerate():
+        if thread.name == REPORTER:
+            thread.join(5)
+            assert not thread.is_alive(), "the count reporter outlived its command"
