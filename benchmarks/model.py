@@ -120,7 +120,11 @@ class Outcome:
     @property
     def rate(self) -> float:
         """Operations (or events) per second of wall time, median of the repeats."""
-        return self._median([s["ops"] / s["wall"] for s in self.samples])
+        return self._median(self.rates())
+
+    def rates(self) -> list[float]:
+        """Operations (or events) per second of wall time, one per repeat."""
+        return [s["ops"] / s["wall"] for s in self.samples]
 
     def cpu_per_op(self) -> list[float]:
         """Client CPU microseconds per operation, one per repeat."""

@@ -379,8 +379,8 @@ def _targets(clients: Sequence[ClientSpec], results: Results) -> list[str]:
                 rows.append((target, "not measured", "?"))
                 continue
             best = max(measured_rivals, key=lambda r: r.rate)
-            ours_low = min(_rates(outcome))
-            rivals_high = max(max(_rates(r)) for r in measured_rivals)
+            ours_low = min(outcome.rates())
+            rivals_high = max(max(r.rates()) for r in measured_rivals)
             measured = (
                 f"{outcome.rate:,.0f} vs {best.rate:,.0f}/s ({best.spec.label}); "
                 f"our slowest run {ours_low:,.0f}/s, their fastest {rivals_high:,.0f}/s"
@@ -400,11 +400,6 @@ def _targets(clients: Sequence[ClientSpec], results: Results) -> list[str]:
         "noise* means etcd3py's slowest measured repeat beat every peer's fastest."
     )
     return ["## Targets", "", intro, "", *_table(("target", "measured", "met"), rows)]
-
-
-def _rates(outcome: Outcome) -> list[float]:
-    """Operations per second of each measured repeat."""
-    return [s["ops"] / s["wall"] for s in outcome.samples]
 
 
 def _mutex_targets(clients: Sequence[ClientSpec], results: Results) -> list[tuple[str, str, str]]:
