@@ -13,6 +13,7 @@ import time
 import types
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +52,21 @@ def test_only_errors_that_prove_nothing_was_applied_count_as_failed() -> None:
 RUN_TIMEOUT = 300.0  # seconds for the whole run, cluster start and checks included
 
 
+def _xfail_on_etcd_3_5_1_divergence(run_doc: dict[str, Any], report: str) -> None:
+    """etcd 3.5.0-3.5.2 saved its consistent index apart from the data it covers: a
+    member killed under load may skip entries on restart and from then on hold other
+    data than its peers at the same applied index (etcd-io/etcd#13766, fixed in 3.5.3).
+    Seen once here in a fresh-clone run: one member 87 revisions behind the others at
+    the same applied index after kill_leader, and the other verdicts failing as its
+    consequences. A run whose members diverged after a kill is that bug of the oracle;
+    every other failure on etcd still fails."""
+    killed = any(
+        f["error"] is None and f["name"].startswith("kill_") for f in run_doc["failpoints"]
+    )
+    if killed and not run_doc["verdicts"]["members"]["ok"]:
+        pytest.xfail(f"etcd 3.5.1's members diverged after a kill (etcd-io/etcd#13766)\n{report}")
+
+
 @pytest.mark.slow
 @pytest.mark.cluster
 @pytest.mark.timeout(RUN_TIMEOUT + 60)
@@ -75,6 +91,8 @@ def test_short_run_under_failpoints(target: str, tmp_path: Path) -> None:
     except subprocess.TimeoutExpired as err:
         pytest.fail(f"the run took over {RUN_TIMEOUT:.0f} s; its output:\n{err.stdout}{err.stderr}")
     report = f"exit {done.returncode}\n{done.stdout}\n{done.stderr[-20000:]}"
+    if done.returncode != 0 and target == "etcd" and saved.exists():
+        _xfail_on_etcd_3_5_1_divergence(json.loads(saved.read_text()), report)
     assert done.returncode == 0, report
     run_doc = json.loads(saved.read_text())
     assert not run_doc["problems"], report
