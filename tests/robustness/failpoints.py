@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import grpc
+
 from etcd3py import Client, EtcdError
 from etcd3py.server_ref import EmbeddedCluster
 from tests.support.peer_proxy import PeerLinks, ProxyHub, TcpProxy
@@ -51,6 +53,7 @@ class Target(Protocol):
     def client_connections(self) -> list[int]: ...
     def replace(self, i: int) -> None: ...
     def ensure_running(self) -> None: ...
+    def describe(self) -> str: ...
     def stop(self) -> None: ...
 
 
@@ -139,6 +142,16 @@ class RefTarget:
         self.cluster.heal()
         self.cluster.wait_leader(HEAL_TIMEOUT)
 
+    def describe(self) -> str:
+        lines = []
+        for i, member in enumerate(self.cluster.members):
+            state = "running" if member.running else "down"
+            state += ", paused" if member.paused else ""
+            direct = _direct_status(member.endpoint) if member.running else "-"
+            lines.append(f"member {i}: {state}; {member.endpoint}: {direct}")
+            lines.append(f"  {self._clients.proxies[i].report()}")
+        return "\n".join(lines)
+
     def stop(self) -> None:
         self.cluster.stop()
         self._hub.close()
@@ -214,10 +227,39 @@ class EtcdTarget:
                 self.cluster.process(i).resume()
         self.cluster.ensure_running()
 
+    def describe(self) -> str:
+        """Each member's process, its own answer (not through the proxy) and its
+        proxy's counts; the log's tail of a member that exited or did not answer."""
+        lines = []
+        for i, endpoint in enumerate(self.cluster.endpoints):
+            process = self.cluster.process(i)
+            code = process.proc.poll() if process.proc is not None else None
+            state = "running" if code is None else f"exited with {code}"
+            state += ", paused" if process.paused else ""
+            direct = _direct_status(endpoint)
+            lines.append(f"member {i}: {state}; {endpoint}: {direct}")
+            lines.append(f"  {self._clients.proxies[i].report()}")
+            if code is not None or direct.startswith("no answer"):
+                lines += [f"  | {line}" for line in process.log_tail(15).splitlines()]
+        return "\n".join(lines)
+
     def stop(self) -> None:
         self.cluster.stop()
         self._hub.close()
         self._dir.cleanup()
+
+
+def _direct_status(endpoint: str) -> str:
+    """A member's Status asked straight (no proxy, no client library), in a line."""
+    from tests.support.clusters import status
+
+    try:
+        answer = status(endpoint, ADMIN_TIMEOUT)
+    except grpc.RpcError as err:
+        return f"no answer ({err.code().name}: {err.details()})"
+    except Exception as err:
+        return f"no answer ({type(err).__name__}: {err})"[:300]
+    return f"member {answer.header.member_id:x}, leader {answer.leader:x}"
 
 
 def start_target(name: str, seed: int) -> Target:
@@ -464,8 +506,17 @@ class Injector(threading.Thread):
                     self._target.ensure_running()
                     ctx.roles()
                 except Exception as err:
-                    self.problem = f"the cluster did not recover after {name}: {err!r}"[:2000]
+                    self.problem = (
+                        f"the cluster did not recover after {name}: {err!r}"[:2000]
+                        + f"\n{self._describe()}"
+                    )
                     return
+
+    def _describe(self) -> str:
+        try:
+            return self._target.describe()
+        except Exception as err:  # the report of a problem must not hide the problem
+            return f"(the members could not be described: {err!r})"
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop firing and bring every member back; a member that cannot come back is
@@ -476,7 +527,10 @@ class Injector(threading.Thread):
             self._target.ensure_running()
         except Exception as err:
             if self.problem is None:
-                self.problem = f"a member did not come back at the end: {err!r}"[:2000]
+                self.problem = (
+                    f"a member did not come back at the end: {err!r}"[:2000]
+                    + f"\n{self._describe()}"
+                )
 
     @property
     def succeeded(self) -> list[Fired]:

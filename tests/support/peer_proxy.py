@@ -116,6 +116,8 @@ class TcpProxy:
         self._live: set[_Connection] = set()
         self.accepted = 0
         self.refused = 0
+        self.upstream_failures = 0  # connections reset because the upstream was not reached
+        self.last_upstream_error = ""
 
     @property
     def endpoint(self) -> str:
@@ -135,6 +137,15 @@ class TcpProxy:
 
     def live(self) -> int:
         return self._hub.run(lambda: len(self._live))
+
+    def report(self) -> str:
+        """What the proxy has done, for a failure's report."""
+        text = (
+            f"proxy {self.endpoint} -> {self.upstream[0]}:{self.upstream[1]}: "
+            f"{self.live()} live, {self.accepted} accepted, {self.refused} refused, "
+            f"{self.upstream_failures} upstream failures"
+        )
+        return text + (f" (last: {self.last_upstream_error})" if self.last_upstream_error else "")
 
     def _reset(self, which: Callable[[_Connection], bool]) -> int:
         doomed = [conn for conn in self._live if which(conn)]
@@ -165,15 +176,21 @@ class TcpProxy:
                     self.refused += 1
                     conn.reset()
                     return
-            up_reader, up_writer = await asyncio.wait_for(
-                asyncio.open_connection(*self.upstream), CONNECT_TIMEOUT
-            )
         except (
             OSError,
             asyncio.TimeoutError,
             asyncio.IncompleteReadError,
             asyncio.LimitOverrunError,
         ):
+            conn.reset()
+            return
+        try:
+            up_reader, up_writer = await asyncio.wait_for(
+                asyncio.open_connection(*self.upstream), CONNECT_TIMEOUT
+            )
+        except (OSError, asyncio.TimeoutError) as err:
+            self.upstream_failures += 1
+            self.last_upstream_error = f"{type(err).__name__}: {err}"
             conn.reset()
             return
         conn.writers.append(up_writer)
