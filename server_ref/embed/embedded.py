@@ -11,8 +11,10 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import shutil
+import sys
 import tempfile
 import threading
+import traceback
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +29,7 @@ from .running import make_server
 
 _T = TypeVar("_T")
 START_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0  # seconds kill() or stop() may take before it raises, saying where it hung
 
 
 async def _run(fn: Callable[[], None]) -> None:
@@ -222,7 +225,7 @@ class EmbeddedServer:
         member, self._member = self._member, None
         if member is None:
             raise RuntimeError("the server is not serving")
-        self.call(self._down(member, crash=True))
+        self._take_down(member, crash=True)
 
     def revive(self) -> None:
         """Restart after ``kill()``, on the same port, as etcd restarts a member: with a
@@ -241,6 +244,26 @@ class EmbeddedServer:
         member = Member(self._server, (self._bound_url(),), self._config.client_tls())
         await member.start()
         self._member = member
+
+    def _take_down(self, member: Member, *, crash: bool) -> None:
+        """Stop ``member`` (and close the log); one that has not stopped within
+        ``STOP_TIMEOUT`` raises TimeoutError naming the step under way, the awaits it is
+        suspended in and where the server's thread is: a stop that hangs must say why."""
+        down = self._down(member, crash=crash)
+        try:
+            self.call(down, STOP_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            step = "closing the log" if member.stopping == "stopped" else member.stopping
+            raise TimeoutError(
+                f"the member did not stop within {STOP_TIMEOUT:g} s, at the step {step!r}; "
+                f"awaiting:\n{_awaits(down)}\nthe server's thread was at:\n"
+                f"{self._thread_stack()}"
+            ) from None
+
+    def _thread_stack(self) -> str:
+        thread = self._thread
+        frame = sys._current_frames().get(thread.ident) if thread and thread.ident else None
+        return "".join(traceback.format_stack(frame)[-12:]) if frame else "(not running)"
 
     async def _down(self, member: Member, *, crash: bool) -> None:
         await member.stop(grace=None)
@@ -292,7 +315,7 @@ class EmbeddedServer:
         a ``data_dir`` keeps it (every acknowledged write), for a later server."""
         member, self._member = self._member, None
         if member is not None and self._loop is not None:
-            self.call(self._down(member, crash=False))
+            self._take_down(member, crash=False)
         elif self._durable is not None and self._loop is not None:
             self.call(self._durable.close(crash=False))
         self._server = None
@@ -318,3 +341,18 @@ class EmbeddedServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _awaits(coro: Coroutine[Any, Any, Any]) -> str:
+    """Where a suspended coroutine waits: each frame down its chain of awaits, then
+    what the innermost one awaits (read from another thread: for a report only)."""
+    lines = []
+    awaited: Any = coro
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is None:
+            lines.append(f"  {awaited!r}"[:300])
+            break
+        lines.append(f"  {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return "\n".join(lines)

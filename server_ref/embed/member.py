@@ -73,6 +73,7 @@ class Member:
         metrics_urls: tuple[str, ...] = (),
     ) -> None:
         self.server = server
+        self.stopping = ""  # the step of stop() under way
         self.tls = tls or ClientTls()
         self.tls.check_urls(listen_urls)
         for url in http_urls:
@@ -215,13 +216,21 @@ class Member:
             self._sockets_dir = None
 
     async def stop(self, grace: float | None = None) -> None:
+        """Stop serving; ``stopping`` names the step under way, for the report of a
+        stop that takes too long."""
         grpc_server, self._grpc = self._grpc, None
         if grpc_server is not None:
             if grace is None:  # a crash: every connection cut at once
+                self.stopping = "closing the client ports"
                 self._close_fronts()
+            self.stopping = "stopping the gRPC server"
             await grpc_server.stop(grace)
+        self.stopping = "closing the client ports"
         self._close_fronts()
         gateway, self._endpoints.gateway = self._endpoints.gateway, None
         if gateway is not None:
+            self.stopping = "closing the gateway"
             await gateway.close()
+        self.stopping = "stopping the server's timers"
         await self.server.stop()
+        self.stopping = "stopped"
