@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
+log = logging.getLogger("etcd3py.server_ref")
 MAX_HEADER_BYTES = 1 << 20  # Go's http.DefaultMaxHeaderBytes
 
 
@@ -163,6 +165,8 @@ class HttpServer:
             await self._requests(reader, writer)
         except (ConnectionError, asyncio.CancelledError):
             pass
+        except Exception:  # as Go's net/http after a handler's panic: log, close
+            log.exception("http: error serving a request")
         finally:
             self._writers.discard(writer)
             writer.close()

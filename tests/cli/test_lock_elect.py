@@ -27,6 +27,8 @@ class Tool:
     def __init__(self, ours: bool, endpoint: str, *args: str) -> None:
         program = [sys.executable, "-m", "etcd3py"] if ours else [str(etcd_bin_dir() / "etcdctl")]
         env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
+        env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT prints every thread's stack (see finish)
+        self.ours = ours
         self.proc = subprocess.Popen(
             [*program, f"--endpoints={endpoint}", *args],
             stdout=subprocess.PIPE,
@@ -53,8 +55,17 @@ class Tool:
         return self.finish()
 
     def finish(self) -> tuple[int, str]:
-        code = self.proc.wait(timeout=DEADLINE)
         assert self.proc.stderr is not None
+        try:
+            code = self.proc.wait(timeout=DEADLINE)
+        except subprocess.TimeoutExpired:
+            if self.ours:  # a hang must say where: faulthandler dumps the threads
+                self.proc.send_signal(signal.SIGABRT)
+                self.proc.wait(DEADLINE)
+            pytest.fail(
+                f"{self.proc.args} did not exit within {DEADLINE:g} s; its stderr:\n"
+                + self.proc.stderr.read().decode(errors="replace")[-20000:]
+            )
         err = self.proc.stderr.read().decode()
         return code, "".join(ln for ln in err.splitlines(True) if not ln.startswith('{"level"'))
 

@@ -101,7 +101,8 @@ def split_server() -> Iterator[tuple[int, int]]:
         yield grpc_port, http_port
     finally:
         proc.terminate()
-        proc.communicate(timeout=15)
+        _, err = proc.communicate(timeout=15)
+        sys.stderr.write(err.decode(errors="replace"))  # shown with a failure's report
 
 
 def test_listen_client_http_urls_split_the_protocols(split_server: tuple[int, int]) -> None:
