@@ -87,14 +87,16 @@ def test_cut_resets_live_connections_and_later_ones_pass(
 def test_an_unreachable_upstream_resets_the_client_and_is_counted(hub: ProxyHub) -> None:
     """A member whose port is closed shows to a client as a reset connection; the
     proxy's report says why, for a failure report to tell the two apart."""
-    with socket.create_server(("127.0.0.1", 0)) as closed:
-        dead = closed.getsockname()[:2]
-    proxy = hub.proxy(dead)
-    with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as conn:
-        conn.sendall(b"ping")
-        with contextlib.suppress(ConnectionResetError):
-            assert conn.recv(16) == b""  # reset (or closed): never an answer
-    until(lambda: proxy.upstream_failures == 1, "the failure counted", 5)
+    # bound, never listening: connections are refused, and the port stays taken (a
+    # port merely closed could become the proxy's own, which would then dial itself)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        proxy = hub.proxy(closed.getsockname()[:2])
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as conn:
+            conn.sendall(b"ping")
+            with contextlib.suppress(ConnectionResetError):
+                assert conn.recv(16) == b""  # reset (or closed): never an answer
+        until(lambda: proxy.upstream_failures == 1, "the failure counted", 5)
     assert "ConnectionRefusedError" in proxy.last_upstream_error
     assert "1 upstream failures" in proxy.report()
     assert proxy.accepted == 0
