@@ -313,11 +313,14 @@ class DiskRaftStorage:
                 self._folder.install_db(staged, fsync=self._fsync, keep_previous=True)
                 marker = Marker.of(snapshot, replaces_log=True)
                 self._wal.add_record(marker.record(), snapshot.index)
-            if hard_state is not None:
-                self._wal.add_record(hard_state_record(hard_state), hard_state.commit)
+            # the entries before the state that may commit them, as etcd's WAL.Save: a
+            # batch torn by a crash then loses the state first, never leaving a commit
+            # index past the last entry (a member that could not start again)
             for entry in entries:
                 self._wal.add_record(entry_record(entry), entry.index)
                 last = entry.index
+            if hard_state is not None:
+                self._wal.add_record(hard_state_record(hard_state), hard_state.commit)
             self._flush(top=last)
             if snapshot is not None:
                 self._on_disk = snapshot.index

@@ -227,12 +227,45 @@ def test_a_torn_tail_is_cut(both: Storages) -> None:
     (segment,) = DataDir(both.path).wal.glob("*.wal")
     whole = segment.read_bytes()
     last_two = 2 * (8 + 1 + 17 + 20)  # header, type, index/term/kind, data
-    segment.write_bytes(whole[: -last_two - 5])  # the crash stopped the hard state's write
+    # the crash stopped the write inside entry 4: the batch's hard state, written after
+    # its entries, is lost with them
+    segment.write_bytes(whole[: -last_two - 5])
     both.disk = DiskRaftStorage.open(both.path, False)
     assert both.disk.load() == expected
     both.run("save", None, None, entries(4, 1, term=2))  # goes on from the cut
     both.reopen()
     both.check()
+
+
+def test_a_save_torn_at_any_byte_leaves_no_commit_past_the_log(tmp_path: Path) -> None:
+    """A save writes its entries, then the hard state that commits them (etcd's
+    WAL.Save order). Torn at any byte by a crash, it leaves a log whose commit index has
+    its entries, so the member can start again (written the other way round, a torn
+    save once left commit 244 over a log ending at 243: the member could not start)."""
+    path = tmp_path / "data"
+    loop = asyncio.new_event_loop()
+    try:
+        disk = DiskRaftStorage.create(path, META, False)
+        loop.run_until_complete(disk.save(None, HardState(1, 1, 3), entries(1, 3, term=1)))
+        (segment,) = DataDir(path).wal.glob("*.wal")
+        before = segment.stat().st_size
+        loop.run_until_complete(disk.save(None, HardState(1, 1, 5), entries(4, 2, term=1)))
+        loop.run_until_complete(disk.close())
+        whole = segment.read_bytes()
+        for cut in range(before, len(whole) + 1):
+            segment.write_bytes(whole[:cut])
+            torn = DiskRaftStorage.open(path, False)
+            try:
+                loaded = torn.load()
+            finally:
+                loop.run_until_complete(torn.close())
+            assert loaded.hard_state is not None
+            indexes = [e.index for e in loaded.entries]
+            assert indexes == list(range(1, len(indexes) + 1)), cut
+            assert loaded.hard_state.commit <= indexes[-1], cut
+        assert loaded.hard_state.commit == 5  # the whole save, read back
+    finally:
+        loop.close()
 
 
 def test_damage_is_refused_naming_the_file_and_offset(both: Storages, small_segments: None) -> None:
