@@ -34,6 +34,8 @@ with an error naming the file and the offset: nothing is ever silently skipped.
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import struct
@@ -181,7 +183,7 @@ class Wal:
         self._buffer: list[bytes] = []
         self._buffer_last = 0  # the last index in the buffer
         self._lock = threading.Lock()
-        self._file = open(segments[-1], "ab")  # noqa: SIM115 - closed by close()
+        self._file = _append(segments[-1])
         self._size = self._file.tell()
         self._cut_requested = False
         self.broken: str | None = None  # why appends are refused, after a failed rollback
@@ -296,8 +298,7 @@ class Wal:
             self._cut(first_index=_first_index(batch[0]))
         data = b"".join(batch)
         try:
-            self._file.write(data)
-            self._file.flush()
+            _write_all(self._file, data)
             if self._fsync:
                 with WAL_FSYNC.timing():
                     _datasync(self._file.fileno())
@@ -309,9 +310,8 @@ class Wal:
 
     def _roll_back(self, err: OSError) -> None:
         try:
-            self._file.seek(self._size)
             self._file.truncate(self._size)
-            self._file.flush()
+            self._file.seek(self._size)
             os.fsync(self._file.fileno())
         except OSError as again:
             self.broken = (
@@ -334,7 +334,7 @@ class Wal:
             fsync_dir(self.folder)
         self._file.close()
         self._segments.append(path)
-        self._file = open(path, "ab")  # noqa: SIM115 - closed by close()
+        self._file = _append(path)
         self._size = len(record)
         self._cut_requested = False
 
@@ -369,6 +369,23 @@ class Wal:
         with self._lock:
             self._buffer = []
         self._file.close()
+
+
+def _append(path: Path) -> io.FileIO:
+    """A segment opened to append, unbuffered: a write that fails leaves no bytes
+    behind in a buffer for a later flush to add after the rollback."""
+    return io.FileIO(path, "a")
+
+
+def _write_all(file: io.FileIO, data: bytes) -> None:
+    """Write all of ``data``; a short write (a disk or file-size limit reached) is
+    followed by another, which raises the limit's error."""
+    view = memoryview(data)
+    while view:
+        written = file.write(view)
+        if not written:
+            raise OSError(errno.EIO, "the log file took no bytes")
+        view = view[written:]
 
 
 def _first_index(record: bytes) -> int:
