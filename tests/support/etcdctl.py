@@ -170,10 +170,9 @@ class Ctl:
             lambda m: f"compacted revision {{rev{int(m.group(1)) - self.base}}}",
             text,
         )
-        text = re.sub(r"\b[0-9a-f]{12,16}\b", self._lease_name, text)
-        if text.startswith("{"):
+        if text.startswith("{"):  # first: a cluster id may have 16 digits or fewer
             text = "\n".join(self._normalise_json(line) for line in text.splitlines())
-        return text
+        return re.sub(r"\b[0-9a-f]{12,16}\b", self._lease_name, text)
 
     def _lease_name(self, match: re.Match[str]) -> str:
         return self.lease_names.setdefault(match.group(0), f"<lease{len(self.lease_names)}>")
