@@ -17,13 +17,20 @@ def test_an_async_client_reused_by_a_second_asyncio_run_says_so(backend: Backend
     async def read() -> bytes | None:
         return (await client.get("missing")).value
 
-    assert asyncio.run(read()) is None
-    with pytest.raises(EventLoopError, match="another event loop") as info:
-        asyncio.run(read())  # a second loop: gRPC's aio channels cannot follow
-    assert isinstance(info.value, RuntimeError)
-    with pytest.raises(EventLoopError):
-        asyncio.run(_watch(client))
-    asyncio.run(client.close())  # closing from another loop is allowed
+    first = asyncio.new_event_loop()
+    try:
+        assert first.run_until_complete(read()) is None
+        with pytest.raises(EventLoopError, match="another event loop") as info:
+            asyncio.run(read())  # a second loop: gRPC's aio channels cannot follow
+        assert isinstance(info.value, RuntimeError)
+        with pytest.raises(EventLoopError):
+            asyncio.run(_watch(client))
+        asyncio.run(client.close())  # closing from another loop is allowed
+    finally:
+        # and closing on its own loop closes the channels: none is left to hand gRPC's
+        # late completions to a closed loop (they would fail in a later test's loop)
+        first.run_until_complete(client.close())
+        first.close()
 
 
 async def _watch(client: AsyncClient) -> None:
