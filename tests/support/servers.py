@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,25 +18,11 @@ from typing import Any
 import grpc
 
 from etcd3py._proto import rpc_pb2, rpc_pb2_grpc
+from tests.support.ports import free_port as free_port  # re-exported: tests import it from here
 
 START_TIMEOUT = 30.0
 # Flags both backends get, so that behaviour tests see the same configuration.
 PROGRESS_NOTIFY_INTERVAL = "1s"
-
-
-_handed_out: set[int] = set()
-
-
-def free_port() -> int:
-    """A port free now and never handed out before in this process: a port asked for
-    and not yet bound (a peer URL, a member started later) must not be given twice."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
 
 
 def etcd_bin_dir() -> Path:
