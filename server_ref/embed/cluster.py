@@ -36,6 +36,7 @@ from ..errors import ServerError
 from ..raft import Role
 from .cluster_member import RunningMember, disk_storage, start_member
 from .config import DEFAULTS
+from .port_hold import PortHold
 
 _T = TypeVar("_T")
 START_TIMEOUT = 30.0
@@ -75,6 +76,7 @@ class ClusterMember:
         self._thread: threading.Thread | None = None
         self._resume = threading.Event()
         self._running: RunningMember | None = None
+        self._held: PortHold | None = None  # its client port, while killed
 
     def __repr__(self) -> str:
         state = "running" if self.running else "down"
@@ -128,6 +130,7 @@ class ClusterMember:
             data_dir=None if cluster.data_dir is None else str(cluster.data_dir / self.name),
         )
         persisted, new_storage = disk_storage(config)
+        self._release_port()
         if config.data_dir is None:
             persisted = self.storage  # in memory: what it had (None the first time)
         settings = ClusterSettings(initial, state, cluster.timing, config.snapshot_count)
@@ -166,13 +169,23 @@ class ClusterMember:
         if running is not None:
             await running.stop()
 
-    def _stop(self) -> None:
+    def _stop(self, hold_port: bool = False) -> None:
+        """Stop the member; ``hold_port`` keeps its client port from others until it
+        (or the member replacing it) starts again."""
         if self.paused:
             self._resume_loop()
         if self._loop is not None:
             with contextlib.suppress(RuntimeError, TimeoutError):
                 self._call(self._down())
         self._end_thread()
+        self._release_port()
+        if hold_port and self._port:
+            self._held = PortHold(self._cluster.host, self._port)
+
+    def _release_port(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.release()
 
     def _end_thread(self) -> None:
         loop, thread = self._loop, self._thread
@@ -348,7 +361,7 @@ class EmbeddedCluster:
         member = self.members[i]
         if not member.running:
             raise RuntimeError(f"member {member.name} is not running")
-        member._stop()
+        member._stop(hold_port=True)
 
     def restart_member(self, i: int) -> None:
         """Start member ``i`` again on what it persisted, on the same ports."""
@@ -465,12 +478,13 @@ class EmbeddedCluster:
         URL is new, so its id is new; clients keep their endpoint."""
         old = self.members[i]
         self._reconfigure(lambda raft: raft.member_remove(old.id), timeout)
-        old._stop()
+        old._stop(hold_port=True)
         old.removed = True
         if self.data_dir is not None:
             shutil.rmtree(self.data_dir / old.name, ignore_errors=True)
         peer_url = f"http://{self.host}:{_free_port(self.host)}"
         member = ClusterMember(self, old.name, peer_url, old._port)
+        member._held, old._held = old._held, None
         self._reconfigure(lambda raft: raft.member_add([member.peer_url], False), timeout)
         self.members[i] = member
         member._start("existing", self._initial())
