@@ -76,7 +76,7 @@ class ClusterMember:
         self._thread: threading.Thread | None = None
         self._resume = threading.Event()
         self._running: RunningMember | None = None
-        self._held: PortHold | None = None  # its client port, while killed
+        self._held = PortHold()  # its client port, while killed
 
     def __repr__(self) -> str:
         state = "running" if self.running else "down"
@@ -130,7 +130,7 @@ class ClusterMember:
             data_dir=None if cluster.data_dir is None else str(cluster.data_dir / self.name),
         )
         persisted, new_storage = disk_storage(config)
-        self._release_port()
+        self._held.release()
         if config.data_dir is None:
             persisted = self.storage  # in memory: what it had (None the first time)
         settings = ClusterSettings(initial, state, cluster.timing, config.snapshot_count)
@@ -178,14 +178,9 @@ class ClusterMember:
             with contextlib.suppress(RuntimeError, TimeoutError):
                 self._call(self._down())
         self._end_thread()
-        self._release_port()
+        self._held.release()
         if hold_port and self._port:
-            self._held = PortHold(self._cluster.host, self._port)
-
-    def _release_port(self) -> None:
-        held, self._held = self._held, None
-        if held is not None:
-            held.release()
+            self._held.hold(self._cluster.host, self._port)
 
     def _end_thread(self) -> None:
         loop, thread = self._loop, self._thread
@@ -484,7 +479,7 @@ class EmbeddedCluster:
             shutil.rmtree(self.data_dir / old.name, ignore_errors=True)
         peer_url = f"http://{self.host}:{_free_port(self.host)}"
         member = ClusterMember(self, old.name, peer_url, old._port)
-        member._held, old._held = old._held, None
+        member._held, old._held = old._held, PortHold()
         self._reconfigure(lambda raft: raft.member_add([member.peer_url], False), timeout)
         self.members[i] = member
         member._start("existing", self._initial())

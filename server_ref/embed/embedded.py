@@ -99,7 +99,7 @@ class EmbeddedServer:
         self._server: EtcdServer | None = None
         self._durable: DurableLog | None = None
         self._port = 0
-        self._held: PortHold | None = None  # the port, while killed
+        self._held = PortHold()  # the port, while killed
 
     @property
     def port(self) -> int:
@@ -228,7 +228,7 @@ class EmbeddedServer:
         if member is None:
             raise RuntimeError("the server is not serving")
         self._take_down(member, crash=True)
-        self._held = PortHold(self._host, self._port)
+        self._held.hold(self._host, self._port)
 
     def revive(self) -> None:
         """Restart after ``kill()``, on the same port, as etcd restarts a member: with a
@@ -245,14 +245,9 @@ class EmbeddedServer:
         else:
             self._server.restarted()
         member = Member(self._server, (self._bound_url(),), self._config.client_tls())
-        self._release_port()
+        self._held.release()
         await member.start()
         self._member = member
-
-    def _release_port(self) -> None:
-        held, self._held = self._held, None
-        if held is not None:
-            held.release()
 
     def _take_down(self, member: Member, *, crash: bool) -> None:
         """Stop ``member`` (and close the log); one that has not stopped within
@@ -328,7 +323,7 @@ class EmbeddedServer:
         elif self._durable is not None and self._loop is not None:
             self.call(self._durable.close(crash=False))
         self._server = None
-        self._release_port()
+        self._held.release()
         self._shutdown_thread()
         self._remove_tls()
 

@@ -17,11 +17,15 @@ import socket
 
 
 class PortHold:
-    """The port ``host:port`` kept from others until ``release()``. Best effort: a
-    port that cannot be held now (already taken) is left to the restart to report."""
+    """A port kept from others between ``hold()`` and ``release()``."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self) -> None:
         self._socket: socket.socket | None = None
+
+    def hold(self, host: str, port: int) -> None:
+        """Best effort: a port that cannot be held now (already taken) is left to the
+        restart to report."""
+        self.release()
         with contextlib.suppress(OSError, IndexError):
             family, kind, proto, _, address = socket.getaddrinfo(
                 host, port, type=socket.SOCK_STREAM
@@ -39,10 +43,6 @@ class PortHold:
                     continue
                 self._socket = held
                 return
-
-    @property
-    def held(self) -> bool:
-        return self._socket is not None
 
     def release(self) -> None:
         held, self._socket = self._socket, None
